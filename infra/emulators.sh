@@ -1,0 +1,56 @@
+# Sourced by infra/test.sh (and usable by hand): installs and starts the emulators on loopback,
+# exports the endpoints the AWS SDK reads, and stops them again.
+#   source infra/emulators.sh; start_dynalite; ...; stop_emulators
+
+EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
+DYNALITE_VERSION="4.0.0"
+EMULATOR_PIDS=()
+
+need_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: installing Debian's nodejs and npm" >&2
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+}
+
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+wait_for_port() { # name port pid
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then echo "$1 exited before listening; see $EMULATOR_ROOT/$1.log" >&2; return 1; fi
+    sleep 0.1
+  done
+  echo "$1 did not listen on 127.0.0.1:$2 within 10 s; see $EMULATOR_ROOT/$1.log" >&2
+  return 1
+}
+
+start_dynalite() {
+  need_node
+  local dir="$EMULATOR_ROOT/node"
+  if [ ! -f "$dir/node_modules/dynalite/cli.js" ]; then
+    echo "installing dynalite $DYNALITE_VERSION from npm into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent "dynalite@$DYNALITE_VERSION" >&2
+  fi
+  local port
+  port=$(free_port)
+  node "$dir/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" --createTableMs 0 \
+    >"$EMULATOR_ROOT/dynalite.log" 2>&1 &
+  EMULATOR_PIDS+=($!)
+  wait_for_port dynalite "$port" $!
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  echo "dynalite listening on $AWS_ENDPOINT_URL_DYNAMODB" >&2
+}
+
+stop_emulators() {
+  for pid in "${EMULATOR_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  EMULATOR_PIDS=()
+}

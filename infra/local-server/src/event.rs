@@ -1,0 +1,113 @@
+//! Turns a plain HTTP request into the API Gateway HTTP API (v2) event a Lambda would receive,
+//! so the local server exercises the same request decoding as production.
+
+use std::collections::BTreeMap;
+
+use base64::{
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    Engine,
+};
+use lambda_http::http::{request::Parts, HeaderMap};
+use serde_json::{json, Map, Value};
+
+/// Claims of a `Authorization: Bearer <JWT>` header, decoded without checking the signature:
+/// in production API Gateway's JWT authorizer checks it before the function runs.
+pub fn bearer_claims(headers: &HeaderMap) -> Option<Map<String, Value>> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    let payload = token.trim().split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
+/// API Gateway passes claims as strings and flattens arrays to `[a b]`; so do we.
+fn flatten_claim(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(flatten_claim).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let mut context = json!({
+        "accountId": "local",
+        "apiId": "local",
+        "domainName": "localhost",
+        "domainPrefix": "localhost",
+        "requestId": "local",
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": "",
+        "timeEpoch": 0,
+        "http": {
+            "method": parts.method.as_str(),
+            "path": parts.uri.path(),
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": headers.get("user-agent").cloned().unwrap_or_default(),
+        },
+    });
+    if let Some(claims) = bearer_claims(&parts.headers) {
+        let claims: Map<String, Value> = claims
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(flatten_claim(v))))
+            .collect();
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.uri.path(),
+        "rawQueryString": parts.uri.query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": context,
+        "body": STANDARD.encode(body),
+        "isBase64Encoded": true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_flatten_like_api_gateway() {
+        assert_eq!(flatten_claim(&json!(["a", "b"])), "[a b]");
+        assert_eq!(flatten_claim(&json!("x")), "x");
+        assert_eq!(flatten_claim(&json!(5)), "5");
+    }
+
+    #[test]
+    fn claims_come_from_the_bearer_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"ana","cognito:groups":["admins"]}"#);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer e30.{payload}.sig").parse().unwrap(),
+        );
+        let claims = bearer_claims(&headers).unwrap();
+        assert_eq!(claims["sub"], "ana");
+        headers.insert("authorization", "Bearer not-a-jwt".parse().unwrap());
+        assert!(bearer_claims(&headers).is_none());
+    }
+}

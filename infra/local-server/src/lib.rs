@@ -1,0 +1,81 @@
+//! The local runtime: every function's routes on one loopback port, through the same dispatch
+//! the Lambda binaries use.
+
+pub mod event;
+pub mod options;
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+
+use backup_codes::http::{dispatch, Api};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
+use hyper_util::rt::TokioIo;
+use lambda_http::{http::StatusCode, Body};
+use tokio::net::TcpListener;
+
+/// Far above the handlers' own 16 KiB limit, so they, not the server, give the documented error.
+const MAX_READ_BYTES: usize = 1024 * 1024;
+
+pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let api = api.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(handle(&api, req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+}
+
+async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = Limited::new(body, MAX_READ_BYTES).collect().await else {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or interrupted",
+        );
+    };
+    let event = event::api_gateway_event(&parts, &body.to_bytes());
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(err) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot form a request: {err}"),
+            )
+        }
+    };
+    let response = dispatch(api, None, request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(message.to_owned())));
+    *response.status_mut() = status;
+    response
+}
+
+/// Loopback only: the server trusts unsigned tokens, which is safe on this machine and nowhere else.
+pub fn check_loopback(addr: &SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to listen on {addr}: the local server trusts unsigned tokens, so it binds to loopback only (127.0.0.1 or ::1)"
+        ))
+    }
+}

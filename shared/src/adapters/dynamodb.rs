@@ -1,0 +1,397 @@
+//! DynamoDB store. One item per user (`pk = user#<id>`); the backup codes live in a map from
+//! code hash to the time it was used (0 while unused), so marking a code used is one conditional
+//! `UpdateItem` on that map entry, which DynamoDB serializes per item.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    error::SdkError,
+    operation::update_item::{builders::UpdateItemFluentBuilder, UpdateItemError},
+    primitives::Blob,
+    types::{AttributeValue, ReturnValue},
+    Client,
+};
+use time::OffsetDateTime;
+
+use crate::{
+    domain::{
+        codes::{BackupCodeSet, CodeHash, StoredCode, SALT_LEN},
+        sealing::SealedSecret,
+        user::{Email, UserId},
+    },
+    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+};
+
+/// The table's only key attribute.
+pub const PARTITION_KEY: &str = "pk";
+const PENDING: &str = "pending";
+const ACTIVE: &str = "active";
+const SET_ATTRIBUTES: &str = "set_id, set_salt, set_generated_at, codes";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn update(&self, user: &UserId) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, user_key(user))
+    }
+}
+
+fn user_key(user: &UserId) -> AttributeValue {
+    AttributeValue::S(format!("user#{user}"))
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn b(bytes: &[u8]) -> AttributeValue {
+    AttributeValue::B(Blob::new(bytes))
+}
+
+fn request_failed(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
+{
+    move |err| StoreError::Request {
+        operation,
+        source: Box::new(err),
+    }
+}
+
+/// Sends a conditional update, turning a failed condition into an outcome instead of an error.
+async fn conditional(
+    request: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    match request.send().await {
+        Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(request_failed(operation)(err)),
+    }
+}
+
+fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
+    match result {
+        Some(_) => Written::Applied,
+        None => Written::ConditionFailed,
+    }
+}
+
+/// Adds the SET clauses and values that store a whole set.
+fn with_set(request: UpdateItemFluentBuilder, set: &BackupCodeSet) -> UpdateItemFluentBuilder {
+    request
+        .expression_attribute_values(":set_id", s(&set.id))
+        .expression_attribute_values(":set_salt", b(&set.salt))
+        .expression_attribute_values(":set_at", n(set.generated_at.unix_timestamp()))
+        .expression_attribute_values(":codes", codes_map(set))
+}
+
+const SET_CLAUSE: &str =
+    "set_id = :set_id, set_salt = :set_salt, set_generated_at = :set_at, codes = :codes";
+
+fn codes_map(set: &BackupCodeSet) -> AttributeValue {
+    AttributeValue::M(
+        set.codes
+            .iter()
+            .map(|c| {
+                let used = c.used_at.map_or(0, |t| t.unix_timestamp());
+                (c.hash.to_hex(), n(used))
+            })
+            .collect(),
+    )
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, user_key(user))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| StoreError::Request {
+                operation: "read a user record",
+                source: Box::new(err),
+            })?;
+        out.item.map(|item| parse_record(user, &item)).transpose()
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret: &SealedSecret,
+    ) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression(
+                "SET totp_state = :pending, totp_secret = :secret, \
+                 totp_last_step = if_not_exists(totp_last_step, :zero)",
+            )
+            .condition_expression("attribute_not_exists(totp_state) OR totp_state = :pending")
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":secret", b(&secret.0))
+            .expression_attribute_values(":zero", n(0));
+        Ok(written(
+            conditional(request, "start a TOTP enrollment").await?,
+        ))
+    }
+
+    async fn activate_totp(
+        &self,
+        user: &UserId,
+        checked_secret: &SealedSecret,
+        step: u64,
+        email: Option<&Email>,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError> {
+        let mut expression =
+            format!("SET totp_state = :active, totp_last_step = :step, {SET_CLAUSE}");
+        let mut request = self.update(user);
+        match email {
+            Some(email) => {
+                expression.push_str(", email = :email");
+                request = request.expression_attribute_values(":email", s(email.as_str()));
+            }
+            None => expression.push_str(" REMOVE email"),
+        }
+        let request = with_set(request, set)
+            .update_expression(expression)
+            .condition_expression(
+                "totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step",
+            )
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":checked", b(&checked_secret.0))
+            .expression_attribute_values(":step", n(step));
+        Ok(written(conditional(request, "activate TOTP").await?))
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("SET totp_last_step = :step")
+            .condition_expression("totp_state = :active AND totp_last_step < :step")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":step", n(step));
+        Ok(written(conditional(request, "record a TOTP step").await?))
+    }
+
+    async fn use_backup_code(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        hash: &CodeHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<usize>, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("SET codes.#code = :used_at")
+            .condition_expression("set_id = :set_id AND codes.#code = :unused")
+            .expression_attribute_names("#code", hash.to_hex())
+            .expression_attribute_values(":used_at", n(at.unix_timestamp().max(1)))
+            .expression_attribute_values(":set_id", s(set_id))
+            .expression_attribute_values(":unused", n(0))
+            .return_values(ReturnValue::AllNew);
+        let Some(item) = conditional(request, "use a backup code").await? else {
+            return Ok(None);
+        };
+        let codes = item
+            .get("codes")
+            .ok_or_else(|| StoreError::Corrupt("codes missing after use".into()))
+            .and_then(parse_codes)?;
+        Ok(Some(codes.iter().filter(|c| c.used_at.is_none()).count()))
+    }
+
+    async fn replace_code_set(
+        &self,
+        user: &UserId,
+        step: u64,
+        set: Option<&BackupCodeSet>,
+    ) -> Result<Written, StoreError> {
+        let request = match set {
+            Some(set) => with_set(self.update(user), set)
+                .update_expression(format!("SET totp_last_step = :step, {SET_CLAUSE}")),
+            None => self.update(user).update_expression(format!(
+                "SET totp_last_step = :step REMOVE {SET_ATTRIBUTES}"
+            )),
+        };
+        let request = request
+            .condition_expression("totp_state = :active AND totp_last_step < :step")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":step", n(step));
+        Ok(written(
+            conditional(request, "replace a backup code set").await?,
+        ))
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)?.as_b().ok().map(Blob::as_ref)
+}
+
+fn timestamp(seconds: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| corrupt("timestamp out of range"))
+}
+
+fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
+    let state = match get_s(item, "totp_state") {
+        Some(PENDING) => EnrollmentState::Pending,
+        Some(ACTIVE) => EnrollmentState::Active,
+        _ => return Err(corrupt("totp_state")),
+    };
+    let secret = get_b(item, "totp_secret").ok_or_else(|| corrupt("totp_secret"))?;
+    let last_step = get_n(item, "totp_last_step").ok_or_else(|| corrupt("totp_last_step"))?;
+    let codes = match get_s(item, "set_id") {
+        None => None,
+        Some(id) => {
+            let salt: [u8; SALT_LEN] = get_b(item, "set_salt")
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| corrupt("set_salt"))?;
+            let generated_at = timestamp(
+                get_n(item, "set_generated_at").ok_or_else(|| corrupt("set_generated_at"))?,
+            )?;
+            let codes = parse_codes(item.get("codes").ok_or_else(|| corrupt("codes"))?)?;
+            Some(BackupCodeSet {
+                id: id.to_owned(),
+                salt,
+                generated_at,
+                codes,
+            })
+        }
+    };
+    Ok(UserRecord {
+        user_id: user.clone(),
+        totp: TotpEnrollment {
+            state,
+            secret: SealedSecret(secret.to_vec()),
+            last_step: u64::try_from(last_step).map_err(|_| corrupt("totp_last_step"))?,
+        },
+        email: get_s(item, "email").and_then(Email::parse),
+        codes,
+    })
+}
+
+fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
+    let map = value.as_m().map_err(|_| corrupt("codes"))?;
+    let mut codes = map
+        .iter()
+        .map(|(hex, used)| {
+            let hash = CodeHash::from_hex(hex).ok_or_else(|| corrupt("code hash"))?;
+            let used: i64 = used
+                .as_n()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt("code used_at"))?;
+            let used_at = if used == 0 {
+                None
+            } else {
+                Some(timestamp(used)?)
+            };
+            Ok(StoredCode { hash, used_at })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // A map has no order; sorting keeps the record stable between reads.
+    codes.sort_by_key(|c| c.hash.to_hex());
+    Ok(codes)
+}
+
+/// Creates the table if it is missing and waits until it is usable (local server, tests).
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TableStatus,
+    };
+    let fault = |operation: &'static str| {
+        move |err: Box<dyn std::error::Error + Send + Sync>| StoreError::Request {
+            operation,
+            source: err,
+        }
+    };
+    let exists = client.describe_table().table_name(table).send().await;
+    if let Err(err) = exists {
+        let missing = err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception());
+        if !missing {
+            return Err(fault("describe the table")(Box::new(err)));
+        }
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|e| fault("describe the key")(Box::new(e)))?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(|e| fault("describe the key")(Box::new(e)))?,
+            )
+            .send()
+            .await
+            .map_err(|e| fault("create the table")(Box::new(e)))?;
+    }
+    for _ in 0..100 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| fault("wait for the table")(Box::new(e)))?;
+        if described.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(StoreError::Corrupt(format!(
+        "table {table} did not become ACTIVE within 10 s"
+    )))
+}

@@ -1,0 +1,145 @@
+//! An in-process store with the same conditions as the DynamoDB one: each write checks and
+//! applies under one lock, as DynamoDB serializes conditional writes per item.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::{
+    domain::{
+        codes::{BackupCodeSet, CodeHash},
+        sealing::SealedSecret,
+        user::{Email, UserId},
+    },
+    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    users: Mutex<HashMap<UserId, UserRecord>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_users<T>(&self, f: impl FnOnce(&mut HashMap<UserId, UserRecord>) -> T) -> T {
+        // A panic while holding the lock cannot leave a half-applied write: each closure
+        // decides first and mutates last, so the data is still consistent if poisoned.
+        let mut guard = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn update_active(
+        &self,
+        user: &UserId,
+        step: u64,
+        apply: impl FnOnce(&mut UserRecord),
+    ) -> Written {
+        self.with_users(|users| match users.get_mut(user) {
+            Some(record) if record.is_enrolled() && record.totp.last_step < step => {
+                record.totp.last_step = step;
+                apply(record);
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.with_users(|users| users.get(user).cloned()))
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret: &SealedSecret,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record) if record.is_enrolled() => Written::ConditionFailed,
+            Some(record) => {
+                record.totp.secret = secret.clone();
+                Written::Applied
+            }
+            None => {
+                users.insert(
+                    user.clone(),
+                    UserRecord {
+                        user_id: user.clone(),
+                        totp: TotpEnrollment {
+                            state: EnrollmentState::Pending,
+                            secret: secret.clone(),
+                            last_step: 0,
+                        },
+                        email: None,
+                        codes: None,
+                    },
+                );
+                Written::Applied
+            }
+        }))
+    }
+
+    async fn activate_totp(
+        &self,
+        user: &UserId,
+        checked_secret: &SealedSecret,
+        step: u64,
+        email: Option<&Email>,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.totp.state == EnrollmentState::Pending
+                    && record.totp.secret == *checked_secret
+                    && record.totp.last_step < step =>
+            {
+                record.totp.state = EnrollmentState::Active;
+                record.totp.last_step = step;
+                record.email = email.cloned();
+                record.codes = Some(set.clone());
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
+        Ok(self.update_active(user, step, |_| {}))
+    }
+
+    async fn use_backup_code(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        hash: &CodeHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<usize>, StoreError> {
+        Ok(self.with_users(|users| {
+            let set = users.get_mut(user)?.codes.as_mut()?;
+            if set.id != set_id {
+                return None;
+            }
+            let code = set
+                .codes
+                .iter_mut()
+                .find(|c| c.hash == *hash && c.used_at.is_none())?;
+            code.used_at = Some(at);
+            Some(set.remaining())
+        }))
+    }
+
+    async fn replace_code_set(
+        &self,
+        user: &UserId,
+        step: u64,
+        set: Option<&BackupCodeSet>,
+    ) -> Result<Written, StoreError> {
+        Ok(self.update_active(user, step, |record| record.codes = set.cloned()))
+    }
+}

@@ -1,0 +1,4 @@
+//! Translations between the ports and the outside world.
+
+pub mod dynamodb;
+pub mod memory;

@@ -1,0 +1,77 @@
+//! TOTP enrollment: start shows a new secret; confirm proves it and issues the first set.
+
+use qrcode::{render::svg, QrCode};
+use tracing::info;
+
+use super::{AppError, Services};
+use crate::{
+    domain::{
+        codes::IssuedCodes,
+        totp::{TotpCode, TotpSecret},
+        user::{Email, UserId},
+    },
+    ports::Written,
+};
+
+/// What the user needs to add the account to an authenticator app.
+pub struct EnrollmentStarted {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn start(
+    svc: &Services,
+    user: &UserId,
+    email: Option<&Email>,
+) -> Result<EnrollmentStarted, AppError> {
+    let secret = TotpSecret::generate();
+    let sealed = svc.sealer.seal(user, &secret);
+    if svc.store.put_pending_totp(user, &sealed).await? == Written::ConditionFailed {
+        return Err(AppError::AlreadyEnrolled);
+    }
+    let account = email.map_or(user.as_str(), Email::as_str);
+    let otpauth_uri = secret.otpauth_uri(&svc.settings.issuer, account);
+    let qr_svg = QrCode::new(otpauth_uri.as_bytes())
+        .map(|qr| qr.render::<svg::Color>().min_dimensions(200, 200).build())
+        .unwrap_or_default();
+    info!("TOTP enrollment started");
+    Ok(EnrollmentStarted {
+        secret_base32: secret.base32(),
+        otpauth_uri,
+        qr_svg,
+    })
+}
+
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn confirm(
+    svc: &Services,
+    user: &UserId,
+    email: Option<&Email>,
+    code: &str,
+) -> Result<IssuedCodes, AppError> {
+    let code = TotpCode::parse(code).ok_or(AppError::InvalidCode)?;
+    let record = svc
+        .store
+        .get_user(user)
+        .await?
+        .ok_or(AppError::NoPendingEnrollment)?;
+    if record.is_enrolled() {
+        return Err(AppError::AlreadyEnrolled);
+    }
+    let step = svc
+        .fresh_totp_step(&record, &code)?
+        .ok_or(AppError::InvalidCode)?;
+    let issued = svc.issue_codes().await?;
+    let written = svc
+        .store
+        .activate_totp(user, &record.totp.secret, step, email, &issued.set)
+        .await?;
+    if written == Written::ConditionFailed {
+        // Another request confirmed or restarted enrollment between our read and write.
+        return Err(AppError::InvalidCode);
+    }
+    info!("TOTP enrollment confirmed, first backup code set issued");
+    Ok(issued)
+}

@@ -1,0 +1,152 @@
+//! Every setting, read once at cold start. A bad or missing value is an error naming the variable.
+
+use crate::{
+    app::Settings,
+    domain::{
+        codes::HashCost,
+        sealing::{Keyring, SecretKey},
+    },
+};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where identity comes from in API Gateway's JWT claims.
+#[derive(Clone, Debug)]
+pub struct IdentitySettings {
+    /// Claim holding the caller's groups; Cognito's is `cognito:groups`.
+    pub groups_claim: String,
+    /// Group whose members may regenerate other users' codes.
+    pub admin_group: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table_name: Option<String>,
+    pub keys: Option<Keyring>,
+    pub hash_cost: HashCost,
+    pub settings: Settings,
+    pub identity: IdentitySettings,
+}
+
+pub const MAX_CODE_COUNT: usize = 50;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply values without touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let number =
+            |name: &'static str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(raw) => raw
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|v| (min..=max).contains(v))
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            reason: format!(
+                                "expected a whole number from {min} to {max}, got {raw:?}"
+                            ),
+                        }),
+                }
+            };
+        let key = |name: &'static str| {
+            get(name)
+                .map(|raw| {
+                    SecretKey::from_base64(&raw).map_err(|e| ConfigError::Invalid {
+                        name,
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let defaults = HashCost::default();
+        let hash_cost = HashCost {
+            memory_kib: number("ARGON2_MEMORY_KIB", defaults.memory_kib, 8, 4 * 1024 * 1024)?,
+            iterations: number("ARGON2_ITERATIONS", defaults.iterations, 1, 100)?,
+            parallelism: number("ARGON2_PARALLELISM", defaults.parallelism, 1, 16)?,
+        };
+        let keys = match (key("ENCRYPTION_KEY")?, key("PREVIOUS_ENCRYPTION_KEY")?) {
+            (Some(current), previous) => {
+                Some(Keyring::new(current, previous.into_iter().collect()))
+            }
+            (None, Some(_)) => return Err(ConfigError::Missing("ENCRYPTION_KEY")),
+            (None, None) => None,
+        };
+        let product = get("PRODUCT_NAME").unwrap_or_else(|| "Backup Codes".to_owned());
+        Ok(Self {
+            table_name: get("TABLE_NAME"),
+            keys,
+            hash_cost,
+            settings: Settings {
+                code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,
+                issuer: get("TOTP_ISSUER").unwrap_or(product),
+            },
+            identity: IdentitySettings {
+                groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
+                admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "backup-codes-admins".to_owned()),
+            },
+        })
+    }
+
+    pub fn require_table(&self) -> Result<&str, ConfigError> {
+        self.table_name
+            .as_deref()
+            .ok_or(ConfigError::Missing("TABLE_NAME"))
+    }
+
+    pub fn require_keys(&self) -> Result<&Keyring, ConfigError> {
+        self.keys
+            .as_ref()
+            .ok_or(ConfigError::Missing("ENCRYPTION_KEY"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_owasp_and_cognito() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.hash_cost, HashCost::default());
+        assert_eq!(c.settings.code_count, 10);
+        assert_eq!(c.identity.groups_claim, "cognito:groups");
+        assert_eq!(c.require_table(), Err(ConfigError::Missing("TABLE_NAME")));
+        assert!(c.require_keys().is_err());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = config(&[("BACKUP_CODE_COUNT", "0")]).unwrap_err();
+        assert!(err.to_string().contains("BACKUP_CODE_COUNT"), "{err}");
+        let err = config(&[("ENCRYPTION_KEY", "not-base64!")]).unwrap_err();
+        assert!(err.to_string().contains("ENCRYPTION_KEY"), "{err}");
+        let err = config(&[(
+            "PREVIOUS_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        )])
+        .unwrap_err();
+        assert_eq!(err, ConfigError::Missing("ENCRYPTION_KEY"));
+    }
+}

@@ -1,0 +1,328 @@
+//! Backup codes: how they look, how they are generated, and how they are hashed.
+//!
+//! A set shares one random salt, so a candidate code is hashed once with argon2id and then
+//! compared against every stored hash. Verify therefore costs one argon2id computation whatever
+//! the set size, unlike per-code salts, which cost one hash per stored code.
+
+use std::fmt;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::{rngs::OsRng, Rng, RngCore};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Crockford base32: no I, L, O or U, so nothing reads as another character.
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 10 characters of 5 bits each: 50 bits per code.
+pub const CODE_LEN: usize = 10;
+pub const HASH_LEN: usize = 32;
+pub const SALT_LEN: usize = 16;
+
+/// A plaintext backup code, normalised to upper case without separators. Wiped when dropped.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct BackupCode(String);
+
+impl BackupCode {
+    /// Accepts any case and ignores spaces and hyphens; reads the look-alikes I, L as 1 and O as 0
+    /// the way Crockford's alphabet intends, so a code copied by hand still works.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut normalised = String::with_capacity(CODE_LEN);
+        for c in raw.chars() {
+            let c = match c.to_ascii_uppercase() {
+                ' ' | '-' => continue,
+                'I' | 'L' => '1',
+                'O' => '0',
+                c => c,
+            };
+            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) || normalised.len() == CODE_LEN {
+                return None;
+            }
+            normalised.push(c);
+        }
+        (normalised.len() == CODE_LEN).then_some(Self(normalised))
+    }
+
+    fn generate() -> Self {
+        let mut rng = OsRng;
+        let code = (0..CODE_LEN)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect();
+        Self(code)
+    }
+
+    /// The form shown to people: `xxxxx-xxxxx`, lower case as GitHub's recovery codes are.
+    pub fn display(&self) -> String {
+        let lower = self.0.to_ascii_lowercase();
+        format!("{}-{}", &lower[..5], &lower[5..])
+    }
+}
+
+impl fmt::Debug for BackupCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BackupCode(<redacted>)")
+    }
+}
+
+/// argon2id cost; defaults are OWASP's recommendation (m=19456 KiB, t=2, p=1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Hashes backup codes with argon2id under a fixed cost.
+#[derive(Clone)]
+pub struct CodeHasher {
+    params: Params,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("argon2 rejected its parameters: {0}")]
+pub struct HashCostError(argon2::Error);
+
+#[derive(Debug, thiserror::Error)]
+#[error("argon2 failed to hash: {0}")]
+pub struct HashingFailed(argon2::Error);
+
+impl CodeHasher {
+    pub fn new(cost: HashCost) -> Result<Self, HashCostError> {
+        let params = Params::new(
+            cost.memory_kib,
+            cost.iterations,
+            cost.parallelism,
+            Some(HASH_LEN),
+        )
+        .map_err(HashCostError)?;
+        Ok(Self { params })
+    }
+
+    pub fn hash(
+        &self,
+        code: &BackupCode,
+        salt: &[u8; SALT_LEN],
+    ) -> Result<CodeHash, HashingFailed> {
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut out = [0u8; HASH_LEN];
+        argon
+            .hash_password_into(code.0.as_bytes(), salt, &mut out)
+            .map_err(HashingFailed)?;
+        Ok(CodeHash(out))
+    }
+}
+
+/// The argon2id output for one code under its set's salt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CodeHash(pub [u8; HASH_LEN]);
+
+impl CodeHash {
+    /// Stable text form used as the storage key of the code inside its set.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != HASH_LEN * 2 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; HASH_LEN];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl fmt::Debug for CodeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHash(..)")
+    }
+}
+
+/// One stored code of a set: its hash, and when it was used if it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCode {
+    pub hash: CodeHash,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// A user's current set of backup codes, as stored: hashes only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupCodeSet {
+    pub id: String,
+    pub salt: [u8; SALT_LEN],
+    pub generated_at: OffsetDateTime,
+    pub codes: Vec<StoredCode>,
+}
+
+impl BackupCodeSet {
+    pub fn remaining(&self) -> usize {
+        self.codes.iter().filter(|c| c.used_at.is_none()).count()
+    }
+
+    /// Compares against every stored hash in constant time, so timing says nothing about which matched.
+    pub fn find(&self, candidate: &CodeHash) -> Option<&StoredCode> {
+        let mut found = None;
+        for stored in &self.codes {
+            if bool::from(stored.hash.0.ct_eq(&candidate.0)) {
+                found = Some(stored);
+            }
+        }
+        found
+    }
+}
+
+/// A freshly generated set: the stored form plus the plaintext, which is shown once and never kept.
+pub struct IssuedCodes {
+    pub set: BackupCodeSet,
+    pub plaintext: Vec<BackupCode>,
+}
+
+impl IssuedCodes {
+    /// Draws `count` distinct codes from the OS CSPRNG and hashes them under a new salt.
+    pub fn generate(
+        hasher: &CodeHasher,
+        count: usize,
+        now: OffsetDateTime,
+    ) -> Result<Self, HashingFailed> {
+        let mut salt = [0u8; SALT_LEN];
+        OsRng.fill_bytes(&mut salt);
+        let mut plaintext: Vec<BackupCode> = Vec::with_capacity(count);
+        while plaintext.len() < count {
+            let code = BackupCode::generate();
+            // A repeat is a 2^-50 event, but two equal codes would make one of them unusable.
+            if !plaintext.contains(&code) {
+                plaintext.push(code);
+            }
+        }
+        let codes = plaintext
+            .iter()
+            .map(|code| {
+                Ok(StoredCode {
+                    hash: hasher.hash(code, &salt)?,
+                    used_at: None,
+                })
+            })
+            .collect::<Result<_, HashingFailed>>()?;
+        let set = BackupCodeSet {
+            id: random_id(),
+            salt,
+            generated_at: now,
+            codes,
+        };
+        Ok(Self { set, plaintext })
+    }
+
+    pub fn display(&self) -> Vec<String> {
+        self.plaintext.iter().map(BackupCode::display).collect()
+    }
+}
+
+/// 128 random bits as hex: identifiers that must not be guessable or collide.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap_hasher() -> CodeHasher {
+        CodeHasher::new(HashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn parse_ignores_case_spaces_and_hyphens() {
+        let a = BackupCode::parse("abcde-12345").unwrap();
+        let b = BackupCode::parse(" AB CDE12-345 ").unwrap();
+        assert!(a == b);
+        assert_eq!(a.display(), "abcde-12345");
+    }
+
+    #[test]
+    fn parse_reads_look_alikes_as_digits() {
+        let a = BackupCode::parse("0000011111").unwrap();
+        let b = BackupCode::parse("oOoOo-iIlLl").unwrap();
+        assert!(a == b);
+    }
+
+    #[test]
+    fn parse_rejects_wrong_length_and_foreign_characters() {
+        assert!(BackupCode::parse("abcde-1234").is_none());
+        assert!(BackupCode::parse("abcde-123456").is_none());
+        assert!(BackupCode::parse("abcde-1234u").is_none());
+        assert!(BackupCode::parse("abcde-1234é").is_none());
+        assert!(BackupCode::parse("").is_none());
+    }
+
+    #[test]
+    fn generated_set_has_distinct_well_formed_codes() {
+        let issued =
+            IssuedCodes::generate(&cheap_hasher(), 10, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let shown = issued.display();
+        assert_eq!(shown.len(), 10);
+        let mut unique = shown.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 10);
+        for code in &shown {
+            assert_eq!(code.len(), 11);
+            assert_eq!(&code[5..6], "-");
+            assert!(BackupCode::parse(code).is_some(), "{code} must parse back");
+        }
+        assert_eq!(issued.set.remaining(), 10);
+    }
+
+    #[test]
+    fn a_code_is_found_in_its_own_set_and_not_in_another() {
+        let hasher = cheap_hasher();
+        let first = IssuedCodes::generate(&hasher, 3, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let second = IssuedCodes::generate(&hasher, 3, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let code = &first.plaintext[1];
+        let in_first = hasher.hash(code, &first.set.salt).unwrap();
+        assert_eq!(
+            first.set.find(&in_first).unwrap().hash,
+            first.set.codes[1].hash
+        );
+        let in_second = hasher.hash(code, &second.set.salt).unwrap();
+        assert!(second.set.find(&in_second).is_none());
+    }
+
+    #[test]
+    fn hash_hex_round_trips_and_rejects_garbage() {
+        let hash = CodeHash([7u8; HASH_LEN]);
+        assert!(CodeHash::from_hex(&hash.to_hex()) == Some(hash));
+        assert!(CodeHash::from_hex("zz").is_none());
+        assert!(CodeHash::from_hex(&"g".repeat(64)).is_none());
+    }
+
+    #[test]
+    fn generated_codes_cover_the_whole_alphabet() {
+        // 2000 codes give 20000 characters; missing any of 32 symbols would mean a biased generator.
+        let mut seen = [false; 32];
+        for _ in 0..2000 {
+            for b in BackupCode::generate().0.bytes() {
+                seen[ALPHABET.iter().position(|a| *a == b).unwrap()] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+}

@@ -1,0 +1,6 @@
+//! Pure rules: no storage, no HTTP, no AWS.
+
+pub mod codes;
+pub mod sealing;
+pub mod totp;
+pub mod user;

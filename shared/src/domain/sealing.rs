@@ -1,0 +1,255 @@
+//! TOTP secrets must be readable by us later, so they are encrypted (AES-256-GCM), not hashed.
+//! The user id is the associated data: a sealed secret copied onto another user's record fails to open.
+//! Each sealed value names its key id, so a previous key still opens old values during rotation.
+
+use aes_gcm::{
+    aead::{Aead, KeyInit, Payload},
+    Aes256Gcm, Nonce,
+};
+use rand::{rngs::OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{totp::TotpSecret, user::UserId};
+
+const NONCE_LEN: usize = 12;
+const KEY_ID_LEN: usize = 4;
+const FORMAT_V1: u8 = 1;
+
+/// A 256-bit key and the id derived from it, so no separate key-id setting can drift from the key.
+#[derive(Clone)]
+pub struct SecretKey {
+    id: [u8; KEY_ID_LEN],
+    material: Zeroizing<[u8; 32]>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretKeyError {
+    #[error("must be base64 of at least 32 random bytes (for example `openssl rand -base64 32`)")]
+    Malformed,
+}
+
+impl SecretKey {
+    /// Accepts base64 of 32 or more random bytes; longer input is condensed with SHA-256.
+    pub fn from_base64(text: &str) -> Result<Self, SecretKeyError> {
+        use base64::Engine;
+        let raw = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| SecretKeyError::Malformed)?,
+        );
+        if raw.len() < 32 {
+            return Err(SecretKeyError::Malformed);
+        }
+        let mut material = Zeroizing::new([0u8; 32]);
+        if raw.len() == 32 {
+            material.copy_from_slice(&raw);
+        } else {
+            material.copy_from_slice(&Sha256::digest(&*raw));
+        }
+        Ok(Self::from_material(material))
+    }
+
+    pub fn generate() -> Self {
+        let mut material = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(material.as_mut());
+        Self::from_material(material)
+    }
+
+    fn from_material(material: Zeroizing<[u8; 32]>) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"backup-codes key id v1")
+            .chain_update(material.as_ref())
+            .finalize();
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        Self { id, material }
+    }
+
+    pub fn id(&self) -> [u8; KEY_ID_LEN] {
+        self.id
+    }
+
+    pub fn material(&self) -> &[u8; 32] {
+        &self.material
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey(id={:02x?})", self.id)
+    }
+}
+
+/// The current key, which seals, and older keys, which only open.
+#[derive(Clone, Debug)]
+pub struct Keyring {
+    current: SecretKey,
+    previous: Vec<SecretKey>,
+}
+
+impl Keyring {
+    pub fn new(current: SecretKey, previous: Vec<SecretKey>) -> Self {
+        Self { current, previous }
+    }
+
+    pub fn current(&self) -> &SecretKey {
+        &self.current
+    }
+
+    pub fn by_id(&self, id: &[u8]) -> Option<&SecretKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id == id)
+    }
+}
+
+/// A TOTP secret as stored: format byte, key id, nonce, ciphertext with tag.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret(pub Vec<u8>);
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedSecret(..)")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UnsealError {
+    #[error("sealed secret is malformed")]
+    Malformed,
+    #[error("sealed secret names a key this deployment does not have")]
+    UnknownKey,
+    #[error("sealed secret failed authentication (wrong key, wrong user or tampered)")]
+    Forged,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretSealer {
+    keys: Keyring,
+}
+
+impl SecretSealer {
+    pub fn new(keys: Keyring) -> Self {
+        Self { keys }
+    }
+
+    pub fn seal(&self, user: &UserId, secret: &TotpSecret) -> SealedSecret {
+        let key = self.keys.current();
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let cipher = Aes256Gcm::new(key.material().into());
+        let ciphertext = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: user.as_str().as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of a 20-byte secret cannot exceed its length limit");
+        let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + ciphertext.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&key.id());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        SealedSecret(out)
+    }
+
+    pub fn open(&self, user: &UserId, sealed: &SealedSecret) -> Result<TotpSecret, UnsealError> {
+        let bytes = &sealed.0;
+        let header = 1 + KEY_ID_LEN + NONCE_LEN;
+        if bytes.len() <= header || bytes[0] != FORMAT_V1 {
+            return Err(UnsealError::Malformed);
+        }
+        let key = self
+            .keys
+            .by_id(&bytes[1..1 + KEY_ID_LEN])
+            .ok_or(UnsealError::UnknownKey)?;
+        let cipher = Aes256Gcm::new(key.material().into());
+        let plain = cipher
+            .decrypt(
+                Nonce::from_slice(&bytes[1 + KEY_ID_LEN..header]),
+                Payload {
+                    msg: &bytes[header..],
+                    aad: user.as_str().as_bytes(),
+                },
+            )
+            .map_err(|_| UnsealError::Forged)?;
+        Ok(TotpSecret::from_bytes(plain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_for_the_same_user_only() {
+        let sealer = SecretSealer::new(Keyring::new(SecretKey::generate(), vec![]));
+        let secret = TotpSecret::generate();
+        let sealed = sealer.seal(&user("ana"), &secret);
+        assert!(!sealed
+            .0
+            .windows(secret.as_bytes().len())
+            .any(|w| w == secret.as_bytes()));
+        assert_eq!(
+            sealer.open(&user("ana"), &sealed).unwrap().as_bytes(),
+            secret.as_bytes()
+        );
+        assert_eq!(
+            sealer.open(&user("bob"), &sealed).err(),
+            Some(UnsealError::Forged)
+        );
+    }
+
+    #[test]
+    fn tampering_and_unknown_keys_are_refused() {
+        let sealer = SecretSealer::new(Keyring::new(SecretKey::generate(), vec![]));
+        let mut sealed = sealer.seal(&user("ana"), &TotpSecret::generate());
+        let last = sealed.0.len() - 1;
+        sealed.0[last] ^= 1;
+        assert_eq!(
+            sealer.open(&user("ana"), &sealed).err(),
+            Some(UnsealError::Forged)
+        );
+        let other = SecretSealer::new(Keyring::new(SecretKey::generate(), vec![]));
+        let sealed = other.seal(&user("ana"), &TotpSecret::generate());
+        assert_eq!(
+            sealer.open(&user("ana"), &sealed).err(),
+            Some(UnsealError::UnknownKey)
+        );
+        assert_eq!(
+            sealer.open(&user("ana"), &SealedSecret(vec![1, 2])).err(),
+            Some(UnsealError::Malformed)
+        );
+    }
+
+    #[test]
+    fn previous_key_still_opens_after_rotation() {
+        let old = SecretKey::generate();
+        let before = SecretSealer::new(Keyring::new(old.clone(), vec![]));
+        let sealed = before.seal(&user("ana"), &TotpSecret::generate());
+        let after = SecretSealer::new(Keyring::new(SecretKey::generate(), vec![old]));
+        assert!(after.open(&user("ana"), &sealed).is_ok());
+    }
+
+    #[test]
+    fn key_text_must_be_base64_of_32_bytes_or_more() {
+        assert_eq!(
+            SecretKey::from_base64("short").err(),
+            Some(SecretKeyError::Malformed)
+        );
+        assert_eq!(
+            SecretKey::from_base64("c2hvcnQ=").err(),
+            Some(SecretKeyError::Malformed)
+        );
+        let a = SecretKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
+        let b = SecretKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
+        assert_eq!(a.id(), b.id());
+    }
+}

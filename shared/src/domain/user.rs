@@ -1,0 +1,91 @@
+//! Who a request is about: identifiers parsed once at the boundary.
+
+use std::fmt;
+
+/// The identity provider's subject (`sub` claim), or the `user_id` a server names in verify.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+/// Why a string is not a usable user id.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UserIdError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+impl UserId {
+    /// Cognito subs are 36 characters; other issuers use longer ids, so allow some room.
+    pub const MAX_LEN: usize = 256;
+
+    pub fn parse(raw: &str) -> Result<Self, UserIdError> {
+        if raw.is_empty() {
+            return Err(UserIdError::Empty);
+        }
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(UserIdError::TooLong { max: Self::MAX_LEN });
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(UserIdError::ControlCharacter);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The address a later download link is mailed to; taken only from the verified token, never from a body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Loose by design: the identity provider already verified it, we only refuse what cannot be an address.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let (local, domain) = raw.split_once('@')?;
+        let plausible = !local.is_empty()
+            && domain.contains('.')
+            && raw.len() <= 320
+            && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+        plausible.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_rejects_empty_long_and_control() {
+        assert_eq!(UserId::parse(""), Err(UserIdError::Empty));
+        assert_eq!(
+            UserId::parse(&"a".repeat(257)),
+            Err(UserIdError::TooLong { max: 256 })
+        );
+        assert_eq!(UserId::parse("a\nb"), Err(UserIdError::ControlCharacter));
+        assert_eq!(UserId::parse("abc-123").unwrap().as_str(), "abc-123");
+    }
+
+    #[test]
+    fn email_needs_a_local_part_and_a_dotted_domain() {
+        assert!(Email::parse("ana@example.com").is_some());
+        assert!(Email::parse("ana@localhost").is_none());
+        assert!(Email::parse("@example.com").is_none());
+        assert!(Email::parse("a na@example.com").is_none());
+    }
+}

@@ -1,0 +1,119 @@
+//! Request bodies and headers, parsed into typed inputs or refused with a message naming the field.
+
+use lambda_http::{
+    http::{header, StatusCode},
+    Body, Request,
+};
+use serde::de::DeserializeOwned;
+
+use super::response::ApiError;
+
+/// Larger bodies are refused before parsing: every request here is a few short fields.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+fn check_size(req: &Request) -> Result<&[u8], ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A body without a content type is read as JSON (API Gateway and some clients drop the header);
+/// any other declared type is refused so a form post does not fail with a confusing JSON error.
+fn check_json_content_type(req: &Request) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if media.eq_ignore_ascii_case("application/json")
+        || media.to_ascii_lowercase().ends_with("+json")
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("the body must be JSON (Content-Type: application/json), not {media:?}"),
+    ))
+}
+
+/// Parses a required JSON body.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    optional_json_body(req)?
+        .ok_or_else(|| ApiError::bad_request("missing_body", "the request needs a JSON body"))
+}
+
+/// Parses a JSON body if there is one.
+pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> {
+    let bytes = check_size(req)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    check_json_content_type(req)?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {err}"))
+    })?;
+    // Derived structs also accept an array in field order; only an object names its fields.
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object with named fields",
+        ));
+    }
+    serde_path_to_error::deserialize(value)
+        .map(Some)
+        .map_err(|err| {
+            let path = err.path().to_string();
+            let detail = err.into_inner().to_string();
+            if detail.starts_with("missing field") {
+                ApiError::bad_request("missing_field", format!("the body is {detail}"))
+            } else if detail.starts_with("unknown field") {
+                ApiError::bad_request("unknown_field", format!("the body has an {detail}"))
+            } else {
+                ApiError::bad_request("invalid_field", format!("field `{path}`: {detail}"))
+            }
+        })
+}
+
+/// A one-time password from the body field, or else from the `X-OTP` header.
+pub fn otp(from_body: Option<String>, req: &Request) -> Result<Option<String>, ApiError> {
+    if from_body.is_some() {
+        return Ok(from_body);
+    }
+    req.headers()
+        .get("x-otp")
+        .map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                ApiError::bad_request("invalid_header", "header X-OTP must be plain ASCII digits")
+            })
+        })
+        .transpose()
+}
+
+/// True when the client asked for the codes as a text file rather than JSON.
+pub fn wants_text(req: &Request) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/plain") && !accept.contains("application/json"))
+}

@@ -1,0 +1,134 @@
+//! The one place where outcomes become HTTP status codes and JSON bodies.
+
+use lambda_http::{
+    http::{header, StatusCode},
+    Body, Response,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::AppError;
+
+/// A refusal as the client sees it: `{"error": "snake_case", "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Verify's refusals also say `"valid": false`, so its callers can read one field either way.
+    pub verify_shape: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            verify_shape: false,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn for_verify(mut self) -> Self {
+        self.verify_shape = true;
+        self
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if self.verify_shape {
+            body["valid"] = json!(false);
+        }
+        json_response(self.status, &body)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        use StatusCode as S;
+        match err {
+            AppError::InvalidCode => {
+                Self::new(S::UNAUTHORIZED, "invalid_code", "the code is not valid")
+            }
+            AppError::TotpRequired => Self::new(
+                S::UNAUTHORIZED,
+                "totp_required",
+                "a current TOTP code is required in the `totp` field or the X-OTP header",
+            ),
+            AppError::AlreadyEnrolled => Self::new(
+                S::CONFLICT,
+                "already_enrolled",
+                "TOTP is already enrolled for this user",
+            ),
+            AppError::NoPendingEnrollment => Self::new(
+                S::CONFLICT,
+                "no_pending_enrollment",
+                "there is no enrollment to confirm: POST /v1/totp/enrollment first",
+            ),
+            AppError::NotEnrolled => Self::new(
+                S::CONFLICT,
+                "not_enrolled",
+                "TOTP is not enrolled for this user: enroll an authenticator first",
+            ),
+            fault @ (AppError::Store(_)
+            | AppError::Unseal(_)
+            | AppError::Hashing(_)
+            | AppError::Task(_)) => {
+                // The cause chain goes to the log, never to the client.
+                tracing::error!(error = %error_chain(&fault), "request failed");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the request could not be completed; try again",
+                )
+            }
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Every response may carry a secret or a code, so none may be cached.
+fn base(status: StatusCode) -> lambda_http::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header(header::CACHE_CONTROL, "no-store")
+}
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response bodies are plain JSON values");
+    base(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(text))
+        .expect("static headers are valid")
+}
+
+pub fn empty_response(status: StatusCode) -> Response<Body> {
+    base(status)
+        .body(Body::Empty)
+        .expect("static headers are valid")
+}
+
+pub fn text_attachment(filename: &str, text: String) -> Response<Body> {
+    base(StatusCode::CREATED)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .body(Body::Text(text))
+        .expect("static headers are valid")
+}

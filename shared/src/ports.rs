@@ -1,0 +1,119 @@
+//! What the use cases need from the outside world, in the product's words.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::{
+    codes::{BackupCodeSet, CodeHash},
+    sealing::SealedSecret,
+    user::{Email, UserId},
+};
+
+/// Whether TOTP is only started (secret shown, not yet proven) or in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrollmentState {
+    Pending,
+    Active,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpEnrollment {
+    pub state: EnrollmentState,
+    pub secret: SealedSecret,
+    /// The last time step accepted; a code for this step or an earlier one is a replay.
+    pub last_step: u64,
+}
+
+/// Everything stored about one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub totp: TotpEnrollment,
+    pub email: Option<Email>,
+    pub codes: Option<BackupCodeSet>,
+}
+
+impl UserRecord {
+    pub fn is_enrolled(&self) -> bool {
+        self.totp.state == EnrollmentState::Active
+    }
+}
+
+/// A conditional write either happened or lost to the condition (a race, a replay, a used code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Applied,
+    ConditionFailed,
+}
+
+/// A fault in the storage layer, with what we were doing when it happened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage request failed while trying to {operation}")]
+    Request {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("stored record for a user is malformed: {0}")]
+    Corrupt(String),
+}
+
+/// The user records. Every method that changes state is a single conditional write, so that
+/// concurrent requests serialize on the item and exactly one of two racing writers wins.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Starts or restarts enrollment with a new secret; refused when TOTP is already active.
+    async fn put_pending_totp(
+        &self,
+        user: &UserId,
+        secret: &SealedSecret,
+    ) -> Result<Written, StoreError>;
+
+    /// Activates TOTP with the pending secret the code was checked against, records the step,
+    /// the email and the first set. Refused if the pending secret changed meanwhile.
+    async fn activate_totp(
+        &self,
+        user: &UserId,
+        checked_secret: &SealedSecret,
+        step: u64,
+        email: Option<&Email>,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError>;
+
+    /// Records `step` as used; refused unless it is later than the last accepted step.
+    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError>;
+
+    /// Marks the code with this hash in this set used. Returns the codes left, or `None` when the
+    /// code was already used or the set was replaced meanwhile.
+    async fn use_backup_code(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        hash: &CodeHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<usize>, StoreError>;
+
+    /// Consumes TOTP `step` and replaces the set (or removes it, with `None`) in the same write.
+    async fn replace_code_set(
+        &self,
+        user: &UserId,
+        step: u64,
+        set: Option<&BackupCodeSet>,
+    ) -> Result<Written, StoreError>;
+}
+
+/// The time, injected so expiry and TOTP steps are testable without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}

@@ -1,0 +1,293 @@
+//! Test harness: a fresh app per test on either store, driven by API Gateway v2 events through
+//! the same dispatch the Lambda binaries use.
+
+pub mod suite;
+
+use std::sync::{Arc, Mutex};
+
+use backup_codes::{
+    adapters::{dynamodb, memory::MemoryStore},
+    app::{Services, Settings},
+    config::IdentitySettings,
+    domain::{
+        codes::{CodeHasher, HashCost},
+        sealing::{Keyring, SecretKey, SecretSealer},
+        totp::{step_at, TotpSecret},
+    },
+    http::{dispatch, Api, Function, ROUTES},
+    ports::{Clock, Store},
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use lambda_http::{http::StatusCode, Body};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// A clock that only moves when a test moves it.
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl TestClock {
+    pub fn advance(&self, seconds: i64) {
+        let mut now = self.0.lock().unwrap();
+        *now += time::Duration::seconds(seconds);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Memory,
+    DynamoDb,
+}
+
+/// The endpoint the test script exports after starting dynalite.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "DynamoDB tests need a running dynalite. Run `bash infra/test.sh`, which installs and \
+             starts it (npm package dynalite) and exports AWS_ENDPOINT_URL_DYNAMODB."
+        )
+    })
+}
+
+/// An SDK client for the emulator, with the dummy credentials it accepts.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = dynamodb_endpoint();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A new table for every test, so tests never see each other's users.
+pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
+    let client = dynamodb_client().await;
+    let table = format!(
+        "backup-codes-test-{}",
+        backup_codes::domain::codes::random_id()
+    );
+    dynamodb::ensure_table(&client, &table)
+        .await
+        .expect("create test table");
+    (client, table)
+}
+
+pub async fn store(backend: Backend) -> Arc<dyn Store> {
+    match backend {
+        Backend::Memory => Arc::new(MemoryStore::new()),
+        Backend::DynamoDb => {
+            let (client, table) = fresh_table().await;
+            Arc::new(dynamodb::DynamoStore::new(client, table))
+        }
+    }
+}
+
+/// Cheap enough that a suite of many sets runs in seconds; the benchmarks use the real cost.
+pub const TEST_HASH_COST: HashCost = HashCost {
+    memory_kib: 256,
+    iterations: 1,
+    parallelism: 1,
+};
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: lambda_http::http::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text))
+    }
+
+    pub fn codes(&self) -> Vec<String> {
+        serde_json::from_value(self.json()["backup_codes"].clone()).expect("backup_codes array")
+    }
+}
+
+pub struct TestApp {
+    pub api: Api,
+    pub clock: Arc<TestClock>,
+    pub store: Arc<dyn Store>,
+}
+
+/// One request as a test writes it.
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub user: Option<&'a str>,
+    pub headers: Vec<(&'a str, String)>,
+    pub body: Option<String>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(method: &'a str, path: &'a str) -> Self {
+        Self {
+            method,
+            path,
+            user: None,
+            headers: vec![("content-type", "application/json".into())],
+            body: None,
+        }
+    }
+
+    pub fn user(mut self, sub: &'a str) -> Self {
+        self.user = Some(sub);
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body.to_string());
+        self
+    }
+
+    pub fn raw(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    pub fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The API Gateway HTTP API v2 event for this call, claims as its JWT authorizer passes them.
+    pub fn event(&self) -> Value {
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let mut context = json!({
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
+            "http": { "method": self.method, "path": self.path, "protocol": "HTTP/1.1",
+                      "sourceIp": "192.0.2.1", "userAgent": "tests" }
+        });
+        if let Some(sub) = self.user {
+            context["authorizer"] = json!({ "jwt": { "claims": {
+                "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": "[users]"
+            }, "scopes": null } });
+        }
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": self.path, "rawQueryString": "",
+            "headers": headers, "requestContext": context,
+            "body": self.body.as_deref().map(|b| STANDARD.encode(b)),
+            "isBase64Encoded": true,
+        })
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_store(store(backend).await)
+    }
+
+    pub fn with_store(store: Arc<dyn Store>) -> Self {
+        // A fixed, step-aligned start keeps TOTP steps predictable.
+        let clock = Arc::new(TestClock(Mutex::new(
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        )));
+        let services = Services {
+            store: store.clone(),
+            clock: clock.clone(),
+            hasher: CodeHasher::new(TEST_HASH_COST).unwrap(),
+            sealer: SecretSealer::new(Keyring::new(SecretKey::generate(), vec![])),
+            settings: Settings {
+                code_count: 10,
+                issuer: "Acme".into(),
+            },
+        };
+        let api = Api {
+            services,
+            identity: IdentitySettings {
+                groups_claim: "cognito:groups".into(),
+                admin_group: "backup-codes-admins".into(),
+            },
+        };
+        Self { api, clock, store }
+    }
+
+    /// Sends the call the way its Lambda would receive it.
+    pub async fn send(&self, call: Call<'_>) -> Reply {
+        let request =
+            lambda_http::request::from_str(&call.event().to_string()).expect("valid event");
+        let function = function_for(call.path);
+        let response = dispatch(&self.api, function, request).await;
+        let (parts, body) = response.into_parts();
+        let text = match body {
+            Body::Text(t) => t,
+            Body::Binary(b) => String::from_utf8(b).expect("utf-8 body"),
+            _ => String::new(),
+        };
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            text,
+        }
+    }
+
+    /// The code an authenticator with this base32 secret shows now.
+    pub fn totp(&self, secret_base32: &str) -> String {
+        self.totp_at_offset(secret_base32, 0)
+    }
+
+    pub fn totp_at_offset(&self, secret_base32: &str, steps: i64) -> String {
+        let secret = TotpSecret::from_base32(secret_base32).expect("base32 secret");
+        let step = step_at(self.clock.now()) as i64 + steps;
+        secret.code_at_step(step as u64)
+    }
+
+    /// Moves to the next 30 s step, so a new TOTP code is fresh.
+    pub fn next_step(&self) {
+        self.clock.advance(30);
+    }
+
+    /// Enrolls and confirms `user`; returns the TOTP secret and the first codes.
+    pub async fn enrolled(&self, user: &str) -> (String, Vec<String>) {
+        let started = self
+            .send(Call::new("POST", "/v1/totp/enrollment").user(user))
+            .await;
+        assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+        let secret = started.json()["secret"].as_str().unwrap().to_owned();
+        let confirmed = self
+            .send(
+                Call::new("POST", "/v1/totp/enrollment/confirm")
+                    .user(user)
+                    .json(json!({ "code": self.totp(&secret) })),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+        (secret, confirmed.codes())
+    }
+
+    pub async fn verify(&self, user: &str, code: &str) -> Reply {
+        self.send(Call::new("POST", "/v1/verify").json(json!({ "user_id": user, "code": code })))
+            .await
+    }
+
+    pub async fn status(&self, user: &str) -> Value {
+        let reply = self
+            .send(Call::new("GET", "/v1/backup-codes").user(user))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json()
+    }
+}
+
+/// The Lambda function that serves `path`, as API Gateway would route it.
+pub fn function_for(path: &str) -> Option<Function> {
+    ROUTES.iter().find(|r| r.path == path).map(|r| r.function)
+}

@@ -1,0 +1,666 @@
+//! The behaviour suite. Every function here runs against the in-memory store and against
+//! DynamoDB (dynalite): `behaviour_suite!` instantiates them as tests for a backend.
+
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::{Call, TestApp};
+
+#[macro_export]
+macro_rules! behaviour_suite {
+    ($backend:expr) => {
+        $crate::behaviour_suite!($backend;
+            full_walk_enroll_confirm_verify_regenerate,
+            backup_code_works_exactly_once,
+            verify_accepts_any_case_spaces_and_no_hyphen,
+            totp_code_is_rejected_when_replayed,
+            totp_skew_is_one_step_either_way,
+            refusals_are_identical_for_unknown_user_wrong_and_used_code,
+            enrollment_restart_replaces_the_pending_secret,
+            enrollment_refusals,
+            regenerate_needs_a_fresh_totp,
+            regenerate_as_text_attachment_via_x_otp,
+            delete_removes_the_set,
+            status_reports_use_without_codes,
+            malformed_input_is_refused_and_changes_nothing,
+            unknown_routes_and_methods,
+            concurrent_verifies_of_one_backup_code_succeed_once,
+            concurrent_verifies_of_one_totp_code_succeed_once,
+            concurrent_regenerates_with_one_totp_code_succeed_once,
+        );
+    };
+    ($backend:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                $crate::suite::$name($crate::TestApp::new($backend).await).await;
+            }
+        )+
+    };
+}
+
+fn is_invalid_code(reply: &crate::Reply) -> bool {
+    reply.status == StatusCode::UNAUTHORIZED && reply.json()["error"] == "invalid_code"
+}
+
+pub async fn full_walk_enroll_confirm_verify_regenerate(app: TestApp) {
+    let started = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("ana"))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
+    let body = started.json();
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "160-bit secret in base32");
+    let uri = body["otpauth_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Acme:ana%40example.com?"),
+        "{uri}"
+    );
+    assert!(uri.contains(&format!("secret={secret}")));
+    assert!(body["qr_svg"].as_str().unwrap().contains("<svg"));
+
+    let confirmed = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ana")
+                .json(json!({ "code": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    let codes = confirmed.codes();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(confirmed.json()["remaining"], 10);
+    for code in &codes {
+        assert!(code.len() == 11 && code.as_bytes()[5] == b'-', "{code}");
+    }
+
+    app.next_step();
+    let by_totp = app.verify("ana", &app.totp(&secret)).await;
+    assert_eq!(by_totp.status, StatusCode::OK, "{}", by_totp.text);
+    assert_eq!(
+        by_totp.json(),
+        json!({ "valid": true, "method": "totp", "remaining_backup_codes": 10 })
+    );
+
+    let by_code = app.verify("ana", &codes[0]).await;
+    assert_eq!(by_code.status, StatusCode::OK, "{}", by_code.text);
+    assert_eq!(
+        by_code.json(),
+        json!({ "valid": true, "method": "backup_code", "remaining_backup_codes": 9 })
+    );
+    assert!(
+        is_invalid_code(&app.verify("ana", &codes[0]).await),
+        "second use must fail"
+    );
+
+    app.next_step();
+    let regenerated = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("ana")
+                .json(json!({ "totp": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(
+        regenerated.status,
+        StatusCode::CREATED,
+        "{}",
+        regenerated.text
+    );
+    let fresh = regenerated.codes();
+    assert_eq!(fresh.len(), 10);
+    assert!(regenerated.json()["generated_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2027-"));
+    assert!(
+        is_invalid_code(&app.verify("ana", &codes[1]).await),
+        "old set must be dead"
+    );
+    let new_code = app.verify("ana", &fresh[3]).await;
+    assert_eq!(
+        new_code.json()["remaining_backup_codes"],
+        9,
+        "{}",
+        new_code.text
+    );
+}
+
+pub async fn backup_code_works_exactly_once(app: TestApp) {
+    let (_, codes) = app.enrolled("bo").await;
+    for (i, code) in codes.iter().enumerate() {
+        let reply = app.verify("bo", code).await;
+        assert_eq!(
+            reply.json()["remaining_backup_codes"],
+            9 - i,
+            "{}",
+            reply.text
+        );
+    }
+    for code in &codes {
+        assert!(is_invalid_code(&app.verify("bo", code).await));
+    }
+    assert_eq!(app.status("bo").await["remaining"], 0);
+}
+
+pub async fn verify_accepts_any_case_spaces_and_no_hyphen(app: TestApp) {
+    let (_, codes) = app.enrolled("cy").await;
+    let shouted = codes[0].to_uppercase().replace('-', "");
+    assert_eq!(app.verify("cy", &shouted).await.status, StatusCode::OK);
+    let spaced = codes[1].replace('-', " ");
+    assert_eq!(
+        app.verify("cy", &format!(" {spaced} ")).await.status,
+        StatusCode::OK
+    );
+}
+
+pub async fn totp_code_is_rejected_when_replayed(app: TestApp) {
+    let (secret, _) = app.enrolled("di").await;
+    // The confirm step's own code is already spent.
+    assert!(is_invalid_code(&app.verify("di", &app.totp(&secret)).await));
+    app.next_step();
+    let code = app.totp(&secret);
+    assert_eq!(app.verify("di", &code).await.status, StatusCode::OK);
+    assert!(
+        is_invalid_code(&app.verify("di", &code).await),
+        "replay must fail"
+    );
+    // An older step's code is also refused once a later one was accepted.
+    assert!(is_invalid_code(
+        &app.verify("di", &app.totp_at_offset(&secret, -1)).await
+    ));
+    let replayed_for_regenerate = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("di")
+                .json(json!({ "totp": code })),
+        )
+        .await;
+    assert!(is_invalid_code(&replayed_for_regenerate));
+}
+
+pub async fn totp_skew_is_one_step_either_way(app: TestApp) {
+    let (secret, _) = app.enrolled("ed").await;
+    app.clock.advance(300);
+    let too_old = app.totp_at_offset(&secret, -2);
+    let too_new = app.totp_at_offset(&secret, 2);
+    let neighbours = [
+        app.totp_at_offset(&secret, -1),
+        app.totp(&secret),
+        app.totp_at_offset(&secret, 1),
+    ];
+    if !neighbours.contains(&too_old) {
+        assert!(is_invalid_code(&app.verify("ed", &too_old).await));
+    }
+    if !neighbours.contains(&too_new) {
+        assert!(is_invalid_code(&app.verify("ed", &too_new).await));
+    }
+    assert_eq!(
+        app.verify("ed", &app.totp_at_offset(&secret, 1))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+pub async fn refusals_are_identical_for_unknown_user_wrong_and_used_code(app: TestApp) {
+    let (_, codes) = app.enrolled("fa").await;
+    app.send(Call::new("POST", "/v1/totp/enrollment").user("pending"))
+        .await;
+    assert_eq!(app.verify("fa", &codes[0]).await.status, StatusCode::OK);
+    let replies = [
+        app.verify("nobody", &codes[1]).await,
+        app.verify("pending", &codes[1]).await,
+        app.verify("fa", "aaaaa-bbbbb").await,
+        app.verify("fa", &codes[0]).await,
+        app.verify("fa", "000000").await,
+        app.verify("nobody", "000000").await,
+        app.verify("fa", "not a code").await,
+    ];
+    let first = &replies[0];
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(first.json()["valid"], false);
+    assert_eq!(first.json()["error"], "invalid_code");
+    for reply in &replies {
+        assert_eq!((reply.status, &reply.text), (first.status, &first.text));
+    }
+}
+
+pub async fn enrollment_restart_replaces_the_pending_secret(app: TestApp) {
+    let first = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("gu"))
+        .await
+        .json();
+    let second = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("gu"))
+        .await
+        .json();
+    let (old, new) = (
+        first["secret"].as_str().unwrap(),
+        second["secret"].as_str().unwrap(),
+    );
+    assert_ne!(old, new);
+    let with_old = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("gu")
+                .json(json!({ "code": app.totp(old) })),
+        )
+        .await;
+    if app.totp(old) != app.totp(new) {
+        assert!(is_invalid_code(&with_old), "{}", with_old.text);
+    }
+    let with_new = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("gu")
+                .json(json!({ "code": app.totp(new) })),
+        )
+        .await;
+    assert_eq!(with_new.status, StatusCode::OK, "{}", with_new.text);
+}
+
+pub async fn enrollment_refusals(app: TestApp) {
+    let unstarted = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ha")
+                .json(json!({ "code": "123456" })),
+        )
+        .await;
+    assert_eq!(unstarted.status, StatusCode::CONFLICT);
+    assert_eq!(unstarted.json()["error"], "no_pending_enrollment");
+
+    let started = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("ha"))
+        .await
+        .json();
+    let secret = started["secret"].as_str().unwrap();
+    let wrong = if app.totp(secret) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let refused = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ha")
+                .json(json!({ "code": wrong })),
+        )
+        .await;
+    assert!(is_invalid_code(&refused), "{}", refused.text);
+
+    let confirmed = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ha")
+                .json(json!({ "code": app.totp(secret) })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK);
+    let again = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("ha"))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.json()["error"], "already_enrolled");
+    let reconfirm = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ha")
+                .json(json!({ "code": app.totp(secret) })),
+        )
+        .await;
+    assert_eq!(reconfirm.json()["error"], "already_enrolled");
+}
+
+pub async fn regenerate_needs_a_fresh_totp(app: TestApp) {
+    let (secret, codes) = app.enrolled("ib").await;
+    let missing = app
+        .send(Call::new("POST", "/v1/backup-codes").user("ib"))
+        .await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.json()["error"], "totp_required");
+    let wrong = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("ib")
+                .json(json!({ "totp": "12345x" })),
+        )
+        .await;
+    assert!(is_invalid_code(&wrong));
+    // A backup code is not a substitute for the authenticator here.
+    let with_backup = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("ib")
+                .json(json!({ "totp": codes[0] })),
+        )
+        .await;
+    assert!(is_invalid_code(&with_backup));
+    assert_eq!(
+        app.verify("ib", &codes[0]).await.status,
+        StatusCode::OK,
+        "refusals changed nothing"
+    );
+    let never_enrolled = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("nobody")
+                .json(json!({ "totp": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(never_enrolled.status, StatusCode::CONFLICT);
+    assert_eq!(never_enrolled.json()["error"], "not_enrolled");
+}
+
+pub async fn regenerate_as_text_attachment_via_x_otp(app: TestApp) {
+    let (secret, old) = app.enrolled("jo").await;
+    app.next_step();
+    let reply = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("jo")
+                .header("x-otp", app.totp(&secret))
+                .header("accept", "text/plain"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        reply.headers["content-disposition"],
+        "attachment; filename=\"backup-codes.txt\""
+    );
+    assert!(
+        reply
+            .text
+            .starts_with("Acme backup codes\nGenerated 2027-01-15"),
+        "{}",
+        reply.text
+    );
+    let lines: Vec<&str> = reply
+        .text
+        .lines()
+        .filter(|l| l.len() == 11 && l.as_bytes()[5] == b'-')
+        .collect();
+    assert_eq!(lines.len(), 10, "{}", reply.text);
+    assert_eq!(app.verify("jo", lines[9]).await.status, StatusCode::OK);
+    assert!(is_invalid_code(&app.verify("jo", &old[0]).await));
+}
+
+pub async fn delete_removes_the_set(app: TestApp) {
+    let (secret, codes) = app.enrolled("ka").await;
+    app.next_step();
+    let reply = app
+        .send(
+            Call::new("DELETE", "/v1/backup-codes")
+                .user("ka")
+                .json(json!({ "totp": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert!(reply.text.is_empty());
+    assert!(is_invalid_code(&app.verify("ka", &codes[0]).await));
+    let status = app.status("ka").await;
+    assert_eq!(
+        (status["total"].clone(), status["remaining"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_eq!(status["generated_at"], Value::Null);
+    // TOTP itself still works: only the backup codes are gone.
+    app.next_step();
+    assert_eq!(
+        app.verify("ka", &app.totp(&secret)).await.status,
+        StatusCode::OK
+    );
+}
+
+pub async fn status_reports_use_without_codes(app: TestApp) {
+    let (_, codes) = app.enrolled("li").await;
+    let before = app.status("li").await;
+    assert_eq!(before["total"], 10);
+    assert_eq!(before["remaining"], 10);
+    assert_eq!(before["used"], json!([]));
+    assert_eq!(before["pending_download"], false);
+    assert_eq!(before["generated_at"], "2027-01-15T08:00:00Z");
+    app.clock.advance(90);
+    app.verify("li", &codes[4]).await;
+    let after = app.status("li").await;
+    assert_eq!(after["remaining"], 9);
+    assert_eq!(
+        after["used"],
+        json!([{ "used_at": "2027-01-15T08:01:30Z" }])
+    );
+    let text = after.to_string();
+    for code in &codes {
+        assert!(!text.contains(code.as_str()));
+    }
+    let nobody = app
+        .send(Call::new("GET", "/v1/backup-codes").user("nobody"))
+        .await;
+    assert_eq!(nobody.json()["error"], "not_enrolled");
+}
+
+pub async fn malformed_input_is_refused_and_changes_nothing(app: TestApp) {
+    let (secret, codes) = app.enrolled("mo").await;
+    let before = app.status("mo").await;
+    let huge = format!(
+        "{{\"user_id\":\"mo\",\"code\":\"{}\"}}",
+        "a".repeat(17 * 1024)
+    );
+    let cases: Vec<(Call, StatusCode, &str, &str)> = vec![
+        (
+            Call::new("POST", "/v1/verify").raw("{not json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "JSON",
+        ),
+        (
+            Call::new("POST", "/v1/verify").json(json!({ "user_id": "mo" })),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            "`code`",
+        ),
+        (
+            Call::new("POST", "/v1/verify").json(json!({ "user_id": "mo", "code": 123 })),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`code`",
+        ),
+        (
+            Call::new("POST", "/v1/verify").json(json!({ "user_id": "", "code": codes[0] })),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`user_id`",
+        ),
+        (
+            Call::new("POST", "/v1/verify").json(json!({ "user_id": "mo", "code": "" })),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`code`",
+        ),
+        (
+            Call::new("POST", "/v1/verify")
+                .json(json!({ "user_id": "mo", "code": codes[0], "extra": 1 })),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            "`extra`",
+        ),
+        (
+            Call::new("POST", "/v1/verify").json(json!(["mo", codes[0]])),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "object",
+        ),
+        (
+            Call::new("POST", "/v1/verify"),
+            StatusCode::BAD_REQUEST,
+            "missing_body",
+            "JSON body",
+        ),
+        (
+            Call::new("POST", "/v1/verify").raw(huge),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "16384",
+        ),
+        (
+            Call::new("POST", "/v1/verify")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .raw("user_id=mo"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        (
+            Call::new("GET", "/v1/backup-codes"),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "identity",
+        ),
+        (
+            Call::new("POST", "/v1/backup-codes").json(json!({ "totp": app.totp(&secret) })),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "identity",
+        ),
+        (
+            Call::new("POST", "/v1/totp/enrollment"),
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "identity",
+        ),
+        (
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("mo")
+                .json(json!({})),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            "`code`",
+        ),
+        (
+            Call::new("POST", "/v1/backup-codes")
+                .user("mo")
+                .json(json!({ "totp": 5 })),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`totp`",
+        ),
+        (
+            Call::new("DELETE", "/v1/backup-codes").user("mo").raw("]"),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "JSON",
+        ),
+    ];
+    for (call, status, error, named) in cases {
+        let label = format!(
+            "{} {} {:?}",
+            call.method,
+            call.path,
+            call.body.as_deref().map(|b| &b[..b.len().min(60)])
+        );
+        let reply = app.send(call).await;
+        assert_eq!(reply.status, status, "{label}: {}", reply.text);
+        let body = reply.json();
+        assert_eq!(body["error"], error, "{label}: {}", reply.text);
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(named),
+            "{label}: message {message:?} should name {named:?}"
+        );
+    }
+    assert_eq!(
+        app.status("mo").await,
+        before,
+        "refused requests must change nothing"
+    );
+    assert_eq!(app.verify("mo", &codes[0]).await.status, StatusCode::OK);
+}
+
+pub async fn unknown_routes_and_methods(app: TestApp) {
+    let missing = app.send(Call::new("GET", "/v1/nothing").user("no")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "not_found");
+    let wrong_method = app
+        .send(Call::new("PUT", "/v1/backup-codes").user("no"))
+        .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers["allow"], "GET, POST, DELETE");
+    assert_eq!(wrong_method.json()["error"], "method_not_allowed");
+}
+
+pub async fn concurrent_verifies_of_one_backup_code_succeed_once(app: TestApp) {
+    let (_, codes) = app.enrolled("ny").await;
+    let app = std::sync::Arc::new(app);
+    let attempts = 32;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(attempts));
+    let tasks: Vec<_> = (0..attempts)
+        .map(|_| {
+            let (app, barrier, code) = (app.clone(), barrier.clone(), codes[0].clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.verify("ny", &code).await.status
+            })
+        })
+        .collect();
+    let mut successes = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::OK => successes += 1,
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        successes, 1,
+        "exactly one of {attempts} concurrent verifies may succeed"
+    );
+    assert_eq!(app.status("ny").await["remaining"], 9);
+}
+
+pub async fn concurrent_verifies_of_one_totp_code_succeed_once(app: TestApp) {
+    let (secret, _) = app.enrolled("ob").await;
+    app.next_step();
+    let code = app.totp(&secret);
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (app, code) = (app.clone(), code.clone());
+            tokio::spawn(async move { app.verify("ob", &code).await.status })
+        })
+        .collect();
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.unwrap() == StatusCode::OK);
+    }
+    assert_eq!(successes, 1);
+}
+
+pub async fn concurrent_regenerates_with_one_totp_code_succeed_once(app: TestApp) {
+    let (secret, _) = app.enrolled("pa").await;
+    app.next_step();
+    let code = app.totp(&secret);
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, code) = (app.clone(), code.clone());
+            tokio::spawn(async move {
+                app.send(
+                    Call::new("POST", "/v1/backup-codes")
+                        .user("pa")
+                        .json(json!({ "totp": code })),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut issued = vec![];
+    for task in tasks {
+        let reply = task.await.unwrap();
+        if reply.status == StatusCode::CREATED {
+            issued.push(reply.codes());
+        }
+    }
+    assert_eq!(issued.len(), 1, "one TOTP code may regenerate once");
+    assert_eq!(app.verify("pa", &issued[0][0]).await.status, StatusCode::OK);
+}

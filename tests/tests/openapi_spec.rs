@@ -1,0 +1,36 @@
+//! openapi.yaml documents exactly the routes the functions serve.
+
+use std::collections::BTreeSet;
+
+use backup_codes::http::ROUTES;
+
+#[test]
+fn every_route_is_in_the_spec_and_every_spec_route_is_served() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
+        .expect("openapi.yaml at the repository root");
+    let spec: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+    let paths = spec["paths"].as_mapping().expect("paths");
+    let mut documented = BTreeSet::new();
+    for (path, item) in paths {
+        for (method, _) in item.as_mapping().expect("path item") {
+            let method = method.as_str().unwrap().to_uppercase();
+            if ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
+                documented.insert((method, path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not in openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "in openapi.yaml but not served: {unserved:?}"
+    );
+}
