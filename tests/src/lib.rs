@@ -56,16 +56,19 @@ pub fn dynamodb_endpoint() -> String {
 
 /// An SDK client for the emulator, with the dummy credentials it accepts.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&emulator_config().await)
+}
+
+pub async fn emulator_config() -> aws_config::SdkConfig {
     let endpoint = dynamodb_endpoint();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
         .endpoint_url(endpoint)
         .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
+        .await
 }
 
 /// A new table for every test, so tests never see each other's users.

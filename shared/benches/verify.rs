@@ -1,0 +1,126 @@
+//! Prints what one verify costs next to one argon2id hash, at the production (OWASP) cost.
+//! `bash infra/bench.sh` runs it with dynalite up, so the DynamoDB figures are included.
+
+use std::{
+    sync::{atomic::AtomicI64, atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+
+use backup_codes::{
+    adapters::{dynamodb, memory::MemoryStore},
+    app::{enroll, verify, Services, Settings},
+    domain::{
+        codes::{BackupCode, CodeHasher, HashCost},
+        sealing::{Keyring, SecretKey, SecretSealer},
+        totp::{step_at, TotpSecret},
+        user::UserId,
+    },
+    ports::{Clock, Store},
+};
+use time::OffsetDateTime;
+
+const SAMPLES: usize = 30;
+
+/// Moves one TOTP step per call to `tick`, so every TOTP sample is fresh.
+struct SteppingClock(AtomicI64);
+
+impl Clock for SteppingClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<40} median {:>7.2} ms   p90 {:>7.2} ms   min {:>7.2} ms   (n={})",
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 9 / 10]),
+        ms(samples[0]),
+        samples.len()
+    );
+}
+
+async fn bench_store(label: &str, store: Arc<dyn Store>) {
+    let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
+    let svc = Services {
+        store,
+        clock: clock.clone(),
+        hasher: CodeHasher::new(HashCost::default()).unwrap(),
+        sealer: SecretSealer::new(Keyring::new(SecretKey::generate(), vec![])),
+        settings: Settings {
+            code_count: 10,
+            issuer: "bench".into(),
+        },
+    };
+    let mut backup = vec![];
+    let mut totp = vec![];
+    let mut refused = vec![];
+    let mut user_n = 0;
+    while backup.len() < SAMPLES {
+        user_n += 1;
+        let user = UserId::parse(&format!("bench-{user_n}")).unwrap();
+        let started = enroll::start(&svc, &user, None).await.unwrap();
+        let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
+        let code = secret.code_at_step(step_at(clock.now()));
+        let issued = enroll::confirm(&svc, &user, None, &code).await.unwrap();
+        for code in issued.display() {
+            let t = Instant::now();
+            verify::verify(&svc, &user, &code).await.unwrap();
+            backup.push(t.elapsed());
+            let t = Instant::now();
+            verify::verify(&svc, &user, &code).await.unwrap_err();
+            refused.push(t.elapsed());
+            clock.0.fetch_add(30, Ordering::SeqCst);
+            let code = secret.code_at_step(step_at(clock.now()));
+            let t = Instant::now();
+            verify::verify(&svc, &user, &code).await.unwrap();
+            totp.push(t.elapsed());
+        }
+    }
+    report(&format!("verify backup code ({label})"), backup);
+    report(&format!("verify used code, refused ({label})"), refused);
+    report(&format!("verify TOTP code ({label})"), totp);
+}
+
+#[tokio::main]
+async fn main() {
+    let cost = HashCost::default();
+    println!(
+        "argon2id cost m={} KiB t={} p={}; {} cores",
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let hasher = CodeHasher::new(cost).unwrap();
+    let code = BackupCode::parse("abcde-12345").unwrap();
+    let salt = [7u8; 16];
+    let hashes = (0..SAMPLES)
+        .map(|_| {
+            let t = Instant::now();
+            hasher.hash(&code, &salt).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    report("one argon2id hash", hashes);
+
+    bench_store("memory", Arc::new(MemoryStore::new())).await;
+    match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(_) => {
+            let aws = aws_config::load_from_env().await;
+            let client = aws_sdk_dynamodb::Client::new(&aws);
+            let table = format!("bench-{}", backup_codes::domain::codes::random_id());
+            dynamodb::ensure_table(&client, &table).await.unwrap();
+            bench_store(
+                "dynalite",
+                Arc::new(dynamodb::DynamoStore::new(client, table)),
+            )
+            .await;
+        }
+        Err(_) => println!(
+            "DynamoDB figures skipped: AWS_ENDPOINT_URL_DYNAMODB is not set (use infra/bench.sh)"
+        ),
+    }
+}

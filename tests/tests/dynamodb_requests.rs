@@ -1,0 +1,104 @@
+//! How many DynamoDB requests each verify makes, counted on the wire by an SDK interceptor.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::{
+    config::{
+        interceptors::BeforeTransmitInterceptorContextRef, ConfigBag, Intercept, RuntimeComponents,
+    },
+    error::BoxError,
+};
+use backup_codes::adapters::dynamodb::{ensure_table, DynamoStore};
+use integration_tests::{emulator_config, TestApp};
+use lambda_http::http::StatusCode;
+
+/// Records the operation (`X-Amz-Target`) of every request the SDK sends.
+#[derive(Debug, Default, Clone)]
+struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+async fn counted_app() -> (TestApp, RequestLog) {
+    let log = RequestLog::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&emulator_config().await)
+        .interceptor(log.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = format!(
+        "backup-codes-count-{}",
+        backup_codes::domain::codes::random_id()
+    );
+    ensure_table(&client, &table).await.unwrap();
+    (
+        TestApp::with_store(Arc::new(DynamoStore::new(client, table))),
+        log,
+    )
+}
+
+#[tokio::test]
+async fn a_successful_verify_takes_two_requests_and_a_refusal_one() {
+    let (app, log) = counted_app().await;
+    let (secret, codes) = app.enrolled("ana").await;
+
+    log.take();
+    assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
+    assert_eq!(log.take(), ["GetItem", "UpdateItem"], "backup code verify");
+
+    app.next_step();
+    assert_eq!(
+        app.verify("ana", &app.totp(&secret)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(log.take(), ["GetItem", "UpdateItem"], "TOTP verify");
+
+    assert_eq!(
+        app.verify("ana", &codes[0]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log.take(),
+        ["GetItem"],
+        "a used code is refused from the read alone"
+    );
+
+    app.next_step();
+    let regenerated = app
+        .send(
+            integration_tests::Call::new("POST", "/v1/backup-codes")
+                .user("ana")
+                .json(serde_json::json!({ "totp": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(regenerated.status, StatusCode::CREATED);
+    assert_eq!(
+        log.take(),
+        ["GetItem", "UpdateItem"],
+        "regenerate is one conditional write"
+    );
+}
