@@ -52,7 +52,10 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
         settings: Settings {
             code_count: 10,
             issuer: "bench".into(),
+            product: "bench".into(),
         },
+        links: None,
+        mailer: None,
     };
     let mut backup = vec![];
     let mut totp = vec![];

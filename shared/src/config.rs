@@ -29,6 +29,11 @@ pub struct IdentitySettings {
 pub struct Config {
     pub table_name: Option<String>,
     pub keys: Option<Keyring>,
+    /// Keys that sign download links (`SIGNING_KEY`, `PREVIOUS_SIGNING_KEY`).
+    pub signing_keys: Option<Keyring>,
+    pub from_address: Option<String>,
+    pub link_base_url: Option<String>,
+    pub link_ttl: time::Duration,
     pub hash_cost: HashCost,
     pub settings: Settings,
     pub identity: IdentitySettings,
@@ -77,21 +82,43 @@ impl Config {
             iterations: number("ARGON2_ITERATIONS", defaults.iterations, 1, 100)?,
             parallelism: number("ARGON2_PARALLELISM", defaults.parallelism, 1, 16)?,
         };
-        let keys = match (key("ENCRYPTION_KEY")?, key("PREVIOUS_ENCRYPTION_KEY")?) {
-            (Some(current), previous) => {
-                Some(Keyring::new(current, previous.into_iter().collect()))
-            }
-            (None, Some(_)) => return Err(ConfigError::Missing("ENCRYPTION_KEY")),
-            (None, None) => None,
-        };
+        let keyring =
+            |current: &'static str, previous: &'static str| match (key(current)?, key(previous)?) {
+                (Some(current), previous) => {
+                    Ok(Some(Keyring::new(current, previous.into_iter().collect())))
+                }
+                (None, Some(_)) => Err(ConfigError::Missing(current)),
+                (None, None) => Ok(None),
+            };
+        let keys = keyring("ENCRYPTION_KEY", "PREVIOUS_ENCRYPTION_KEY")?;
+        let signing_keys = keyring("SIGNING_KEY", "PREVIOUS_SIGNING_KEY")?;
+        let link_base_url = get("LINK_BASE_URL")
+            .map(|url| {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if url.starts_with("https://") || url.starts_with("http://") {
+                    Ok(url)
+                } else {
+                    Err(ConfigError::Invalid {
+                        name: "LINK_BASE_URL",
+                        reason: format!("expected an http(s) URL, got {url:?}"),
+                    })
+                }
+            })
+            .transpose()?;
+        let link_ttl = number("LINK_TTL_SECONDS", 86_400, 60, 30 * 86_400)?;
         let product = get("PRODUCT_NAME").unwrap_or_else(|| "Backup Codes".to_owned());
         Ok(Self {
             table_name: get("TABLE_NAME"),
             keys,
+            signing_keys,
+            from_address: get("FROM_ADDRESS"),
+            link_base_url,
+            link_ttl: time::Duration::seconds(i64::from(link_ttl)),
             hash_cost,
             settings: Settings {
                 code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,
-                issuer: get("TOTP_ISSUER").unwrap_or(product),
+                issuer: get("TOTP_ISSUER").unwrap_or_else(|| product.clone()),
+                product,
             },
             identity: IdentitySettings {
                 groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
@@ -110,6 +137,24 @@ impl Config {
         self.keys
             .as_ref()
             .ok_or(ConfigError::Missing("ENCRYPTION_KEY"))
+    }
+
+    pub fn require_signing_keys(&self) -> Result<&Keyring, ConfigError> {
+        self.signing_keys
+            .as_ref()
+            .ok_or(ConfigError::Missing("SIGNING_KEY"))
+    }
+
+    pub fn require_from_address(&self) -> Result<&str, ConfigError> {
+        self.from_address
+            .as_deref()
+            .ok_or(ConfigError::Missing("FROM_ADDRESS"))
+    }
+
+    pub fn require_link_base_url(&self) -> Result<&str, ConfigError> {
+        self.link_base_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("LINK_BASE_URL"))
     }
 }
 
@@ -148,5 +193,21 @@ mod tests {
         )])
         .unwrap_err();
         assert_eq!(err, ConfigError::Missing("ENCRYPTION_KEY"));
+        let err = config(&[("LINK_BASE_URL", "example.com")]).unwrap_err();
+        assert!(err.to_string().contains("LINK_BASE_URL"), "{err}");
+        let err = config(&[("LINK_TTL_SECONDS", "5")]).unwrap_err();
+        assert!(err.to_string().contains("LINK_TTL_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn link_settings_are_read_and_tidied() {
+        let c = config(&[
+            ("LINK_BASE_URL", "https://api.example.com/"),
+            ("LINK_TTL_SECONDS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(c.require_link_base_url(), Ok("https://api.example.com"));
+        assert_eq!(c.link_ttl, time::Duration::minutes(10));
+        assert_eq!(config(&[]).unwrap().link_ttl, time::Duration::days(1));
     }
 }

@@ -9,5 +9,6 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod markup;
 pub mod ports;
 pub mod runtime;

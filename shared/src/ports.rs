@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     codes::{BackupCodeSet, CodeHash},
+    link_token::DownloadGrant,
     sealing::SealedSecret,
     user::{Email, UserId},
 };
@@ -31,6 +32,8 @@ pub struct UserRecord {
     pub totp: TotpEnrollment,
     pub email: Option<Email>,
     pub codes: Option<BackupCodeSet>,
+    /// A download link an administrator had mailed, not yet redeemed (it may have expired).
+    pub grant: Option<DownloadGrant>,
 }
 
 impl UserRecord {
@@ -97,12 +100,49 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<usize>, StoreError>;
 
     /// Consumes TOTP `step` and replaces the set (or removes it, with `None`) in the same write.
+    /// Any pending download grant is cancelled: the owner has just chosen their codes.
     async fn replace_code_set(
         &self,
         user: &UserId,
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError>;
+
+    /// An administrator's reset: the enrolled user's set is removed and `grant` becomes the only
+    /// live download, in one write, so the codes never die without a link to the new ones.
+    async fn grant_download(
+        &self,
+        user: &UserId,
+        grant: &DownloadGrant,
+    ) -> Result<Written, StoreError>;
+
+    /// Redeems grant `grant_id` with a new set, in one write conditional on that grant being the
+    /// live one and unexpired at `now`: of N concurrent redemptions exactly one applies.
+    async fn redeem_download(
+        &self,
+        user: &UserId,
+        grant_id: &str,
+        now: OffsetDateTime,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError>;
+}
+
+/// A message to one recipient, with a text and an HTML part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the mail service did not accept the message")]
+pub struct MailError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
 }
 
 /// The time, injected so expiry and TOTP steps are testable without sleeping.

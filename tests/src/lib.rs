@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{Services, Settings},
+    app::{LinkSettings, Services, Settings},
     config::IdentitySettings,
     domain::{
         codes::{CodeHasher, HashCost},
+        link_token::LinkSigner,
         sealing::{Keyring, SecretKey, SecretSealer},
         totp::{step_at, TotpSecret},
     },
     http::{dispatch, Api, Function, ROUTES},
-    ports::{Clock, Store},
+    ports::{Clock, MailError, Mailer, OutgoingMail, Store},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::{http::StatusCode, Body};
@@ -37,6 +38,52 @@ impl Clock for TestClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// Keeps every mail it is given; can be told to fail like an unreachable mail service.
+#[derive(Default)]
+pub struct RecordingMailer {
+    pub sent: Mutex<Vec<OutgoingMail>>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingMailer {
+    pub fn last(&self) -> OutgoingMail {
+        self.sent
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("a mail was sent")
+    }
+
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(MailError("mail service unreachable".into()));
+        }
+        self.sent.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+/// The token in a mailed download link (`...#token=...`).
+pub fn token_in(mail: &OutgoingMail) -> String {
+    let start = mail.text.find("#token=").expect("link with a token") + "#token=".len();
+    mail.text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+pub const LINK_BASE_URL: &str = "https://codes.example.com";
+pub const ADMIN_GROUP: &str = "backup-codes-admins";
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -122,6 +169,8 @@ pub struct TestApp {
     pub api: Api,
     pub clock: Arc<TestClock>,
     pub store: Arc<dyn Store>,
+    pub mailer: Arc<RecordingMailer>,
+    pub signing_key: SecretKey,
 }
 
 /// One request as a test writes it.
@@ -129,6 +178,7 @@ pub struct Call<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub user: Option<&'a str>,
+    pub groups: &'a str,
     pub headers: Vec<(&'a str, String)>,
     pub body: Option<String>,
 }
@@ -139,6 +189,7 @@ impl<'a> Call<'a> {
             method,
             path,
             user: None,
+            groups: "[users]",
             headers: vec![("content-type", "application/json".into())],
             body: None,
         }
@@ -146,6 +197,13 @@ impl<'a> Call<'a> {
 
     pub fn user(mut self, sub: &'a str) -> Self {
         self.user = Some(sub);
+        self
+    }
+
+    /// A caller in the administrators group.
+    pub fn admin(mut self, sub: &'a str) -> Self {
+        self.user = Some(sub);
+        self.groups = "[users backup-codes-admins]";
         self
     }
 
@@ -181,7 +239,7 @@ impl<'a> Call<'a> {
         });
         if let Some(sub) = self.user {
             context["authorizer"] = json!({ "jwt": { "claims": {
-                "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": "[users]"
+                "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": self.groups
             }, "scopes": null } });
         }
         json!({
@@ -199,6 +257,17 @@ impl TestApp {
     }
 
     pub fn with_store(store: Arc<dyn Store>) -> Self {
+        let mailer = Arc::new(RecordingMailer::default());
+        Self::with_store_and_mailer(store, mailer.clone(), mailer)
+    }
+
+    /// `mailer` sends; `recorder` is what tests read (the same object unless a real mailer is used).
+    pub fn with_store_and_mailer(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        recorder: Arc<RecordingMailer>,
+    ) -> Self {
+        let signing_key = SecretKey::generate();
         // A fixed, step-aligned start keeps TOTP steps predictable.
         let clock = Arc::new(TestClock(Mutex::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
@@ -211,16 +280,29 @@ impl TestApp {
             settings: Settings {
                 code_count: 10,
                 issuer: "Acme".into(),
+                product: "Acme".into(),
             },
+            links: Some(LinkSettings {
+                signer: LinkSigner::new(Keyring::new(signing_key.clone(), vec![])),
+                base_url: LINK_BASE_URL.into(),
+                ttl: time::Duration::days(1),
+            }),
+            mailer: Some(mailer),
         };
         let api = Api {
             services,
             identity: IdentitySettings {
                 groups_claim: "cognito:groups".into(),
-                admin_group: "backup-codes-admins".into(),
+                admin_group: ADMIN_GROUP.into(),
             },
         };
-        Self { api, clock, store }
+        Self {
+            api,
+            clock,
+            store,
+            mailer: recorder,
+            signing_key,
+        }
     }
 
     /// Sends the call the way its Lambda would receive it.

@@ -1,11 +1,16 @@
-//! `cargo run -p local-server`: the whole API on 127.0.0.1:3000 with an in-memory store.
+//! `cargo run -p local-server`: the whole API on 127.0.0.1:3000 with an in-memory store;
+//! emails (the admin's download links) are written to ./outbox.
 
 use std::sync::Arc;
 
 use backup_codes::{
-    adapters::{dynamodb, memory::MemoryStore},
+    adapters::{dynamodb, memory::MemoryStore, outbox::OutboxMailer},
+    app::LinkSettings,
     config::Config,
-    domain::sealing::{Keyring, SecretKey},
+    domain::{
+        link_token::LinkSigner,
+        sealing::{Keyring, SecretKey},
+    },
     http::Api,
     ports::Store,
     runtime,
@@ -32,12 +37,15 @@ async fn run() -> Result<(), String> {
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
     let store: Arc<dyn Store> = match options.store {
         StoreKind::Memory => {
-            if config.keys.is_none() {
-                // Memory forgets everything on exit, so a key that lives as long is enough.
-                eprintln!(
-                    "ENCRYPTION_KEY not set: sealing TOTP secrets with a random key for this run"
-                );
-                config.keys = Some(Keyring::new(SecretKey::generate(), vec![]));
+            // Memory forgets everything on exit, so keys that live as long are enough.
+            for (name, keys) in [
+                ("ENCRYPTION_KEY", &mut config.keys),
+                ("SIGNING_KEY", &mut config.signing_keys),
+            ] {
+                if keys.is_none() {
+                    eprintln!("{name} not set: using a random key for this run");
+                    *keys = Some(Keyring::new(SecretKey::generate(), vec![]));
+                }
             }
             Arc::new(MemoryStore::new())
         }
@@ -49,29 +57,43 @@ async fn run() -> Result<(), String> {
             let aws = aws_config::load_from_env().await;
             let client = aws_sdk_dynamodb::Client::new(&aws);
             dynamodb::ensure_table(&client, &table).await.map_err(|e| {
-                format!(
-                    "cannot use DynamoDB table {table}: {e} ({:?})",
-                    std::error::Error::source(&e)
-                )
+                let cause = std::error::Error::source(&e)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                format!("cannot use DynamoDB table {table}: {e}: {cause}")
             })?;
             Arc::new(dynamodb::DynamoStore::new(client, table))
         }
     };
-    let api = Api {
-        services: runtime::services(&config, store).map_err(|e| e.to_string())?,
-        identity: config.identity.clone(),
-    };
     let listener = TcpListener::bind(options.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let links = LinkSettings {
+        signer: LinkSigner::new(
+            config
+                .require_signing_keys()
+                .map_err(|e| e.to_string())?
+                .clone(),
+        ),
+        base_url: config
+            .link_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        ttl: config.link_ttl,
+    };
+    let mailer = Arc::new(OutboxMailer::new(&options.outbox));
+    let api = Api {
+        services: runtime::services(&config, store, Some(links), Some(mailer))
+            .map_err(|e| e.to_string())?,
+        identity: config.identity.clone(),
+    };
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \
          (API Gateway's JWT authorizer checks it in production); for local use only"
     );
-    println!(
-        "listening on http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
+    eprintln!("emails are written to {}", options.outbox.display());
+    println!("listening on http://{addr}");
     serve(listener, Arc::new(api))
         .await
         .map_err(|e| e.to_string())

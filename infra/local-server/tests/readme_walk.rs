@@ -27,6 +27,7 @@ fn start(extra_args: &[&str], env: &[(&str, String)]) -> Server {
         .args(["--addr", "127.0.0.1:0"])
         .args(extra_args)
         .env_remove("ENCRYPTION_KEY")
+        .env_remove("SIGNING_KEY")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,7 +71,11 @@ async fn the_walk_works_on_dynamodb_and_the_table_is_created() {
     let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=".to_owned();
     let server = start(
         &["--store", "dynamodb"],
-        &[("TABLE_NAME", table), ("ENCRYPTION_KEY", key)],
+        &[
+            ("TABLE_NAME", table),
+            ("ENCRYPTION_KEY", key.clone()),
+            ("SIGNING_KEY", key),
+        ],
     );
     walk(&server).await;
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::{
     domain::{
         codes::{BackupCodeSet, CodeHash, StoredCode, SALT_LEN},
+        link_token::DownloadGrant,
         sealing::SealedSecret,
         user::{Email, UserId},
     },
@@ -28,6 +29,7 @@ pub const PARTITION_KEY: &str = "pk";
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_generated_at, codes";
+const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -237,10 +239,11 @@ impl Store for DynamoStore {
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
         let request = match set {
-            Some(set) => with_set(self.update(user), set)
-                .update_expression(format!("SET totp_last_step = :step, {SET_CLAUSE}")),
+            Some(set) => with_set(self.update(user), set).update_expression(format!(
+                "SET totp_last_step = :step, {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}"
+            )),
             None => self.update(user).update_expression(format!(
-                "SET totp_last_step = :step REMOVE {SET_ATTRIBUTES}"
+                "SET totp_last_step = :step REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}"
             )),
         };
         let request = request
@@ -250,6 +253,41 @@ impl Store for DynamoStore {
         Ok(written(
             conditional(request, "replace a backup code set").await?,
         ))
+    }
+
+    async fn grant_download(
+        &self,
+        user: &UserId,
+        grant: &DownloadGrant,
+    ) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression(format!(
+                "SET grant_id = :grant, grant_expires_at = :expires REMOVE {SET_ATTRIBUTES}"
+            ))
+            .condition_expression("totp_state = :active")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":grant", s(&grant.id))
+            .expression_attribute_values(":expires", n(grant.expires_at.unix_timestamp()));
+        Ok(written(conditional(request, "grant a download").await?))
+    }
+
+    async fn redeem_download(
+        &self,
+        user: &UserId,
+        grant_id: &str,
+        now: OffsetDateTime,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError> {
+        let request = with_set(self.update(user), set)
+            .update_expression(format!("SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}"))
+            .condition_expression(
+                "totp_state = :active AND grant_id = :grant AND grant_expires_at > :now",
+            )
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":grant", s(grant_id))
+            .expression_attribute_values(":now", n(now.unix_timestamp()));
+        Ok(written(conditional(request, "redeem a download").await?))
     }
 }
 
@@ -301,6 +339,13 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
             })
         }
     };
+    let grant = match (get_s(item, "grant_id"), get_n(item, "grant_expires_at")) {
+        (Some(id), Some(expires)) => Some(DownloadGrant {
+            id: id.to_owned(),
+            expires_at: timestamp(expires)?,
+        }),
+        _ => None,
+    };
     Ok(UserRecord {
         user_id: user.clone(),
         totp: TotpEnrollment {
@@ -310,6 +355,7 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
         },
         email: get_s(item, "email").and_then(Email::parse),
         codes,
+        grant,
     })
 }
 

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::{
     domain::{
         codes::{BackupCodeSet, CodeHash},
+        link_token::DownloadGrant,
         sealing::SealedSecret,
         user::{Email, UserId},
     },
@@ -78,6 +79,7 @@ impl Store for MemoryStore {
                         },
                         email: None,
                         codes: None,
+                        grant: None,
                     },
                 );
                 Written::Applied
@@ -140,6 +142,47 @@ impl Store for MemoryStore {
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
-        Ok(self.update_active(user, step, |record| record.codes = set.cloned()))
+        Ok(self.update_active(user, step, |record| {
+            record.codes = set.cloned();
+            record.grant = None;
+        }))
+    }
+
+    async fn grant_download(
+        &self,
+        user: &UserId,
+        grant: &DownloadGrant,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record) if record.is_enrolled() => {
+                record.codes = None;
+                record.grant = Some(grant.clone());
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn redeem_download(
+        &self,
+        user: &UserId,
+        grant_id: &str,
+        now: OffsetDateTime,
+        set: &BackupCodeSet,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled()
+                    && record
+                        .grant
+                        .as_ref()
+                        .is_some_and(|g| g.id == grant_id && g.is_live(now)) =>
+            {
+                record.grant = None;
+                record.codes = Some(set.clone());
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
     }
 }

@@ -2,3 +2,5 @@
 
 pub mod dynamodb;
 pub mod memory;
+pub mod outbox;
+pub mod ses;

@@ -22,13 +22,17 @@ pub struct CodeSetStatus {
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn status(svc: &Services, user: &UserId) -> Result<CodeSetStatus, AppError> {
     let record = enrolled(svc, user).await?;
+    let pending_download = record
+        .grant
+        .as_ref()
+        .is_some_and(|g| g.is_live(svc.clock.now()));
     let Some(set) = record.codes else {
         return Ok(CodeSetStatus {
             total: 0,
             remaining: 0,
             generated_at: None,
             used_at: vec![],
-            pending_download: false,
+            pending_download,
         });
     };
     let mut used_at: Vec<_> = set.codes.iter().filter_map(|c| c.used_at).collect();
@@ -38,7 +42,7 @@ pub async fn status(svc: &Services, user: &UserId) -> Result<CodeSetStatus, AppE
         remaining: set.remaining(),
         generated_at: Some(set.generated_at),
         used_at,
-        pending_download: false,
+        pending_download,
     })
 }
 

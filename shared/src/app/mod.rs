@@ -1,8 +1,10 @@
 //! One module per use case. They take parsed inputs and return domain outcomes; the HTTP
 //! mapping lives in `crate::http`.
 
+pub mod admin_regenerate;
 pub mod backup_codes;
 pub mod enroll;
+pub mod redeem;
 pub mod verify;
 
 use std::sync::Arc;
@@ -10,10 +12,11 @@ use std::sync::Arc;
 use crate::{
     domain::{
         codes::{BackupCode, CodeHash, CodeHasher, HashingFailed, IssuedCodes, SALT_LEN},
+        link_token::LinkSigner,
         sealing::{SecretSealer, UnsealError},
         totp::TotpSecret,
     },
-    ports::{Clock, Store, StoreError, UserRecord},
+    ports::{Clock, MailError, Mailer, Store, StoreError, UserRecord},
 };
 
 /// Settings that shape behaviour, read once at cold start.
@@ -23,6 +26,16 @@ pub struct Settings {
     pub code_count: usize,
     /// The name authenticator apps show next to the account.
     pub issuer: String,
+    /// The product's name in emails, pages and the codes file.
+    pub product: String,
+}
+
+/// How download links are made: signed with these keys, under this base URL, for this long.
+#[derive(Clone, Debug)]
+pub struct LinkSettings {
+    pub signer: LinkSigner,
+    pub base_url: String,
+    pub ttl: time::Duration,
 }
 
 /// Everything a use case may need, built once per cold start and shared by every request.
@@ -33,6 +46,9 @@ pub struct Services {
     pub hasher: CodeHasher,
     pub sealer: SecretSealer,
     pub settings: Settings,
+    /// Only the functions that make or redeem download links have these.
+    pub links: Option<LinkSettings>,
+    pub mailer: Option<Arc<dyn Mailer>>,
 }
 
 /// The outcomes a use case can end in other than success.
@@ -48,6 +64,18 @@ pub enum AppError {
     NoPendingEnrollment,
     #[error("TOTP is not enrolled for this user")]
     NotEnrolled,
+    #[error("the caller is not an administrator")]
+    NotAdmin,
+    #[error("the target user has not enrolled TOTP")]
+    UserNotEnrolled,
+    #[error("the target user has no email address on file")]
+    UserHasNoEmail,
+    #[error("the download link is no longer valid")]
+    LinkInvalid,
+    #[error("the email could not be sent")]
+    EmailFailed(#[source] MailError),
+    #[error("this function is not configured for {0}")]
+    NotConfigured(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("a stored TOTP secret could not be opened")]

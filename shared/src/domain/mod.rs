@@ -1,6 +1,7 @@
 //! Pure rules: no storage, no HTTP, no AWS.
 
 pub mod codes;
+pub mod link_token;
 pub mod sealing;
 pub mod totp;
 pub mod user;

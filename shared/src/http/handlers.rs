@@ -7,22 +7,30 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
     identity::caller,
-    request::{json_body, optional_json_body, otp, wants_text},
-    response::{empty_response, json_response, text_attachment, ApiError},
-    routes::Endpoint,
+    pages,
+    request::{is_form, json_body, optional_json_body, otp, wants_text, MAX_BODY_BYTES},
+    response::{empty_response, html_response, json_response, text_attachment, ApiError},
+    routes::{Endpoint, PathParams},
     Api,
 };
 use crate::{
-    app::{backup_codes, enroll, verify},
+    app::{admin_regenerate, backup_codes, enroll, redeem, verify, AppError},
     domain::{codes::IssuedCodes, user::UserId},
 };
 
 pub(super) async fn handle(
     api: &Api,
     endpoint: Endpoint,
+    params: &PathParams,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     match endpoint {
+        Endpoint::AdminRegenerate => admin_regenerate(api, params, &req).await,
+        Endpoint::DownloadPage => Ok(html_response(
+            StatusCode::OK,
+            &pages::landing(&api.services.settings.product),
+        )),
+        Endpoint::RedeemDownload => redeem_download(api, &req).await,
         Endpoint::StartEnrollment => start_enrollment(api, &req).await,
         Endpoint::ConfirmEnrollment => confirm_enrollment(api, &req).await,
         Endpoint::Verify => verify_code(api, &req).await.map_err(ApiError::for_verify),
@@ -149,6 +157,81 @@ async fn delete_code_set(api: &Api, req: &Request) -> Result<Response<Body>, Api
     let totp = totp_from(req)?;
     backup_codes::delete(&api.services, &who.user, totp.as_deref()).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn admin_regenerate(
+    api: &Api,
+    params: &PathParams,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let is_admin = who.is_in_group(&api.identity.admin_group);
+    let target = params.get("user_id").unwrap_or_default();
+    let target = UserId::parse(target).map_err(|e| {
+        ApiError::bad_request("invalid_field", format!("path parameter `user_id` {e}"))
+    })?;
+    // Authorization before reading the body: a non-admin learns nothing from its validation.
+    if !is_admin {
+        return Err(AppError::NotAdmin.into());
+    }
+    let totp = totp_from(req)?;
+    let grant = admin_regenerate::regenerate_for(
+        &api.services,
+        &who.user,
+        is_admin,
+        &target,
+        totp.as_deref(),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+/// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.
+async fn redeem_download(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
+    let product = &api.services.settings.product;
+    if is_form(req) {
+        let bytes = match req.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b.as_slice(),
+            _ => &[],
+        };
+        let token = (bytes.len() <= MAX_BODY_BYTES)
+            .then(|| serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).ok())
+            .flatten()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v)
+            })
+            .unwrap_or_default();
+        return match redeem::redeem(&api.services, &token).await {
+            Ok(issued) => Ok(html_response(
+                StatusCode::OK,
+                &pages::codes(product, &issued.display(), &codes_file(product, &issued)),
+            )),
+            Err(AppError::LinkInvalid) => Ok(html_response(
+                StatusCode::GONE,
+                &pages::link_invalid(product),
+            )),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let body: TokenBody = json_body(req)?;
+    let issued = redeem::redeem(&api.services, &body.token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "backup_codes": issued.display() }),
+    ))
 }
 
 /// The downloadable file: a short header naming the service and date, then one code a line.

@@ -2,6 +2,7 @@
 
 mod handlers;
 pub mod identity;
+pub mod pages;
 pub mod request;
 pub mod response;
 pub mod routes;

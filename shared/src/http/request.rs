@@ -110,6 +110,18 @@ pub fn otp(from_body: Option<String>, req: &Request) -> Result<Option<String>, A
         .transpose()
 }
 
+/// True for a form post (the download page's Continue button).
+pub fn is_form(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
 /// True when the client asked for the codes as a text file rather than JSON.
 pub fn wants_text(req: &Request) -> bool {
     req.headers()

@@ -74,7 +74,36 @@ impl From<AppError> for ApiError {
                 "not_enrolled",
                 "TOTP is not enrolled for this user: enroll an authenticator first",
             ),
-            fault @ (AppError::Store(_)
+            AppError::NotAdmin => Self::new(
+                S::FORBIDDEN,
+                "forbidden",
+                "only members of the administrators group may reset another user's codes",
+            ),
+            AppError::UserNotEnrolled => Self::new(
+                S::CONFLICT,
+                "user_not_enrolled",
+                "the user in the path has not enrolled TOTP, so has no backup codes to reset",
+            ),
+            AppError::UserHasNoEmail => Self::new(
+                S::CONFLICT,
+                "user_has_no_email",
+                "the user in the path has no email address on file to send the link to",
+            ),
+            AppError::LinkInvalid => Self::new(
+                S::GONE,
+                "link_invalid",
+                "this download link is no longer valid; ask your administrator for a new one",
+            ),
+            AppError::EmailFailed(ref cause) => {
+                tracing::error!(error = %error_chain(cause), "download email not sent");
+                Self::new(
+                    S::BAD_GATEWAY,
+                    "email_failed",
+                    "the email could not be sent; nothing was changed, so try again",
+                )
+            }
+            fault @ (AppError::NotConfigured(_)
+            | AppError::Store(_)
             | AppError::Unseal(_)
             | AppError::Hashing(_)
             | AppError::Task(_)) => {
@@ -119,6 +148,17 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 pub fn empty_response(status: StatusCode) -> Response<Body> {
     base(status)
         .body(Body::Empty)
+        .expect("static headers are valid")
+}
+
+/// An HTML page whose one inline script is allowed by hash, and nothing else by default.
+pub fn html_response(status: StatusCode, page: &super::pages::Page) -> Response<Body> {
+    base(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header("content-security-policy", page.content_security_policy())
+        .header("referrer-policy", "no-referrer")
+        .header("x-content-type-options", "nosniff")
+        .body(Body::Text(page.html.clone()))
         .expect("static headers are valid")
 }
 

@@ -1,7 +1,7 @@
 //! Which function serves which route. The local server and the Lambda binaries both dispatch here.
 
 use lambda_http::{
-    http::{header, StatusCode},
+    http::{header, Method, StatusCode},
     Body, Request, Response,
 };
 
@@ -13,10 +13,18 @@ pub enum Function {
     Enroll,
     Verify,
     Regenerate,
+    AdminRegenerate,
+    Download,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Enroll, Function::Verify, Function::Regenerate];
+    pub const ALL: [Function; 5] = [
+        Function::Enroll,
+        Function::Verify,
+        Function::Regenerate,
+        Function::AdminRegenerate,
+        Function::Download,
+    ];
 
     /// The binary's package name under `functions/`.
     pub fn name(self) -> &'static str {
@@ -24,6 +32,8 @@ impl Function {
             Function::Enroll => "enroll",
             Function::Verify => "verify",
             Function::Regenerate => "regenerate",
+            Function::AdminRegenerate => "admin-regenerate",
+            Function::Download => "download",
         }
     }
 }
@@ -37,6 +47,9 @@ pub enum Endpoint {
     CodeSetStatus,
     RegenerateCodeSet,
     DeleteCodeSet,
+    AdminRegenerate,
+    DownloadPage,
+    RedeemDownload,
 }
 
 /// How API Gateway authorizes a route before the function runs.
@@ -46,6 +59,8 @@ pub enum Authorization {
     Jwt,
     /// SigV4-signed by the team's auth server.
     Iam,
+    /// Public: the download pages, protected by the signed token instead.
+    None,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,14 +115,76 @@ pub const ROUTES: &[Route] = &[
         endpoint: Endpoint::DeleteCodeSet,
         authorization: Authorization::Jwt,
     },
+    Route {
+        method: "POST",
+        path: "/v1/admin/users/{user_id}/backup-codes",
+        function: Function::AdminRegenerate,
+        endpoint: Endpoint::AdminRegenerate,
+        authorization: Authorization::Jwt,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/backup-codes/download",
+        function: Function::Download,
+        endpoint: Endpoint::DownloadPage,
+        authorization: Authorization::None,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/backup-codes/download",
+        function: Function::Download,
+        endpoint: Endpoint::RedeemDownload,
+        authorization: Authorization::None,
+    },
 ];
+
+/// The values of a route's `{name}` segments.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(&'static str, String)>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Matches `path` against a pattern like `/v1/admin/users/{user_id}/backup-codes`,
+/// percent-decoding each captured segment.
+pub fn match_path(pattern: &'static str, path: &str) -> Option<PathParams> {
+    let mut params = vec![];
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(PathParams(params)),
+            (Some(expected), Some(actual)) => {
+                if let Some(name) = expected.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                    let value = percent_encoding::percent_decode_str(actual)
+                        .decode_utf8()
+                        .ok()?;
+                    if value.is_empty() {
+                        return None;
+                    }
+                    params.push((name, value.into_owned()));
+                } else if expected != actual {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
 
 /// Serves a request as `only` would (one Lambda), or as any function (the local server with `None`).
 pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
-    let served: Vec<&Route> = ROUTES
+    let mut served: Vec<(&Route, PathParams)> = ROUTES
         .iter()
-        .filter(|r| only.is_none_or(|f| r.function == f) && r.path == path)
+        .filter(|r| only.is_none_or(|f| r.function == f))
+        .filter_map(|r| match_path(r.path, &path).map(|params| (r, params)))
         .collect();
     if served.is_empty() {
         return ApiError::new(
@@ -118,8 +195,11 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         .into_response();
     }
     let method = req.method().clone();
-    let Some(route) = served.iter().find(|r| r.method == method.as_str()) else {
-        let allow: Vec<&str> = served.iter().map(|r| r.method).collect();
+    // HEAD is GET without a body: it can never do more than the GET would.
+    let is_head = method == Method::HEAD;
+    let wanted = if is_head { "GET" } else { method.as_str() };
+    let Some(index) = served.iter().position(|(r, _)| r.method == wanted) else {
+        let allow: Vec<&str> = served.iter().map(|(r, _)| r.method).collect();
         let mut response = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -131,7 +211,39 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         }
         return response;
     };
-    handlers::handle(api, route.endpoint, req)
+    let (route, params) = served.swap_remove(index);
+    let mut response = handlers::handle(api, route.endpoint, &params, req)
         .await
-        .unwrap_or_else(ApiError::into_response)
+        .unwrap_or_else(ApiError::into_response);
+    if is_head {
+        *response.body_mut() = Body::Empty;
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_path;
+
+    #[test]
+    fn path_parameters_are_captured_and_decoded() {
+        let params = match_path(
+            "/v1/admin/users/{user_id}/backup-codes",
+            "/v1/admin/users/auth0%7Cana/backup-codes",
+        )
+        .unwrap();
+        assert_eq!(params.get("user_id"), Some("auth0|ana"));
+        assert!(match_path(
+            "/v1/admin/users/{user_id}/backup-codes",
+            "/v1/admin/users//backup-codes"
+        )
+        .is_none());
+        assert!(match_path(
+            "/v1/admin/users/{user_id}/backup-codes",
+            "/v1/admin/users/a/b/backup-codes"
+        )
+        .is_none());
+        assert!(match_path("/v1/verify", "/v1/verify").is_some());
+        assert!(match_path("/v1/verify", "/v1/verify/x").is_none());
+    }
 }

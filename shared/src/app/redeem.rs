@@ -1,0 +1,35 @@
+//! Redeeming a download link: the new set is generated at this moment, stored hashed, shown once.
+
+use tracing::info;
+
+use super::{AppError, Services};
+use crate::{domain::codes::IssuedCodes, ports::Written};
+
+#[tracing::instrument(skip_all)]
+pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, AppError> {
+    let links = svc
+        .links
+        .as_ref()
+        .ok_or(AppError::NotConfigured("download links"))?;
+    let now = svc.clock.now();
+    // Signature and expiry first: a forged or stale token never reaches the store.
+    let claims = links.signer.verify(token, now).map_err(|reason| {
+        info!(%reason, "download link refused");
+        AppError::LinkInvalid
+    })?;
+    let issued = svc.issue_codes().await?;
+    match svc
+        .store
+        .redeem_download(&claims.user, &claims.grant.id, now, &issued.set)
+        .await?
+    {
+        Written::Applied => {
+            info!(user = %claims.user, "download link redeemed; new backup codes issued");
+            Ok(issued)
+        }
+        Written::ConditionFailed => {
+            info!(user = %claims.user, "download link already used or replaced");
+            Err(AppError::LinkInvalid)
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The download link's token: HMAC-SHA256 over version, key id, expiry, grant id and user id.
+//! It is checked (signature, then expiry) before any storage call; single use is the store's job.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use super::{sealing::Keyring, user::UserId};
+
+const VERSION: u8 = 1;
+const KEY_ID_LEN: usize = 4;
+const GRANT_ID_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + KEY_ID_LEN + 8 + GRANT_ID_LEN;
+/// Separates these MACs from any other use of the same key.
+const CONTEXT: &[u8] = b"backup-codes download link v1";
+/// Far above any real token; longer input is refused before decoding.
+pub const MAX_TOKEN_LEN: usize = 1024;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A pending download of new codes: which grant, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadGrant {
+    /// 32 hex characters (128 random bits).
+    pub id: String,
+    pub expires_at: OffsetDateTime,
+}
+
+impl DownloadGrant {
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// What a valid token proves.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LinkClaims {
+    pub user: UserId,
+    pub grant: DownloadGrant,
+}
+
+/// Why a token was refused; never shown to the client, which only learns "no longer valid".
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenRejected {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token names an unknown key")]
+    UnknownKey,
+    #[error("token signature does not match")]
+    BadSignature,
+    #[error("token has expired")]
+    Expired,
+}
+
+#[derive(Clone, Debug)]
+pub struct LinkSigner {
+    keys: Keyring,
+}
+
+impl LinkSigner {
+    pub fn new(keys: Keyring) -> Self {
+        Self { keys }
+    }
+
+    pub fn sign(&self, user: &UserId, grant: &DownloadGrant) -> String {
+        let key = self.keys.current();
+        let grant_bytes = hex_to_bytes(&grant.id).expect("grant ids are 32 hex characters");
+        let mut payload = Vec::with_capacity(HEADER_LEN + user.as_str().len());
+        payload.push(VERSION);
+        payload.extend_from_slice(&key.id());
+        payload.extend_from_slice(&grant.expires_at.unix_timestamp().to_be_bytes());
+        payload.extend_from_slice(&grant_bytes);
+        payload.extend_from_slice(user.as_str().as_bytes());
+        let tag = mac(key.material(), &payload).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<LinkClaims, TokenRejected> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenRejected::Malformed);
+        }
+        let (payload, tag) = token
+            .trim()
+            .split_once('.')
+            .ok_or(TokenRejected::Malformed)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenRejected::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| TokenRejected::Malformed)?;
+        if payload.len() <= HEADER_LEN || payload[0] != VERSION {
+            return Err(TokenRejected::Malformed);
+        }
+        let key = self
+            .keys
+            .by_id(&payload[1..1 + KEY_ID_LEN])
+            .ok_or(TokenRejected::UnknownKey)?;
+        // `verify_slice` compares in constant time.
+        mac(key.material(), &payload)
+            .verify_slice(&tag)
+            .map_err(|_| TokenRejected::BadSignature)?;
+        let expiry_bytes: [u8; 8] = payload[1 + KEY_ID_LEN..1 + KEY_ID_LEN + 8]
+            .try_into()
+            .expect("length checked above");
+        let expires_at = OffsetDateTime::from_unix_timestamp(i64::from_be_bytes(expiry_bytes))
+            .map_err(|_| TokenRejected::Malformed)?;
+        if now >= expires_at {
+            return Err(TokenRejected::Expired);
+        }
+        let grant_id: String = payload[1 + KEY_ID_LEN + 8..HEADER_LEN]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let user = std::str::from_utf8(&payload[HEADER_LEN..])
+            .ok()
+            .and_then(|u| UserId::parse(u).ok())
+            .ok_or(TokenRejected::Malformed)?;
+        Ok(LinkClaims {
+            user,
+            grant: DownloadGrant {
+                id: grant_id,
+                expires_at,
+            },
+        })
+    }
+}
+
+fn mac(key: &[u8; 32], payload: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(CONTEXT);
+    mac.update(payload);
+    mac
+}
+
+fn hex_to_bytes(hex: &str) -> Option<[u8; GRANT_ID_LEN]> {
+    if hex.len() != GRANT_ID_LEN * 2 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; GRANT_ID_LEN];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{codes::random_id, sealing::SecretKey};
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+    }
+
+    fn grant() -> DownloadGrant {
+        DownloadGrant {
+            id: random_id(),
+            expires_at: at(2_000),
+        }
+    }
+
+    fn signer() -> LinkSigner {
+        LinkSigner::new(Keyring::new(SecretKey::generate(), vec![]))
+    }
+
+    #[test]
+    fn round_trips_until_expiry() {
+        let signer = signer();
+        let grant = grant();
+        let user = UserId::parse("auth0|ana").unwrap();
+        let token = signer.sign(&user, &grant);
+        assert!(
+            token.len() < 200 && !token.contains(['+', '/', '=', '#', '&']),
+            "{token}"
+        );
+        let claims = signer.verify(&token, at(1_999)).unwrap();
+        assert_eq!(claims, LinkClaims { user, grant });
+        assert_eq!(
+            signer.verify(&token, at(2_000)),
+            Err(TokenRejected::Expired)
+        );
+    }
+
+    #[test]
+    fn tampering_truncation_and_foreign_keys_are_refused() {
+        let signer = signer();
+        let token = signer.sign(&UserId::parse("ana").unwrap(), &grant());
+        let (payload, tag) = token.split_once('.').unwrap();
+        // Changing the user inside the payload breaks the signature.
+        let mut bytes = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        *bytes.last_mut().unwrap() = b'b';
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(&bytes));
+        assert_eq!(
+            signer.verify(&forged, at(0)),
+            Err(TokenRejected::BadSignature)
+        );
+        assert_eq!(
+            signer.verify(&token[..token.len() - 3], at(0)),
+            Err(TokenRejected::BadSignature)
+        );
+        assert_eq!(signer.verify(payload, at(0)), Err(TokenRejected::Malformed));
+        assert_eq!(signer.verify("", at(0)), Err(TokenRejected::Malformed));
+        assert_eq!(
+            signer.verify(&"a.b".repeat(500), at(0)),
+            Err(TokenRejected::Malformed)
+        );
+        assert_eq!(
+            self::signer().verify(&token, at(0)),
+            Err(TokenRejected::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn the_previous_key_still_verifies_after_rotation() {
+        let old = SecretKey::generate();
+        let token = LinkSigner::new(Keyring::new(old.clone(), vec![]))
+            .sign(&UserId::parse("ana").unwrap(), &grant());
+        let rotated = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![old]));
+        assert!(rotated.verify(&token, at(0)).is_ok());
+    }
+}

@@ -1,0 +1,118 @@
+//! The pages a person sees when they open the emailed link.
+//!
+//! The token travels in the URL fragment, which browsers never send to a server. The landing
+//! page does nothing on load: only a real click (`isTrusted`) on Continue copies the token into
+//! a form and posts it. Mail scanners that open links, or even run scripts and click
+//! synthetically, therefore cannot use up the link.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use sha2::{Digest, Sha256};
+
+use crate::markup::escape_html;
+
+pub struct Page {
+    pub html: String,
+    script: &'static str,
+}
+
+impl Page {
+    /// Inline styles are allowed; the page's own script only by its hash; nothing may load or frame it.
+    pub fn content_security_policy(&self) -> String {
+        let hash = STANDARD.encode(Sha256::digest(self.script.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        )
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1b1b1b}\
+h1{font-size:1.5rem}button,.button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:1px solid #1b4ed8;background:#1b4ed8;color:#fff;cursor:pointer;text-decoration:none;display:inline-block;margin-right:.5rem}\
+.secondary{background:#fff;color:#1b4ed8}.warn{background:#fff4d6;border-left:4px solid #e0a100;padding:.6rem .9rem}\
+ol{columns:2;font-family:ui-monospace,monospace;font-size:1.1rem;padding-left:2rem}li{margin:.2rem 0}[hidden]{display:none}";
+
+fn layout(product: &str, title: &str, body: &str, script: &'static str) -> Page {
+    let product = escape_html(product);
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{title} · {product}</title>\
+         <style>{STYLE}</style></head><body><main>{body}</main><script>{script}</script></body></html>"
+    );
+    Page { html, script }
+}
+
+const LANDING_SCRIPT: &str =
+    "document.getElementById('continue').addEventListener('click',function(e){\
+if(!e.isTrusted){return;}\
+var token=new URLSearchParams(location.hash.slice(1)).get('token');\
+if(!token){document.getElementById('missing').hidden=false;return;}\
+document.getElementById('token').value=token;\
+history.replaceState(null,'',location.pathname);\
+this.disabled=true;document.getElementById('redeem').submit();});";
+
+/// What the emailed link opens: an explanation and a Continue button, nothing else.
+pub fn landing(product: &str) -> Page {
+    let p = escape_html(product);
+    layout(
+        product,
+        "Your new backup codes",
+        &format!(
+            "<h1>Your new backup codes</h1>\
+             <p>An administrator reset the backup codes for your <strong>{p}</strong> account, \
+             and your previous codes no longer work.</p>\
+             <p>Continue to create your new codes. They are shown <strong>once</strong>, so be \
+             ready to download or copy them. This link works only once.</p>\
+             <form id=\"redeem\" method=\"post\"><input type=\"hidden\" name=\"token\" id=\"token\">\
+             <button type=\"button\" id=\"continue\">Continue</button></form>\
+             <p id=\"missing\" class=\"warn\" hidden>This link is incomplete. Open it exactly as \
+             it appears in the email.</p>"
+        ),
+        LANDING_SCRIPT,
+    )
+}
+
+const CODES_SCRIPT: &str = "document.getElementById('copy').addEventListener('click',function(){\
+var text=document.getElementById('codes').innerText;var done=document.getElementById('copied');\
+function fallback(){var t=document.createElement('textarea');t.value=text;document.body.appendChild(t);\
+t.select();document.execCommand('copy');t.remove();done.textContent='Copied';}\
+if(navigator.clipboard){navigator.clipboard.writeText(text).then(function(){done.textContent='Copied';},fallback);}\
+else{fallback();}});";
+
+/// The new codes, shown once, with Download (a text file) and Copy.
+pub fn codes(product: &str, codes: &[String], file_text: &str) -> Page {
+    let items: String = codes
+        .iter()
+        .map(|c| format!("<li><code>{}</code></li>", escape_html(c)))
+        .collect();
+    let href = format!(
+        "data:text/plain;charset=utf-8,{}",
+        percent_encoding::utf8_percent_encode(file_text, percent_encoding::NON_ALPHANUMERIC)
+    );
+    layout(
+        product,
+        "Your new backup codes",
+        &format!(
+            "<h1>Your new backup codes</h1>\
+             <p class=\"warn\"><strong>Save them now.</strong> They will not be shown again. \
+             Each code works once.</p>\
+             <ol id=\"codes\">{items}</ol>\
+             <p><a class=\"button\" id=\"download\" download=\"backup-codes.txt\" href=\"{href}\">Download</a>\
+             <button type=\"button\" class=\"secondary\" id=\"copy\">Copy</button>\
+             <span id=\"copied\" role=\"status\"></span></p>"
+        ),
+        CODES_SCRIPT,
+    )
+}
+
+/// Said the same way whether the link was used, replaced, expired or tampered with.
+pub fn link_invalid(product: &str) -> Page {
+    layout(
+        product,
+        "Link no longer valid",
+        "<h1>This link is no longer valid</h1>\
+         <p>Download links work once and expire. If you still need new backup codes, ask your \
+         administrator to send a new link.</p>",
+        "",
+    )
+}
