@@ -4,6 +4,7 @@
 
 EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
 DYNALITE_VERSION="4.0.0"
+MOTO_VERSION="5.2.5"
 EMULATOR_PIDS=()
 
 need_node() {
@@ -45,6 +46,35 @@ start_dynalite() {
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   echo "dynalite listening on $AWS_ENDPOINT_URL_DYNAMODB" >&2
+}
+
+start_moto() {
+  local venv="$EMULATOR_ROOT/venv"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    echo "installing moto[server] $MOTO_VERSION from PyPI into $venv" >&2
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  fi
+  local port
+  port=$(free_port)
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$EMULATOR_ROOT/moto.log" 2>&1 &
+  EMULATOR_PIDS+=($!)
+  wait_for_port moto "$port" $!
+  export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$port"
+  export MOTO_URL="http://127.0.0.1:$port"
+  echo "moto (SES) listening on $AWS_ENDPOINT_URL_SES" >&2
+}
+
+# Debian's Chromium and its WebDriver, for the browser test.
+need_chromium() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "installing Debian's chromium and chromium-driver" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  export CHROMIUM="${CHROMIUM:-$(command -v chromium)}" CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 }
 
 stop_emulators() {

@@ -17,8 +17,10 @@ echo "== format and lints" >&2
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== emulators" >&2
+echo "== emulators and browser" >&2
+need_chromium
 start_dynalite
+start_moto
 
 echo "== tests" >&2
 cargo test --workspace

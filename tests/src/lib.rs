@@ -107,7 +107,53 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 }
 
 pub async fn emulator_config() -> aws_config::SdkConfig {
-    let endpoint = dynamodb_endpoint();
+    emulator_config_at(dynamodb_endpoint()).await
+}
+
+/// moto's base URL, exported by the test script.
+pub fn moto_url() -> String {
+    std::env::var("MOTO_URL").unwrap_or_else(|_| {
+        panic!(
+            "SES tests need a running moto server. Run `bash infra/test.sh`, which installs \
+             moto[server] from PyPI into .tools/venv, starts it and exports MOTO_URL."
+        )
+    })
+}
+
+/// An SES client for moto, with `from` verified as a sender (SES refuses unverified senders).
+pub async fn ses_client_with_sender(from: &str) -> aws_sdk_ses::Client {
+    let client = aws_sdk_ses::Client::new(&emulator_config_at(moto_url()).await);
+    client
+        .verify_email_identity()
+        .email_address(from)
+        .send()
+        .await
+        .expect("verify the sender identity in moto");
+    client
+}
+
+/// Messages moto accepted for `to`, oldest first (its HTML part when there is one).
+pub async fn mail_in_moto(to: &str) -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_url()))
+        .await
+        .expect("moto data")
+        .json()
+        .await
+        .expect("moto data is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == to))
+        })
+        .collect()
+}
+
+pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -1,0 +1,283 @@
+//! End to end in a real headless Chromium: an admin resets a user's codes, the link is taken
+//! from the mail moto accepted, and a person opens it, clicks Continue, downloads and copies.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use backup_codes::adapters::ses::SesMailer;
+use fantoccini::{Client, ClientBuilder, Locator};
+use integration_tests::{
+    mail_in_moto, ses_client_with_sender, store, Backend, Call, RecordingMailer, TestApp,
+};
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+struct Chromium {
+    driver: Child,
+    client: Client,
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn chromium(downloads: &Path, profile: &Path) -> Chromium {
+    let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port();
+    let driver = Command::new(&driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {driver_path} ({e}): install Debian's chromium and chromium-driver (`bash infra/test.sh` does)")
+        });
+    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+            },
+        }
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = ClientBuilder::rustls()
+        .expect("TLS roots")
+        .capabilities(capabilities)
+        .connect(&url)
+        .await
+        .expect("a Chromium session through chromedriver");
+    Chromium { driver, client }
+}
+
+async fn wait_for_file(path: &Path) -> String {
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{} was not downloaded within 10 s", path.display());
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::write(dir.join(name), png);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_redeems_the_emailed_link_in_chromium() {
+    let from = "security@acme.example";
+    let mailer = Arc::new(SesMailer::new(ses_client_with_sender(from).await, from));
+    let mut app = TestApp::with_store_and_mailer(
+        store(Backend::DynamoDb).await,
+        mailer,
+        Arc::new(RecordingMailer::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    app.api.services.links.as_mut().unwrap().base_url = base.clone();
+    tokio::spawn(local_server::serve(listener, Arc::new(app.api.clone())));
+
+    let (admin, _) = app.enrolled("root-browser").await;
+    let (_, old) = app.enrolled("kim").await;
+    app.next_step();
+    let reset = app
+        .send(
+            Call::new("POST", "/v1/admin/users/kim/backup-codes")
+                .admin("root-browser")
+                .json(json!({ "totp": app.totp(&admin) })),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
+    assert_eq!(
+        app.verify("kim", &old[0]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "old codes died at once"
+    );
+
+    let mail = mail_in_moto("kim@example.com").await;
+    let body = mail.last().expect("moto accepted the mail")["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = body.find("href=\"").expect("a link") + 6;
+    let link = body[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        link.starts_with(&format!("{base}/v1/backup-codes/download#token=")),
+        "{link}"
+    );
+
+    let work = tempdir("browser");
+    let downloads = work.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let browser = chromium(&downloads, &work.join("profile")).await;
+    let c = &browser.client;
+
+    c.goto(&link).await.unwrap();
+    let intro = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        intro.contains("An administrator reset the backup codes"),
+        "{intro}"
+    );
+    screenshot(c, "download-landing.png").await;
+    // Opening the link, even with scripts running, redeems nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.status("kim").await["pending_download"], true);
+
+    c.find(Locator::Id("continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("codes")).await.unwrap();
+    assert!(
+        !c.current_url().await.unwrap().as_str().contains("token="),
+        "the token left the address bar"
+    );
+    let items = c.find_all(Locator::Css("#codes code")).await.unwrap();
+    let mut codes = vec![];
+    for item in items {
+        codes.push(item.text().await.unwrap());
+    }
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    let page = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Save them now.") && page.contains("will not be shown again"),
+        "{page}"
+    );
+    screenshot(c, "download-codes.png").await;
+
+    c.find(Locator::Id("download"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let file = wait_for_file(&downloads.join("backup-codes.txt")).await;
+    assert!(file.starts_with("Acme backup codes"), "{file}");
+    for code in &codes {
+        assert!(
+            file.lines().any(|l| l == code),
+            "{code} missing from the file:\n{file}"
+        );
+    }
+
+    c.find(Locator::Id("copy"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut copied = String::new();
+    for _ in 0..50 {
+        copied = c
+            .find(Locator::Id("copied"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !copied.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(copied, "Copied");
+
+    assert_eq!(
+        app.verify("kim", &codes[4]).await.status,
+        StatusCode::OK,
+        "a code from the page verifies"
+    );
+
+    // A fresh load, as from the mail again: the same URL differing only in its fragment would
+    // otherwise be a same-document navigation that keeps the codes page on screen.
+    c.goto("about:blank").await.unwrap();
+    c.goto(&link).await.unwrap();
+    c.find(Locator::Id("continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = c.wait().for_element(Locator::Css("h1")).await.unwrap();
+    let mut text = heading.text().await.unwrap();
+    for _ in 0..50 {
+        if text.contains("no longer valid") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = c
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert_eq!(text, "This link is no longer valid");
+    screenshot(c, "download-invalid.png").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}",
+        backup_codes::domain::codes::random_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,76 @@
+//! The SES mailer against moto: what the user receives, and what happens when SES refuses.
+
+use std::sync::Arc;
+
+use backup_codes::adapters::ses::SesMailer;
+use integration_tests::{
+    mail_in_moto, ses_client_with_sender, store, Backend, Call, RecordingMailer, TestApp,
+};
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+async fn app_with_ses(from: &str, verify_sender: bool) -> TestApp {
+    let client = if verify_sender {
+        ses_client_with_sender(from).await
+    } else {
+        aws_sdk_ses::Client::new(
+            &integration_tests::emulator_config_at(integration_tests::moto_url()).await,
+        )
+    };
+    let mailer = Arc::new(SesMailer::new(client, from));
+    TestApp::with_store_and_mailer(
+        store(Backend::DynamoDb).await,
+        mailer,
+        Arc::new(RecordingMailer::default()),
+    )
+}
+
+#[tokio::test]
+async fn the_user_receives_a_link_by_ses() {
+    let app = app_with_ses("security@acme.example", true).await;
+    let (admin, _) = app.enrolled("root-ses").await;
+    app.enrolled("ines").await;
+    app.next_step();
+    let reply = app
+        .send(
+            Call::new("POST", "/v1/admin/users/ines/backup-codes")
+                .admin("root-ses")
+                .json(json!({ "totp": app.totp(&admin) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let mail = mail_in_moto("ines@example.com").await;
+    let last = mail.last().expect("moto accepted a message for ines");
+    assert_eq!(last["source"], "security@acme.example");
+    assert_eq!(last["subject"], "Acme: your backup codes were reset");
+    let body = last["body"].as_str().unwrap();
+    assert!(
+        body.contains("href=\"https://codes.example.com/v1/backup-codes/download#token="),
+        "{body}"
+    );
+    assert!(body.contains("expires on"), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_email_is_502_and_changes_nothing() {
+    // moto, like SES, refuses mail from an unverified sender.
+    let app = app_with_ses("unverified@acme.example", false).await;
+    let (admin, _) = app.enrolled("root-refused").await;
+    let (_, codes) = app.enrolled("jon").await;
+    app.next_step();
+    let reply = app
+        .send(
+            Call::new("POST", "/v1/admin/users/jon/backup-codes")
+                .admin("root-refused")
+                .json(json!({ "totp": app.totp(&admin) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
+    assert_eq!(reply.json()["error"], "email_failed");
+    assert_eq!(app.status("jon").await["pending_download"], false);
+    assert_eq!(
+        app.verify("jon", &codes[0]).await.status,
+        StatusCode::OK,
+        "old codes still work"
+    );
+}
