@@ -3,8 +3,8 @@
 #   source infra/emulators.sh; start_dynalite; ...; stop_emulators
 
 EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 DYNALITE_VERSION="4.0.0"
-MOTO_VERSION="5.2.5"
 EMULATOR_PIDS=()
 
 need_node() {
@@ -49,23 +49,16 @@ start_dynalite() {
 }
 
 start_moto() {
-  local venv="$EMULATOR_ROOT/venv"
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "installing moto[server] $MOTO_VERSION from PyPI into $venv" >&2
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$venv"
-    fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
-  fi
+  need_python_tools
   local port
   port=$(free_port)
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$EMULATOR_ROOT/moto.log" 2>&1 &
+  moto_server -H 127.0.0.1 -p "$port" >"$EMULATOR_ROOT/moto.log" 2>&1 &
   EMULATOR_PIDS+=($!)
   wait_for_port moto "$port" $!
-  export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$port"
+  # One moto server answers every service; SES and Secrets Manager are the ones used here.
   export MOTO_URL="http://127.0.0.1:$port"
-  echo "moto (SES) listening on $AWS_ENDPOINT_URL_SES" >&2
+  export AWS_ENDPOINT_URL_SES="$MOTO_URL" AWS_ENDPOINT_URL_SECRETS_MANAGER="$MOTO_URL"
+  echo "moto (SES, Secrets Manager) listening on $MOTO_URL" >&2
 }
 
 # Debian's Chromium and its WebDriver, for the browser test.

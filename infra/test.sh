@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs what is missing, starts the emulators on
-# loopback, checks formatting and lints, runs every test, and stops the emulators on exit.
+# The whole test suite, as CI runs it: installs what is missing, checks formatting, lints and
+# the template, packages every function, starts the emulators on loopback, runs every test
+# (the packaged bootstraps included), and stops the emulators on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools
@@ -17,10 +18,20 @@ echo "== format and lints" >&2
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== template: cfn-lint on template.yaml and on its SAM expansion" >&2
+need_python_tools
+cfn-lint template.yaml
+mkdir -p target
+python3 infra/sam_translate.py template.yaml target/template.json
+cfn-lint target/template.json
+
+echo "== packaging every function (release, cargo lambda)" >&2
+bash infra/package.sh
+
 echo "== emulators and browser" >&2
 need_chromium
 start_dynalite
 start_moto
 
 echo "== tests" >&2
-cargo test --workspace
+cargo test --workspace --no-fail-fast

@@ -8,7 +8,7 @@ use std::{
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{enroll, verify, Services, Settings},
+    app::{enroll, verify, LockoutPolicy, Services, Settings},
     domain::{
         codes::{BackupCode, CodeHasher, HashCost},
         sealing::{Keyring, SecretKey, SecretSealer},
@@ -53,6 +53,7 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
             code_count: 10,
             issuer: "bench".into(),
             product: "bench".into(),
+            lockout: LockoutPolicy::default(),
         },
         links: None,
         mailer: None,

@@ -1,7 +1,7 @@
 //! Every setting, read once at cold start. A bad or missing value is an error naming the variable.
 
 use crate::{
-    app::Settings,
+    app::{LockoutPolicy, Settings},
     domain::{
         codes::HashCost,
         sealing::{Keyring, SecretKey},
@@ -29,8 +29,13 @@ pub struct IdentitySettings {
 pub struct Config {
     pub table_name: Option<String>,
     pub keys: Option<Keyring>,
+    /// Secrets Manager secret holding the encryption key (`ENCRYPTION_KEY_SECRET_ID`), the
+    /// deployed alternative to `ENCRYPTION_KEY`.
+    pub keys_secret_id: Option<String>,
     /// Keys that sign download links (`SIGNING_KEY`, `PREVIOUS_SIGNING_KEY`).
     pub signing_keys: Option<Keyring>,
+    /// Secrets Manager secret holding the signing key (`SIGNING_KEY_SECRET_ID`).
+    pub signing_keys_secret_id: Option<String>,
     pub from_address: Option<String>,
     pub link_base_url: Option<String>,
     pub link_ttl: time::Duration,
@@ -90,8 +95,23 @@ impl Config {
                 (None, Some(_)) => Err(ConfigError::Missing(current)),
                 (None, None) => Ok(None),
             };
+        // A key given twice, directly and as a secret, is ambiguous; refuse rather than guess.
+        let secret_id = |name: &'static str, direct: &'static str, given: bool| match get(name) {
+            Some(_) if given => Err(ConfigError::Invalid {
+                name,
+                reason: format!("set either {direct} or {name}, not both"),
+            }),
+            other => Ok(other.map(|id| id.trim().to_owned())),
+        };
         let keys = keyring("ENCRYPTION_KEY", "PREVIOUS_ENCRYPTION_KEY")?;
+        let keys_secret_id =
+            secret_id("ENCRYPTION_KEY_SECRET_ID", "ENCRYPTION_KEY", keys.is_some())?;
         let signing_keys = keyring("SIGNING_KEY", "PREVIOUS_SIGNING_KEY")?;
+        let signing_keys_secret_id = secret_id(
+            "SIGNING_KEY_SECRET_ID",
+            "SIGNING_KEY",
+            signing_keys.is_some(),
+        )?;
         let link_base_url = get("LINK_BASE_URL")
             .map(|url| {
                 let url = url.trim().trim_end_matches('/').to_owned();
@@ -110,7 +130,9 @@ impl Config {
         Ok(Self {
             table_name: get("TABLE_NAME"),
             keys,
+            keys_secret_id,
             signing_keys,
+            signing_keys_secret_id,
             from_address: get("FROM_ADDRESS"),
             link_base_url,
             link_ttl: time::Duration::seconds(i64::from(link_ttl)),
@@ -119,6 +141,15 @@ impl Config {
                 code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,
                 issuer: get("TOTP_ISSUER").unwrap_or_else(|| product.clone()),
                 product,
+                lockout: LockoutPolicy {
+                    threshold: number("LOCKOUT_THRESHOLD", 10, 0, 1000)?,
+                    duration: time::Duration::seconds(i64::from(number(
+                        "LOCKOUT_SECONDS",
+                        900,
+                        1,
+                        86_400,
+                    )?)),
+                },
             },
             identity: IdentitySettings {
                 groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
@@ -149,12 +180,6 @@ impl Config {
         self.from_address
             .as_deref()
             .ok_or(ConfigError::Missing("FROM_ADDRESS"))
-    }
-
-    pub fn require_link_base_url(&self) -> Result<&str, ConfigError> {
-        self.link_base_url
-            .as_deref()
-            .ok_or(ConfigError::Missing("LINK_BASE_URL"))
     }
 }
 
@@ -195,6 +220,15 @@ mod tests {
         assert_eq!(err, ConfigError::Missing("ENCRYPTION_KEY"));
         let err = config(&[("LINK_BASE_URL", "example.com")]).unwrap_err();
         assert!(err.to_string().contains("LINK_BASE_URL"), "{err}");
+        let err = config(&[
+            (
+                "SIGNING_KEY",
+                "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+            ),
+            ("SIGNING_KEY_SECRET_ID", "backup-codes/signing-key"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
         let err = config(&[("LINK_TTL_SECONDS", "5")]).unwrap_err();
         assert!(err.to_string().contains("LINK_TTL_SECONDS"), "{err}");
     }
@@ -206,7 +240,7 @@ mod tests {
             ("LINK_TTL_SECONDS", "600"),
         ])
         .unwrap();
-        assert_eq!(c.require_link_base_url(), Ok("https://api.example.com"));
+        assert_eq!(c.link_base_url.as_deref(), Some("https://api.example.com"));
         assert_eq!(c.link_ttl, time::Duration::minutes(10));
         assert_eq!(config(&[]).unwrap().link_ttl, time::Duration::days(1));
     }

@@ -34,11 +34,25 @@ pub struct UserRecord {
     pub codes: Option<BackupCodeSet>,
     /// A download link an administrator had mailed, not yet redeemed (it may have expired).
     pub grant: Option<DownloadGrant>,
+    pub failures: FailedVerifies,
 }
 
 impl UserRecord {
     pub fn is_enrolled(&self) -> bool {
         self.totp.state == EnrollmentState::Active
+    }
+}
+
+/// Refused verifies since the last accepted code, and the lock they caused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailedVerifies {
+    pub count: u32,
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+impl FailedVerifies {
+    pub fn is_locked(&self, now: OffsetDateTime) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
     }
 }
 
@@ -69,10 +83,12 @@ pub trait Store: Send + Sync {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
 
     /// Starts or restarts enrollment with a new secret; refused when TOTP is already active.
+    /// A store may sweep an enrollment still pending at `abandoned_after`.
     async fn put_pending_totp(
         &self,
         user: &UserId,
         secret: &SealedSecret,
+        abandoned_after: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
     /// Activates TOTP with the pending secret the code was checked against, records the step,
@@ -86,11 +102,20 @@ pub trait Store: Send + Sync {
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError>;
 
-    /// Records `step` as used; refused unless it is later than the last accepted step.
+    /// Counts a refused verify against an enrolled user and returns the new count. For anyone
+    /// else nothing is written and the answer is `None`; the request is made all the same, so
+    /// a refusal costs the same whether or not the user exists.
+    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError>;
+
+    /// Refuses verifies until `until` and starts counting afresh.
+    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Records `step` as used (and clears the failure count); refused unless it is later than
+    /// the last accepted step.
     async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError>;
 
-    /// Marks the code with this hash in this set used. Returns the codes left, or `None` when the
-    /// code was already used or the set was replaced meanwhile.
+    /// Marks the code with this hash in this set used and clears the failure count. Returns the
+    /// codes left, or `None` when the code was already used or the set was replaced meanwhile.
     async fn use_backup_code(
         &self,
         user: &UserId,

@@ -1,14 +1,19 @@
-//! Cold-start wiring shared by every Lambda binary: config, clients and services, built once.
+//! Cold-start wiring shared by every Lambda binary: config, keys, clients and services, built
+//! once per cold start.
 
 use std::sync::Arc;
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
 
 use crate::{
-    adapters::{dynamodb::DynamoStore, ses::SesMailer},
+    adapters::{dynamodb::DynamoStore, secrets, ses::SesMailer},
     app::{LinkSettings, Services},
-    config::Config,
-    domain::{codes::CodeHasher, link_token::LinkSigner, sealing::SecretSealer},
+    config::{Config, ConfigError},
+    domain::{
+        codes::CodeHasher,
+        link_token::LinkSigner,
+        sealing::{Keyring, SecretKey, SecretSealer},
+    },
     http::{dispatch, Api, Function},
     ports::{Mailer, Store, SystemClock},
 };
@@ -16,6 +21,7 @@ use crate::{
 /// Builds the services around `store`; links and mail are only for the functions that use them.
 pub fn services(
     config: &Config,
+    keys: Keyring,
     store: Arc<dyn Store>,
     links: Option<LinkSettings>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -24,26 +30,62 @@ pub fn services(
         store,
         clock: Arc::new(SystemClock),
         hasher: CodeHasher::new(config.hash_cost)?,
-        sealer: SecretSealer::new(config.require_keys()?.clone()),
+        sealer: SecretSealer::new(keys),
         settings: config.settings.clone(),
         links,
         mailer,
     })
 }
 
+/// A keyring given directly in the environment, or else read from Secrets Manager.
+async fn keyring(
+    direct: Option<&Keyring>,
+    secret_id: Option<&str>,
+    missing: &'static str,
+    aws: &aws_config::SdkConfig,
+) -> Result<Keyring, Error> {
+    match (direct, secret_id) {
+        (Some(keys), _) => Ok(keys.clone()),
+        (None, Some(id)) => {
+            let client = aws_sdk_secretsmanager::Client::new(aws);
+            Ok(secrets::keyring(&client, id).await?)
+        }
+        (None, None) => Err(ConfigError::Missing(missing).into()),
+    }
+}
+
 /// Reads the environment and builds the clients `function` needs, once per cold start.
+/// Each function gets only the keys it uses, matching what the template lets it read.
 pub async fn api_from_env(function: Function) -> Result<Api, Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.require_table()?);
+    let keys = match function {
+        // Redeeming a link never opens a TOTP secret, so this function is not trusted with
+        // the encryption key; a throwaway key fills the slot and could open nothing.
+        Function::Download => Keyring::new(SecretKey::generate(), vec![]),
+        _ => {
+            keyring(
+                config.keys.as_ref(),
+                config.keys_secret_id.as_deref(),
+                "ENCRYPTION_KEY_SECRET_ID",
+                &aws,
+            )
+            .await?
+        }
+    };
     let links = match function {
         Function::AdminRegenerate | Function::Download => Some(LinkSettings {
-            signer: LinkSigner::new(config.require_signing_keys()?.clone()),
-            // Redeeming never builds a link, so only the admin function needs the base URL.
-            base_url: match function {
-                Function::AdminRegenerate => config.require_link_base_url()?.to_owned(),
-                _ => String::new(),
-            },
+            signer: LinkSigner::new(
+                keyring(
+                    config.signing_keys.as_ref(),
+                    config.signing_keys_secret_id.as_deref(),
+                    "SIGNING_KEY_SECRET_ID",
+                    &aws,
+                )
+                .await?,
+            ),
+            base_url: config.link_base_url.clone(),
             ttl: config.link_ttl,
         }),
         _ => None,
@@ -56,7 +98,7 @@ pub async fn api_from_env(function: Function) -> Result<Api, Error> {
         _ => None,
     };
     Ok(Api {
-        services: services(&config, Arc::new(store), links, mailer)?,
+        services: services(&config, keys, Arc::new(store), links, mailer)?,
         identity: config.identity.clone(),
     })
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{LinkSettings, Services, Settings},
+    app::{LinkSettings, LockoutPolicy, Services, Settings},
     config::IdentitySettings,
     domain::{
         codes::{CodeHasher, HashCost},
@@ -130,6 +130,11 @@ pub async fn ses_client_with_sender(from: &str) -> aws_sdk_ses::Client {
         .await
         .expect("verify the sender identity in moto");
     client
+}
+
+/// A Secrets Manager client for moto.
+pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&emulator_config_at(moto_url()).await)
 }
 
 /// Messages moto accepted for `to`, oldest first (its HTML part when there is one).
@@ -327,10 +332,11 @@ impl TestApp {
                 code_count: 10,
                 issuer: "Acme".into(),
                 product: "Acme".into(),
+                lockout: LockoutPolicy::default(),
             },
             links: Some(LinkSettings {
                 signer: LinkSigner::new(Keyring::new(signing_key.clone(), vec![])),
-                base_url: LINK_BASE_URL.into(),
+                base_url: Some(LINK_BASE_URL.into()),
                 ttl: time::Duration::days(1),
             }),
             mailer: Some(mailer),

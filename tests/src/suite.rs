@@ -31,12 +31,17 @@ macro_rules! behaviour_suite {
             admin_reset_refusals,
             admin_totp_is_replay_protected,
             a_new_admin_reset_replaces_the_link,
+            without_a_link_base_url_the_link_points_at_the_address_called,
             forged_expired_truncated_and_foreign_tokens_are_gone,
             the_page_never_redeems_on_get_or_head,
             the_page_form_post_shows_codes_with_download_and_copy,
             mail_failure_changes_nothing,
             owner_regenerate_cancels_a_pending_link,
             concurrent_redemptions_issue_one_set,
+            repeated_refusals_lock_verifies_for_a_while,
+            an_accepted_code_resets_the_failure_count,
+            refusals_for_unknown_users_write_nothing,
+            concurrent_refusals_are_all_counted,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -889,6 +894,21 @@ pub async fn a_new_admin_reset_replaces_the_link(app: TestApp) {
     assert_eq!(redeem_json(&app, &second).await.status, StatusCode::OK);
 }
 
+pub async fn without_a_link_base_url_the_link_points_at_the_address_called(mut app: TestApp) {
+    app.api.services.links.as_mut().unwrap().base_url = None;
+    reset_by_admin(&app).await;
+    let mail = app.mailer.last();
+    // `Call::event` reports API Gateway's domain as api.example.com, stage `$default`.
+    assert!(
+        mail.text
+            .contains("https://api.example.com/v1/backup-codes/download#token="),
+        "{}",
+        mail.text
+    );
+    let token = crate::token_in(&mail);
+    assert_eq!(redeem_json(&app, &token).await.status, StatusCode::OK);
+}
+
 pub async fn forged_expired_truncated_and_foreign_tokens_are_gone(app: TestApp) {
     use backup_codes::domain::{
         codes::random_id,
@@ -1091,5 +1111,90 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
     assert_eq!(
         app.verify("uma", &issued[0][0]).await.status,
         StatusCode::OK
+    );
+}
+
+/// A backup-code-shaped guess that is not one of the user's codes.
+const WRONG_CODE: &str = "zzzzz-zzzzz";
+
+pub async fn repeated_refusals_lock_verifies_for_a_while(app: TestApp) {
+    let (secret, codes) = app.enrolled("lee").await;
+    let policy = app.api.services.settings.lockout;
+    assert_eq!(
+        (policy.threshold, policy.duration.whole_seconds()),
+        (10, 900)
+    );
+    for attempt in 1..=10 {
+        assert!(
+            is_invalid_code(&app.verify("lee", WRONG_CODE).await),
+            "attempt {attempt}"
+        );
+    }
+    // Locked: the right backup code and a fresh TOTP code get the same refusal, and are not spent.
+    let locked = app.verify("lee", &codes[0]).await;
+    assert!(is_invalid_code(&locked), "{}", locked.text);
+    assert_eq!(locked.json(), app.verify("nobody", &codes[0]).await.json());
+    app.next_step();
+    assert!(is_invalid_code(
+        &app.verify("lee", &app.totp(&secret)).await
+    ));
+    assert_eq!(app.status("lee").await["remaining"], 10, "nothing was used");
+
+    app.clock.advance(900);
+    let after = app.verify("lee", &codes[0]).await;
+    assert_eq!(
+        after.status,
+        StatusCode::OK,
+        "the lock ends: {}",
+        after.text
+    );
+    assert_eq!(after.json()["remaining_backup_codes"], 9);
+}
+
+pub async fn an_accepted_code_resets_the_failure_count(app: TestApp) {
+    let (_, codes) = app.enrolled("max").await;
+    for _ in 0..9 {
+        assert!(is_invalid_code(&app.verify("max", WRONG_CODE).await));
+    }
+    assert_eq!(app.verify("max", &codes[0]).await.status, StatusCode::OK);
+    for _ in 0..9 {
+        assert!(is_invalid_code(&app.verify("max", WRONG_CODE).await));
+    }
+    assert_eq!(
+        app.verify("max", &codes[1]).await.status,
+        StatusCode::OK,
+        "9 + 9 refusals with a success between never reach 10 in a row"
+    );
+}
+
+pub async fn refusals_for_unknown_users_write_nothing(app: TestApp) {
+    for _ in 0..12 {
+        assert!(is_invalid_code(&app.verify("ghost", WRONG_CODE).await));
+        assert!(is_invalid_code(&app.verify("ghost", "123456").await));
+    }
+    let ghost = backup_codes::domain::user::UserId::parse("ghost").unwrap();
+    assert_eq!(
+        app.api.services.store.get_user(&ghost).await.unwrap(),
+        None,
+        "no record is created for a user who does not exist"
+    );
+}
+
+pub async fn concurrent_refusals_are_all_counted(app: TestApp) {
+    let (_, codes) = app.enrolled("ned").await;
+    let app = std::sync::Arc::new(app);
+    let mut tasks = vec![];
+    for _ in 0..10 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.verify("ned", WRONG_CODE).await.status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(
+        is_invalid_code(&app.verify("ned", &codes[0]).await),
+        "10 concurrent refusals lock as 10 sequential ones do"
     );
 }

@@ -93,6 +93,24 @@ async fn wait_for_file(path: &Path) -> String {
     panic!("{} was not downloaded within 10 s", path.display());
 }
 
+/// The page swaps its content after the POST answers, so an `h1` found a moment earlier can go
+/// stale: look it up afresh on every try.
+async fn heading_once_it_contains(client: &Client, wanted: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Ok(heading) = client.find(Locator::Css("h1")).await {
+            if let Ok(now) = heading.text().await {
+                text = now;
+                if text.contains(wanted) {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     if let Ok(png) = client.screenshot().await {
@@ -111,7 +129,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    app.api.services.links.as_mut().unwrap().base_url = base.clone();
+    app.api.services.links.as_mut().unwrap().base_url = Some(base.clone());
     tokio::spawn(local_server::serve(listener, Arc::new(app.api.clone())));
 
     let (admin, _) = app.enrolled("root-browser").await;
@@ -253,21 +271,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         .click()
         .await
         .unwrap();
-    let heading = c.wait().for_element(Locator::Css("h1")).await.unwrap();
-    let mut text = heading.text().await.unwrap();
-    for _ in 0..50 {
-        if text.contains("no longer valid") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        text = c
-            .find(Locator::Css("h1"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-    }
+    let text = heading_once_it_contains(c, "no longer valid").await;
     assert_eq!(text, "This link is no longer valid");
     screenshot(c, "download-invalid.png").await;
     browser.client.clone().close().await.unwrap();

@@ -62,7 +62,7 @@ async fn counted_app() -> (TestApp, RequestLog) {
 }
 
 #[tokio::test]
-async fn a_successful_verify_takes_two_requests_and_a_refusal_one() {
+async fn a_verify_takes_two_requests_whatever_its_outcome() {
     let (app, log) = counted_app().await;
     let (secret, codes) = app.enrolled("ana").await;
 
@@ -83,8 +83,20 @@ async fn a_successful_verify_takes_two_requests_and_a_refusal_one() {
     );
     assert_eq!(
         log.take(),
-        ["GetItem"],
-        "a used code is refused from the read alone"
+        ["GetItem", "UpdateItem"],
+        "a refusal is the read and the failure count"
+    );
+
+    // The count is a conditional write that an unknown user fails without writing; it is still
+    // sent, so the round trips do not tell who exists.
+    assert_eq!(
+        app.verify("nobody", &codes[1]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log.take(),
+        ["GetItem", "UpdateItem"],
+        "an unknown user costs the same requests"
     );
 
     app.next_step();

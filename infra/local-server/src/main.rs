@@ -76,16 +76,24 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .clone(),
         ),
-        base_url: config
-            .link_base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
+        base_url: Some(
+            config
+                .link_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        ),
         ttl: config.link_ttl,
     };
     let mailer = Arc::new(OutboxMailer::new(&options.outbox));
     let api = Api {
-        services: runtime::services(&config, store, Some(links), Some(mailer))
-            .map_err(|e| e.to_string())?,
+        services: runtime::services(
+            &config,
+            config.require_keys().map_err(|e| e.to_string())?.clone(),
+            store,
+            Some(links),
+            Some(mailer),
+        )
+        .map_err(|e| e.to_string())?,
         identity: config.identity.clone(),
     };
     eprintln!(

@@ -21,11 +21,17 @@ use crate::{
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+    ports::{
+        EnrollmentState, FailedVerifies, Store, StoreError, TotpEnrollment, UserRecord, Written,
+    },
 };
 
 /// The table's only key attribute.
 pub const PARTITION_KEY: &str = "pk";
+/// The table's TTL attribute (epoch seconds). Only an enrollment that was started and never
+/// confirmed carries it, so DynamoDB sweeps abandoned enrollments and nothing else; a download
+/// grant lives on the user's item (see `grant_download`) and simply stops working at its expiry.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_generated_at, codes";
@@ -150,13 +156,15 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         secret: &SealedSecret,
+        abandoned_after: OffsetDateTime,
     ) -> Result<Written, StoreError> {
         let request = self
             .update(user)
-            .update_expression(
+            .update_expression(format!(
                 "SET totp_state = :pending, totp_secret = :secret, \
-                 totp_last_step = if_not_exists(totp_last_step, :zero)",
-            )
+                 totp_last_step = if_not_exists(totp_last_step, :zero), {TTL_ATTRIBUTE} = :expires"
+            ))
+            .expression_attribute_values(":expires", n(abandoned_after.unix_timestamp()))
             .condition_expression("attribute_not_exists(totp_state) OR totp_state = :pending")
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":secret", b(&secret.0))
@@ -176,14 +184,16 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let mut expression =
             format!("SET totp_state = :active, totp_last_step = :step, {SET_CLAUSE}");
+        let mut removed = vec![TTL_ATTRIBUTE];
         let mut request = self.update(user);
         match email {
             Some(email) => {
                 expression.push_str(", email = :email");
                 request = request.expression_attribute_values(":email", s(email.as_str()));
             }
-            None => expression.push_str(" REMOVE email"),
+            None => removed.push("email"),
         }
+        expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         let request = with_set(request, set)
             .update_expression(expression)
             .condition_expression(
@@ -196,10 +206,37 @@ impl Store for DynamoStore {
         Ok(written(conditional(request, "activate TOTP").await?))
     }
 
+    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("ADD failures :one")
+            .condition_expression("totp_state = :active")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":active", s(ACTIVE))
+            .return_values(ReturnValue::UpdatedNew);
+        let Some(item) = conditional(request, "count a failed verify").await? else {
+            return Ok(None);
+        };
+        let count = get_n(&item, "failures").ok_or_else(|| corrupt("failures"))?;
+        Ok(Some(u32::try_from(count).unwrap_or(u32::MAX)))
+    }
+
+    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("SET locked_until = :until, failures = :zero")
+            .condition_expression("totp_state = :active")
+            .expression_attribute_values(":until", n(until.unix_timestamp()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":active", s(ACTIVE));
+        conditional(request, "lock verifies").await?;
+        Ok(())
+    }
+
     async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
         let request = self
             .update(user)
-            .update_expression("SET totp_last_step = :step")
+            .update_expression("SET totp_last_step = :step REMOVE failures")
             .condition_expression("totp_state = :active AND totp_last_step < :step")
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":step", n(step));
@@ -215,7 +252,7 @@ impl Store for DynamoStore {
     ) -> Result<Option<usize>, StoreError> {
         let request = self
             .update(user)
-            .update_expression("SET codes.#code = :used_at")
+            .update_expression("SET codes.#code = :used_at REMOVE failures")
             .condition_expression("set_id = :set_id AND codes.#code = :unused")
             .expression_attribute_names("#code", hash.to_hex())
             .expression_attribute_values(":used_at", n(at.unix_timestamp().max(1)))
@@ -346,7 +383,12 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
         }),
         _ => None,
     };
+    let failures = FailedVerifies {
+        count: get_n(item, "failures").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        locked_until: get_n(item, "locked_until").map(timestamp).transpose()?,
+    };
     Ok(UserRecord {
+        failures,
         user_id: user.clone(),
         totp: TotpEnrollment {
             state,

@@ -13,7 +13,9 @@ use crate::{
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+    ports::{
+        EnrollmentState, FailedVerifies, Store, StoreError, TotpEnrollment, UserRecord, Written,
+    },
 };
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         secret: &SealedSecret,
+        _abandoned_after: OffsetDateTime,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record) if record.is_enrolled() => Written::ConditionFailed,
@@ -80,6 +83,7 @@ impl Store for MemoryStore {
                         email: None,
                         codes: None,
                         grant: None,
+                        failures: FailedVerifies::default(),
                     },
                 );
                 Written::Applied
@@ -111,8 +115,28 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError> {
+        Ok(self.with_users(|users| {
+            let record = users.get_mut(user).filter(|r| r.is_enrolled())?;
+            record.failures.count = record.failures.count.saturating_add(1);
+            Some(record.failures.count)
+        }))
+    }
+
+    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError> {
+        self.with_users(|users| {
+            if let Some(record) = users.get_mut(user).filter(|r| r.is_enrolled()) {
+                record.failures = FailedVerifies {
+                    count: 0,
+                    locked_until: Some(until),
+                };
+            }
+        });
+        Ok(())
+    }
+
     async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
-        Ok(self.update_active(user, step, |_| {}))
+        Ok(self.update_active(user, step, |record| record.failures.count = 0))
     }
 
     async fn use_backup_code(
@@ -123,7 +147,8 @@ impl Store for MemoryStore {
         at: OffsetDateTime,
     ) -> Result<Option<usize>, StoreError> {
         Ok(self.with_users(|users| {
-            let set = users.get_mut(user)?.codes.as_mut()?;
+            let record = users.get_mut(user)?;
+            let set = record.codes.as_mut()?;
             if set.id != set_id {
                 return None;
             }
@@ -132,7 +157,9 @@ impl Store for MemoryStore {
                 .iter_mut()
                 .find(|c| c.hash == *hash && c.used_at.is_none())?;
             code.used_at = Some(at);
-            Some(set.remaining())
+            let remaining = set.remaining();
+            record.failures.count = 0;
+            Some(remaining)
         }))
     }
 

@@ -14,6 +14,8 @@ use crate::{
 /// The path the emailed link opens; the token follows in the fragment so no server ever logs it.
 pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
 
+/// `called_at` is the public base URL the admin's request came through, used when no base URL
+/// is configured, so a stack links to its own API without knowing its address in advance.
 #[tracing::instrument(skip_all, fields(admin = %admin, target = %target))]
 pub async fn regenerate_for(
     svc: &Services,
@@ -21,6 +23,7 @@ pub async fn regenerate_for(
     is_admin: bool,
     target: &UserId,
     totp: Option<&str>,
+    called_at: Option<&str>,
 ) -> Result<DownloadGrant, AppError> {
     if !is_admin {
         return Err(AppError::NotAdmin);
@@ -29,6 +32,11 @@ pub async fn regenerate_for(
         .links
         .as_ref()
         .ok_or(AppError::NotConfigured("download links"))?;
+    let base_url = links
+        .base_url
+        .as_deref()
+        .or(called_at)
+        .ok_or(AppError::NotConfigured("a link base URL"))?;
     let mailer = svc
         .mailer
         .as_ref()
@@ -65,7 +73,7 @@ pub async fn regenerate_for(
     };
     let link = format!(
         "{}{DOWNLOAD_PATH}#token={}",
-        links.base_url.trim_end_matches('/'),
+        base_url.trim_end_matches('/'),
         links.signer.sign(target, &grant)
     );
     // Mail first: if it cannot be sent nothing has changed, and the user keeps their old codes.

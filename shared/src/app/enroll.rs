@@ -13,6 +13,9 @@ use crate::{
     ports::Written,
 };
 
+/// How long an unconfirmed enrollment is kept before the store may sweep it.
+pub const PENDING_ENROLLMENT_LIFETIME: time::Duration = time::Duration::days(7);
+
 /// What the user needs to add the account to an authenticator app.
 pub struct EnrollmentStarted {
     pub secret_base32: String,
@@ -28,7 +31,13 @@ pub async fn start(
 ) -> Result<EnrollmentStarted, AppError> {
     let secret = TotpSecret::generate();
     let sealed = svc.sealer.seal(user, &secret);
-    if svc.store.put_pending_totp(user, &sealed).await? == Written::ConditionFailed {
+    let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
+    if svc
+        .store
+        .put_pending_totp(user, &sealed, abandoned_after)
+        .await?
+        == Written::ConditionFailed
+    {
         return Err(AppError::AlreadyEnrolled);
     }
     let account = email.map_or(user.as_str(), Email::as_str);

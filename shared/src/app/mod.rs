@@ -19,6 +19,23 @@ use crate::{
     ports::{Clock, MailError, Mailer, Store, StoreError, UserRecord},
 };
 
+/// After `threshold` refused verifies in a row, verifies of that user are refused for
+/// `duration`, whatever the code. `threshold` 0 turns lockout off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub threshold: u32,
+    pub duration: time::Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 10,
+            duration: time::Duration::minutes(15),
+        }
+    }
+}
+
 /// Settings that shape behaviour, read once at cold start.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -28,13 +45,15 @@ pub struct Settings {
     pub issuer: String,
     /// The product's name in emails, pages and the codes file.
     pub product: String,
+    pub lockout: LockoutPolicy,
 }
 
 /// How download links are made: signed with these keys, under this base URL, for this long.
 #[derive(Clone, Debug)]
 pub struct LinkSettings {
     pub signer: LinkSigner,
-    pub base_url: String,
+    /// Where links point; `None` means the public address the admin's request came through.
+    pub base_url: Option<String>,
     pub ttl: time::Duration,
 }
 

@@ -1,6 +1,6 @@
 //! Thin adapters: parse the request, call the use case, shape the success body.
 
-use lambda_http::{http::StatusCode, Body, Request, Response};
+use lambda_http::{http::StatusCode, request::RequestContext, Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -181,12 +181,30 @@ async fn admin_regenerate(
         is_admin,
         &target,
         totp.as_deref(),
+        public_base_url(req).as_deref(),
     )
     .await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
     ))
+}
+
+/// The address the caller reached, as API Gateway reports it (its own domain or the custom
+/// domain, never a client-supplied Host header).
+fn public_base_url(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let domain = ctx.domain_name.as_deref().filter(|d| !d.is_empty())?;
+            match ctx.stage.as_deref() {
+                Some(stage) if !stage.is_empty() && stage != "$default" => {
+                    Some(format!("https://{domain}/{stage}"))
+                }
+                _ => Some(format!("https://{domain}")),
+            }
+        }
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]

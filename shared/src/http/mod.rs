@@ -7,7 +7,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 
-pub use routes::{dispatch, Function, Route, ROUTES};
+pub use routes::{dispatch, Authorization, Function, Route, ROUTES};
 
 use crate::{app::Services, config::IdentitySettings};
 

@@ -1,0 +1,23 @@
+# Sourced by the scripts in infra/: a Python virtualenv in .tools/venv with the PyPI tools the
+# project uses (moto, cfn-lint with the SAM translator, cargo-lambda and its zig linker),
+# installed on first use.
+
+TOOLS_ROOT="${TOOLS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
+PYPI_TOOLS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0" "cargo-lambda==1.9.2"
+  "ziglang==0.17.1")
+
+need_python_tools() {
+  local venv="$TOOLS_ROOT/venv"
+  if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "${PYPI_TOOLS[*]}" ]; then
+    echo "installing ${PYPI_TOOLS[*]} from PyPI into $venv" >&2
+    mkdir -p "$TOOLS_ROOT"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${PYPI_TOOLS[@]}" >&2
+    echo "${PYPI_TOOLS[*]}" >"$venv/.installed"
+  fi
+  # cargo-lambda finds zig through the venv's python3 (`python3 -m ziglang`).
+  case ":$PATH:" in *":$venv/bin:"*) ;; *) export PATH="$venv/bin:$PATH" ;; esac
+}

@@ -1,0 +1,64 @@
+//! What DynamoDB's TTL may sweep: an enrollment that was started and never confirmed, and
+//! nothing a confirmed user depends on.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use backup_codes::{
+    adapters::dynamodb::{DynamoStore, PARTITION_KEY, TTL_ATTRIBUTE},
+    ports::Clock,
+};
+use integration_tests::{fresh_table, Call, TestApp};
+use lambda_http::http::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn only_an_unconfirmed_enrollment_carries_the_ttl_attribute() {
+    let (client, table) = fresh_table().await;
+    let app = TestApp::with_store(Arc::new(DynamoStore::new(client.clone(), table.clone())));
+    let expiry_of = |user: &'static str| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key(PARTITION_KEY, AttributeValue::S(format!("user#{user}")))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the user's item");
+            item.get(TTL_ATTRIBUTE)
+                .map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+
+    let started = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("abandoned"))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED);
+    let now = app.clock.now().unix_timestamp();
+    assert_eq!(
+        expiry_of("abandoned").await,
+        Some(now + 7 * 86_400),
+        "an abandoned enrollment is swept after a week"
+    );
+
+    let started = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("kept"))
+        .await;
+    let secret = started.json()["secret"].as_str().unwrap().to_owned();
+    let confirmed = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("kept")
+                .json(json!({ "code": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    assert_eq!(
+        expiry_of("kept").await,
+        None,
+        "a confirmed user never expires"
+    );
+}

@@ -1,0 +1,84 @@
+//! Keys read from Secrets Manager (moto): the current version signs, the previous one still
+//! verifies after a rotation, and a secret that is not a key stops the cold start with its name.
+
+use backup_codes::{
+    adapters::secrets,
+    domain::{
+        codes::random_id,
+        link_token::{DownloadGrant, LinkSigner},
+        user::UserId,
+    },
+};
+use integration_tests::secrets_client;
+use time::OffsetDateTime;
+
+/// 64 alphanumeric characters, the shape the template's GenerateSecretString produces.
+fn generated_secret() -> String {
+    format!("{}{}", random_id(), random_id())
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_still_verifies_links_made_before_the_rotation() {
+    let client = secrets_client().await;
+    let name = format!("signing-{}", random_id());
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(generated_secret())
+        .send()
+        .await
+        .unwrap();
+    let before = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
+    let user = UserId::parse("ria").unwrap();
+    let grant = DownloadGrant {
+        id: random_id(),
+        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let old_link = before.sign(&user, &grant);
+
+    // What the deploy guide says to run: a new version becomes AWSCURRENT, the old AWSPREVIOUS.
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(generated_secret())
+        .send()
+        .await
+        .unwrap();
+    let after = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
+    let now = OffsetDateTime::now_utc();
+    let claims = after
+        .verify(&old_link, now)
+        .expect("a link signed before the rotation still works");
+    assert_eq!(claims.user, user);
+    let new_link = after.sign(&user, &grant);
+    assert_ne!(new_link, old_link, "new links use the new key");
+    assert!(
+        before.verify(&new_link, now).is_err(),
+        "the old keyring does not know the new key"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_a_key_is_refused_by_name() {
+    let client = secrets_client().await;
+    let name = format!("short-{}", random_id());
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string("too short")
+        .send()
+        .await
+        .unwrap();
+    let err = secrets::keyring(&client, &name)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&name) && err.contains("32"), "{err}");
+
+    let missing = format!("missing-{}", random_id());
+    let err = secrets::keyring(&client, &missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&missing), "{err}");
+}
