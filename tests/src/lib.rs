@@ -92,6 +92,17 @@ pub enum Backend {
 }
 
 /// The endpoint the test script exports after starting dynalite.
+/// The Lambda binaries, one directory each under functions/, sorted.
+pub fn function_binaries() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut binaries: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    binaries.sort();
+    binaries
+}
+
 pub fn dynamodb_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
         panic!(

@@ -38,12 +38,7 @@ fn every_route_is_in_the_spec_and_every_spec_route_is_served() {
 #[test]
 fn every_function_has_a_binary_and_every_binary_a_function() {
     use backup_codes::http::Function;
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
-    let mut binaries: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    binaries.sort();
+    let binaries = integration_tests::function_binaries();
     let mut functions: Vec<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
     functions.sort();
     assert_eq!(binaries, functions);

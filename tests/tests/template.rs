@@ -60,12 +60,7 @@ fn every_binary_has_a_function_resource_and_every_resource_a_binary() {
         .map(|(_, f)| binary_of(f))
         .collect();
     in_template.sort();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
-    let mut binaries: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    binaries.sort();
+    let binaries = integration_tests::function_binaries();
     assert_eq!(in_template, binaries);
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
