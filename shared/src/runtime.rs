@@ -60,36 +60,42 @@ pub async fn api_from_env(function: Function) -> Result<Api, Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.require_table()?);
-    let keys = match function {
-        // Redeeming a link never opens a TOTP secret, so this function is not trusted with
-        // the encryption key; a throwaway key fills the slot and could open nothing.
-        Function::Download => Keyring::new(SecretKey::generate(), vec![]),
-        _ => {
-            keyring(
-                config.keys.as_ref(),
-                config.keys_secret_id.as_deref(),
-                "ENCRYPTION_KEY_SECRET_ID",
-                &aws,
-            )
-            .await?
-        }
-    };
-    let links = match function {
-        Function::AdminRegenerate | Function::Download => Some(LinkSettings {
-            signer: LinkSigner::new(
+    let sealing_keys = async {
+        match function {
+            // Redeeming a link never opens a TOTP secret, so this function is not trusted with
+            // the encryption key; a throwaway key fills the slot and could open nothing.
+            Function::Download => Ok(Keyring::new(SecretKey::generate(), vec![])),
+            _ => {
                 keyring(
-                    config.signing_keys.as_ref(),
-                    config.signing_keys_secret_id.as_deref(),
-                    "SIGNING_KEY_SECRET_ID",
+                    config.keys.as_ref(),
+                    config.keys_secret_id.as_deref(),
+                    "ENCRYPTION_KEY_SECRET_ID",
                     &aws,
                 )
-                .await?,
-            ),
-            base_url: config.link_base_url.clone(),
-            ttl: config.link_ttl,
-        }),
-        _ => None,
+                .await
+            }
+        }
     };
+    let signing_keys = async {
+        match function {
+            Function::AdminRegenerate | Function::Download => keyring(
+                config.signing_keys.as_ref(),
+                config.signing_keys_secret_id.as_deref(),
+                "SIGNING_KEY_SECRET_ID",
+                &aws,
+            )
+            .await
+            .map(Some),
+            _ => Ok(None),
+        }
+    };
+    // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
+    let (keys, signing_keys) = tokio::try_join!(sealing_keys, signing_keys)?;
+    let links = signing_keys.map(|keys| LinkSettings {
+        signer: LinkSigner::new(keys),
+        base_url: config.link_base_url.clone(),
+        ttl: config.link_ttl,
+    });
     let mailer: Option<Arc<dyn Mailer>> = match function {
         Function::AdminRegenerate => Some(Arc::new(SesMailer::new(
             aws_sdk_ses::Client::new(&aws),

@@ -1,9 +1,12 @@
 //! Starts the real `local-server` binary and walks the README: token, enroll, confirm,
-//! verify a backup code twice, regenerate.
+//! verify a backup code twice, regenerate; and the admin walk, whose mail lands in the outbox.
 
 use std::{
     io::{BufRead, BufReader},
+    path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::mpsc::{self, Receiver},
+    time::Duration,
 };
 
 use backup_codes::domain::totp::{step_at, TotpSecret};
@@ -13,6 +16,8 @@ use serde_json::{json, Value};
 struct Server {
     child: Child,
     base: String,
+    /// What the server prints after its first line; read all along, so its stdout never closes.
+    stdout: Receiver<String>,
 }
 
 impl Drop for Server {
@@ -33,16 +38,28 @@ fn start(extra_args: &[&str], env: &[(&str, String)]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("start local-server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (lines, stdout) = mpsc::channel();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = stdout
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server says where it listens");
     let base = line
         .trim()
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    Server { child, base }
+    Server {
+        child,
+        base,
+        stdout,
+    }
 }
 
 fn token(claims: Value) -> String {
@@ -80,16 +97,12 @@ async fn the_walk_works_on_dynamodb_and_the_table_is_created() {
     walk(&server).await;
 }
 
-async fn walk(server: &Server) {
+/// Enrolls the user the claims name, as README steps 2 and 3 do: (bearer, secret, codes).
+async fn enroll(server: &Server, claims: Value) -> (String, String, Vec<String>) {
     let http = reqwest::Client::new();
-    let bearer = format!(
-        "Bearer {}",
-        token(json!({ "sub": "ana", "email": "ana@example.com" }))
-    );
-    let url = |path: &str| format!("{}{path}", server.base);
-
+    let bearer = format!("Bearer {}", token(claims));
     let started: Value = http
-        .post(url("/v1/totp/enrollment"))
+        .post(format!("{}/v1/totp/enrollment", server.base))
         .header("authorization", &bearer)
         .send()
         .await
@@ -100,7 +113,7 @@ async fn walk(server: &Server) {
     let secret = started["secret"].as_str().expect("secret").to_owned();
 
     let confirmed = http
-        .post(url("/v1/totp/enrollment/confirm"))
+        .post(format!("{}/v1/totp/enrollment/confirm", server.base))
         .header("authorization", &bearer)
         .json(&json!({ "code": totp(&secret, 0) }))
         .send()
@@ -108,7 +121,21 @@ async fn walk(server: &Server) {
         .unwrap();
     assert_eq!(confirmed.status(), 200);
     let confirmed: Value = confirmed.json().await.unwrap();
-    let code = confirmed["backup_codes"][0].as_str().unwrap().to_owned();
+    let codes = confirmed["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (bearer, secret, codes)
+}
+
+async fn walk(server: &Server) {
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (bearer, secret, codes) =
+        enroll(server, json!({ "sub": "ana", "email": "ana@example.com" })).await;
+    let code = codes[0].clone();
 
     let verify = || {
         http.post(url("/v1/verify"))
@@ -136,6 +163,86 @@ async fn walk(server: &Server) {
 
     let anonymous = http.get(url("/v1/backup-codes")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn the_admin_walk_mails_a_link_to_the_outbox() {
+    let outbox = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "outbox-{}",
+        backup_codes::domain::codes::random_id()
+    ));
+    let server = start(&["--outbox", outbox.to_str().unwrap()], &[]);
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (_, _, old_codes) =
+        enroll(&server, json!({ "sub": "ana", "email": "ana@example.com" })).await;
+    let (admin, admin_secret, _) = enroll(
+        &server,
+        json!({ "sub": "root", "email": "root@example.com",
+                "cognito:groups": ["backup-codes-admins"] }),
+    )
+    .await;
+
+    let reset = http
+        .post(url("/v1/admin/users/ana/backup-codes"))
+        .header("authorization", &admin)
+        .header("x-otp", totp(&admin_secret, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 202);
+    assert_eq!(reset.json::<Value>().await.unwrap()["status"], "email_sent");
+
+    let mails: Vec<PathBuf> = std::fs::read_dir(&outbox)
+        .expect("the outbox folder was made")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].extension().is_some_and(|e| e == "eml"));
+    let mail = std::fs::read_to_string(&mails[0]).unwrap();
+    assert!(mail.starts_with("To: ana@example.com\r\n"), "{mail}");
+
+    let printed = loop {
+        let line = server
+            .stdout
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the server prints the link");
+        if let Some(link) = line.trim().strip_prefix("link: ") {
+            break link.to_owned();
+        }
+    };
+    assert!(
+        printed.starts_with(&url("/v1/backup-codes/download#token=")),
+        "{printed}"
+    );
+    assert!(
+        mail.contains(&printed),
+        "the printed link is the mailed one"
+    );
+
+    let page = http.get(&printed).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Continue"));
+
+    let token = printed.split_once("#token=").unwrap().1;
+    let redeem = || {
+        http.post(url("/v1/backup-codes/download"))
+            .json(&json!({ "token": token }))
+            .send()
+    };
+    let redeemed = redeem().await.unwrap();
+    assert_eq!(redeemed.status(), 200);
+    let codes: Value = redeemed.json().await.unwrap();
+    let new_code = codes["backup_codes"][0].as_str().unwrap();
+    assert_eq!(redeem().await.unwrap().status(), 410, "the link works once");
+
+    let verify = |code: &str| {
+        http.post(url("/v1/verify"))
+            .json(&json!({ "user_id": "ana", "code": code }))
+            .send()
+    };
+    assert_eq!(verify(&old_codes[0]).await.unwrap().status(), 401);
+    assert_eq!(verify(new_code).await.unwrap().status(), 200);
 }
 
 #[test]

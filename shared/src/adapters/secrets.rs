@@ -30,13 +30,15 @@ pub enum SecretError {
 
 /// The keyring held by `secret_id` (a name or ARN).
 pub async fn keyring(client: &Client, secret_id: &str) -> Result<Keyring, SecretError> {
-    let current = key_at(client, secret_id, "AWSCURRENT")
-        .await?
-        .ok_or_else(|| SecretError::NotAString {
-            secret_id: secret_id.to_owned(),
-            stage: "AWSCURRENT",
-        })?;
-    let previous = key_at(client, secret_id, "AWSPREVIOUS").await?;
+    // Both reads at once: this runs during a cold start, which a user is waiting on.
+    let (current, previous) = tokio::try_join!(
+        key_at(client, secret_id, "AWSCURRENT"),
+        key_at(client, secret_id, "AWSPREVIOUS"),
+    )?;
+    let current = current.ok_or_else(|| SecretError::NotAString {
+        secret_id: secret_id.to_owned(),
+        stage: "AWSCURRENT",
+    })?;
     Ok(Keyring::new(current, previous.into_iter().collect()))
 }
 
