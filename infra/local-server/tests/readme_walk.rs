@@ -130,25 +130,26 @@ async fn enroll(server: &Server, claims: Value) -> (String, String, Vec<String>)
     (bearer, secret, codes)
 }
 
+/// README step 4: the auth server verifies a code for ana; (status, body).
+async fn verify_ana(server: &Server, code: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/verify", server.base))
+        .json(&json!({ "user_id": "ana", "code": code }))
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
 async fn walk(server: &Server) {
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base);
     let (bearer, secret, codes) =
         enroll(server, json!({ "sub": "ana", "email": "ana@example.com" })).await;
-    let code = codes[0].clone();
-
-    let verify = || {
-        http.post(url("/v1/verify"))
-            .json(&json!({ "user_id": "ana", "code": code }))
-            .send()
-    };
-    assert_eq!(verify().await.unwrap().status(), 200);
-    let second = verify().await.unwrap();
-    assert_eq!(second.status(), 401);
-    assert_eq!(
-        second.json::<Value>().await.unwrap()["error"],
-        "invalid_code"
-    );
+    assert_eq!(verify_ana(server, &codes[0]).await.0, 200);
+    let (status, second) = verify_ana(server, &codes[0]).await;
+    assert_eq!(status, 401);
+    assert_eq!(second["error"], "invalid_code");
 
     let regenerated = http
         .post(url("/v1/backup-codes"))
@@ -235,14 +236,8 @@ async fn the_admin_walk_mails_a_link_to_the_outbox() {
     let codes: Value = redeemed.json().await.unwrap();
     let new_code = codes["backup_codes"][0].as_str().unwrap();
     assert_eq!(redeem().await.unwrap().status(), 410, "the link works once");
-
-    let verify = |code: &str| {
-        http.post(url("/v1/verify"))
-            .json(&json!({ "user_id": "ana", "code": code }))
-            .send()
-    };
-    assert_eq!(verify(&old_codes[0]).await.unwrap().status(), 401);
-    assert_eq!(verify(new_code).await.unwrap().status(), 200);
+    assert_eq!(verify_ana(&server, &old_codes[0]).await.0, 401);
+    assert_eq!(verify_ana(&server, new_code).await.0, 200);
 }
 
 #[test]
