@@ -111,6 +111,17 @@ async fn heading_once_it_contains(client: &Client, wanted: &str) -> String {
     text
 }
 
+/// What a reader sees in the page's main element.
+async fn main_text(client: &Client) -> String {
+    client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     if let Ok(png) = client.screenshot().await {
@@ -172,13 +183,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     let c = &browser.client;
 
     c.goto(&link).await.unwrap();
-    let intro = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let intro = main_text(c).await;
     assert!(
         intro.contains("An administrator reset the backup codes"),
         "{intro}"
@@ -205,13 +210,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         codes.push(item.text().await.unwrap());
     }
     assert_eq!(codes.len(), 10, "{codes:?}");
-    let page = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = main_text(c).await;
     assert!(
         page.contains("Save them now.") && page.contains("will not be shown again"),
         "{page}"
