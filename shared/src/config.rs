@@ -71,6 +71,9 @@ impl Config {
                         }),
                 }
             };
+        let ranged = |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| {
+            number(name, default, *range.start(), *range.end())
+        };
         let key = |name: &'static str| {
             get(name)
                 .map(|raw| {
@@ -83,9 +86,21 @@ impl Config {
         };
         let defaults = HashCost::default();
         let hash_cost = HashCost {
-            memory_kib: number("ARGON2_MEMORY_KIB", defaults.memory_kib, 8, 4 * 1024 * 1024)?,
-            iterations: number("ARGON2_ITERATIONS", defaults.iterations, 1, 100)?,
-            parallelism: number("ARGON2_PARALLELISM", defaults.parallelism, 1, 16)?,
+            memory_kib: ranged(
+                "ARGON2_MEMORY_KIB",
+                defaults.memory_kib,
+                HashCost::MEMORY_KIB,
+            )?,
+            iterations: ranged(
+                "ARGON2_ITERATIONS",
+                defaults.iterations,
+                HashCost::ITERATIONS,
+            )?,
+            parallelism: ranged(
+                "ARGON2_PARALLELISM",
+                defaults.parallelism,
+                HashCost::PARALLELISM,
+            )?,
         };
         let keyring =
             |current: &'static str, previous: &'static str| match (key(current)?, key(previous)?) {
@@ -142,7 +157,8 @@ impl Config {
                 issuer: get("TOTP_ISSUER").unwrap_or_else(|| product.clone()),
                 product,
                 lockout: LockoutPolicy {
-                    threshold: number("LOCKOUT_THRESHOLD", 10, 0, 1000)?,
+                    // At least 1: every code check goes through the ledger; there is no "off".
+                    threshold: number("LOCKOUT_THRESHOLD", 10, 1, 1000)?,
                     duration: time::Duration::seconds(i64::from(number(
                         "LOCKOUT_SECONDS",
                         900,

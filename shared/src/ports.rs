@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
+    attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
     codes::{BackupCodeSet, CodeHash},
     link_token::DownloadGrant,
     sealing::SealedSecret,
@@ -34,25 +35,12 @@ pub struct UserRecord {
     pub codes: Option<BackupCodeSet>,
     /// A download link an administrator had mailed, not yet redeemed (it may have expired).
     pub grant: Option<DownloadGrant>,
-    pub failures: FailedVerifies,
+    pub ledger: AttemptLedger,
 }
 
 impl UserRecord {
     pub fn is_enrolled(&self) -> bool {
         self.totp.state == EnrollmentState::Active
-    }
-}
-
-/// Refused verifies since the last accepted code, and the lock they caused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FailedVerifies {
-    pub count: u32,
-    pub locked_until: Option<OffsetDateTime>,
-}
-
-impl FailedVerifies {
-    pub fn is_locked(&self, now: OffsetDateTime) -> bool {
-        self.locked_until.is_some_and(|until| now < until)
     }
 }
 
@@ -91,34 +79,46 @@ pub trait Store: Send + Sync {
         abandoned_after: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
+    /// Counts one code check in the user's attempt ledger, in one conditional write that is
+    /// refused when the ledger is full (see `AttemptLedger::reserve`). `seen` is the ledger the
+    /// caller read (`None`: no record), which picks the write most likely to apply; a user with
+    /// no record costs one refused write, as many requests as a user with one.
+    async fn reserve_attempt(
+        &self,
+        user: &UserId,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+        seen: Option<&AttemptLedger>,
+    ) -> Result<Reservation, StoreError>;
+
     /// Activates TOTP with the pending secret the code was checked against, records the step,
-    /// the email and the first set. Refused if the pending secret changed meanwhile.
+    /// the email and the first set, and clears the ledger. Refused if the pending secret
+    /// changed meanwhile.
     async fn activate_totp(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError>;
 
-    /// Counts a refused verify against an enrolled user and returns the new count. For anyone
-    /// else nothing is written and the answer is `None`; the request is made all the same, so
-    /// a refusal costs the same whether or not the user exists.
-    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError>;
+    /// Records `step` as used and clears the ledger; refused unless it is later than the last
+    /// accepted step.
+    async fn use_totp_step(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        step: u64,
+    ) -> Result<Written, StoreError>;
 
-    /// Refuses verifies until `until` and starts counting afresh.
-    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError>;
-
-    /// Records `step` as used (and clears the failure count); refused unless it is later than
-    /// the last accepted step.
-    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError>;
-
-    /// Marks the code with this hash in this set used and clears the failure count. Returns the
-    /// codes left, or `None` when the code was already used or the set was replaced meanwhile.
+    /// Marks the code with this hash in this set used and clears the ledger. Returns the codes
+    /// left, or `None` when the code was already used or the set was replaced meanwhile.
     async fn use_backup_code(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
@@ -129,6 +129,7 @@ pub trait Store: Send + Sync {
     async fn replace_code_set(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError>;

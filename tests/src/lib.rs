@@ -304,9 +304,13 @@ impl<'a> Call<'a> {
                 "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": self.groups
             }, "scopes": null } });
         }
+        // API Gateway matches the route and decodes `{user_id}` before the function runs.
+        let path_parameters: Option<serde_json::Map<String, Value>> =
+            backup_codes::http::routes::path_parameters(self.path)
+                .map(|p| p.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect());
         json!({
             "version": "2.0", "routeKey": "$default", "rawPath": self.path, "rawQueryString": "",
-            "headers": headers, "requestContext": context,
+            "headers": headers, "requestContext": context, "pathParameters": path_parameters,
             "body": self.body.as_deref().map(|b| STANDARD.encode(b)),
             "isBase64Encoded": true,
         })

@@ -42,6 +42,11 @@ macro_rules! behaviour_suite {
             an_accepted_code_resets_the_failure_count,
             refusals_for_unknown_users_write_nothing,
             concurrent_refusals_are_all_counted,
+            a_verify_burst_evaluates_at_most_the_threshold,
+            a_step_up_burst_evaluates_at_most_the_threshold,
+            an_admin_totp_burst_evaluates_at_most_the_threshold,
+            a_confirm_burst_evaluates_at_most_the_threshold,
+            the_admin_totp_is_checked_before_anything_about_the_target,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -622,7 +627,8 @@ pub async fn concurrent_verifies_of_one_backup_code_succeed_once(app: TestApp) {
     for task in tasks {
         match task.await.unwrap() {
             StatusCode::OK => successes += 1,
-            StatusCode::UNAUTHORIZED => {}
+            // Past the ledger's threshold the rest are not evaluated at all.
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {}
             other => panic!("unexpected status {other}"),
         }
     }
@@ -821,6 +827,8 @@ pub async fn admin_reset_refusals(app: TestApp) {
     app.send(Call::new("POST", "/v1/totp/enrollment").user("pending"))
         .await;
     for target in ["pending", "nobody"] {
+        // The admin's code is proven and spent before the target is looked at.
+        app.next_step();
         let path = admin_path(target);
         let reply = app
             .send(
@@ -1117,6 +1125,33 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
 /// A backup-code-shaped guess that is not one of the user's codes.
 const WRONG_CODE: &str = "zzzzz-zzzzz";
 
+/// A 6-digit guess that is none of the codes `secret` accepts around now.
+fn wrong_totp(app: &TestApp, secret: &str) -> String {
+    let near: Vec<String> = (-1..=1).map(|s| app.totp_at_offset(secret, s)).collect();
+    (0..4)
+        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
+        .find(|guess| !near.contains(guess))
+        .unwrap()
+}
+
+/// The 429 a full ledger answers, with the seconds until it opens again.
+fn locked_for(reply: &crate::Reply) -> Option<u64> {
+    if reply.status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let body = reply.json();
+    assert_eq!(body["error"], "locked", "{}", reply.text);
+    assert!(body["message"].as_str().unwrap().contains("too many codes"));
+    let seconds = body["retry_after_seconds"]
+        .as_u64()
+        .expect("retry_after_seconds");
+    assert_eq!(
+        reply.headers["retry-after"].to_str().unwrap(),
+        seconds.to_string()
+    );
+    Some(seconds)
+}
+
 pub async fn repeated_refusals_lock_verifies_for_a_while(app: TestApp) {
     let (secret, codes) = app.enrolled("lee").await;
     let policy = app.api.services.settings.lockout;
@@ -1130,17 +1165,26 @@ pub async fn repeated_refusals_lock_verifies_for_a_while(app: TestApp) {
             "attempt {attempt}"
         );
     }
-    // Locked: the right backup code and a fresh TOTP code get the same refusal, and are not spent.
+    // Locked: the right backup code and a fresh TOTP code get 429 and are not spent.
     let locked = app.verify("lee", &codes[0]).await;
-    assert!(is_invalid_code(&locked), "{}", locked.text);
-    assert_eq!(locked.json(), app.verify("nobody", &codes[0]).await.json());
+    assert_eq!(locked_for(&locked), Some(900), "{}", locked.text);
+    assert_eq!(
+        locked.json()["valid"],
+        false,
+        "verify's refusals say valid: false"
+    );
     app.next_step();
-    assert!(is_invalid_code(
-        &app.verify("lee", &app.totp(&secret)).await
-    ));
+    let locked = app.verify("lee", &app.totp(&secret)).await;
+    assert_eq!(
+        locked_for(&locked),
+        Some(870),
+        "refusals do not extend the lock"
+    );
     assert_eq!(app.status("lee").await["remaining"], 10, "nothing was used");
+    // An unknown user is never locked: the same 401 as a wrong code, however often.
+    assert!(is_invalid_code(&app.verify("nobody", &codes[0]).await));
 
-    app.clock.advance(900);
+    app.clock.advance(870);
     let after = app.verify("lee", &codes[0]).await;
     assert_eq!(
         after.status,
@@ -1194,7 +1238,195 @@ pub async fn concurrent_refusals_are_all_counted(app: TestApp) {
         assert_eq!(task.await.unwrap(), StatusCode::UNAUTHORIZED);
     }
     assert!(
-        is_invalid_code(&app.verify("ned", &codes[0]).await),
+        locked_for(&app.verify("ned", &codes[0]).await).is_some(),
         "10 concurrent refusals lock as 10 sequential ones do"
     );
+}
+
+/// Sends `n` requests at once (`make(i)` builds the i-th) and, as soon as one of them is
+/// answered 429, `then` as well, while the rest are still in flight. Returns the burst's
+/// statuses and `then`'s reply.
+async fn burst_then(
+    app: &std::sync::Arc<TestApp>,
+    n: usize,
+    make: impl Fn(usize) -> Call<'static>,
+    then: Call<'static>,
+) -> (Vec<StatusCode>, crate::Reply) {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let locked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (app, barrier, locked, call) =
+                (app.clone(), barrier.clone(), locked.clone(), make(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let status = app.send(call).await.status;
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    locked.notify_one();
+                }
+                status
+            })
+        })
+        .collect();
+    locked.notified().await;
+    let reply = app.send(then).await;
+    let mut statuses = vec![];
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    (statuses, reply)
+}
+
+/// How many of a burst's answers came from evaluating a code (anything but 429).
+fn evaluated(route: &str, statuses: &[StatusCode], expected_refusal: StatusCode) -> usize {
+    for status in statuses {
+        assert!(
+            *status == expected_refusal || *status == StatusCode::TOO_MANY_REQUESTS,
+            "{route}: unexpected {status}"
+        );
+    }
+    let n = statuses
+        .iter()
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // Read by the closing note: the most evaluated under the heaviest burst, per route.
+    println!("ledger burst: {route}: {n} of {} evaluated", statuses.len());
+    n
+}
+
+const BURST: usize = 60;
+
+pub async fn a_verify_burst_evaluates_at_most_the_threshold(app: TestApp) {
+    let (secret, codes) = app.enrolled("vic").await;
+    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let app = std::sync::Arc::new(app);
+    let wrong =
+        |_| Call::new("POST", "/v1/verify").json(json!({ "user_id": "vic", "code": WRONG_CODE }));
+    let right =
+        Call::new("POST", "/v1/verify").json(json!({ "user_id": "vic", "code": codes[0].clone() }));
+    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
+    assert!(evaluated("verify", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
+    assert!(
+        locked_for(&inside).is_some(),
+        "right code inside the burst: {}",
+        inside.text
+    );
+    app.next_step();
+    let after = app.verify("vic", &app.totp(&secret)).await;
+    assert!(
+        locked_for(&after).is_some(),
+        "right TOTP after the burst: {}",
+        after.text
+    );
+    assert_eq!(
+        app.status("vic").await["remaining"],
+        10,
+        "nothing was spent"
+    );
+}
+
+pub async fn a_step_up_burst_evaluates_at_most_the_threshold(app: TestApp) {
+    let (secret, codes) = app.enrolled("sid").await;
+    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let guess = wrong_totp(&app, &secret);
+    let app = std::sync::Arc::new(app);
+    app.next_step();
+    for method in ["POST", "DELETE"] {
+        let guess = guess.clone();
+        let wrong = move |_| {
+            Call::new(method, "/v1/backup-codes")
+                .user("sid")
+                .header("x-otp", guess.clone())
+        };
+        let right = Call::new(method, "/v1/backup-codes")
+            .user("sid")
+            .header("x-otp", app.totp(&secret));
+        let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
+        let route = format!("{method} /v1/backup-codes");
+        assert!(evaluated(&route, &statuses, StatusCode::UNAUTHORIZED) <= threshold);
+        assert!(locked_for(&inside).is_some(), "{route}: {}", inside.text);
+        // One ledger for every check: the user's verifies are locked too.
+        assert!(locked_for(&app.verify("sid", &codes[0]).await).is_some());
+        app.clock.advance(900);
+        app.next_step();
+    }
+    assert_eq!(app.status("sid").await["remaining"], 10, "the set survived");
+}
+
+pub async fn an_admin_totp_burst_evaluates_at_most_the_threshold(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    let (_, codes) = app.enrolled("uma").await;
+    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let guess = wrong_totp(&app, &admin_secret);
+    let app = std::sync::Arc::new(app);
+    app.next_step();
+    let wrong = |_| {
+        Call::new("POST", "/v1/admin/users/uma/backup-codes")
+            .admin("root")
+            .json(json!({ "totp": guess.clone() }))
+    };
+    let right = Call::new("POST", "/v1/admin/users/uma/backup-codes")
+        .admin("root")
+        .json(json!({ "totp": app.totp(&admin_secret) }));
+    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
+    assert!(evaluated("admin reset", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
+    assert!(locked_for(&inside).is_some(), "{}", inside.text);
+    assert_eq!(app.mailer.count(), 0, "no reset happened");
+    assert_eq!(app.verify("uma", &codes[0]).await.status, StatusCode::OK);
+    // The admin's guesses lock the admin, not the user they targeted.
+    assert!(locked_for(&app.verify("root", WRONG_CODE).await).is_some());
+}
+
+pub async fn a_confirm_burst_evaluates_at_most_the_threshold(app: TestApp) {
+    let started = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("cat"))
+        .await;
+    let secret = started.json()["secret"].as_str().unwrap().to_owned();
+    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let guess = wrong_totp(&app, &secret);
+    let app = std::sync::Arc::new(app);
+    let wrong = |_| {
+        Call::new("POST", "/v1/totp/enrollment/confirm")
+            .user("cat")
+            .json(json!({ "code": guess.clone() }))
+    };
+    let right = Call::new("POST", "/v1/totp/enrollment/confirm")
+        .user("cat")
+        .json(json!({ "code": app.totp(&secret) }));
+    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
+    assert!(evaluated("confirm", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
+    assert!(locked_for(&inside).is_some(), "{}", inside.text);
+    // Restarting enrollment does not clear the ledger.
+    let restarted = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("cat"))
+        .await;
+    let secret = restarted.json()["secret"].as_str().unwrap().to_owned();
+    let again = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("cat")
+                .json(json!({ "code": app.totp(&secret) })),
+        )
+        .await;
+    assert!(locked_for(&again).is_some(), "{}", again.text);
+}
+
+pub async fn the_admin_totp_is_checked_before_anything_about_the_target(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    app.send(Call::new("POST", "/v1/totp/enrollment").user("pending"))
+        .await;
+    let guess = wrong_totp(&app, &admin_secret);
+    let mut answers = vec![];
+    for target in ["pending", "nobody", "root"] {
+        let reply = app
+            .send(
+                Call::new("POST", &admin_path(target))
+                    .admin("root")
+                    .json(json!({ "totp": guess.clone() })),
+            )
+            .await;
+        assert!(is_invalid_code(&reply), "{target}: {}", reply.text);
+        answers.push(reply.json());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 }

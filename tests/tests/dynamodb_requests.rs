@@ -61,21 +61,30 @@ async fn counted_app() -> (TestApp, RequestLog) {
     )
 }
 
+/// The attempt ledger's reservation is the second request of every code check; an accepted
+/// code adds the write that uses it and clears the ledger.
+const READ: &str = "GetItem";
+const WRITE: &str = "UpdateItem";
+
 #[tokio::test]
-async fn a_verify_takes_two_requests_whatever_its_outcome() {
+async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     let (app, log) = counted_app().await;
     let (secret, codes) = app.enrolled("ana").await;
 
     log.take();
     assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
-    assert_eq!(log.take(), ["GetItem", "UpdateItem"], "backup code verify");
+    assert_eq!(
+        log.take(),
+        [READ, WRITE, WRITE],
+        "backup code: read, reserve, use"
+    );
 
     app.next_step();
     assert_eq!(
         app.verify("ana", &app.totp(&secret)).await.status,
         StatusCode::OK
     );
-    assert_eq!(log.take(), ["GetItem", "UpdateItem"], "TOTP verify");
+    assert_eq!(log.take(), [READ, WRITE, WRITE], "TOTP: read, reserve, use");
 
     assert_eq!(
         app.verify("ana", &codes[0]).await.status,
@@ -83,22 +92,37 @@ async fn a_verify_takes_two_requests_whatever_its_outcome() {
     );
     assert_eq!(
         log.take(),
-        ["GetItem", "UpdateItem"],
-        "a refusal is the read and the failure count"
+        [READ, WRITE],
+        "a refusal: the read and the reservation"
     );
 
-    // The count is a conditional write that an unknown user fails without writing; it is still
-    // sent, so the round trips do not tell who exists.
+    // The reservation is a conditional write that an unknown user fails without writing; it is
+    // still sent, so the round trips do not tell who exists.
     assert_eq!(
         app.verify("nobody", &codes[1]).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         log.take(),
-        ["GetItem", "UpdateItem"],
+        [READ, WRITE],
         "an unknown user costs the same requests"
     );
 
+    for _ in 0..9 {
+        app.verify("ana", &codes[0]).await;
+    }
+    log.take();
+    assert_eq!(
+        app.verify("ana", &codes[1]).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        log.take(),
+        [READ],
+        "a ledger read as full is refused without a write"
+    );
+
+    app.clock.advance(900);
     app.next_step();
     let regenerated = app
         .send(
@@ -107,10 +131,15 @@ async fn a_verify_takes_two_requests_whatever_its_outcome() {
                 .json(serde_json::json!({ "totp": app.totp(&secret) })),
         )
         .await;
-    assert_eq!(regenerated.status, StatusCode::CREATED);
+    assert_eq!(
+        regenerated.status,
+        StatusCode::CREATED,
+        "{}",
+        regenerated.text
+    );
     assert_eq!(
         log.take(),
-        ["GetItem", "UpdateItem"],
-        "regenerate is one conditional write"
+        [READ, WRITE, WRITE],
+        "regenerate: read, reserve (opening a new window), replace the set"
     );
 }

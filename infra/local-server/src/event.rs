@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use backup_codes::http::routes::path_parameters;
 use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
     Engine,
@@ -74,7 +75,7 @@ pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
             .collect();
         context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
     }
-    json!({
+    let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": parts.uri.path(),
@@ -83,7 +84,16 @@ pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
         "requestContext": context,
         "body": STANDARD.encode(body),
         "isBase64Encoded": true,
-    })
+    });
+    // API Gateway matches the route and decodes `{user_id}` before the function runs.
+    if let Some(params) = path_parameters(parts.uri.path()) {
+        let params: Map<String, Value> = params
+            .iter()
+            .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+            .collect();
+        event["pathParameters"] = Value::Object(params);
+    }
+    event
 }
 
 #[cfg(test)]

@@ -16,14 +16,13 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        codes::{BackupCodeSet, CodeHash, StoredCode, SALT_LEN},
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
         link_token::DownloadGrant,
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{
-        EnrollmentState, FailedVerifies, Store, StoreError, TotpEnrollment, UserRecord, Written,
-    },
+    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
 };
 
 /// The table's only key attribute.
@@ -34,8 +33,14 @@ pub const PARTITION_KEY: &str = "pk";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
-const SET_ATTRIBUTES: &str = "set_id, set_salt, set_generated_at, codes";
+const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
 const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
+/// The attempt ledger: reserved attempts and when their window closes (epoch seconds). An
+/// accepting write removes both, and `failures` and `locked_until`, the lockout counters of
+/// items written before the ledger existed.
+const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_until";
+/// Every accepting write's condition: the ledger still holds the caller's reservation.
+const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -110,17 +115,27 @@ fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
     }
 }
 
-/// Adds the SET clauses and values that store a whole set.
+/// Adds the values that store a whole set; `SET_CLAUSE` names them.
 fn with_set(request: UpdateItemFluentBuilder, set: &BackupCodeSet) -> UpdateItemFluentBuilder {
+    // Sets are only ever written when generated, and a generated set knows its cost.
+    let cost = set.cost.map_or_else(String::new, |c| c.encode());
     request
         .expression_attribute_values(":set_id", s(&set.id))
         .expression_attribute_values(":set_salt", b(&set.salt))
+        .expression_attribute_values(":set_cost", s(cost))
         .expression_attribute_values(":set_at", n(set.generated_at.unix_timestamp()))
         .expression_attribute_values(":codes", codes_map(set))
 }
 
-const SET_CLAUSE: &str =
-    "set_id = :set_id, set_salt = :set_salt, set_generated_at = :set_at, codes = :codes";
+const SET_CLAUSE: &str = "set_id = :set_id, set_salt = :set_salt, set_cost = :set_cost, \
+     set_generated_at = :set_at, codes = :codes";
+
+/// Adds the values of `HOLDS_RESERVATION`.
+fn holding(request: UpdateItemFluentBuilder, attempt: &ReservedAttempt) -> UpdateItemFluentBuilder {
+    request
+        .expression_attribute_values(":ledger_one", n(1))
+        .expression_attribute_values(":ledger_max", n(attempt.threshold()))
+}
 
 fn codes_map(set: &BackupCodeSet) -> AttributeValue {
     AttributeValue::M(
@@ -174,9 +189,70 @@ impl Store for DynamoStore {
         ))
     }
 
+    async fn reserve_attempt(
+        &self,
+        user: &UserId,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+        seen: Option<&AttemptLedger>,
+    ) -> Result<Reservation, StoreError> {
+        let until = now + policy.duration;
+        // Counting in the live window is an ADD-like increment that concurrent requests can all
+        // apply until the threshold; opening a new window (none yet, or the last one closed)
+        // is a reset that only one of them wins. Start with the one the read suggests.
+        let increment = || {
+            self.update(user)
+                .update_expression(
+                    "SET attempts = if_not_exists(attempts, :zero) + :one, attempts_until = :until",
+                )
+                .condition_expression(
+                    "attribute_exists(totp_state) AND (attribute_not_exists(attempts_until) \
+                     OR (attempts_until > :now AND attempts < :threshold))",
+                )
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":threshold", n(policy.threshold))
+        };
+        let new_window = || {
+            self.update(user)
+                .update_expression("SET attempts = :one, attempts_until = :until")
+                .condition_expression("attribute_exists(totp_state) AND attempts_until <= :now")
+        };
+        let closed = seen.is_some_and(|l| l.window_ends.is_some() && !l.is_live(now));
+        let mut order = [increment(), new_window()];
+        if closed {
+            order.reverse();
+        }
+        // A user with no record gets one refused write, like a user with one.
+        let tries = if seen.is_some() { 2 } else { 1 };
+        for request in order.into_iter().take(tries) {
+            let request = request
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":until", n(until.unix_timestamp()))
+                .expression_attribute_values(":now", n(now.unix_timestamp()));
+            if conditional(request, "reserve a code check")
+                .await?
+                .is_some()
+            {
+                return Ok(Reservation::Reserved(ReservedAttempt::counted(policy)));
+            }
+        }
+        Ok(match seen {
+            None => Reservation::NoRecord,
+            // Refused although the read saw room: concurrent checks filled it just now, each
+            // moving its window to about `until`.
+            Some(ledger) => Reservation::Locked {
+                until: ledger
+                    .window_ends
+                    .filter(|_| ledger.is_locked(policy, now))
+                    .unwrap_or(until),
+            },
+        })
+    }
+
     async fn activate_totp(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
@@ -184,8 +260,8 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let mut expression =
             format!("SET totp_state = :active, totp_last_step = :step, {SET_CLAUSE}");
-        let mut removed = vec![TTL_ATTRIBUTE];
-        let mut request = self.update(user);
+        let mut removed = vec![TTL_ATTRIBUTE, LEDGER_ATTRIBUTES];
+        let mut request = holding(self.update(user), attempt);
         match email {
             Some(email) => {
                 expression.push_str(", email = :email");
@@ -197,7 +273,7 @@ impl Store for DynamoStore {
         let request = with_set(request, set)
             .update_expression(expression)
             .condition_expression(
-                "totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step",
+                format!("totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step AND {HOLDS_RESERVATION}"),
             )
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":pending", s(PENDING))
@@ -206,38 +282,19 @@ impl Store for DynamoStore {
         Ok(written(conditional(request, "activate TOTP").await?))
     }
 
-    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError> {
-        let request = self
-            .update(user)
-            .update_expression("ADD failures :one")
-            .condition_expression("totp_state = :active")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":active", s(ACTIVE))
-            .return_values(ReturnValue::UpdatedNew);
-        let Some(item) = conditional(request, "count a failed verify").await? else {
-            return Ok(None);
-        };
-        let count = get_n(&item, "failures").ok_or_else(|| corrupt("failures"))?;
-        Ok(Some(u32::try_from(count).unwrap_or(u32::MAX)))
-    }
-
-    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError> {
-        let request = self
-            .update(user)
-            .update_expression("SET locked_until = :until, failures = :zero")
-            .condition_expression("totp_state = :active")
-            .expression_attribute_values(":until", n(until.unix_timestamp()))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":active", s(ACTIVE));
-        conditional(request, "lock verifies").await?;
-        Ok(())
-    }
-
-    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
-        let request = self
-            .update(user)
-            .update_expression("SET totp_last_step = :step REMOVE failures")
-            .condition_expression("totp_state = :active AND totp_last_step < :step")
+    async fn use_totp_step(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        step: u64,
+    ) -> Result<Written, StoreError> {
+        let request = holding(self.update(user), attempt)
+            .update_expression(format!(
+                "SET totp_last_step = :step REMOVE {LEDGER_ATTRIBUTES}"
+            ))
+            .condition_expression(format!(
+                "totp_state = :active AND totp_last_step < :step AND {HOLDS_RESERVATION}"
+            ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":step", n(step));
         Ok(written(conditional(request, "record a TOTP step").await?))
@@ -246,14 +303,18 @@ impl Store for DynamoStore {
     async fn use_backup_code(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
     ) -> Result<Option<usize>, StoreError> {
-        let request = self
-            .update(user)
-            .update_expression("SET codes.#code = :used_at REMOVE failures")
-            .condition_expression("set_id = :set_id AND codes.#code = :unused")
+        let request = holding(self.update(user), attempt)
+            .update_expression(format!(
+                "SET codes.#code = :used_at REMOVE {LEDGER_ATTRIBUTES}"
+            ))
+            .condition_expression(format!(
+                "set_id = :set_id AND codes.#code = :unused AND {HOLDS_RESERVATION}"
+            ))
             .expression_attribute_names("#code", hash.to_hex())
             .expression_attribute_values(":used_at", n(at.unix_timestamp().max(1)))
             .expression_attribute_values(":set_id", s(set_id))
@@ -272,19 +333,25 @@ impl Store for DynamoStore {
     async fn replace_code_set(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
+        let request = holding(self.update(user), attempt);
         let request = match set {
-            Some(set) => with_set(self.update(user), set).update_expression(format!(
-                "SET totp_last_step = :step, {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}"
+            Some(set) => with_set(request, set).update_expression(format!(
+                "SET totp_last_step = :step, {SET_CLAUSE} \
+                 REMOVE {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
             )),
-            None => self.update(user).update_expression(format!(
-                "SET totp_last_step = :step REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}"
+            None => request.update_expression(format!(
+                "SET totp_last_step = :step \
+                 REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
             )),
         };
         let request = request
-            .condition_expression("totp_state = :active AND totp_last_step < :step")
+            .condition_expression(format!(
+                "totp_state = :active AND totp_last_step < :step AND {HOLDS_RESERVATION}"
+            ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":step", n(step));
         Ok(written(
@@ -368,9 +435,14 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
                 get_n(item, "set_generated_at").ok_or_else(|| corrupt("set_generated_at"))?,
             )?;
             let codes = parse_codes(item.get("codes").ok_or_else(|| corrupt("codes"))?)?;
+            let cost = match get_s(item, "set_cost") {
+                None => None,
+                Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
+            };
             Some(BackupCodeSet {
                 id: id.to_owned(),
                 salt,
+                cost,
                 generated_at,
                 codes,
             })
@@ -383,12 +455,12 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
         }),
         _ => None,
     };
-    let failures = FailedVerifies {
-        count: get_n(item, "failures").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-        locked_until: get_n(item, "locked_until").map(timestamp).transpose()?,
+    let ledger = AttemptLedger {
+        attempts: get_n(item, "attempts").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        window_ends: get_n(item, "attempts_until").map(timestamp).transpose()?,
     };
     Ok(UserRecord {
-        failures,
+        ledger,
         user_id: user.clone(),
         totp: TotpEnrollment {
             state,

@@ -8,14 +8,13 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
         link_token::DownloadGrant,
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{
-        EnrollmentState, FailedVerifies, Store, StoreError, TotpEnrollment, UserRecord, Written,
-    },
+    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
 };
 
 #[derive(Default)]
@@ -35,21 +34,34 @@ impl MemoryStore {
         f(&mut guard)
     }
 
-    fn update_active(
+    /// An accepting write: TOTP active, `step` later than the last one, and the ledger holding
+    /// the reservation; it records the step and clears the ledger.
+    fn accept_step(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         step: u64,
         apply: impl FnOnce(&mut UserRecord),
     ) -> Written {
         self.with_users(|users| match users.get_mut(user) {
-            Some(record) if record.is_enrolled() && record.totp.last_step < step => {
+            Some(record)
+                if record.is_enrolled()
+                    && record.totp.last_step < step
+                    && holds(record, attempt) =>
+            {
                 record.totp.last_step = step;
+                record.ledger = AttemptLedger::default();
                 apply(record);
                 Written::Applied
             }
             _ => Written::ConditionFailed,
         })
     }
+}
+
+/// The ledger still counts the reserved attempt and is not past the threshold.
+fn holds(record: &UserRecord, attempt: &ReservedAttempt) -> bool {
+    (1..=attempt.threshold()).contains(&record.ledger.attempts)
 }
 
 #[async_trait]
@@ -83,7 +95,7 @@ impl Store for MemoryStore {
                         email: None,
                         codes: None,
                         grant: None,
-                        failures: FailedVerifies::default(),
+                        ledger: AttemptLedger::default(),
                     },
                 );
                 Written::Applied
@@ -91,9 +103,33 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn reserve_attempt(
+        &self,
+        user: &UserId,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+        _seen: Option<&AttemptLedger>,
+    ) -> Result<Reservation, StoreError> {
+        Ok(self.with_users(|users| {
+            let Some(record) = users.get_mut(user) else {
+                return Reservation::NoRecord;
+            };
+            match record.ledger.reserve(policy, now) {
+                Some(next) => {
+                    record.ledger = next;
+                    Reservation::Reserved(ReservedAttempt::counted(policy))
+                }
+                None => Reservation::Locked {
+                    until: record.ledger.window_ends.unwrap_or(now + policy.duration),
+                },
+            }
+        }))
+    }
+
     async fn activate_totp(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
@@ -103,8 +139,10 @@ impl Store for MemoryStore {
             Some(record)
                 if record.totp.state == EnrollmentState::Pending
                     && record.totp.secret == *checked_secret
-                    && record.totp.last_step < step =>
+                    && record.totp.last_step < step
+                    && holds(record, attempt) =>
             {
+                record.ledger = AttemptLedger::default();
                 record.totp.state = EnrollmentState::Active;
                 record.totp.last_step = step;
                 record.email = email.cloned();
@@ -115,39 +153,25 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn count_failed_verify(&self, user: &UserId) -> Result<Option<u32>, StoreError> {
-        Ok(self.with_users(|users| {
-            let record = users.get_mut(user).filter(|r| r.is_enrolled())?;
-            record.failures.count = record.failures.count.saturating_add(1);
-            Some(record.failures.count)
-        }))
-    }
-
-    async fn lock_verifies(&self, user: &UserId, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.with_users(|users| {
-            if let Some(record) = users.get_mut(user).filter(|r| r.is_enrolled()) {
-                record.failures = FailedVerifies {
-                    count: 0,
-                    locked_until: Some(until),
-                };
-            }
-        });
-        Ok(())
-    }
-
-    async fn use_totp_step(&self, user: &UserId, step: u64) -> Result<Written, StoreError> {
-        Ok(self.update_active(user, step, |record| record.failures.count = 0))
+    async fn use_totp_step(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        step: u64,
+    ) -> Result<Written, StoreError> {
+        Ok(self.accept_step(user, attempt, step, |_| {}))
     }
 
     async fn use_backup_code(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
     ) -> Result<Option<usize>, StoreError> {
         Ok(self.with_users(|users| {
-            let record = users.get_mut(user)?;
+            let record = users.get_mut(user).filter(|r| holds(r, attempt))?;
             let set = record.codes.as_mut()?;
             if set.id != set_id {
                 return None;
@@ -158,7 +182,7 @@ impl Store for MemoryStore {
                 .find(|c| c.hash == *hash && c.used_at.is_none())?;
             code.used_at = Some(at);
             let remaining = set.remaining();
-            record.failures.count = 0;
+            record.ledger = AttemptLedger::default();
             Some(remaining)
         }))
     }
@@ -166,10 +190,11 @@ impl Store for MemoryStore {
     async fn replace_code_set(
         &self,
         user: &UserId,
+        attempt: &ReservedAttempt,
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
-        Ok(self.update_active(user, step, |record| {
+        Ok(self.accept_step(user, attempt, step, |record| {
             record.codes = set.cloned();
             record.grant = None;
         }))

@@ -6,7 +6,7 @@ use tracing::info;
 
 use super::{AppError, Services};
 use crate::{
-    domain::{codes::random_id, link_token::DownloadGrant, totp::TotpCode, user::UserId},
+    domain::{codes::random_id, link_token::DownloadGrant, user::UserId},
     markup::escape_html,
     ports::{OutgoingMail, UserRecord, Written},
 };
@@ -41,7 +41,20 @@ pub async fn regenerate_for(
         .mailer
         .as_ref()
         .ok_or(AppError::NotConfigured("a mailer"))?;
-    let code = TotpCode::parse(totp.ok_or(AppError::TotpRequired)?).ok_or(AppError::InvalidCode)?;
+    let totp = totp.ok_or(AppError::TotpRequired)?;
+
+    // The admin's own code first, through the admin's ledger: until it is proven, the answer
+    // says nothing about the target.
+    let admin_record = svc
+        .store
+        .get_user(admin)
+        .await?
+        .filter(UserRecord::is_enrolled)
+        .ok_or(AppError::InvalidCode)?;
+    let (attempt, step) = svc.check_totp(&admin_record, totp).await?;
+    if svc.store.use_totp_step(admin, &attempt, step).await? == Written::ConditionFailed {
+        return Err(AppError::InvalidCode);
+    }
 
     let target_record = svc
         .store
@@ -53,19 +66,6 @@ pub async fn regenerate_for(
         .email
         .clone()
         .ok_or(AppError::UserHasNoEmail)?;
-
-    let admin_record = svc
-        .store
-        .get_user(admin)
-        .await?
-        .filter(UserRecord::is_enrolled)
-        .ok_or(AppError::InvalidCode)?;
-    let step = svc
-        .fresh_totp_step(&admin_record, &code)?
-        .ok_or(AppError::InvalidCode)?;
-    if svc.store.use_totp_step(admin, step).await? == Written::ConditionFailed {
-        return Err(AppError::InvalidCode);
-    }
 
     let grant = DownloadGrant {
         id: random_id(),

@@ -5,7 +5,7 @@ use tracing::info;
 
 use super::{AppError, Services};
 use crate::{
-    domain::{codes::IssuedCodes, totp::TotpCode, user::UserId},
+    domain::{attempts::ReservedAttempt, codes::IssuedCodes, user::UserId},
     ports::{UserRecord, Written},
 };
 
@@ -52,11 +52,11 @@ pub async fn regenerate(
     user: &UserId,
     totp: Option<&str>,
 ) -> Result<IssuedCodes, AppError> {
-    let step = fresh_step(svc, user, totp).await?;
+    let (attempt, step) = fresh_step(svc, user, totp).await?;
     let issued = svc.issue_codes().await?;
     match svc
         .store
-        .replace_code_set(user, step, Some(&issued.set))
+        .replace_code_set(user, &attempt, step, Some(&issued.set))
         .await?
     {
         Written::Applied => {
@@ -69,8 +69,12 @@ pub async fn regenerate(
 
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn delete(svc: &Services, user: &UserId, totp: Option<&str>) -> Result<(), AppError> {
-    let step = fresh_step(svc, user, totp).await?;
-    match svc.store.replace_code_set(user, step, None).await? {
+    let (attempt, step) = fresh_step(svc, user, totp).await?;
+    match svc
+        .store
+        .replace_code_set(user, &attempt, step, None)
+        .await?
+    {
         Written::Applied => {
             info!("backup codes deleted by their owner");
             Ok(())
@@ -87,10 +91,13 @@ async fn enrolled(svc: &Services, user: &UserId) -> Result<UserRecord, AppError>
         .ok_or(AppError::NotEnrolled)
 }
 
-async fn fresh_step(svc: &Services, user: &UserId, totp: Option<&str>) -> Result<u64, AppError> {
+/// The step-up proof: a fresh TOTP code, checked through the user's attempt ledger.
+async fn fresh_step(
+    svc: &Services,
+    user: &UserId,
+    totp: Option<&str>,
+) -> Result<(ReservedAttempt, u64), AppError> {
     let totp = totp.ok_or(AppError::TotpRequired)?;
-    let code = TotpCode::parse(totp).ok_or(AppError::InvalidCode)?;
     let record = enrolled(svc, user).await?;
-    svc.fresh_totp_step(&record, &code)?
-        .ok_or(AppError::InvalidCode)
+    svc.check_totp(&record, totp).await
 }

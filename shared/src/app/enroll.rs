@@ -7,7 +7,7 @@ use super::{AppError, Services};
 use crate::{
     domain::{
         codes::IssuedCodes,
-        totp::{TotpCode, TotpSecret},
+        totp::TotpSecret,
         user::{Email, UserId},
     },
     ports::Written,
@@ -60,7 +60,6 @@ pub async fn confirm(
     email: Option<&Email>,
     code: &str,
 ) -> Result<IssuedCodes, AppError> {
-    let code = TotpCode::parse(code).ok_or(AppError::InvalidCode)?;
     let record = svc
         .store
         .get_user(user)
@@ -69,13 +68,18 @@ pub async fn confirm(
     if record.is_enrolled() {
         return Err(AppError::AlreadyEnrolled);
     }
-    let step = svc
-        .fresh_totp_step(&record, &code)?
-        .ok_or(AppError::InvalidCode)?;
+    let (attempt, step) = svc.check_totp(&record, code).await?;
     let issued = svc.issue_codes().await?;
     let written = svc
         .store
-        .activate_totp(user, &record.totp.secret, step, email, &issued.set)
+        .activate_totp(
+            user,
+            &attempt,
+            &record.totp.secret,
+            step,
+            email,
+            &issued.set,
+        )
         .await?;
     if written == Written::ConditionFailed {
         // Another request confirmed or restarted enrollment between our read and write.

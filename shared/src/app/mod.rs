@@ -9,32 +9,21 @@ pub mod verify;
 
 use std::sync::Arc;
 
+use tracing::warn;
+
 use crate::{
     domain::{
+        attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, HashingFailed, IssuedCodes, SALT_LEN},
         link_token::LinkSigner,
         sealing::{SecretSealer, UnsealError},
-        totp::TotpSecret,
+        totp::TotpCode,
+        user::UserId,
     },
     ports::{Clock, MailError, Mailer, Store, StoreError, UserRecord},
 };
 
-/// After `threshold` refused verifies in a row, verifies of that user are refused for
-/// `duration`, whatever the code. `threshold` 0 turns lockout off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    pub threshold: u32,
-    pub duration: time::Duration,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        Self {
-            threshold: 10,
-            duration: time::Duration::minutes(15),
-        }
-    }
-}
+pub use crate::domain::attempts::LockoutPolicy;
 
 /// Settings that shape behaviour, read once at cold start.
 #[derive(Clone, Debug)]
@@ -75,6 +64,8 @@ pub struct Services {
 pub enum AppError {
     #[error("the code is not valid")]
     InvalidCode,
+    #[error("too many codes were tried; try again in {retry_after_seconds} s")]
+    Locked { retry_after_seconds: u64 },
     #[error("a current TOTP code is required")]
     TotpRequired,
     #[error("TOTP is already enrolled for this user")]
@@ -109,11 +100,57 @@ impl Services {
     /// argon2id is deliberately slow; running it off the async workers keeps other requests moving.
     pub(crate) async fn hash_code(
         &self,
+        hasher: CodeHasher,
         code: BackupCode,
         salt: [u8; SALT_LEN],
     ) -> Result<CodeHash, AppError> {
-        let hasher = self.hasher.clone();
         Ok(tokio::task::spawn_blocking(move || hasher.hash(&code, &salt)).await??)
+    }
+
+    /// Counts one code check in `user`'s attempt ledger before anything is evaluated. A ledger
+    /// already seen full is refused without a write; `None` means there is no record to count
+    /// against (the caller then does the same work as for a wrong code, and refuses it).
+    pub(crate) async fn reserve_attempt(
+        &self,
+        user: &UserId,
+        record: Option<&UserRecord>,
+    ) -> Result<Option<ReservedAttempt>, AppError> {
+        let now = self.clock.now();
+        let policy = &self.settings.lockout;
+        let seen = record.map(|r| &r.ledger);
+        let reservation = match seen {
+            Some(ledger) if ledger.is_locked(policy, now) => Reservation::Locked {
+                until: ledger.window_ends.unwrap_or(now + policy.duration),
+            },
+            _ => self.store.reserve_attempt(user, policy, now, seen).await?,
+        };
+        match reservation {
+            Reservation::Reserved(attempt) => Ok(Some(attempt)),
+            Reservation::NoRecord => Ok(None),
+            Reservation::Locked { until } => {
+                warn!(%user, until = %until, "code check refused: attempt ledger is full");
+                Err(AppError::Locked {
+                    retry_after_seconds: AttemptLedger::retry_after(until, now),
+                })
+            }
+        }
+    }
+
+    /// Reserves, then checks a TOTP code for an enrolled user: the proof every step-up needs.
+    pub(crate) async fn check_totp(
+        &self,
+        record: &UserRecord,
+        code: &str,
+    ) -> Result<(ReservedAttempt, u64), AppError> {
+        let attempt = self
+            .reserve_attempt(&record.user_id, Some(record))
+            .await?
+            .ok_or(AppError::InvalidCode)?;
+        let code = TotpCode::parse(code).ok_or(AppError::InvalidCode)?;
+        let step = self
+            .fresh_totp_step(Some(record), &code)?
+            .ok_or(AppError::InvalidCode)?;
+        Ok((attempt, step))
     }
 
     pub(crate) async fn issue_codes(&self) -> Result<IssuedCodes, AppError> {
@@ -126,15 +163,22 @@ impl Services {
         )
     }
 
-    /// The step a fresh TOTP code proves for an enrolled user, if it is valid and not a replay.
+    /// The step a fresh TOTP code proves for `record`, if it is valid and not a replay. With no
+    /// record, the same unseal and HMAC work is done on a decoy, and the answer is `None`.
     pub(crate) fn fresh_totp_step(
         &self,
-        record: &UserRecord,
-        code: &crate::domain::totp::TotpCode,
+        record: Option<&UserRecord>,
+        code: &TotpCode,
     ) -> Result<Option<u64>, AppError> {
-        let secret: TotpSecret = self.sealer.open(&record.user_id, &record.totp.secret)?;
+        let now = self.clock.now();
+        let Some(record) = record else {
+            let decoy = self.sealer.open_decoy()?;
+            std::hint::black_box(decoy.matching_step(code, now));
+            return Ok(None);
+        };
+        let secret = self.sealer.open(&record.user_id, &record.totp.secret)?;
         Ok(secret
-            .matching_step(code, self.clock.now())
+            .matching_step(code, now)
             .filter(|step| *step > record.totp.last_step))
     }
 }

@@ -17,6 +17,18 @@ pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, AppError
         info!(%reason, "download link refused");
         AppError::LinkInvalid
     })?;
+    // A used, replaced or expired grant is refused by one read before any hashing: replaying a
+    // link must not make this public route spend argon2id work.
+    let live = svc
+        .store
+        .get_user(&claims.user)
+        .await?
+        .and_then(|record| record.grant)
+        .is_some_and(|grant| grant.id == claims.grant.id && grant.is_live(now));
+    if !live {
+        info!(user = %claims.user, "download link already used, replaced or expired");
+        return Err(AppError::LinkInvalid);
+    }
     let issued = svc.issue_codes().await?;
     match svc
         .store

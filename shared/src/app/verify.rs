@@ -1,6 +1,6 @@
 //! Verify, called by the team's auth server mid-sign-in: a current TOTP code or an unused backup code.
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{AppError, Services};
 use crate::domain::{
@@ -22,59 +22,47 @@ pub struct Verified {
     pub remaining_backup_codes: usize,
 }
 
-/// Unknown user, unenrolled user, wrong code and used code all end in `InvalidCode`, and a
-/// backup-code-shaped guess costs one argon2id hash in every case, so neither the answer nor
-/// its timing tells them apart. Every refusal is counted; enough in a row lock the user's
-/// verifies for a while, and a locked user gets the same refusal, even for a right code.
+/// Every check is reserved in the user's attempt ledger first; a full ledger is `Locked`
+/// before any hashing, unsealing or HMAC work. Unknown user, unenrolled user, wrong code and used
+/// code all end in `InvalidCode` with the same store requests (a read and one conditional
+/// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
+/// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verified, AppError> {
-    match check(svc, user, code).await {
-        Err(AppError::InvalidCode) => {
-            count_failure(svc, user).await?;
-            Err(AppError::InvalidCode)
-        }
-        outcome => outcome,
-    }
-}
-
-async fn check(svc: &Services, user: &UserId, code: &str) -> Result<Verified, AppError> {
-    let now = svc.clock.now();
-    let record = svc
-        .store
-        .get_user(user)
-        .await?
-        .filter(|r| r.is_enrolled() && !r.failures.is_locked(now));
+    let record = svc.store.get_user(user).await?;
+    let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
+    // Only an enrolled user whose attempt was counted can have a code accepted.
+    let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
     if let Some(totp) = TotpCode::parse(code) {
-        let Some(record) = record else {
+        let step = svc.fresh_totp_step(checked.as_ref().map(|(r, _)| r), &totp)?;
+        let (Some((record, attempt)), Some(step)) = (checked, step) else {
             return Err(AppError::InvalidCode);
         };
-        let step = svc
-            .fresh_totp_step(&record, &totp)?
-            .ok_or(AppError::InvalidCode)?;
-        if svc.store.use_totp_step(user, step).await? == Written::ConditionFailed {
+        if svc.store.use_totp_step(user, &attempt, step).await? == Written::ConditionFailed {
             return Err(AppError::InvalidCode);
         }
         info!(method = "totp", "verified");
-        let remaining = record.codes.as_ref().map_or(0, |s| s.remaining());
         return Ok(Verified {
             method: Method::Totp,
-            remaining_backup_codes: remaining,
+            remaining_backup_codes: record.codes.as_ref().map_or(0, |s| s.remaining()),
         });
     }
     let code = BackupCode::parse(code).ok_or(AppError::InvalidCode)?;
-    let set = record.and_then(|r| r.codes);
-    let salt = set.as_ref().map_or([0u8; SALT_LEN], |s| s.salt);
-    let hash = svc.hash_code(code, salt).await?;
-    let Some(set) = set else {
+    let set = checked.as_ref().and_then(|(r, _)| r.codes.as_ref());
+    let hasher = svc.hasher.for_set(set);
+    let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
+    let hash = svc.hash_code(hasher, code, salt).await?;
+    let Some((record, attempt)) = checked else {
         return Err(AppError::InvalidCode);
     };
+    let set = record.codes.as_ref().ok_or(AppError::InvalidCode)?;
     let unused = set.find(&hash).is_some_and(|c| c.used_at.is_none());
     if !unused {
         return Err(AppError::InvalidCode);
     }
     let remaining = svc
         .store
-        .use_backup_code(user, &set.id, &hash, now)
+        .use_backup_code(user, &attempt, &set.id, &hash, svc.clock.now())
         .await?
         .ok_or(AppError::InvalidCode)?;
     info!(method = "backup_code", remaining, "verified");
@@ -82,21 +70,4 @@ async fn check(svc: &Services, user: &UserId, code: &str) -> Result<Verified, Ap
         method: Method::BackupCode,
         remaining_backup_codes: remaining,
     })
-}
-
-/// Refusals while locked count too, so a guesser who keeps going keeps the lock on.
-async fn count_failure(svc: &Services, user: &UserId) -> Result<(), AppError> {
-    let policy = svc.settings.lockout;
-    if policy.threshold == 0 {
-        return Ok(());
-    }
-    let Some(count) = svc.store.count_failed_verify(user).await? else {
-        return Ok(());
-    };
-    if count >= policy.threshold {
-        let until = svc.clock.now() + policy.duration;
-        svc.store.lock_verifies(user, until).await?;
-        warn!(failures = count, until = %until, "verifies locked after repeated failures");
-    }
-    Ok(())
 }

@@ -64,12 +64,43 @@ impl fmt::Debug for BackupCode {
     }
 }
 
-/// argon2id cost; defaults are OWASP's recommendation (m=19456 KiB, t=2, p=1).
+/// argon2id cost; defaults are OWASP's recommendation (m=19456 KiB, t=2, p=1). Each set keeps
+/// the cost it was hashed with, so changing the configured cost never invalidates stored codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HashCost {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+}
+
+impl HashCost {
+    pub const MEMORY_KIB: std::ops::RangeInclusive<u32> = 8..=4 * 1024 * 1024;
+    pub const ITERATIONS: std::ops::RangeInclusive<u32> = 1..=100;
+    pub const PARALLELISM: std::ops::RangeInclusive<u32> = 1..=16;
+
+    /// The PHC-style form a set stores: `m=19456,t=2,p=1`.
+    pub fn encode(&self) -> String {
+        format!(
+            "m={},t={},p={}",
+            self.memory_kib, self.iterations, self.parallelism
+        )
+    }
+
+    /// Reads `encode`'s form; anything else, or a cost outside the configurable ranges (a
+    /// damaged record must not make a function allocate gigabytes), is `None`.
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.split(',');
+        let mut field = |name: &str, range: std::ops::RangeInclusive<u32>| {
+            let value: u32 = parts.next()?.strip_prefix(name)?.parse().ok()?;
+            range.contains(&value).then_some(value)
+        };
+        let cost = Self {
+            memory_kib: field("m=", Self::MEMORY_KIB)?,
+            iterations: field("t=", Self::ITERATIONS)?,
+            parallelism: field("p=", Self::PARALLELISM)?,
+        };
+        parts.next().is_none().then_some(cost)
+    }
 }
 
 impl Default for HashCost {
@@ -82,10 +113,10 @@ impl Default for HashCost {
     }
 }
 
-/// Hashes backup codes with argon2id under a fixed cost.
+/// Hashes backup codes with argon2id: new sets under the configured cost, stored sets under theirs.
 #[derive(Clone)]
 pub struct CodeHasher {
-    params: Params,
+    cost: HashCost,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,14 +129,20 @@ pub struct HashingFailed(argon2::Error);
 
 impl CodeHasher {
     pub fn new(cost: HashCost) -> Result<Self, HashCostError> {
-        let params = Params::new(
-            cost.memory_kib,
-            cost.iterations,
-            cost.parallelism,
-            Some(HASH_LEN),
-        )
-        .map_err(HashCostError)?;
-        Ok(Self { params })
+        params(cost).map_err(HashCostError)?;
+        Ok(Self { cost })
+    }
+
+    pub fn cost(&self) -> HashCost {
+        self.cost
+    }
+
+    /// The hasher a stored set is checked with: the cost it was made under, or the configured
+    /// one for a set stored before sets recorded their cost.
+    pub fn for_set(&self, set: Option<&BackupCodeSet>) -> Self {
+        Self {
+            cost: set.and_then(|s| s.cost).unwrap_or(self.cost),
+        }
     }
 
     pub fn hash(
@@ -113,13 +150,26 @@ impl CodeHasher {
         code: &BackupCode,
         salt: &[u8; SALT_LEN],
     ) -> Result<CodeHash, HashingFailed> {
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params(self.cost).map_err(HashingFailed)?,
+        );
         let mut out = [0u8; HASH_LEN];
         argon
             .hash_password_into(code.0.as_bytes(), salt, &mut out)
             .map_err(HashingFailed)?;
         Ok(CodeHash(out))
     }
+}
+
+fn params(cost: HashCost) -> Result<Params, argon2::Error> {
+    Params::new(
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        Some(HASH_LEN),
+    )
 }
 
 /// The argon2id output for one code under its set's salt.
@@ -162,6 +212,9 @@ pub struct StoredCode {
 pub struct BackupCodeSet {
     pub id: String,
     pub salt: [u8; SALT_LEN],
+    /// The argon2id cost the codes were hashed with; `None` for a set stored before sets
+    /// recorded it, which was hashed under the configured cost.
+    pub cost: Option<HashCost>,
     pub generated_at: OffsetDateTime,
     pub codes: Vec<StoredCode>,
 }
@@ -218,6 +271,7 @@ impl IssuedCodes {
         let set = BackupCodeSet {
             id: random_id(),
             salt,
+            cost: Some(hasher.cost()),
             generated_at: now,
             codes,
         };
@@ -304,6 +358,41 @@ mod tests {
         );
         let in_second = hasher.hash(code, &second.set.salt).unwrap();
         assert!(second.set.find(&in_second).is_none());
+    }
+
+    #[test]
+    fn a_set_is_checked_under_the_cost_it_was_made_with() {
+        let old = cheap_hasher();
+        let issued = IssuedCodes::generate(&old, 2, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let raised = CodeHasher::new(HashCost {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
+        let code = &issued.plaintext[0];
+        let under_new = raised.hash(code, &issued.set.salt).unwrap();
+        assert!(issued.set.find(&under_new).is_none(), "costs differ");
+        let under_set = raised
+            .for_set(Some(&issued.set))
+            .hash(code, &issued.set.salt);
+        assert!(issued.set.find(&under_set.unwrap()).is_some());
+    }
+
+    #[test]
+    fn cost_round_trips_and_refuses_what_config_would() {
+        let cost = HashCost::default();
+        assert_eq!(cost.encode(), "m=19456,t=2,p=1");
+        assert_eq!(HashCost::decode(&cost.encode()), Some(cost));
+        for bad in [
+            "",
+            "m=19456,t=2",
+            "m=19456,t=2,p=1,x=1",
+            "m=99999999,t=2,p=1",
+            "t=2,m=1,p=1",
+        ] {
+            assert_eq!(HashCost::decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Pure rules: no storage, no HTTP, no AWS.
 
+pub mod attempts;
 pub mod codes;
 pub mod link_token;
 pub mod sealing;

@@ -127,11 +127,27 @@ pub enum UnsealError {
 #[derive(Clone, Debug)]
 pub struct SecretSealer {
     keys: Keyring,
+    /// A secret sealed at start-up for nobody; see `open_decoy`.
+    decoy: SealedSecret,
 }
+
+/// The additional data the decoy is sealed under; never a real user's id, which is a token's `sub`.
+const DECOY_USER: &str = "backup-codes decoy";
 
 impl SecretSealer {
     pub fn new(keys: Keyring) -> Self {
-        Self { keys }
+        let mut sealer = Self {
+            keys,
+            decoy: SealedSecret(vec![]),
+        };
+        sealer.decoy = sealer.seal(&decoy_user(), &TotpSecret::generate());
+        sealer
+    }
+
+    /// Opens the decoy: the same AES-GCM work as opening a user's secret, so checking a code
+    /// for a user who does not exist costs what checking one for a user who does costs.
+    pub fn open_decoy(&self) -> Result<TotpSecret, UnsealError> {
+        self.open(&decoy_user(), &self.decoy)
     }
 
     pub fn seal(&self, user: &UserId, secret: &TotpSecret) -> SealedSecret {
@@ -178,6 +194,10 @@ impl SecretSealer {
             .map_err(|_| UnsealError::Forged)?;
         Ok(TotpSecret::from_bytes(plain))
     }
+}
+
+fn decoy_user() -> UserId {
+    UserId::parse(DECOY_USER).expect("a plain id")
 }
 
 #[cfg(test)]

@@ -50,15 +50,27 @@ impl fmt::Display for UserId {
 pub struct Email(String);
 
 impl Email {
-    /// Loose by design: the identity provider already verified it, we only refuse what cannot be an address.
+    /// Exactly one plain address: an RFC 5322 dot-atom local part, `@`, and a domain of at least
+    /// two letter-digit-hyphen labels. A list, a display name, quotes, comments, an address
+    /// literal or surrounding space is refused: the value decides where a reset link is mailed.
     pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.trim();
+        const MAX_LEN: usize = 254;
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+        let ldh = |c: char| c.is_ascii_alphanumeric() || c == '-';
         let (local, domain) = raw.split_once('@')?;
-        let plausible = !local.is_empty()
-            && domain.contains('.')
-            && raw.len() <= 320
-            && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
-        plausible.then(|| Self(raw.to_owned()))
+        let local_ok = local.len() <= 64
+            && local
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(atext));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|label| {
+                (1..=63).contains(&label.len())
+                    && label.chars().all(ldh)
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        (raw.len() <= MAX_LEN && local_ok && domain_ok).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,5 +99,32 @@ mod tests {
         assert!(Email::parse("ana@localhost").is_none());
         assert!(Email::parse("@example.com").is_none());
         assert!(Email::parse("a na@example.com").is_none());
+    }
+
+    #[test]
+    fn email_is_one_plain_address() {
+        for ok in [
+            "ana@example.com",
+            "a.b+tag@mail.example.co.uk",
+            "o'neil@ex-ample.org",
+        ] {
+            assert!(Email::parse(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "ana@example.com,eve@attacker.example",
+            "ana@example.com;eve@attacker.example",
+            "Ana <ana@example.com>",
+            "\"ana\"@example.com",
+            "ana@example.com ",
+            " ana@example.com",
+            "ana@@example.com",
+            "ana@example..com",
+            "ana.@example.com",
+            "ana@-example.com",
+            "ana@[192.0.2.1]",
+            "ana@example.com\r\nBcc: eve@attacker.example",
+        ] {
+            assert!(Email::parse(bad).is_none(), "{bad}");
+        }
     }
 }

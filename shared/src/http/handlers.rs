@@ -10,7 +10,7 @@ use super::{
     pages,
     request::{is_form, json_body, optional_json_body, otp, wants_text, MAX_BODY_BYTES},
     response::{empty_response, html_response, json_response, text_attachment, ApiError},
-    routes::{Endpoint, PathParams},
+    routes::Endpoint,
     Api,
 };
 use crate::{
@@ -21,11 +21,10 @@ use crate::{
 pub(super) async fn handle(
     api: &Api,
     endpoint: Endpoint,
-    params: &PathParams,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     match endpoint {
-        Endpoint::AdminRegenerate => admin_regenerate(api, params, &req).await,
+        Endpoint::AdminRegenerate => admin_regenerate(api, &req).await,
         Endpoint::DownloadPage => Ok(html_response(
             StatusCode::OK,
             &pages::landing(&api.services.settings.product),
@@ -159,14 +158,15 @@ async fn delete_code_set(api: &Api, req: &Request) -> Result<Response<Body>, Api
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
-async fn admin_regenerate(
-    api: &Api,
-    params: &PathParams,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let is_admin = who.is_in_group(&api.identity.admin_group);
-    let target = params.get("user_id").unwrap_or_default();
+    // API Gateway has already matched and percent-decoded the path: decoding again would
+    // read `%2541` as `A`, not `%41`.
+    let target = req
+        .path_parameters_ref()
+        .and_then(|params| params.first("user_id"))
+        .unwrap_or_default();
     let target = UserId::parse(target).map_err(|e| {
         ApiError::bad_request("invalid_field", format!("path parameter `user_id` {e}"))
     })?;

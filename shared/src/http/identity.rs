@@ -38,9 +38,27 @@ pub fn caller(req: &Request, groups_claim: &str) -> Result<Caller, ApiError> {
         .ok_or_else(|| unauthenticated("missing identity: the token has no `sub` claim"))?;
     let user =
         UserId::parse(sub).map_err(|e| unauthenticated(&format!("the token's `sub` claim {e}")))?;
+    let email = claims
+        .get("email")
+        .map(|raw| {
+            Email::parse(raw).ok_or_else(|| {
+                invalid_claim("the token's `email` claim must be exactly one email address")
+            })
+        })
+        .transpose()?;
+    // An address the identity provider says is unverified is never stored or mailed.
+    let verified = match claims.get("email_verified").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            return Err(invalid_claim(
+                "the token's `email_verified` claim must be true or false",
+            ))
+        }
+    };
     Ok(Caller {
         user,
-        email: claims.get("email").and_then(|e| Email::parse(e)),
+        email: email.filter(|_| verified),
         groups: claims
             .get(groups_claim)
             .map(|g| parse_groups(g))
@@ -48,19 +66,25 @@ pub fn caller(req: &Request, groups_claim: &str) -> Result<Caller, ApiError> {
     })
 }
 
-/// API Gateway HTTP APIs flatten an array claim to `[a b]`; other setups pass a JSON array or one name.
+fn invalid_claim(message: &str) -> ApiError {
+    ApiError::bad_request("invalid_claim", message)
+}
+
+/// A JSON array of names, or API Gateway's flattening of an array claim, `[a b]`, split on
+/// spaces only (group names cannot hold white space; they can hold commas, so a comma never
+/// separates). Anything else is one group name, as it is.
 pub fn parse_groups(raw: &str) -> Vec<String> {
-    let raw = raw.trim();
     if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
         return list;
     }
-    raw.strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(raw)
-        .split([' ', ','])
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect()
+    match raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        Some(inner) => inner
+            .split(' ')
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec![raw.to_owned()],
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +100,19 @@ mod tests {
         );
         assert_eq!(parse_groups("admins"), vec!["admins"]);
         assert_eq!(parse_groups("[]"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_comma_in_a_group_name_never_splits_it() {
+        let admin = "backup-codes-admins".to_owned();
+        for raw in [
+            "[ops,backup-codes-admins]",
+            "ops,backup-codes-admins",
+            r#"["ops,backup-codes-admins"]"#,
+            "[ops, backup-codes-admins]x",
+        ] {
+            assert!(!parse_groups(raw).contains(&admin), "{raw}");
+        }
+        assert!(parse_groups("[ops backup-codes-admins]").contains(&admin));
     }
 }

@@ -7,7 +7,7 @@ use lambda_http::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::AppError;
+use crate::{app::AppError, ports::StoreError};
 
 /// A refusal as the client sees it: `{"error": "snake_case", "message": "..."}`.
 #[derive(Debug)]
@@ -17,7 +17,13 @@ pub struct ApiError {
     pub message: String,
     /// Verify's refusals also say `"valid": false`, so its callers can read one field either way.
     pub verify_shape: bool,
+    /// When to come back (429, 503): the `Retry-After` header and `retry_after_seconds`.
+    pub retry_after_seconds: Option<u64>,
 }
+
+/// How long a client should wait after the store was unreachable: long enough for throttling
+/// to ease, short enough for a person at a sign-in page.
+pub const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -26,7 +32,13 @@ impl ApiError {
             code,
             message: message.into(),
             verify_shape: false,
+            retry_after_seconds: None,
         }
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -43,7 +55,16 @@ impl ApiError {
         if self.verify_shape {
             body["valid"] = json!(false);
         }
-        json_response(self.status, &body)
+        if let Some(seconds) = self.retry_after_seconds {
+            body["retry_after_seconds"] = json!(seconds);
+        }
+        let mut response = json_response(self.status, &body);
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -54,6 +75,17 @@ impl From<AppError> for ApiError {
             AppError::InvalidCode => {
                 Self::new(S::UNAUTHORIZED, "invalid_code", "the code is not valid")
             }
+            AppError::Locked {
+                retry_after_seconds,
+            } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "locked",
+                format!(
+                    "too many codes were tried for this user; no code is checked until the lock \
+                     ends in {retry_after_seconds} s"
+                ),
+            )
+            .retry_after(retry_after_seconds),
             AppError::TotpRequired => Self::new(
                 S::UNAUTHORIZED,
                 "totp_required",
@@ -101,6 +133,15 @@ impl From<AppError> for ApiError {
                     "email_failed",
                     "the email could not be sent; nothing was changed, so try again",
                 )
+            }
+            AppError::Store(ref fault @ StoreError::Request { .. }) => {
+                tracing::error!(error = %error_chain(fault), "storage unavailable");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service's storage is not answering; try again shortly",
+                )
+                .retry_after(UNAVAILABLE_RETRY_SECONDS)
             }
             fault @ (AppError::NotConfigured(_)
             | AppError::Store(_)

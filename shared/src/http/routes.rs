@@ -143,6 +143,10 @@ pub const ROUTES: &[Route] = &[
 pub struct PathParams(Vec<(&'static str, String)>);
 
 impl PathParams {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(n, v)| (*n, v.as_str()))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -152,7 +156,8 @@ impl PathParams {
 }
 
 /// Matches `path` against a pattern like `/v1/admin/users/{user_id}/backup-codes`,
-/// percent-decoding each captured segment.
+/// percent-decoding each captured segment. Handlers read the event's `pathParameters`, which
+/// API Gateway fills; the local server and the tests, standing in for it, fill them from this.
 pub fn match_path(pattern: &'static str, path: &str) -> Option<PathParams> {
     let mut params = vec![];
     let mut pattern_parts = pattern.split('/');
@@ -176,6 +181,13 @@ pub fn match_path(pattern: &'static str, path: &str) -> Option<PathParams> {
             _ => return None,
         }
     }
+}
+
+/// The `pathParameters` API Gateway would put in the event for `path`: what the local server
+/// and the tests, standing in for it, send.
+pub fn path_parameters(path: &str) -> Option<PathParams> {
+    let path = path.trim_end_matches('/');
+    ROUTES.iter().find_map(|r| match_path(r.path, path))
 }
 
 /// Serves a request as `only` would (one Lambda), or as any function (the local server with `None`).
@@ -211,8 +223,8 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         }
         return response;
     };
-    let (route, params) = served.swap_remove(index);
-    let mut response = handlers::handle(api, route.endpoint, &params, req)
+    let (route, _) = served.swap_remove(index);
+    let mut response = handlers::handle(api, route.endpoint, req)
         .await
         .unwrap_or_else(ApiError::into_response);
     if is_head {
