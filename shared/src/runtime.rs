@@ -6,7 +6,11 @@ use std::sync::Arc;
 use lambda_http::{service_fn, Body, Error, Request, Response};
 
 use crate::{
-    adapters::{dynamodb::DynamoStore, secrets, ses::SesMailer},
+    adapters::{
+        dynamodb::{self, DynamoStore},
+        secrets,
+        ses::SesMailer,
+    },
     app::{LinkSettings, Services},
     config::{Config, ConfigError},
     domain::{
@@ -59,7 +63,7 @@ async fn keyring(
 pub async fn api_from_env(function: Function) -> Result<Api, Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.require_table()?);
+    let store = DynamoStore::new(dynamodb::client(&aws), config.require_table()?);
     let sealing_keys = async {
         match function {
             // Redeeming a link never opens a TOTP secret, so this function is not trusted with

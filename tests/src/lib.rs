@@ -114,7 +114,7 @@ pub fn dynamodb_endpoint() -> String {
 
 /// An SDK client for the emulator, with the dummy credentials it accepts.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&emulator_config().await)
+    dynamodb::client(&emulator_config().await)
 }
 
 pub async fn emulator_config() -> aws_config::SdkConfig {

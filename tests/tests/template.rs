@@ -401,3 +401,20 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
         );
     }
 }
+
+#[test]
+fn every_request_is_answered_before_its_function_times_out() {
+    let template = template();
+    let deadline = backup_codes::http::routes::REQUEST_DEADLINE;
+    let global = template["Globals"]["Function"]["Timeout"].as_u64();
+    for (name, function) in of_type(&template, "AWS::Serverless::Function") {
+        let timeout = function["Properties"]["Timeout"]
+            .as_u64()
+            .or(global)
+            .unwrap_or_else(|| panic!("{name} has no Timeout"));
+        assert!(
+            std::time::Duration::from_secs(timeout) > deadline,
+            "{name}: a {timeout} s timeout would cut off the {deadline:?} request deadline"
+        );
+    }
+}

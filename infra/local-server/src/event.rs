@@ -38,6 +38,20 @@ fn flatten_claim(value: &Value) -> String {
     }
 }
 
+/// Why lambda_http could not form a request URI from this event's `Host` and
+/// `X-Forwarded-Proto` (it unwraps that parse). API Gateway only forwards a Host it routed;
+/// the local server must refuse what it cannot route instead of panicking.
+pub fn unroutable(event: &Value) -> Option<String> {
+    let host = event["headers"]["host"].as_str()?;
+    let scheme = event["headers"]["x-forwarded-proto"]
+        .as_str()
+        .unwrap_or("https");
+    let path = event["rawPath"].as_str().unwrap_or("/");
+    url::Url::parse(&format!("{scheme}://{host}{path}"))
+        .err()
+        .map(|_| format!("headers Host ({host:?}) and X-Forwarded-Proto do not form a valid URL"))
+}
+
 pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in &parts.headers {
@@ -99,6 +113,27 @@ pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_that_forms_no_url_is_named() {
+        let event = |host: &str, proto: Option<&str>| {
+            let mut e = json!({ "rawPath": "/v1/verify", "headers": { "host": host } });
+            if let Some(p) = proto {
+                e["headers"]["x-forwarded-proto"] = json!(p);
+            }
+            e
+        };
+        assert_eq!(unroutable(&event("127.0.0.1:3000", None)), None);
+        for (host, proto) in [
+            ("a b", None),
+            ("[::1", None),
+            ("x:99999", None),
+            ("ok", Some("a b")),
+        ] {
+            let problem = unroutable(&event(host, proto)).expect(host);
+            assert!(problem.contains("Host"), "{problem}");
+        }
+    }
 
     #[test]
     fn arrays_flatten_like_api_gateway() {

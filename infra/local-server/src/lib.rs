@@ -6,7 +6,7 @@ pub mod options;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
-use backup_codes::http::{dispatch, Api};
+use backup_codes::http::{dispatch, response::ApiError, Api};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
 use hyper_util::rt::TokioIo;
@@ -38,22 +38,30 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> 
 async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let Ok(body) = Limited::new(body, MAX_READ_BYTES).collect().await else {
-        return plain(
+        return refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large or interrupted",
+            "payload_too_large",
+            "the request body is too large or was interrupted".to_owned(),
         );
     };
     let event = event::api_gateway_event(&parts, &body.to_bytes());
+    if let Some(problem) = event::unroutable(&event) {
+        return refusal(StatusCode::BAD_REQUEST, "invalid_header", problem);
+    }
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(err) => {
-            return plain(
+            return refusal(
                 StatusCode::BAD_REQUEST,
-                &format!("cannot form a request: {err}"),
+                "invalid_request",
+                format!("cannot form a request: {err}"),
             )
         }
     };
-    let response = dispatch(api, None, request).await;
+    into_hyper(dispatch(api, None, request).await)
+}
+
+fn into_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),
@@ -63,10 +71,9 @@ async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full
     Response::from_parts(parts, Full::new(bytes))
 }
 
-fn plain(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(message.to_owned())));
-    *response.status_mut() = status;
-    response
+/// The server's own refusals, in the API's error shape.
+fn refusal(status: StatusCode, code: &'static str, message: String) -> Response<Full<Bytes>> {
+    into_hyper(ApiError::new(status, code, message).into_response())
 }
 
 /// Loopback only: the server trusts unsigned tokens, which is safe on this machine and nowhere else.

@@ -55,7 +55,7 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| e.to_string())?
                 .to_owned();
             let aws = aws_config::load_from_env().await;
-            let client = aws_sdk_dynamodb::Client::new(&aws);
+            let client = dynamodb::client(&aws);
             dynamodb::ensure_table(&client, &table).await.map_err(|e| {
                 let cause = std::error::Error::source(&e)
                     .map(|c| c.to_string())

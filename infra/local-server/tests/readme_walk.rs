@@ -240,6 +240,30 @@ async fn the_admin_walk_mails_a_link_to_the_outbox() {
     assert_eq!(verify_ana(&server, new_code).await.0, 200);
 }
 
+#[tokio::test]
+async fn a_hostile_host_header_gets_400_and_the_server_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(&[], &[]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    for host in ["a b", "[::1", "x:99999", "%%"] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "Host {host:?}: {answer}"
+        );
+        assert!(answer.contains(r#""error":"invalid_header""#), "{answer}");
+    }
+    let (status, _) = verify_ana(&server, "k3m9q-2x7tv").await;
+    assert_eq!(status, 401, "still serving after hostile requests");
+}
+
 #[test]
 fn refuses_a_non_loopback_address() {
     let out = Command::new(env!("CARGO_BIN_EXE_local-server"))

@@ -42,6 +42,33 @@ const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_unti
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
+/// Attempts per request, first included: a throttled or unreachable table answers 503 after
+/// this many, well inside the request deadline (`http::REQUEST_DEADLINE`).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// A DynamoDB client whose retries and timeouts are bounded, so a table that throttles or does
+/// not answer costs a request a few seconds at most, never the whole Lambda timeout.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    use std::time::Duration;
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(400)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(4))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,

@@ -36,6 +36,16 @@ impl ApiError {
         }
     }
 
+    /// A dependency did not answer in time; the client may try again shortly.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service's storage is not answering; try again shortly",
+        )
+        .retry_after(UNAVAILABLE_RETRY_SECONDS)
+    }
+
     fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after_seconds = Some(seconds);
         self
@@ -136,12 +146,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Store(ref fault @ StoreError::Request { .. }) => {
                 tracing::error!(error = %error_chain(fault), "storage unavailable");
-                Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the service's storage is not answering; try again shortly",
-                )
-                .retry_after(UNAVAILABLE_RETRY_SECONDS)
+                Self::unavailable()
             }
             fault @ (AppError::NotConfigured(_)
             | AppError::Store(_)

@@ -190,6 +190,12 @@ pub fn path_parameters(path: &str) -> Option<PathParams> {
     ROUTES.iter().find_map(|r| match_path(r.path, path))
 }
 
+/// How long a request may take before it is answered 503: inside the functions' 10 s Lambda
+/// timeout, so a slow dependency yields a clear answer rather than a timed-out invocation.
+/// Each store write is one conditional request, so an abandoned request leaves every record
+/// as it was before or after that write.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// Serves a request as `only` would (one Lambda), or as any function (the local server with `None`).
 pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
@@ -224,9 +230,15 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         return response;
     };
     let (route, _) = served.swap_remove(index);
-    let mut response = handlers::handle(api, route.endpoint, req)
-        .await
-        .unwrap_or_else(ApiError::into_response);
+    let handled =
+        tokio::time::timeout(REQUEST_DEADLINE, handlers::handle(api, route.endpoint, req));
+    let mut response = match handled.await {
+        Ok(answer) => answer.unwrap_or_else(ApiError::into_response),
+        Err(_) => {
+            tracing::error!(deadline = ?REQUEST_DEADLINE, "request abandoned at its deadline");
+            ApiError::unavailable().into_response()
+        }
+    };
     if is_head {
         *response.body_mut() = Body::Empty;
     }
