@@ -233,6 +233,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<RecordingMailer>,
     pub signing_key: SecretKey,
+    /// The key that seals TOTP secrets.
+    pub sealing_key: SecretKey,
 }
 
 /// One request as a test writes it.
@@ -334,6 +336,7 @@ impl TestApp {
         recorder: Arc<RecordingMailer>,
     ) -> Self {
         let signing_key = SecretKey::generate();
+        let sealing_key = SecretKey::generate();
         // A fixed, step-aligned start keeps TOTP steps predictable.
         let clock = Arc::new(TestClock(Mutex::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
@@ -342,7 +345,7 @@ impl TestApp {
             store: store.clone(),
             clock: clock.clone(),
             hasher: CodeHasher::new(TEST_HASH_COST).unwrap(),
-            sealer: SecretSealer::new(Keyring::new(SecretKey::generate(), vec![])),
+            sealer: SecretSealer::new(Keyring::new(sealing_key.clone(), vec![])),
             settings: Settings {
                 code_count: 10,
                 issuer: "Acme".into(),
@@ -369,6 +372,7 @@ impl TestApp {
             store,
             mailer: recorder,
             signing_key,
+            sealing_key,
         }
     }
 

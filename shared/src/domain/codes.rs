@@ -414,4 +414,41 @@ mod tests {
         }
         assert!(seen.iter().all(|s| *s));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn normalisation_is_idempotent(raw in "\\PC{0,24}") {
+                if let Some(code) = BackupCode::parse(&raw) {
+                    let again = BackupCode::parse(&code.display()).expect("a shown code parses");
+                    prop_assert!(again == code);
+                    prop_assert_eq!(again.display(), code.display());
+                }
+            }
+
+            #[test]
+            fn any_spelling_of_a_code_is_the_same_code(
+                index in 0usize..10,
+                upper in any::<[bool; 10]>(),
+                separators in proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just("-")], 11),
+            ) {
+                let code = BackupCode::generate();
+                let shown = code.display().replace('-', "");
+                let spelled: String = shown
+                    .chars()
+                    .zip(upper)
+                    .enumerate()
+                    .map(|(i, (c, up))| {
+                        let c = if up { c.to_ascii_uppercase() } else { c };
+                        format!("{}{c}", separators[i])
+                    })
+                    .collect::<String>()
+                    + separators[10];
+                prop_assert!(BackupCode::parse(&spelled) == Some(code), "{} (index {})", spelled, index);
+            }
+        }
+    }
 }

@@ -224,4 +224,80 @@ mod tests {
         let rotated = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![old]));
         assert!(rotated.verify(&token, at(0)).is_ok());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            FlipBit { position: usize, bit: u8 },
+            Replace { position: usize, with: char },
+            Truncate { keep: usize },
+            Append(String),
+            Insert { position: usize, text: String },
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            prop_oneof![
+                (any::<usize>(), 0u8..8)
+                    .prop_map(|(position, bit)| Mutation::FlipBit { position, bit }),
+                (any::<usize>(), any::<char>())
+                    .prop_map(|(position, with)| Mutation::Replace { position, with }),
+                any::<usize>().prop_map(|keep| Mutation::Truncate { keep }),
+                "\\PC{1,8}".prop_map(Mutation::Append),
+                (any::<usize>(), "\\PC{1,8}")
+                    .prop_map(|(position, text)| Mutation::Insert { position, text }),
+            ]
+        }
+
+        /// Applies `m` to the token's bytes (the decoded payload and tag for bit flips), so
+        /// every mutation yields a different string than the token itself.
+        fn mutate(token: &str, m: &Mutation) -> String {
+            match m {
+                Mutation::FlipBit { position, bit } => {
+                    let (payload, tag) = token.split_once('.').unwrap();
+                    let mut payload = URL_SAFE_NO_PAD.decode(payload).unwrap();
+                    let mut tag = URL_SAFE_NO_PAD.decode(tag).unwrap();
+                    let total = payload.len() + tag.len();
+                    let at = position % total;
+                    if at < payload.len() {
+                        payload[at] ^= 1 << bit;
+                    } else {
+                        tag[at - payload.len()] ^= 1 << bit;
+                    }
+                    format!(
+                        "{}.{}",
+                        URL_SAFE_NO_PAD.encode(payload),
+                        URL_SAFE_NO_PAD.encode(tag)
+                    )
+                }
+                Mutation::Replace { position, with } => {
+                    let mut chars: Vec<char> = token.chars().collect();
+                    let at = position % chars.len();
+                    chars[at] = if chars[at] == *with { '!' } else { *with };
+                    chars.into_iter().collect()
+                }
+                Mutation::Truncate { keep } => token[..keep % token.len()].to_owned(),
+                Mutation::Append(text) => format!("{token}{text}"),
+                Mutation::Insert { position, text } => {
+                    let at = position % token.len();
+                    format!("{}{text}{}", &token[..at], &token[at..])
+                }
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn any_mutation_of_a_token_is_refused(user in "[a-z0-9|-]{1,40}", m in mutation()) {
+                let signer = signer();
+                let user = UserId::parse(&user).unwrap();
+                let token = signer.sign(&user, &grant());
+                let mutated = mutate(&token, &m);
+                // Whitespace around the token is trimmed on purpose (mail clients add it).
+                prop_assume!(mutated.trim() != token);
+                prop_assert!(signer.verify(&mutated, at(0)).is_err(), "{:?} accepted: {}", m, mutated);
+            }
+        }
+    }
 }

@@ -167,4 +167,20 @@ mod tests {
         assert!(uri.contains("issuer=Acme"));
         assert_eq!(secret.base32().len(), 32);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn totp_parsing_is_idempotent_and_exactly_six_digits(raw in "\\PC{0,16}") {
+                if let Some(code) = TotpCode::parse(&raw) {
+                    prop_assert_eq!(code.0.len(), DIGITS);
+                    prop_assert!(code.0.bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert!(TotpCode::parse(&code.0) == Some(code.clone()));
+                }
+            }
+        }
+    }
 }
