@@ -35,3 +35,6 @@ start_moto
 
 echo "== tests" >&2
 cargo test --workspace --no-fail-fast
+
+echo "== HTTP contract: schemathesis, every check, against the local server" >&2
+bash infra/contract.sh

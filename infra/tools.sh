@@ -4,7 +4,7 @@
 
 TOOLS_ROOT="${TOOLS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
 PYPI_TOOLS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0" "cargo-lambda==1.9.2"
-  "ziglang==0.17.1")
+  "ziglang==0.17.1" "schemathesis==4.32.5")
 
 need_python_tools() {
   local venv="$TOOLS_ROOT/venv"

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     app::{admin_regenerate, backup_codes, enroll, redeem, verify, AppError},
-    domain::{codes::IssuedCodes, user::UserId},
+    domain::{codes::IssuedCodes, link_token::MAX_TOKEN_LEN, user::UserId},
 };
 
 pub(super) async fn handle(
@@ -245,6 +245,12 @@ async fn redeem_download(api: &Api, req: &Request) -> Result<Response<Body>, Api
         };
     }
     let body: TokenBody = json_body(req)?;
+    if body.token.trim().is_empty() || body.token.chars().count() > MAX_TOKEN_LEN {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
+        ));
+    }
     let issued = redeem::redeem(&api.services, &body.token).await?;
     Ok(json_response(
         StatusCode::OK,
