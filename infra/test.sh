@@ -16,6 +16,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== format and lints" >&2
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== template: cfn-lint on template.yaml and on its SAM expansion" >&2
@@ -38,3 +39,6 @@ cargo test --workspace --no-fail-fast
 
 echo "== HTTP contract: schemathesis, every check, against the local server" >&2
 bash infra/contract.sh
+
+echo "== fuzzing: every cargo fuzz target briefly (bash infra/fuzz.sh runs 60 s each)" >&2
+bash infra/fuzz.sh "${FUZZ_SECONDS:-10}"

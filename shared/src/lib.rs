@@ -11,4 +11,5 @@ pub mod domain;
 pub mod http;
 pub mod markup;
 pub mod ports;
+#[cfg(feature = "aws")]
 pub mod runtime;

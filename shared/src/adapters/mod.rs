@@ -1,7 +1,12 @@
-//! Translations between the ports and the outside world.
+//! Translations between the ports and the outside world. The AWS adapters are behind the
+//! default `aws` feature, so tools that only exercise the rules (the fuzz targets) build
+//! without the AWS SDK.
 
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod memory;
 pub mod outbox;
+#[cfg(feature = "aws")]
 pub mod secrets;
+#[cfg(feature = "aws")]
 pub mod ses;

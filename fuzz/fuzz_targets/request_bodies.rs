@@ -1,0 +1,119 @@
+//! Request parsing of every route: any body, content type and path parameter, through the
+//! same dispatch the Lambda functions use, on a fresh in-memory store. A 5xx or a panic is a
+//! bug: bad input must get a 4xx.
+#![no_main]
+
+use std::sync::Arc;
+
+use backup_codes::{
+    adapters::memory::MemoryStore,
+    app::{LinkSettings, LockoutPolicy, Services, Settings},
+    config::IdentitySettings,
+    domain::{
+        codes::{CodeHasher, HashCost},
+        link_token::LinkSigner,
+        sealing::{Keyring, SecretKey, SecretSealer},
+    },
+    http::{dispatch, routes::path_parameters, Api, ROUTES},
+    ports::{MailError, Mailer, OutgoingMail, SystemClock},
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use libfuzzer_sys::fuzz_target;
+use serde_json::json;
+
+struct Discard;
+
+#[async_trait::async_trait]
+impl Mailer for Discard {
+    async fn send(&self, _: &OutgoingMail) -> Result<(), MailError> {
+        Ok(())
+    }
+}
+
+fn api() -> Api {
+    let key = || Keyring::new(SecretKey::generate(), vec![]);
+    Api {
+        services: Services {
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(SystemClock),
+            hasher: CodeHasher::new(HashCost {
+                memory_kib: 8,
+                iterations: 1,
+                parallelism: 1,
+            })
+            .unwrap(),
+            sealer: SecretSealer::new(key()),
+            settings: Settings {
+                code_count: 10,
+                issuer: "Fuzz".into(),
+                product: "Fuzz".into(),
+                lockout: LockoutPolicy::default(),
+            },
+            links: Some(LinkSettings {
+                signer: LinkSigner::new(key()),
+                base_url: Some("https://codes.example.com".into()),
+                ttl: time::Duration::days(1),
+            }),
+            mailer: Some(Arc::new(Discard)),
+        },
+        identity: IdentitySettings {
+            groups_claim: "cognito:groups".into(),
+            admin_group: "admins".into(),
+        },
+    }
+}
+
+const CONTENT_TYPES: [Option<&str>; 4] = [
+    Some("application/json"),
+    None,
+    Some("application/x-www-form-urlencoded"),
+    Some("text/plain"),
+];
+
+fuzz_target!(|input: (u8, u8, &str, &str, &[u8])| {
+    let (route, content_type, path_user, claim_email, body) = input;
+    let route = &ROUTES[usize::from(route) % ROUTES.len()];
+    let path = route.path.replace("{user_id}", path_user);
+    let mut headers = serde_json::Map::new();
+    if let Some(kind) = CONTENT_TYPES[usize::from(content_type) % CONTENT_TYPES.len()] {
+        headers.insert("content-type".into(), json!(kind));
+    }
+    if content_type & 0x80 != 0 {
+        headers.insert("x-otp".into(), json!(claim_email));
+    }
+    let params = path_parameters(&path).map(|p| {
+        p.iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    let event = json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": headers, "pathParameters": params,
+        "requestContext": {
+            "accountId": "1", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "r", "routeKey": "$default", "stage": "$default",
+            "time": "", "timeEpoch": 0,
+            "http": { "method": route.method, "path": path, "protocol": "HTTP/1.1",
+                      "sourceIp": "192.0.2.1", "userAgent": "fuzz" },
+            "authorizer": { "jwt": { "claims": {
+                "sub": "ana", "email": claim_email, "cognito:groups": "[admins]"
+            }, "scopes": null } }
+        },
+        "body": STANDARD.encode(body), "isBase64Encoded": true,
+    });
+    let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let response = runtime.block_on(dispatch(&api(), None, request));
+    assert!(
+        response.status().as_u16() < 500,
+        "{} {path}: {} for body {:?}",
+        route.method,
+        response.status(),
+        String::from_utf8_lossy(body)
+    );
+});
