@@ -34,7 +34,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name:<40} median {:>7.2} ms   p90 {:>7.2} ms   min {:>7.2} ms   (n={})",
+        "{name:<46} median {:>7.2} ms   p90 {:>7.2} ms   min {:>7.2} ms   (n={})",
         ms(samples[samples.len() / 2]),
         ms(samples[samples.len() * 9 / 10]),
         ms(samples[0]),
@@ -61,6 +61,9 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
     let mut backup = vec![];
     let mut totp = vec![];
     let mut refused = vec![];
+    // Refusals that must cost the same whether or not the user exists.
+    let (mut wrong_code_known, mut code_unknown) = (vec![], vec![]);
+    let (mut wrong_totp_known, mut totp_unknown) = (vec![], vec![]);
     let mut user_n = 0;
     while backup.len() < SAMPLES {
         user_n += 1;
@@ -76,6 +79,25 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
             let t = Instant::now();
             verify::verify(&svc, &user, &code).await.unwrap_err();
             refused.push(t.elapsed());
+            let ghost = UserId::parse(&format!("ghost-{user_n}-{}", backup.len())).unwrap();
+            let t = Instant::now();
+            verify::verify(&svc, &user, "zzzzz-zzzzz")
+                .await
+                .unwrap_err();
+            wrong_code_known.push(t.elapsed());
+            let t = Instant::now();
+            verify::verify(&svc, &ghost, "zzzzz-zzzzz")
+                .await
+                .unwrap_err();
+            code_unknown.push(t.elapsed());
+            // Five steps ahead: outside the skew window, so certainly refused.
+            let far = secret.code_at_step(step_at(clock.now()) + 5);
+            let t = Instant::now();
+            verify::verify(&svc, &user, &far).await.unwrap_err();
+            wrong_totp_known.push(t.elapsed());
+            let t = Instant::now();
+            verify::verify(&svc, &ghost, &far).await.unwrap_err();
+            totp_unknown.push(t.elapsed());
             clock.0.fetch_add(30, Ordering::SeqCst);
             let code = secret.code_at_step(step_at(clock.now()));
             let t = Instant::now();
@@ -86,6 +108,19 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
     report(&format!("verify backup code ({label})"), backup);
     report(&format!("verify used code, refused ({label})"), refused);
     report(&format!("verify TOTP code ({label})"), totp);
+    report(
+        &format!("wrong backup code, known user ({label})"),
+        wrong_code_known,
+    );
+    report(
+        &format!("backup code, unknown user ({label})"),
+        code_unknown,
+    );
+    report(
+        &format!("wrong TOTP code, known user ({label})"),
+        wrong_totp_known,
+    );
+    report(&format!("TOTP code, unknown user ({label})"), totp_unknown);
 }
 
 #[tokio::main]
@@ -114,7 +149,7 @@ async fn main() {
     match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
         Ok(_) => {
             let aws = aws_config::load_from_env().await;
-            let client = aws_sdk_dynamodb::Client::new(&aws);
+            let client = dynamodb::client(&aws);
             let table = format!("bench-{}", backup_codes::domain::codes::random_id());
             dynamodb::ensure_table(&client, &table).await.unwrap();
             bench_store(
