@@ -245,6 +245,8 @@ pub struct Call<'a> {
     pub groups: &'a str,
     pub headers: Vec<(&'a str, String)>,
     pub body: Option<String>,
+    /// Claims that replace or join the default ones (`email` is `<sub>@example.com`).
+    pub claims: Vec<(&'a str, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -256,6 +258,7 @@ impl<'a> Call<'a> {
             groups: "[users]",
             headers: vec![("content-type", "application/json".into())],
             body: None,
+            claims: vec![],
         }
     }
 
@@ -268,6 +271,12 @@ impl<'a> Call<'a> {
     pub fn admin(mut self, sub: &'a str) -> Self {
         self.user = Some(sub);
         self.groups = "[users backup-codes-admins]";
+        self
+    }
+
+    /// Sets a JWT claim as API Gateway passes it (a string).
+    pub fn claim(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.claims.push((name, value.into()));
         self
     }
 
@@ -302,9 +311,13 @@ impl<'a> Call<'a> {
                       "sourceIp": "192.0.2.1", "userAgent": "tests" }
         });
         if let Some(sub) = self.user {
-            context["authorizer"] = json!({ "jwt": { "claims": {
+            let mut claims = json!({
                 "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": self.groups
-            }, "scopes": null } });
+            });
+            for (name, value) in &self.claims {
+                claims[*name] = json!(value);
+            }
+            context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
         }
         // API Gateway matches the route and decodes `{user_id}` before the function runs.
         let path_parameters: Option<serde_json::Map<String, Value>> =

@@ -47,6 +47,10 @@ macro_rules! behaviour_suite {
             an_admin_totp_burst_evaluates_at_most_the_threshold,
             a_confirm_burst_evaluates_at_most_the_threshold,
             the_admin_totp_is_checked_before_anything_about_the_target,
+            the_email_claim_must_be_one_address_and_is_dropped_when_unverified,
+            a_comma_in_a_group_name_never_makes_an_admin,
+            the_admin_path_user_is_decoded_once,
+            sets_keep_working_after_the_hash_cost_changes,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -947,11 +951,17 @@ pub async fn forged_expired_truncated_and_foreign_tokens_are_gone(app: TestApp) 
         ("unknown grant for this user", mine.sign(&uma, &grant(3600))),
         ("another user's grant", mine.sign(&root, &grant(3600))),
         ("garbage", "not-a-token".to_owned()),
-        ("empty", String::new()),
     ];
     for (label, bad) in cases {
         let reply = redeem_json(&app, &bad).await;
         assert!(is_gone(&reply), "{label}: {} {}", reply.status, reply.text);
+    }
+    // No token at all is not a link: bad input, named, as the spec's `minLength` says.
+    for empty in ["", "   "] {
+        let reply = redeem_json(&app, empty).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{empty:?}: {}", reply.text);
+        assert_eq!(reply.json()["error"], "invalid_field");
+        assert!(reply.json()["message"].as_str().unwrap().contains("`token`"));
     }
     // Expiry: the real link stops working after its lifetime, without being used.
     app.clock.advance(86_400);
@@ -1429,4 +1439,138 @@ pub async fn the_admin_totp_is_checked_before_anything_about_the_target(app: Tes
         answers.push(reply.json());
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+}
+
+pub async fn the_email_claim_must_be_one_address_and_is_dropped_when_unverified(app: TestApp) {
+    for (claim, value) in [
+        ("email", "ana@example.com,eve@attacker.example"),
+        ("email", "Ana <ana@example.com>"),
+        ("email_verified", "maybe"),
+    ] {
+        let reply = app
+            .send(
+                Call::new("POST", "/v1/totp/enrollment")
+                    .user("ana")
+                    .claim(claim, value),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{claim}={value}");
+        assert_eq!(reply.json()["error"], "invalid_claim");
+        assert!(reply.json()["message"].as_str().unwrap().contains(claim));
+    }
+    let ana = backup_codes::domain::user::UserId::parse("ana").unwrap();
+    assert_eq!(
+        app.store.get_user(&ana).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+
+    // An unverified address is never stored, so a reset has nowhere to send the link.
+    let started = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment")
+                .user("ana")
+                .claim("email_verified", "false"),
+        )
+        .await;
+    let secret = started.json()["secret"].as_str().unwrap().to_owned();
+    let confirmed = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ana")
+                .claim("email_verified", "false")
+                .json(json!({ "code": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    let (admin_secret, _) = app.enrolled("root").await;
+    app.next_step();
+    let reset = app
+        .send(
+            Call::new("POST", &admin_path("ana"))
+                .admin("root")
+                .json(json!({ "totp": app.totp(&admin_secret) })),
+        )
+        .await;
+    assert_eq!(reset.json()["error"], "user_has_no_email", "{}", reset.text);
+    assert_eq!(app.mailer.count(), 0);
+}
+
+pub async fn a_comma_in_a_group_name_never_makes_an_admin(app: TestApp) {
+    app.enrolled("uma").await;
+    let (secret, _) = app.enrolled("eve").await;
+    app.next_step();
+    let path = admin_path("uma");
+    let mut call = Call::new("POST", &path)
+        .user("eve")
+        .json(json!({ "totp": app.totp(&secret) }));
+    call.groups = "[ops,backup-codes-admins]";
+    let reply = app.send(call).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(app.mailer.count(), 0);
+}
+
+pub async fn the_admin_path_user_is_decoded_once(app: TestApp) {
+    // A `sub` with a literal percent sign: API Gateway decodes `%2541` to `%41`, once.
+    app.enrolled("a%41").await;
+    let (admin_secret, _) = app.enrolled("root").await;
+    app.next_step();
+    let reply = app
+        .send(
+            Call::new("POST", "/v1/admin/users/a%2541/backup-codes")
+                .admin("root")
+                .json(json!({ "totp": app.totp(&admin_secret) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(app.mailer.last().to.as_str(), "a%41@example.com");
+}
+
+pub async fn sets_keep_working_after_the_hash_cost_changes(app: TestApp) {
+    use backup_codes::domain::{
+        codes::{CodeHasher, HashCost},
+        user::UserId,
+    };
+    let mut app = app;
+    let (secret, old_codes) = app.enrolled("cid").await;
+    let raised = HashCost {
+        memory_kib: crate::TEST_HASH_COST.memory_kib * 2,
+        iterations: 2,
+        parallelism: 1,
+    };
+    app.api.services.hasher = CodeHasher::new(raised).unwrap();
+    assert_eq!(
+        app.verify("cid", &old_codes[0]).await.status,
+        StatusCode::OK,
+        "a set made under the old cost still verifies"
+    );
+    app.next_step();
+    let regenerated = app
+        .send(
+            Call::new("POST", "/v1/backup-codes")
+                .user("cid")
+                .header("x-otp", app.totp(&secret)),
+        )
+        .await;
+    assert_eq!(
+        regenerated.status,
+        StatusCode::CREATED,
+        "{}",
+        regenerated.text
+    );
+    let record = app
+        .store
+        .get_user(&UserId::parse("cid").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.codes.unwrap().cost,
+        Some(raised),
+        "new sets use the new cost"
+    );
+    assert_eq!(
+        app.verify("cid", &regenerated.codes()[0]).await.status,
+        StatusCode::OK
+    );
 }
