@@ -959,9 +959,17 @@ pub async fn forged_expired_truncated_and_foreign_tokens_are_gone(app: TestApp) 
     // No token at all is not a link: bad input, named, as the spec's `minLength` says.
     for empty in ["", "   "] {
         let reply = redeem_json(&app, empty).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{empty:?}: {}", reply.text);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{empty:?}: {}",
+            reply.text
+        );
         assert_eq!(reply.json()["error"], "invalid_field");
-        assert!(reply.json()["message"].as_str().unwrap().contains("`token`"));
+        assert!(reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("`token`"));
     }
     // Expiry: the real link stops working after its lifetime, without being used.
     app.clock.advance(86_400);
