@@ -1,4 +1,5 @@
-//! What the use cases need from the outside world, in the product's words.
+//! What the use cases need from the outside world, in the product's words: traits only; the
+//! records they pass are the domain's.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -7,42 +8,10 @@ use crate::domain::{
     attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
     codes::{BackupCodeSet, CodeHash},
     link_token::DownloadGrant,
+    record::UserRecord,
     sealing::SealedSecret,
     user::{Email, UserId},
 };
-
-/// Whether TOTP is only started (secret shown, not yet proven) or in use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EnrollmentState {
-    Pending,
-    Active,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TotpEnrollment {
-    pub state: EnrollmentState,
-    pub secret: SealedSecret,
-    /// The last time step accepted; a code for this step or an earlier one is a replay.
-    pub last_step: u64,
-}
-
-/// Everything stored about one user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserRecord {
-    pub user_id: UserId,
-    pub totp: TotpEnrollment,
-    pub email: Option<Email>,
-    pub codes: Option<BackupCodeSet>,
-    /// A download link an administrator had mailed, not yet redeemed (it may have expired).
-    pub grant: Option<DownloadGrant>,
-    pub ledger: AttemptLedger,
-}
-
-impl UserRecord {
-    pub fn is_enrolled(&self) -> bool {
-        self.totp.state == EnrollmentState::Active
-    }
-}
 
 /// A conditional write either happened or lost to the condition (a race, a replay, a used code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +31,8 @@ pub enum StoreError {
     },
     #[error("stored record for a user is malformed: {0}")]
     Corrupt(String),
+    #[error("table {table} did not become ACTIVE within {seconds} s")]
+    TableNotActive { table: String, seconds: u64 },
 }
 
 /// The user records. Every method that changes state is a single conditional write, so that

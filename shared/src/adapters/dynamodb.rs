@@ -19,10 +19,11 @@ use crate::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
         link_token::DownloadGrant,
+        record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+    ports::{Store, StoreError, Written},
 };
 
 /// The table's only key attribute.
@@ -578,7 +579,8 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Err(StoreError::Corrupt(format!(
-        "table {table} did not become ACTIVE within 10 s"
-    )))
+    Err(StoreError::TableNotActive {
+        table: table.to_owned(),
+        seconds: 10,
+    })
 }

@@ -11,10 +11,11 @@ use crate::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
         link_token::DownloadGrant,
+        record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{EnrollmentState, Store, StoreError, TotpEnrollment, UserRecord, Written},
+    ports::{Store, StoreError, Written},
 };
 
 #[derive(Default)]

@@ -6,9 +6,12 @@ use tracing::info;
 
 use super::{AppError, Services};
 use crate::{
-    domain::{codes::random_id, link_token::DownloadGrant, user::UserId},
+    domain::{
+        access::Admin, codes::random_id, link_token::DownloadGrant, record::UserRecord,
+        user::UserId,
+    },
     markup::escape_html,
-    ports::{OutgoingMail, UserRecord, Written},
+    ports::{OutgoingMail, Written},
 };
 
 /// The path the emailed link opens; the token follows in the fragment so no server ever logs it.
@@ -16,18 +19,15 @@ pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
 
 /// `called_at` is the public base URL the admin's request came through, used when no base URL
 /// is configured, so a stack links to its own API without knowing its address in advance.
-#[tracing::instrument(skip_all, fields(admin = %admin, target = %target))]
+#[tracing::instrument(skip_all, fields(admin = %admin.user(), target = %target))]
 pub async fn regenerate_for(
     svc: &Services,
-    admin: &UserId,
-    is_admin: bool,
+    admin: &Admin,
     target: &UserId,
     totp: Option<&str>,
     called_at: Option<&str>,
 ) -> Result<DownloadGrant, AppError> {
-    if !is_admin {
-        return Err(AppError::NotAdmin);
-    }
+    let admin = admin.user();
     let links = svc
         .links
         .as_ref()

@@ -5,8 +5,8 @@ use tracing::info;
 
 use super::{AppError, Services};
 use crate::{
-    domain::{attempts::ReservedAttempt, codes::IssuedCodes, user::UserId},
-    ports::{UserRecord, Written},
+    domain::{attempts::ReservedAttempt, codes::IssuedCodes, record::UserRecord, user::UserId},
+    ports::Written,
 };
 
 /// What a user may see of their set: counts and dates, never codes.

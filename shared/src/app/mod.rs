@@ -16,11 +16,12 @@ use crate::{
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, HashingFailed, IssuedCodes, SALT_LEN},
         link_token::LinkSigner,
+        record::UserRecord,
         sealing::{SecretSealer, UnsealError},
         totp::TotpCode,
         user::UserId,
     },
-    ports::{Clock, MailError, Mailer, Store, StoreError, UserRecord},
+    ports::{Clock, MailError, Mailer, Store, StoreError},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;

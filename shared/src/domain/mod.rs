@@ -1,8 +1,10 @@
 //! Pure rules: no storage, no HTTP, no AWS.
 
+pub mod access;
 pub mod attempts;
 pub mod codes;
 pub mod link_token;
+pub mod record;
 pub mod sealing;
 pub mod totp;
 pub mod user;

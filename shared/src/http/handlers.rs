@@ -1,5 +1,7 @@
 //! Thin adapters: parse the request, call the use case, shape the success body.
 
+use std::{future::Future, pin::Pin};
+
 use lambda_http::{http::StatusCode, request::RequestContext, Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -10,34 +12,46 @@ use super::{
     pages,
     request::{is_form, json_body, optional_json_body, otp, wants_text, MAX_BODY_BYTES},
     response::{empty_response, html_response, json_response, text_attachment, ApiError},
-    routes::Endpoint,
     Api,
 };
 use crate::{
     app::{admin_regenerate, backup_codes, enroll, redeem, verify, AppError},
-    domain::{codes::IssuedCodes, link_token::MAX_TOKEN_LEN, user::UserId},
+    domain::{access::Admin, codes::IssuedCodes, link_token::MAX_TOKEN_LEN, user::UserId},
 };
 
-pub(super) async fn handle(
-    api: &Api,
-    endpoint: Endpoint,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    match endpoint {
-        Endpoint::AdminRegenerate => admin_regenerate(api, &req).await,
-        Endpoint::DownloadPage => Ok(html_response(
-            StatusCode::OK,
-            &pages::landing(&api.services.settings.product),
-        )),
-        Endpoint::RedeemDownload => redeem_download(api, &req).await,
-        Endpoint::StartEnrollment => start_enrollment(api, &req).await,
-        Endpoint::ConfirmEnrollment => confirm_enrollment(api, &req).await,
-        Endpoint::Verify => verify_code(api, &req).await.map_err(ApiError::for_verify),
-        Endpoint::CodeSetStatus => code_set_status(api, &req).await,
-        Endpoint::RegenerateCodeSet => regenerate_code_set(api, &req).await,
-        Endpoint::DeleteCodeSet => delete_code_set(api, &req).await,
-    }
+/// A handler's future, boxed so that one route table can name every handler.
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
+
+/// What a route runs.
+pub type Handler = for<'a> fn(&'a Api, &'a Request) -> HandlerFuture<'a>;
+
+/// The handlers as the route table names them (`handlers::serve::verify`): each boxes the
+/// async function of the same name below.
+macro_rules! serve {
+    ($($name:ident),+ $(,)?) => {
+        pub mod serve {
+            use super::*;
+            $(
+                pub fn $name<'a>(api: &'a Api, req: &'a Request) -> HandlerFuture<'a> {
+                    Box::pin(super::$name(api, req))
+                }
+            )+
+        }
+    };
 }
+
+serve!(
+    start_enrollment,
+    confirm_enrollment,
+    verify,
+    code_set_status,
+    regenerate_code_set,
+    delete_code_set,
+    admin_regenerate,
+    download_page,
+    redeem_download,
+);
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).expect("UTC timestamps always format")
@@ -77,6 +91,11 @@ async fn confirm_enrollment(api: &Api, req: &Request) -> Result<Response<Body>, 
 struct VerifyBody {
     user_id: String,
     code: String,
+}
+
+/// Verify's refusals also say `"valid": false`.
+async fn verify(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
+    verify_code(api, req).await.map_err(ApiError::for_verify)
 }
 
 async fn verify_code(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -142,7 +161,7 @@ async fn regenerate_code_set(api: &Api, req: &Request) -> Result<Response<Body>,
     if wants_text(req) {
         return Ok(text_attachment(
             "backup-codes.txt",
-            codes_file(&api.services.settings.issuer, &issued),
+            codes_file(&api.services.settings.product, &issued),
         ));
     }
     Ok(json_response(
@@ -160,7 +179,7 @@ async fn delete_code_set(api: &Api, req: &Request) -> Result<Response<Body>, Api
 
 async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
-    let is_admin = who.is_in_group(&api.identity.admin_group);
+    let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
     // API Gateway has already matched and percent-decoded the path: decoding again would
     // read `%2541` as `A`, not `%41`.
     let target = req
@@ -171,14 +190,11 @@ async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         ApiError::bad_request("invalid_field", format!("path parameter `user_id` {e}"))
     })?;
     // Authorization before reading the body: a non-admin learns nothing from its validation.
-    if !is_admin {
-        return Err(AppError::NotAdmin.into());
-    }
+    let admin = admin.ok_or(AppError::NotAdmin)?;
     let totp = totp_from(req)?;
     let grant = admin_regenerate::regenerate_for(
         &api.services,
-        &who.user,
-        is_admin,
+        &admin,
         &target,
         totp.as_deref(),
         public_base_url(req).as_deref(),
@@ -211,6 +227,14 @@ fn public_base_url(req: &Request) -> Option<String> {
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     token: String,
+}
+
+/// What the emailed link opens; it never redeems.
+async fn download_page(api: &Api, _: &Request) -> Result<Response<Body>, ApiError> {
+    Ok(html_response(
+        StatusCode::OK,
+        &pages::landing(&api.services.settings.product),
+    ))
 }
 
 /// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.

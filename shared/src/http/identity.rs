@@ -13,12 +13,6 @@ pub struct Caller {
     pub groups: Vec<String>,
 }
 
-impl Caller {
-    pub fn is_in_group(&self, group: &str) -> bool {
-        self.groups.iter().any(|g| g == group)
-    }
-}
-
 fn unauthenticated(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
 }

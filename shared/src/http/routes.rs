@@ -5,7 +5,11 @@ use lambda_http::{
     Body, Request, Response,
 };
 
-use super::{handlers, response::ApiError, Api};
+use super::{
+    handlers::{serve, Handler},
+    response::ApiError,
+    Api,
+};
 
 /// One Lambda binary each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,20 +42,6 @@ impl Function {
     }
 }
 
-/// What each route does; handlers are chosen by this, not by re-matching strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    StartEnrollment,
-    ConfirmEnrollment,
-    Verify,
-    CodeSetStatus,
-    RegenerateCodeSet,
-    DeleteCodeSet,
-    AdminRegenerate,
-    DownloadPage,
-    RedeemDownload,
-}
-
 /// How API Gateway authorizes a route before the function runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Authorization {
@@ -68,8 +58,8 @@ pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
-    pub endpoint: Endpoint,
     pub authorization: Authorization,
+    pub handler: Handler,
 }
 
 pub const ROUTES: &[Route] = &[
@@ -77,64 +67,64 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         path: "/v1/totp/enrollment",
         function: Function::Enroll,
-        endpoint: Endpoint::StartEnrollment,
         authorization: Authorization::Jwt,
+        handler: serve::start_enrollment,
     },
     Route {
         method: "POST",
         path: "/v1/totp/enrollment/confirm",
         function: Function::Enroll,
-        endpoint: Endpoint::ConfirmEnrollment,
         authorization: Authorization::Jwt,
+        handler: serve::confirm_enrollment,
     },
     Route {
         method: "POST",
         path: "/v1/verify",
         function: Function::Verify,
-        endpoint: Endpoint::Verify,
         authorization: Authorization::Iam,
+        handler: serve::verify,
     },
     Route {
         method: "GET",
         path: "/v1/backup-codes",
         function: Function::Regenerate,
-        endpoint: Endpoint::CodeSetStatus,
         authorization: Authorization::Jwt,
+        handler: serve::code_set_status,
     },
     Route {
         method: "POST",
         path: "/v1/backup-codes",
         function: Function::Regenerate,
-        endpoint: Endpoint::RegenerateCodeSet,
         authorization: Authorization::Jwt,
+        handler: serve::regenerate_code_set,
     },
     Route {
         method: "DELETE",
         path: "/v1/backup-codes",
         function: Function::Regenerate,
-        endpoint: Endpoint::DeleteCodeSet,
         authorization: Authorization::Jwt,
+        handler: serve::delete_code_set,
     },
     Route {
         method: "POST",
         path: "/v1/admin/users/{user_id}/backup-codes",
         function: Function::AdminRegenerate,
-        endpoint: Endpoint::AdminRegenerate,
         authorization: Authorization::Jwt,
+        handler: serve::admin_regenerate,
     },
     Route {
         method: "GET",
         path: "/v1/backup-codes/download",
         function: Function::Download,
-        endpoint: Endpoint::DownloadPage,
         authorization: Authorization::None,
+        handler: serve::download_page,
     },
     Route {
         method: "POST",
         path: "/v1/backup-codes/download",
         function: Function::Download,
-        endpoint: Endpoint::RedeemDownload,
         authorization: Authorization::None,
+        handler: serve::redeem_download,
     },
 ];
 
@@ -230,8 +220,7 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         return response;
     };
     let (route, _) = served.swap_remove(index);
-    let handled =
-        tokio::time::timeout(REQUEST_DEADLINE, handlers::handle(api, route.endpoint, req));
+    let handled = tokio::time::timeout(REQUEST_DEADLINE, (route.handler)(api, &req));
     let mut response = match handled.await {
         Ok(answer) => answer.unwrap_or_else(ApiError::into_response),
         Err(_) => {
