@@ -7,15 +7,11 @@ use std::sync::Arc;
 
 use backup_codes::{
     adapters::memory::MemoryStore,
-    app::{LinkSettings, LockoutPolicy, Services, Settings},
-    config::IdentitySettings,
-    domain::{
-        codes::{CodeHasher, HashCost},
-        link_token::LinkSigner,
-        sealing::{Keyring, SecretKey, SecretSealer},
-    },
+    config::Config,
+    domain::sealing::{Keyring, SecretKey},
     http::{dispatch, routes::path_parameters, Api, ROUTES},
     ports::{MailError, Mailer, OutgoingMail, SystemClock},
+    wiring::{build_api, Parts},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use libfuzzer_sys::fuzz_target;
@@ -30,37 +26,25 @@ impl Mailer for Discard {
     }
 }
 
+/// Production's wiring, with a hash cost cheap enough for thousands of runs a second.
 fn api() -> Api {
+    let config = Config::from_lookup(|name| match name {
+        "ARGON2_MEMORY_KIB" => Some("8".into()),
+        "ARGON2_ITERATIONS" => Some("1".into()),
+        "ADMIN_GROUP" => Some("admins".into()),
+        "LINK_BASE_URL" => Some("https://codes.example.com".into()),
+        _ => None,
+    })
+    .unwrap();
     let key = || Keyring::new(SecretKey::generate(), vec![]);
-    Api {
-        services: Services {
-            store: Arc::new(MemoryStore::new()),
-            clock: Arc::new(SystemClock),
-            hasher: CodeHasher::new(HashCost {
-                memory_kib: 8,
-                iterations: 1,
-                parallelism: 1,
-            })
-            .unwrap(),
-            sealer: SecretSealer::new(key()),
-            settings: Settings {
-                code_count: 10,
-                issuer: "Fuzz".into(),
-                product: "Fuzz".into(),
-                lockout: LockoutPolicy::default(),
-            },
-            links: Some(LinkSettings {
-                signer: LinkSigner::new(key()),
-                base_url: Some("https://codes.example.com".into()),
-                ttl: time::Duration::days(1),
-            }),
-            mailer: Some(Arc::new(Discard)),
-        },
-        identity: IdentitySettings {
-            groups_claim: "cognito:groups".into(),
-            admin_group: "admins".into(),
-        },
-    }
+    let parts = Parts {
+        store: Arc::new(MemoryStore::new()),
+        clock: Arc::new(SystemClock),
+        sealing_keys: key(),
+        signing_keys: Some(key()),
+        mailer: Some(Arc::new(Discard)),
+    };
+    build_api(&config, parts).unwrap()
 }
 
 const CONTENT_TYPES: [Option<&str>; 4] = [

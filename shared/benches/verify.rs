@@ -8,14 +8,16 @@ use std::{
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{enroll, verify, LockoutPolicy, Services, Settings},
+    app::{enroll, verify},
+    config::Config,
     domain::{
         codes::{BackupCode, CodeHasher, HashCost},
-        sealing::{Keyring, SecretKey, SecretSealer},
+        sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
         user::UserId,
     },
     ports::{Clock, Store},
+    wiring::{build_api, Parts},
 };
 use time::OffsetDateTime;
 
@@ -44,20 +46,16 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 
 async fn bench_store(label: &str, store: Arc<dyn Store>) {
     let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
-    let svc = Services {
+    // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
+    let config = Config::from_lookup(|_| None).unwrap();
+    let parts = Parts {
         store,
         clock: clock.clone(),
-        hasher: CodeHasher::new(HashCost::default()).unwrap(),
-        sealer: SecretSealer::new(Keyring::new(SecretKey::generate(), vec![])),
-        settings: Settings {
-            code_count: 10,
-            issuer: "bench".into(),
-            product: "bench".into(),
-            lockout: LockoutPolicy::default(),
-        },
-        links: None,
+        sealing_keys: Keyring::new(SecretKey::generate(), vec![]),
+        signing_keys: None,
         mailer: None,
     };
+    let svc = build_api(&config, parts).unwrap().services;
     let mut backup = vec![];
     let mut totp = vec![];
     let mut refused = vec![];

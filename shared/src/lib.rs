@@ -13,3 +13,4 @@ pub mod markup;
 pub mod ports;
 #[cfg(feature = "aws")]
 pub mod runtime;
+pub mod wiring;

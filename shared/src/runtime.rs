@@ -11,35 +11,12 @@ use crate::{
         secrets,
         ses::SesMailer,
     },
-    app::{LinkSettings, Services},
     config::{Config, ConfigError},
-    domain::{
-        codes::CodeHasher,
-        link_token::LinkSigner,
-        sealing::{Keyring, SecretKey, SecretSealer},
-    },
+    domain::sealing::{Keyring, SecretKey},
     http::{dispatch, Api, Function},
-    ports::{Mailer, Store, SystemClock},
+    ports::{Mailer, SystemClock},
+    wiring::{build_api, Parts},
 };
-
-/// Builds the services around `store`; links and mail are only for the functions that use them.
-pub fn services(
-    config: &Config,
-    keys: Keyring,
-    store: Arc<dyn Store>,
-    links: Option<LinkSettings>,
-    mailer: Option<Arc<dyn Mailer>>,
-) -> Result<Services, Error> {
-    Ok(Services {
-        store,
-        clock: Arc::new(SystemClock),
-        hasher: CodeHasher::new(config.hash_cost)?,
-        sealer: SecretSealer::new(keys),
-        settings: config.settings.clone(),
-        links,
-        mailer,
-    })
-}
 
 /// A keyring given directly in the environment, or else read from Secrets Manager.
 async fn keyring(
@@ -95,11 +72,6 @@ pub async fn api_from_env(function: Function) -> Result<Api, Error> {
     };
     // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
     let (keys, signing_keys) = tokio::try_join!(sealing_keys, signing_keys)?;
-    let links = signing_keys.map(|keys| LinkSettings {
-        signer: LinkSigner::new(keys),
-        base_url: config.link_base_url.clone(),
-        ttl: config.link_ttl,
-    });
     let mailer: Option<Arc<dyn Mailer>> = match function {
         Function::AdminRegenerate => Some(Arc::new(SesMailer::new(
             aws_sdk_ses::Client::new(&aws),
@@ -107,10 +79,14 @@ pub async fn api_from_env(function: Function) -> Result<Api, Error> {
         ))),
         _ => None,
     };
-    Ok(Api {
-        services: services(&config, keys, Arc::new(store), links, mailer)?,
-        identity: config.identity.clone(),
-    })
+    let parts = Parts {
+        store: Arc::new(store),
+        clock: Arc::new(SystemClock),
+        sealing_keys: keys,
+        signing_keys,
+        mailer,
+    };
+    Ok(build_api(&config, parts)?)
 }
 
 /// The whole life of a Lambda binary serving `function`.

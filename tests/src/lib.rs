@@ -7,16 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{LinkSettings, LockoutPolicy, Services, Settings},
-    config::IdentitySettings,
+    config::Config,
     domain::{
-        codes::{CodeHasher, HashCost},
-        link_token::LinkSigner,
-        sealing::{Keyring, SecretKey, SecretSealer},
+        codes::HashCost,
+        sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
     },
     http::{dispatch, Api, Function, ROUTES},
     ports::{Clock, MailError, Mailer, OutgoingMail, Store},
+    wiring::{build_api, Parts},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::{http::StatusCode, Body};
@@ -203,6 +202,27 @@ pub async fn store(backend: Backend) -> Arc<dyn Store> {
     }
 }
 
+/// The configuration every test app is built from, through production's `Config` parsing:
+/// a cheap hash cost, the product "Acme", links under `LINK_BASE_URL`, and defaults otherwise.
+pub fn test_config() -> Config {
+    let memory = TEST_HASH_COST.memory_kib.to_string();
+    let iterations = TEST_HASH_COST.iterations.to_string();
+    let settings = [
+        ("PRODUCT_NAME", "Acme"),
+        ("LINK_BASE_URL", LINK_BASE_URL),
+        ("ADMIN_GROUP", ADMIN_GROUP),
+        ("ARGON2_MEMORY_KIB", memory.as_str()),
+        ("ARGON2_ITERATIONS", iterations.as_str()),
+    ];
+    Config::from_lookup(|name| {
+        settings
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("valid test settings")
+}
+
 /// Cheap enough that a suite of many sets runs in seconds; the benchmarks use the real cost.
 pub const TEST_HASH_COST: HashCost = HashCost {
     memory_kib: 256,
@@ -354,31 +374,14 @@ impl TestApp {
         let clock = Arc::new(TestClock(Mutex::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         )));
-        let services = Services {
+        let parts = Parts {
             store: store.clone(),
             clock: clock.clone(),
-            hasher: CodeHasher::new(TEST_HASH_COST).unwrap(),
-            sealer: SecretSealer::new(Keyring::new(sealing_key.clone(), vec![])),
-            settings: Settings {
-                code_count: 10,
-                issuer: "Acme".into(),
-                product: "Acme".into(),
-                lockout: LockoutPolicy::default(),
-            },
-            links: Some(LinkSettings {
-                signer: LinkSigner::new(Keyring::new(signing_key.clone(), vec![])),
-                base_url: Some(LINK_BASE_URL.into()),
-                ttl: time::Duration::days(1),
-            }),
+            sealing_keys: Keyring::new(sealing_key.clone(), vec![]),
+            signing_keys: Some(Keyring::new(signing_key.clone(), vec![])),
             mailer: Some(mailer),
         };
-        let api = Api {
-            services,
-            identity: IdentitySettings {
-                groups_claim: "cognito:groups".into(),
-                admin_group: ADMIN_GROUP.into(),
-            },
-        };
+        let api = build_api(&test_config(), parts).expect("the test configuration builds");
         Self {
             api,
             clock,

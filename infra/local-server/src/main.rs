@@ -5,15 +5,10 @@ use std::sync::Arc;
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore, outbox::OutboxMailer},
-    app::LinkSettings,
     config::Config,
-    domain::{
-        link_token::LinkSigner,
-        sealing::{Keyring, SecretKey},
-    },
-    http::Api,
-    ports::Store,
-    runtime,
+    domain::sealing::{Keyring, SecretKey},
+    ports::{Store, SystemClock},
+    wiring::{build_api, Parts},
 };
 use local_server::{
     check_loopback,
@@ -69,33 +64,23 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let links = LinkSettings {
-        signer: LinkSigner::new(
+    // Links point at this server unless LINK_BASE_URL says otherwise.
+    if config.link_base_url.is_none() {
+        config.link_base_url = Some(format!("http://{addr}"));
+    }
+    let parts = Parts {
+        store,
+        clock: Arc::new(SystemClock),
+        sealing_keys: config.require_keys().map_err(|e| e.to_string())?.clone(),
+        signing_keys: Some(
             config
                 .require_signing_keys()
                 .map_err(|e| e.to_string())?
                 .clone(),
         ),
-        base_url: Some(
-            config
-                .link_base_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-        ),
-        ttl: config.link_ttl,
+        mailer: Some(Arc::new(OutboxMailer::new(&options.outbox))),
     };
-    let mailer = Arc::new(OutboxMailer::new(&options.outbox));
-    let api = Api {
-        services: runtime::services(
-            &config,
-            config.require_keys().map_err(|e| e.to_string())?.clone(),
-            store,
-            Some(links),
-            Some(mailer),
-        )
-        .map_err(|e| e.to_string())?,
-        identity: config.identity.clone(),
-    };
+    let api = build_api(&config, parts).map_err(|e| e.to_string())?;
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \
          (API Gateway's JWT authorizer checks it in production); for local use only"
