@@ -36,6 +36,8 @@ start_moto
 
 echo "== tests" >&2
 cargo test --workspace --no-fail-fast
+# The suite's size next to what ran: each store's binary above reports the same number passed.
+cargo test --quiet -p integration-tests --test suite_registration -- --nocapture 2>&1 | grep "behaviour suite"
 
 echo "== HTTP contract: schemathesis, every check, against the local server" >&2
 bash infra/contract.sh

@@ -81,6 +81,9 @@ pub fn token_in(mail: &OutgoingMail) -> String {
         .to_owned()
 }
 
+/// An HTTP API (payload format 2.0) event with a JWT authorizer, in the shape AWS documents.
+const EVENT_FIXTURE: &str = include_str!("../fixtures/apigw-v2-jwt.json");
+
 pub const LINK_BASE_URL: &str = "https://codes.example.com";
 pub const ADMIN_GROUP: &str = "backup-codes-admins";
 
@@ -316,39 +319,40 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// The API Gateway HTTP API v2 event for this call, claims as its JWT authorizer passes them.
+    /// The API Gateway HTTP API v2 event for this call: the documented payload (format 2.0,
+    /// JWT authorizer) from `tests/fixtures`, with this call's method, path, headers, body and
+    /// claims, as the authorizer passes them (strings; arrays flattened to `[a b]`).
     pub fn event(&self) -> Value {
-        let headers: serde_json::Map<String, Value> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-        let mut context = json!({
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "req", "routeKey": "$default", "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
-            "http": { "method": self.method, "path": self.path, "protocol": "HTTP/1.1",
-                      "sourceIp": "192.0.2.1", "userAgent": "tests" }
-        });
-        if let Some(sub) = self.user {
-            let mut claims = json!({
-                "sub": sub, "email": format!("{sub}@example.com"), "cognito:groups": self.groups
-            });
-            for (name, value) in &self.claims {
-                claims[*name] = json!(value);
+        let mut event: Value = serde_json::from_str(EVENT_FIXTURE).expect("the fixture is JSON");
+        event["rawPath"] = json!(self.path);
+        event["requestContext"]["http"]["method"] = json!(self.method);
+        event["requestContext"]["http"]["path"] = json!(self.path);
+        for (name, value) in &self.headers {
+            event["headers"][*name] = json!(value);
+        }
+        match self.user {
+            Some(sub) => {
+                let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+                claims["sub"] = json!(sub);
+                claims["email"] = json!(format!("{sub}@example.com"));
+                claims["cognito:groups"] = json!(self.groups);
+                for (name, value) in &self.claims {
+                    claims[*name] = json!(value);
+                }
             }
-            context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+            None => {
+                let context = event["requestContext"].as_object_mut().unwrap();
+                context.remove("authorizer");
+            }
         }
         // API Gateway matches the route and decodes `{user_id}` before the function runs.
-        let path_parameters: Option<serde_json::Map<String, Value>> =
-            backup_codes::http::routes::path_parameters(self.path)
-                .map(|p| p.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect());
-        json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": self.path, "rawQueryString": "",
-            "headers": headers, "requestContext": context, "pathParameters": path_parameters,
-            "body": self.body.as_deref().map(|b| STANDARD.encode(b)),
-            "isBase64Encoded": true,
-        })
+        event["pathParameters"] = json!(backup_codes::http::routes::path_parameters(self.path)
+            .map(|p| p
+                .iter()
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect::<serde_json::Map<_, _>>()));
+        event["body"] = json!(self.body.as_deref().map(|b| STANDARD.encode(b)));
+        event
     }
 }
 
