@@ -9,8 +9,8 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod markup;
 pub mod ports;
+pub mod presentation;
 #[cfg(feature = "aws")]
 pub mod runtime;
 pub mod wiring;

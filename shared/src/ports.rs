@@ -142,6 +142,18 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
 }
 
+/// Tells a user that an administrator reset their codes, with the signed token that collects
+/// the new ones. How the link and the message look is the presentation's business.
+#[async_trait]
+pub trait ResetNotice: Send + Sync {
+    async fn send(
+        &self,
+        to: &Email,
+        token: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), MailError>;
+}
+
 /// The time, injected so expiry and TOTP steps are testable without sleeping.
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;

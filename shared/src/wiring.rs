@@ -30,7 +30,6 @@ pub struct Parts {
 pub fn build_api(config: &Config, parts: Parts) -> Result<Api, HashCostError> {
     let links = parts.signing_keys.map(|keys| LinkSettings {
         signer: LinkSigner::new(keys),
-        base_url: config.link_base_url.clone(),
         ttl: config.link_ttl,
     });
     Ok(Api {
@@ -44,5 +43,6 @@ pub fn build_api(config: &Config, parts: Parts) -> Result<Api, HashCostError> {
             mailer: parts.mailer,
         },
         identity: config.identity.clone(),
+        link_base_url: config.link_base_url.clone(),
     })
 }

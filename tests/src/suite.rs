@@ -907,7 +907,7 @@ pub async fn a_new_admin_reset_replaces_the_link(app: TestApp) {
 }
 
 pub async fn without_a_link_base_url_the_link_points_at_the_address_called(mut app: TestApp) {
-    app.api.services.links.as_mut().unwrap().base_url = None;
+    app.api.link_base_url = None;
     reset_by_admin(&app).await;
     let mail = app.mailer.last();
     // `Call::event` reports API Gateway's domain as api.example.com, stage `$default`.

@@ -140,7 +140,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    app.api.services.links.as_mut().unwrap().base_url = Some(base.clone());
+    app.api.link_base_url = Some(base.clone());
     tokio::spawn(local_server::serve(listener, Arc::new(app.api.clone())));
 
     let (admin, _) = app.enrolled("root-browser").await;

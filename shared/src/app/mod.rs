@@ -38,12 +38,10 @@ pub struct Settings {
     pub lockout: LockoutPolicy,
 }
 
-/// How download links are made: signed with these keys, under this base URL, for this long.
+/// How download links are made: signed with these keys, for this long.
 #[derive(Clone, Debug)]
 pub struct LinkSettings {
     pub signer: LinkSigner,
-    /// Where links point; `None` means the public address the admin's request came through.
-    pub base_url: Option<String>,
     pub ttl: time::Duration,
 }
 

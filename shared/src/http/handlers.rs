@@ -9,14 +9,14 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
     identity::caller,
-    pages,
     request::{is_form, json_body, optional_json_body, otp, wants_text, MAX_BODY_BYTES},
     response::{empty_response, html_response, json_response, text_attachment, ApiError},
     Api,
 };
 use crate::{
     app::{admin_regenerate, backup_codes, enroll, redeem, verify, AppError},
-    domain::{access::Admin, codes::IssuedCodes, link_token::MAX_TOKEN_LEN, user::UserId},
+    domain::{access::Admin, link_token::MAX_TOKEN_LEN, user::UserId},
+    presentation::{codes_file, download_mail::LinkMail, pages},
 };
 
 /// A handler's future, boxed so that one route table can name every handler.
@@ -192,14 +192,25 @@ async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, Ap
     // Authorization before reading the body: a non-admin learns nothing from its validation.
     let admin = admin.ok_or(AppError::NotAdmin)?;
     let totp = totp_from(req)?;
-    let grant = admin_regenerate::regenerate_for(
-        &api.services,
-        &admin,
-        &target,
-        totp.as_deref(),
-        public_base_url(req).as_deref(),
-    )
-    .await?;
+    let called_at = public_base_url(req);
+    let base_url = api
+        .link_base_url
+        .as_deref()
+        .or(called_at.as_deref())
+        .ok_or(AppError::NotConfigured("a link base URL"))?;
+    let mailer = api
+        .services
+        .mailer
+        .as_deref()
+        .ok_or(AppError::NotConfigured("a mailer"))?;
+    let notice = LinkMail {
+        mailer,
+        base_url,
+        product: &api.services.settings.product,
+    };
+    let grant =
+        admin_regenerate::regenerate_for(&api.services, &admin, &target, totp.as_deref(), &notice)
+            .await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
@@ -280,17 +291,4 @@ async fn redeem_download(api: &Api, req: &Request) -> Result<Response<Body>, Api
         StatusCode::OK,
         &json!({ "backup_codes": issued.display() }),
     ))
-}
-
-/// The downloadable file: a short header naming the service and date, then one code a line.
-pub fn codes_file(product: &str, issued: &IssuedCodes) -> String {
-    let date = issued.set.generated_at.date();
-    let mut text = format!(
-        "{product} backup codes\nGenerated {date} (UTC). Each code works once; keep them somewhere safe.\n\n"
-    );
-    for code in issued.display() {
-        text.push_str(&code);
-        text.push('\n');
-    }
-    text
 }

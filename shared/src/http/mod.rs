@@ -2,7 +2,6 @@
 
 mod handlers;
 pub mod identity;
-pub mod pages;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -16,4 +15,6 @@ use crate::{app::Services, config::IdentitySettings};
 pub struct Api {
     pub services: Services,
     pub identity: IdentitySettings,
+    /// Where download links point; `None`: the public address the admin's request came through.
+    pub link_base_url: Option<String>,
 }

@@ -198,7 +198,10 @@ pub fn empty_response(status: StatusCode) -> Response<Body> {
 }
 
 /// An HTML page whose one inline script is allowed by hash, and nothing else by default.
-pub fn html_response(status: StatusCode, page: &super::pages::Page) -> Response<Body> {
+pub fn html_response(
+    status: StatusCode,
+    page: &crate::presentation::pages::Page,
+) -> Response<Body> {
     base(status)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header("content-security-policy", page.content_security_policy())

@@ -5,6 +5,8 @@ use lambda_http::{
     Body, Request, Response,
 };
 
+use crate::presentation::DOWNLOAD_PATH;
+
 use super::{
     handlers::{serve, Handler},
     response::ApiError,
@@ -114,14 +116,14 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
-        path: "/v1/backup-codes/download",
+        path: DOWNLOAD_PATH,
         function: Function::Download,
         authorization: Authorization::None,
         handler: serve::download_page,
     },
     Route {
         method: "POST",
-        path: "/v1/backup-codes/download",
+        path: DOWNLOAD_PATH,
         function: Function::Download,
         authorization: Authorization::None,
         handler: serve::redeem_download,

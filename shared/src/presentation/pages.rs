@@ -8,7 +8,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sha2::{Digest, Sha256};
 
-use crate::markup::escape_html;
+use super::markup::escape_html;
 
 pub struct Page {
     pub html: String,

@@ -1,0 +1,69 @@
+//! The mail an administrator's reset sends: what happened, and the single-use link.
+
+use async_trait::async_trait;
+use time::{format_description::well_known::Rfc2822, OffsetDateTime};
+
+use super::{download_link, markup::escape_html};
+use crate::{
+    domain::user::Email,
+    ports::{MailError, Mailer, OutgoingMail, ResetNotice},
+};
+
+/// Sends the reset notice as a text-and-HTML mail whose link points under `base_url`.
+pub struct LinkMail<'a> {
+    pub mailer: &'a dyn Mailer,
+    /// The API's public address: configured, or the one the admin's request came through.
+    pub base_url: &'a str,
+    pub product: &'a str,
+}
+
+#[async_trait]
+impl ResetNotice for LinkMail<'_> {
+    async fn send(
+        &self,
+        to: &Email,
+        token: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), MailError> {
+        let link = download_link(self.base_url, token);
+        let mail = download_mail(self.product, to.clone(), &link, expires_at);
+        self.mailer.send(&mail).await
+    }
+}
+
+fn download_mail(product: &str, to: Email, link: &str, expires_at: OffsetDateTime) -> OutgoingMail {
+    let expires = expires_at
+        .format(&Rfc2822)
+        .unwrap_or_else(|_| expires_at.to_string());
+    let subject = format!("{product}: your backup codes were reset");
+    let text = format!(
+        "Hello,\n\n\
+         An administrator reset the backup codes for your {product} account. \
+         Your previous backup codes no longer work.\n\n\
+         Open this link to get your new codes. It works once and expires on {expires}:\n\n\
+         {link}\n\n\
+         The codes are shown once: download or copy them and keep them somewhere safe.\n\
+         If you did not expect this, contact your administrator.\n"
+    );
+    let (p, l, e) = (
+        escape_html(product),
+        escape_html(link),
+        escape_html(&expires),
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
+         <p>Hello,</p>\
+         <p>An administrator reset the backup codes for your <strong>{p}</strong> account. \
+         Your previous backup codes no longer work.</p>\
+         <p><a href=\"{l}\">Get your new backup codes</a></p>\
+         <p>The link works once and expires on {e}. The codes are shown once: download or copy \
+         them and keep them somewhere safe.</p>\
+         <p>If you did not expect this, contact your administrator.</p></body></html>"
+    );
+    OutgoingMail {
+        to,
+        subject,
+        text,
+        html,
+    }
+}

@@ -1,0 +1,32 @@
+//! What people see: the download pages, the reset mail, the codes file, and the link that
+//! ties them together. The use cases return what happened; this module says it.
+
+pub mod download_mail;
+pub mod markup;
+pub mod pages;
+
+use crate::domain::codes::IssuedCodes;
+
+/// The path the emailed link opens; the token follows in the fragment so no server ever logs it.
+pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
+
+/// The link an administrator's reset mails: `base_url` is the API's public address.
+pub fn download_link(base_url: &str, token: &str) -> String {
+    format!(
+        "{}{DOWNLOAD_PATH}#token={token}",
+        base_url.trim_end_matches('/')
+    )
+}
+
+/// The downloadable file: a short header naming the service and date, then one code a line.
+pub fn codes_file(product: &str, issued: &IssuedCodes) -> String {
+    let date = issued.set.generated_at.date();
+    let mut text = format!(
+        "{product} backup codes\nGenerated {date} (UTC). Each code works once; keep them somewhere safe.\n\n"
+    );
+    for code in issued.display() {
+        text.push_str(&code);
+        text.push('\n');
+    }
+    text
+}
