@@ -1261,9 +1261,26 @@ pub async fn concurrent_refusals_are_all_counted(app: TestApp) {
     );
 }
 
-/// Sends `n` requests at once (`make(i)` builds the i-th) and, as soon as one of them is
-/// answered 429, `then` as well, while the rest are still in flight. Returns the burst's
-/// statuses and `then`'s reply.
+/// Sends `BURST` wrong codes at once (`make(i)` builds the i-th) and, as soon as one of them
+/// is answered 429, the right code (`right`) as well, while the rest are still in flight.
+/// Asserts that at most the lockout threshold were evaluated (each refused with 401) and that
+/// the right code was refused with 429.
+async fn assert_burst_is_bounded(
+    app: &std::sync::Arc<TestApp>,
+    route: &str,
+    make: impl Fn(usize) -> Call<'static>,
+    right: Call<'static>,
+) {
+    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let (statuses, inside) = burst_then(app, BURST, make, right).await;
+    assert!(evaluated(route, &statuses, StatusCode::UNAUTHORIZED) <= threshold);
+    assert!(
+        locked_for(&inside).is_some(),
+        "{route}, right code inside the burst: {}",
+        inside.text
+    );
+}
+
 async fn burst_then(
     app: &std::sync::Arc<TestApp>,
     n: usize,
@@ -1316,19 +1333,12 @@ const BURST: usize = 60;
 
 pub async fn a_verify_burst_evaluates_at_most_the_threshold(app: TestApp) {
     let (secret, codes) = app.enrolled("vic").await;
-    let threshold = app.api.services.settings.lockout.threshold as usize;
     let app = std::sync::Arc::new(app);
     let wrong =
         |_| Call::new("POST", "/v1/verify").json(json!({ "user_id": "vic", "code": WRONG_CODE }));
     let right =
         Call::new("POST", "/v1/verify").json(json!({ "user_id": "vic", "code": codes[0].clone() }));
-    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
-    assert!(evaluated("verify", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
-    assert!(
-        locked_for(&inside).is_some(),
-        "right code inside the burst: {}",
-        inside.text
-    );
+    assert_burst_is_bounded(&app, "verify", wrong, right).await;
     app.next_step();
     let after = app.verify("vic", &app.totp(&secret)).await;
     assert!(
@@ -1345,7 +1355,6 @@ pub async fn a_verify_burst_evaluates_at_most_the_threshold(app: TestApp) {
 
 pub async fn a_step_up_burst_evaluates_at_most_the_threshold(app: TestApp) {
     let (secret, codes) = app.enrolled("sid").await;
-    let threshold = app.api.services.settings.lockout.threshold as usize;
     let guess = wrong_totp(&app, &secret);
     let app = std::sync::Arc::new(app);
     app.next_step();
@@ -1359,10 +1368,7 @@ pub async fn a_step_up_burst_evaluates_at_most_the_threshold(app: TestApp) {
         let right = Call::new(method, "/v1/backup-codes")
             .user("sid")
             .header("x-otp", app.totp(&secret));
-        let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
-        let route = format!("{method} /v1/backup-codes");
-        assert!(evaluated(&route, &statuses, StatusCode::UNAUTHORIZED) <= threshold);
-        assert!(locked_for(&inside).is_some(), "{route}: {}", inside.text);
+        assert_burst_is_bounded(&app, &format!("{method} /v1/backup-codes"), wrong, right).await;
         // One ledger for every check: the user's verifies are locked too.
         assert!(locked_for(&app.verify("sid", &codes[0]).await).is_some());
         app.clock.advance(900);
@@ -1374,7 +1380,6 @@ pub async fn a_step_up_burst_evaluates_at_most_the_threshold(app: TestApp) {
 pub async fn an_admin_totp_burst_evaluates_at_most_the_threshold(app: TestApp) {
     let (admin_secret, _) = app.enrolled("root").await;
     let (_, codes) = app.enrolled("uma").await;
-    let threshold = app.api.services.settings.lockout.threshold as usize;
     let guess = wrong_totp(&app, &admin_secret);
     let app = std::sync::Arc::new(app);
     app.next_step();
@@ -1386,9 +1391,7 @@ pub async fn an_admin_totp_burst_evaluates_at_most_the_threshold(app: TestApp) {
     let right = Call::new("POST", "/v1/admin/users/uma/backup-codes")
         .admin("root")
         .json(json!({ "totp": app.totp(&admin_secret) }));
-    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
-    assert!(evaluated("admin reset", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
-    assert!(locked_for(&inside).is_some(), "{}", inside.text);
+    assert_burst_is_bounded(&app, "admin reset", wrong, right).await;
     assert_eq!(app.mailer.count(), 0, "no reset happened");
     assert_eq!(app.verify("uma", &codes[0]).await.status, StatusCode::OK);
     // The admin's guesses lock the admin, not the user they targeted.
@@ -1400,7 +1403,6 @@ pub async fn a_confirm_burst_evaluates_at_most_the_threshold(app: TestApp) {
         .send(Call::new("POST", "/v1/totp/enrollment").user("cat"))
         .await;
     let secret = started.json()["secret"].as_str().unwrap().to_owned();
-    let threshold = app.api.services.settings.lockout.threshold as usize;
     let guess = wrong_totp(&app, &secret);
     let app = std::sync::Arc::new(app);
     let wrong = |_| {
@@ -1411,9 +1413,7 @@ pub async fn a_confirm_burst_evaluates_at_most_the_threshold(app: TestApp) {
     let right = Call::new("POST", "/v1/totp/enrollment/confirm")
         .user("cat")
         .json(json!({ "code": app.totp(&secret) }));
-    let (statuses, inside) = burst_then(&app, BURST, wrong, right).await;
-    assert!(evaluated("confirm", &statuses, StatusCode::UNAUTHORIZED) <= threshold);
-    assert!(locked_for(&inside).is_some(), "{}", inside.text);
+    assert_burst_is_bounded(&app, "confirm", wrong, right).await;
     // Restarting enrollment does not clear the ledger.
     let restarted = app
         .send(Call::new("POST", "/v1/totp/enrollment").user("cat"))
