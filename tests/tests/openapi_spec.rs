@@ -43,3 +43,23 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
     functions.sort();
     assert_eq!(binaries, functions);
 }
+
+#[test]
+fn the_spec_lists_exactly_the_error_codes_the_service_answers() {
+    use backup_codes::http::response::ErrorCode;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
+        .expect("openapi.yaml at the repository root");
+    let spec: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+    let documented: BTreeSet<String> = spec["components"]["schemas"]["Error"]["properties"]
+        ["error"]["enum"]
+        .as_sequence()
+        .expect("the Error schema enumerates its codes")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let answered: BTreeSet<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(documented, answered);
+}

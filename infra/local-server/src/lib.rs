@@ -6,7 +6,11 @@ pub mod options;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
-use backup_codes::http::{dispatch, response::ApiError, Api};
+use backup_codes::http::{
+    dispatch,
+    response::{ApiError, ErrorCode},
+    Api,
+};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
 use hyper_util::rt::TokioIo;
@@ -40,20 +44,20 @@ async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full
     let Ok(body) = Limited::new(body, MAX_READ_BYTES).collect().await else {
         return refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "the request body is too large or was interrupted".to_owned(),
         );
     };
     let event = event::api_gateway_event(&parts, &body.to_bytes());
     if let Some(problem) = event::unroutable(&event) {
-        return refusal(StatusCode::BAD_REQUEST, "invalid_header", problem);
+        return refusal(StatusCode::BAD_REQUEST, ErrorCode::InvalidHeader, problem);
     }
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(err) => {
             return refusal(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!("cannot form a request: {err}"),
             )
         }
@@ -72,7 +76,7 @@ fn into_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {
 }
 
 /// The server's own refusals, in the API's error shape.
-fn refusal(status: StatusCode, code: &'static str, message: String) -> Response<Full<Bytes>> {
+fn refusal(status: StatusCode, code: ErrorCode, message: String) -> Response<Full<Bytes>> {
     into_hyper(ApiError::new(status, code, message).into_response())
 }
 

@@ -10,7 +10,9 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use super::{
     identity::caller,
     request::{is_form, json_body, optional_json_body, otp, wants_text, MAX_BODY_BYTES},
-    response::{empty_response, html_response, json_response, text_attachment, ApiError},
+    response::{
+        empty_response, html_response, json_response, text_attachment, ApiError, ErrorCode,
+    },
     Api,
 };
 use crate::{
@@ -100,11 +102,12 @@ async fn verify(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn verify_code(api: &Api, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: VerifyBody = json_body(req)?;
-    let user = UserId::parse(&body.user_id)
-        .map_err(|e| ApiError::bad_request("invalid_field", format!("field `user_id` {e}")))?;
+    let user = UserId::parse(&body.user_id).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidField, format!("field `user_id` {e}"))
+    })?;
     if body.code.trim().is_empty() {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "field `code` must not be empty",
         ));
     }
@@ -187,7 +190,10 @@ async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         .and_then(|params| params.first("user_id"))
         .unwrap_or_default();
     let target = UserId::parse(target).map_err(|e| {
-        ApiError::bad_request("invalid_field", format!("path parameter `user_id` {e}"))
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("path parameter `user_id` {e}"),
+        )
     })?;
     // Authorization before reading the body: a non-admin learns nothing from its validation.
     let admin = admin.ok_or(AppError::NotAdmin)?;
@@ -282,7 +288,7 @@ async fn redeem_download(api: &Api, req: &Request) -> Result<Response<Body>, Api
     let body: TokenBody = json_body(req)?;
     if body.token.trim().is_empty() || body.token.chars().count() > MAX_TOKEN_LEN {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
         ));
     }

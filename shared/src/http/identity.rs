@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{request::RequestContext, Request, RequestExt};
 
-use super::response::ApiError;
+use super::response::{ApiError, ErrorCode};
 use crate::domain::user::{Email, UserId};
 
 #[derive(Clone, Debug)]
@@ -14,7 +14,11 @@ pub struct Caller {
 }
 
 fn unauthenticated(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+        message,
+    )
 }
 
 pub fn caller(req: &Request, groups_claim: &str) -> Result<Caller, ApiError> {
@@ -61,7 +65,7 @@ pub fn caller(req: &Request, groups_claim: &str) -> Result<Caller, ApiError> {
 }
 
 fn invalid_claim(message: &str) -> ApiError {
-    ApiError::bad_request("invalid_claim", message)
+    ApiError::bad_request(ErrorCode::InvalidClaim, message)
 }
 
 /// A JSON array of names, or API Gateway's flattening of an array claim, `[a b]`, split on

@@ -6,7 +6,7 @@ use lambda_http::{
 };
 use serde::de::DeserializeOwned;
 
-use super::response::ApiError;
+use super::response::{ApiError, ErrorCode};
 
 /// Larger bodies are refused before parsing: every request here is a few short fields.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,7 +25,7 @@ fn check_size(req: &Request) -> Result<&[u8], ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
         ));
     }
@@ -52,15 +52,16 @@ fn check_json_content_type(req: &Request) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         format!("the body must be JSON (Content-Type: application/json), not {media:?}"),
     ))
 }
 
 /// Parses a required JSON body.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    optional_json_body(req)?
-        .ok_or_else(|| ApiError::bad_request("missing_body", "the request needs a JSON body"))
+    optional_json_body(req)?.ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::MissingBody, "the request needs a JSON body")
+    })
 }
 
 /// Parses a JSON body if there is one.
@@ -71,12 +72,15 @@ pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T
     }
     check_json_content_type(req)?;
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| {
-        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {err}"))
+        ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            format!("the body is not valid JSON: {err}"),
+        )
     })?;
     // Derived structs also accept an array in field order; only an object names its fields.
     if !value.is_object() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "the body must be a JSON object with named fields",
         ));
     }
@@ -86,11 +90,11 @@ pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T
             let path = err.path().to_string();
             let detail = err.into_inner().to_string();
             if detail.starts_with("missing field") {
-                ApiError::bad_request("missing_field", format!("the body is {detail}"))
+                ApiError::bad_request(ErrorCode::MissingField, format!("the body is {detail}"))
             } else if detail.starts_with("unknown field") {
-                ApiError::bad_request("unknown_field", format!("the body has an {detail}"))
+                ApiError::bad_request(ErrorCode::UnknownField, format!("the body has an {detail}"))
             } else {
-                ApiError::bad_request("invalid_field", format!("field `{path}`: {detail}"))
+                ApiError::bad_request(ErrorCode::InvalidField, format!("field `{path}`: {detail}"))
             }
         })
 }
@@ -104,7 +108,10 @@ pub fn otp(from_body: Option<String>, req: &Request) -> Result<Option<String>, A
         .get("x-otp")
         .map(|v| {
             v.to_str().map(str::to_owned).map_err(|_| {
-                ApiError::bad_request("invalid_header", "header X-OTP must be plain ASCII digits")
+                ApiError::bad_request(
+                    ErrorCode::InvalidHeader,
+                    "header X-OTP must be plain ASCII digits",
+                )
             })
         })
         .transpose()

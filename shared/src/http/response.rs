@@ -9,11 +9,107 @@ use serde_json::json;
 
 use crate::{app::AppError, ports::StoreError};
 
+/// Every `error` a refusal can carry; `openapi.yaml` lists the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    AlreadyEnrolled,
+    EmailFailed,
+    Forbidden,
+    InternalError,
+    InvalidBody,
+    InvalidClaim,
+    InvalidCode,
+    InvalidField,
+    InvalidHeader,
+    InvalidJson,
+    InvalidRequest,
+    LinkInvalid,
+    Locked,
+    MethodNotAllowed,
+    MissingBody,
+    MissingField,
+    NoPendingEnrollment,
+    NotEnrolled,
+    NotFound,
+    PayloadTooLarge,
+    TotpRequired,
+    Unauthenticated,
+    Unavailable,
+    UnknownField,
+    UnsupportedMediaType,
+    UserHasNoEmail,
+    UserNotEnrolled,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::AlreadyEnrolled,
+        ErrorCode::EmailFailed,
+        ErrorCode::Forbidden,
+        ErrorCode::InternalError,
+        ErrorCode::InvalidBody,
+        ErrorCode::InvalidClaim,
+        ErrorCode::InvalidCode,
+        ErrorCode::InvalidField,
+        ErrorCode::InvalidHeader,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::LinkInvalid,
+        ErrorCode::Locked,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::MissingBody,
+        ErrorCode::MissingField,
+        ErrorCode::NoPendingEnrollment,
+        ErrorCode::NotEnrolled,
+        ErrorCode::NotFound,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::TotpRequired,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Unavailable,
+        ErrorCode::UnknownField,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UserHasNoEmail,
+        ErrorCode::UserNotEnrolled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AlreadyEnrolled => "already_enrolled",
+            ErrorCode::EmailFailed => "email_failed",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::InternalError => "internal_error",
+            ErrorCode::InvalidBody => "invalid_body",
+            ErrorCode::InvalidClaim => "invalid_claim",
+            ErrorCode::InvalidCode => "invalid_code",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::InvalidHeader => "invalid_header",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::LinkInvalid => "link_invalid",
+            ErrorCode::Locked => "locked",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::MissingBody => "missing_body",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::NoPendingEnrollment => "no_pending_enrollment",
+            ErrorCode::NotEnrolled => "not_enrolled",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TotpRequired => "totp_required",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UserHasNoEmail => "user_has_no_email",
+            ErrorCode::UserNotEnrolled => "user_not_enrolled",
+        }
+    }
+}
+
 /// A refusal as the client sees it: `{"error": "snake_case", "message": "..."}`.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Verify's refusals also say `"valid": false`, so its callers can read one field either way.
     pub verify_shape: bool,
@@ -26,7 +122,7 @@ pub struct ApiError {
 pub const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -40,7 +136,7 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the service's storage is not answering; try again shortly",
         )
         .retry_after(UNAVAILABLE_RETRY_SECONDS)
@@ -51,7 +147,7 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -61,7 +157,7 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let mut body = json!({ "error": self.code, "message": self.message });
+        let mut body = json!({ "error": self.code.as_str(), "message": self.message });
         if self.verify_shape {
             body["valid"] = json!(false);
         }
@@ -82,14 +178,16 @@ impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         use StatusCode as S;
         match err {
-            AppError::InvalidCode => {
-                Self::new(S::UNAUTHORIZED, "invalid_code", "the code is not valid")
-            }
+            AppError::InvalidCode => Self::new(
+                S::UNAUTHORIZED,
+                ErrorCode::InvalidCode,
+                "the code is not valid",
+            ),
             AppError::Locked {
                 retry_after_seconds,
             } => Self::new(
                 S::TOO_MANY_REQUESTS,
-                "locked",
+                ErrorCode::Locked,
                 format!(
                     "too many codes were tried for this user; no code is checked until the lock \
                      ends in {retry_after_seconds} s"
@@ -98,49 +196,49 @@ impl From<AppError> for ApiError {
             .retry_after(retry_after_seconds),
             AppError::TotpRequired => Self::new(
                 S::UNAUTHORIZED,
-                "totp_required",
+                ErrorCode::TotpRequired,
                 "a current TOTP code is required in the `totp` field or the X-OTP header",
             ),
             AppError::AlreadyEnrolled => Self::new(
                 S::CONFLICT,
-                "already_enrolled",
+                ErrorCode::AlreadyEnrolled,
                 "TOTP is already enrolled for this user",
             ),
             AppError::NoPendingEnrollment => Self::new(
                 S::CONFLICT,
-                "no_pending_enrollment",
+                ErrorCode::NoPendingEnrollment,
                 "there is no enrollment to confirm: POST /v1/totp/enrollment first",
             ),
             AppError::NotEnrolled => Self::new(
                 S::CONFLICT,
-                "not_enrolled",
+                ErrorCode::NotEnrolled,
                 "TOTP is not enrolled for this user: enroll an authenticator first",
             ),
             AppError::NotAdmin => Self::new(
                 S::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "only members of the administrators group may reset another user's codes",
             ),
             AppError::UserNotEnrolled => Self::new(
                 S::CONFLICT,
-                "user_not_enrolled",
+                ErrorCode::UserNotEnrolled,
                 "the user in the path has not enrolled TOTP, so has no backup codes to reset",
             ),
             AppError::UserHasNoEmail => Self::new(
                 S::CONFLICT,
-                "user_has_no_email",
+                ErrorCode::UserHasNoEmail,
                 "the user in the path has no email address on file to send the link to",
             ),
             AppError::LinkInvalid => Self::new(
                 S::GONE,
-                "link_invalid",
+                ErrorCode::LinkInvalid,
                 "this download link is no longer valid; ask your administrator for a new one",
             ),
             AppError::EmailFailed(ref cause) => {
                 tracing::error!(error = %error_chain(cause), "download email not sent");
                 Self::new(
                     S::BAD_GATEWAY,
-                    "email_failed",
+                    ErrorCode::EmailFailed,
                     "the email could not be sent; nothing was changed, so try again",
                 )
             }
@@ -157,7 +255,7 @@ impl From<AppError> for ApiError {
                 tracing::error!(error = %error_chain(&fault), "request failed");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,
-                    "internal_error",
+                    ErrorCode::InternalError,
                     "the request could not be completed; try again",
                 )
             }

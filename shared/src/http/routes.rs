@@ -9,7 +9,7 @@ use crate::presentation::DOWNLOAD_PATH;
 
 use super::{
     handlers::{serve, Handler},
-    response::ApiError,
+    response::{ApiError, ErrorCode},
     Api,
 };
 
@@ -199,7 +199,7 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
     if served.is_empty() {
         return ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no route for {path}"),
         )
         .into_response();
@@ -212,7 +212,7 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         let allow: Vec<&str> = served.iter().map(|(r, _)| r.method).collect();
         let mut response = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{path} accepts {}, not {method}", allow.join(", ")),
         )
         .into_response();
