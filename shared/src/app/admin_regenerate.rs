@@ -3,7 +3,10 @@
 
 use tracing::info;
 
-use super::{AppError, Services};
+use super::{
+    errors::{AdminResetError, Fault},
+    Services,
+};
 use crate::{
     domain::{
         access::Admin, codes::random_id, link_token::DownloadGrant, record::UserRecord,
@@ -20,13 +23,13 @@ pub async fn regenerate_for(
     target: &UserId,
     totp: Option<&str>,
     notice: &dyn ResetNotice,
-) -> Result<DownloadGrant, AppError> {
+) -> Result<DownloadGrant, AdminResetError> {
     let admin = admin.user();
     let links = svc
         .links
         .as_ref()
-        .ok_or(AppError::NotConfigured("download links"))?;
-    let totp = totp.ok_or(AppError::TotpRequired)?;
+        .ok_or(Fault::NotConfigured("download links"))?;
+    let totp = totp.ok_or(AdminResetError::TotpRequired)?;
 
     // The admin's own code first, through the admin's ledger: until it is proven, the answer
     // says nothing about the target.
@@ -35,10 +38,10 @@ pub async fn regenerate_for(
         .get_user(admin)
         .await?
         .filter(UserRecord::is_enrolled)
-        .ok_or(AppError::InvalidCode)?;
+        .ok_or(AdminResetError::InvalidCode)?;
     let (attempt, step) = svc.check_totp(&admin_record, totp).await?;
     if svc.store.use_totp_step(admin, &attempt, step).await? == Written::ConditionFailed {
-        return Err(AppError::InvalidCode);
+        return Err(AdminResetError::InvalidCode);
     }
 
     let target_record = svc
@@ -46,11 +49,11 @@ pub async fn regenerate_for(
         .get_user(target)
         .await?
         .filter(UserRecord::is_enrolled)
-        .ok_or(AppError::UserNotEnrolled)?;
+        .ok_or(AdminResetError::UserNotEnrolled)?;
     let to = target_record
         .email
         .clone()
-        .ok_or(AppError::UserHasNoEmail)?;
+        .ok_or(AdminResetError::UserHasNoEmail)?;
 
     let grant = DownloadGrant {
         id: random_id(),
@@ -61,9 +64,9 @@ pub async fn regenerate_for(
     notice
         .send(&to, &token, grant.expires_at)
         .await
-        .map_err(AppError::EmailFailed)?;
+        .map_err(AdminResetError::EmailFailed)?;
     if svc.store.grant_download(target, &grant).await? == Written::ConditionFailed {
-        return Err(AppError::UserNotEnrolled);
+        return Err(AdminResetError::UserNotEnrolled);
     }
     info!("backup codes reset by an administrator; download link mailed");
     Ok(grant)

@@ -3,7 +3,7 @@
 use qrcode::{render::svg, QrCode};
 use tracing::info;
 
-use super::{AppError, Services};
+use super::{errors::EnrollError, Services};
 use crate::{
     domain::{
         codes::IssuedCodes,
@@ -28,7 +28,7 @@ pub async fn start(
     svc: &Services,
     user: &UserId,
     email: Option<&Email>,
-) -> Result<EnrollmentStarted, AppError> {
+) -> Result<EnrollmentStarted, EnrollError> {
     let secret = TotpSecret::generate();
     let sealed = svc.sealer.seal(user, &secret);
     let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
@@ -38,7 +38,7 @@ pub async fn start(
         .await?
         == Written::ConditionFailed
     {
-        return Err(AppError::AlreadyEnrolled);
+        return Err(EnrollError::AlreadyEnrolled);
     }
     let account = email.map_or(user.as_str(), Email::as_str);
     let otpauth_uri = secret.otpauth_uri(&svc.settings.issuer, account);
@@ -59,14 +59,14 @@ pub async fn confirm(
     user: &UserId,
     email: Option<&Email>,
     code: &str,
-) -> Result<IssuedCodes, AppError> {
+) -> Result<IssuedCodes, EnrollError> {
     let record = svc
         .store
         .get_user(user)
         .await?
-        .ok_or(AppError::NoPendingEnrollment)?;
+        .ok_or(EnrollError::NoPendingEnrollment)?;
     if record.is_enrolled() {
-        return Err(AppError::AlreadyEnrolled);
+        return Err(EnrollError::AlreadyEnrolled);
     }
     let (attempt, step) = svc.check_totp(&record, code).await?;
     let issued = svc.issue_codes().await?;
@@ -83,7 +83,7 @@ pub async fn confirm(
         .await?;
     if written == Written::ConditionFailed {
         // Another request confirmed or restarted enrollment between our read and write.
-        return Err(AppError::InvalidCode);
+        return Err(EnrollError::InvalidCode);
     }
     info!("TOTP enrollment confirmed, first backup code set issued");
     Ok(issued)

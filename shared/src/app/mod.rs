@@ -4,6 +4,7 @@
 pub mod admin_regenerate;
 pub mod backup_codes;
 pub mod enroll;
+pub mod errors;
 pub mod redeem;
 pub mod verify;
 
@@ -11,17 +12,19 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use self::errors::{CheckFailed, Fault, Locked};
+
 use crate::{
     domain::{
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
-        codes::{BackupCode, CodeHash, CodeHasher, HashingFailed, IssuedCodes, SALT_LEN},
+        codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         link_token::LinkSigner,
         record::UserRecord,
-        sealing::{SecretSealer, UnsealError},
+        sealing::SecretSealer,
         totp::TotpCode,
         user::UserId,
     },
-    ports::{Clock, MailError, Mailer, Store, StoreError},
+    ports::{Clock, Mailer, Store},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -58,43 +61,6 @@ pub struct Services {
     pub mailer: Option<Arc<dyn Mailer>>,
 }
 
-/// The outcomes a use case can end in other than success.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("the code is not valid")]
-    InvalidCode,
-    #[error("too many codes were tried; try again in {retry_after_seconds} s")]
-    Locked { retry_after_seconds: u64 },
-    #[error("a current TOTP code is required")]
-    TotpRequired,
-    #[error("TOTP is already enrolled for this user")]
-    AlreadyEnrolled,
-    #[error("there is no pending TOTP enrollment to confirm")]
-    NoPendingEnrollment,
-    #[error("TOTP is not enrolled for this user")]
-    NotEnrolled,
-    #[error("the caller is not an administrator")]
-    NotAdmin,
-    #[error("the target user has not enrolled TOTP")]
-    UserNotEnrolled,
-    #[error("the target user has no email address on file")]
-    UserHasNoEmail,
-    #[error("the download link is no longer valid")]
-    LinkInvalid,
-    #[error("the email could not be sent")]
-    EmailFailed(#[source] MailError),
-    #[error("this function is not configured for {0}")]
-    NotConfigured(&'static str),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("a stored TOTP secret could not be opened")]
-    Unseal(#[from] UnsealError),
-    #[error(transparent)]
-    Hashing(#[from] HashingFailed),
-    #[error("a hashing task did not finish")]
-    Task(#[from] tokio::task::JoinError),
-}
-
 impl Services {
     /// argon2id is deliberately slow; running it off the async workers keeps other requests moving.
     pub(crate) async fn hash_code(
@@ -102,7 +68,7 @@ impl Services {
         hasher: CodeHasher,
         code: BackupCode,
         salt: [u8; SALT_LEN],
-    ) -> Result<CodeHash, AppError> {
+    ) -> Result<CodeHash, Fault> {
         Ok(tokio::task::spawn_blocking(move || hasher.hash(&code, &salt)).await??)
     }
 
@@ -113,7 +79,7 @@ impl Services {
         &self,
         user: &UserId,
         record: Option<&UserRecord>,
-    ) -> Result<Option<ReservedAttempt>, AppError> {
+    ) -> Result<Option<ReservedAttempt>, CheckFailed> {
         let now = self.clock.now();
         let policy = &self.settings.lockout;
         let seen = record.map(|r| &r.ledger);
@@ -121,16 +87,20 @@ impl Services {
             Some(ledger) if ledger.is_locked(policy, now) => Reservation::Locked {
                 until: ledger.window_ends.unwrap_or(now + policy.duration),
             },
-            _ => self.store.reserve_attempt(user, policy, now, seen).await?,
+            _ => self
+                .store
+                .reserve_attempt(user, policy, now, seen)
+                .await
+                .map_err(Fault::from)?,
         };
         match reservation {
             Reservation::Reserved(attempt) => Ok(Some(attempt)),
             Reservation::NoRecord => Ok(None),
             Reservation::Locked { until } => {
                 warn!(%user, until = %until, "code check refused: attempt ledger is full");
-                Err(AppError::Locked {
+                Err(CheckFailed::Locked(Locked {
                     retry_after_seconds: AttemptLedger::retry_after(until, now),
-                })
+                }))
             }
         }
     }
@@ -140,19 +110,19 @@ impl Services {
         &self,
         record: &UserRecord,
         code: &str,
-    ) -> Result<(ReservedAttempt, u64), AppError> {
+    ) -> Result<(ReservedAttempt, u64), CheckFailed> {
         let attempt = self
             .reserve_attempt(&record.user_id, Some(record))
             .await?
-            .ok_or(AppError::InvalidCode)?;
-        let code = TotpCode::parse(code).ok_or(AppError::InvalidCode)?;
+            .ok_or(CheckFailed::InvalidCode)?;
+        let code = TotpCode::parse(code).ok_or(CheckFailed::InvalidCode)?;
         let step = self
             .fresh_totp_step(Some(record), &code)?
-            .ok_or(AppError::InvalidCode)?;
+            .ok_or(CheckFailed::InvalidCode)?;
         Ok((attempt, step))
     }
 
-    pub(crate) async fn issue_codes(&self) -> Result<IssuedCodes, AppError> {
+    pub(crate) async fn issue_codes(&self) -> Result<IssuedCodes, Fault> {
         let hasher = self.hasher.clone();
         let count = self.settings.code_count;
         let now = self.clock.now();
@@ -168,7 +138,7 @@ impl Services {
         &self,
         record: Option<&UserRecord>,
         code: &TotpCode,
-    ) -> Result<Option<u64>, AppError> {
+    ) -> Result<Option<u64>, Fault> {
         let now = self.clock.now();
         let Some(record) = record else {
             let decoy = self.sealer.open_decoy()?;

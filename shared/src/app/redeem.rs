@@ -2,20 +2,23 @@
 
 use tracing::info;
 
-use super::{AppError, Services};
+use super::{
+    errors::{Fault, RedeemError},
+    Services,
+};
 use crate::{domain::codes::IssuedCodes, ports::Written};
 
 #[tracing::instrument(skip_all)]
-pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, AppError> {
+pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, RedeemError> {
     let links = svc
         .links
         .as_ref()
-        .ok_or(AppError::NotConfigured("download links"))?;
+        .ok_or(Fault::NotConfigured("download links"))?;
     let now = svc.clock.now();
     // Signature and expiry first: a forged or stale token never reaches the store.
     let claims = links.signer.verify(token, now).map_err(|reason| {
         info!(%reason, "download link refused");
-        AppError::LinkInvalid
+        RedeemError::LinkInvalid
     })?;
     // A used, replaced or expired grant is refused by one read before any hashing: replaying a
     // link must not make this public route spend argon2id work.
@@ -27,7 +30,7 @@ pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, AppError
         .is_some_and(|grant| grant.id == claims.grant.id && grant.is_live(now));
     if !live {
         info!(user = %claims.user, "download link already used, replaced or expired");
-        return Err(AppError::LinkInvalid);
+        return Err(RedeemError::LinkInvalid);
     }
     let issued = svc.issue_codes().await?;
     match svc
@@ -41,7 +44,7 @@ pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, AppError
         }
         Written::ConditionFailed => {
             info!(user = %claims.user, "download link already used or replaced");
-            Err(AppError::LinkInvalid)
+            Err(RedeemError::LinkInvalid)
         }
     }
 }

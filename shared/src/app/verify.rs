@@ -2,7 +2,7 @@
 
 use tracing::info;
 
-use super::{AppError, Services};
+use super::{errors::VerifyError, Services};
 use crate::domain::{
     codes::{BackupCode, SALT_LEN},
     totp::TotpCode,
@@ -28,7 +28,7 @@ pub struct Verified {
 /// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
 /// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verified, AppError> {
+pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verified, VerifyError> {
     let record = svc.store.get_user(user).await?;
     let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
     // Only an enrolled user whose attempt was counted can have a code accepted.
@@ -36,10 +36,10 @@ pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verifie
     if let Some(totp) = TotpCode::parse(code) {
         let step = svc.fresh_totp_step(checked.as_ref().map(|(r, _)| r), &totp)?;
         let (Some((record, attempt)), Some(step)) = (checked, step) else {
-            return Err(AppError::InvalidCode);
+            return Err(VerifyError::InvalidCode);
         };
         if svc.store.use_totp_step(user, &attempt, step).await? == Written::ConditionFailed {
-            return Err(AppError::InvalidCode);
+            return Err(VerifyError::InvalidCode);
         }
         info!(method = "totp", "verified");
         return Ok(Verified {
@@ -47,24 +47,24 @@ pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verifie
             remaining_backup_codes: record.codes.as_ref().map_or(0, |s| s.remaining()),
         });
     }
-    let code = BackupCode::parse(code).ok_or(AppError::InvalidCode)?;
+    let code = BackupCode::parse(code).ok_or(VerifyError::InvalidCode)?;
     let set = checked.as_ref().and_then(|(r, _)| r.codes.as_ref());
     let hasher = svc.hasher.for_set(set);
     let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
     let hash = svc.hash_code(hasher, code, salt).await?;
     let Some((record, attempt)) = checked else {
-        return Err(AppError::InvalidCode);
+        return Err(VerifyError::InvalidCode);
     };
-    let set = record.codes.as_ref().ok_or(AppError::InvalidCode)?;
+    let set = record.codes.as_ref().ok_or(VerifyError::InvalidCode)?;
     let unused = set.find(&hash).is_some_and(|c| c.used_at.is_none());
     if !unused {
-        return Err(AppError::InvalidCode);
+        return Err(VerifyError::InvalidCode);
     }
     let remaining = svc
         .store
         .use_backup_code(user, &attempt, &set.id, &hash, svc.clock.now())
         .await?
-        .ok_or(AppError::InvalidCode)?;
+        .ok_or(VerifyError::InvalidCode)?;
     info!(method = "backup_code", remaining, "verified");
     Ok(Verified {
         method: Method::BackupCode,

@@ -16,7 +16,11 @@ use super::{
     Api,
 };
 use crate::{
-    app::{admin_regenerate, backup_codes, enroll, redeem, verify, AppError},
+    app::{
+        admin_regenerate, backup_codes, enroll,
+        errors::{Fault, RedeemError},
+        redeem, verify,
+    },
     domain::{access::Admin, link_token::MAX_TOKEN_LEN, user::UserId},
     presentation::{codes_file, download_mail::LinkMail, pages},
 };
@@ -196,19 +200,19 @@ async fn admin_regenerate(api: &Api, req: &Request) -> Result<Response<Body>, Ap
         )
     })?;
     // Authorization before reading the body: a non-admin learns nothing from its validation.
-    let admin = admin.ok_or(AppError::NotAdmin)?;
+    let admin = admin.ok_or_else(ApiError::not_admin)?;
     let totp = totp_from(req)?;
     let called_at = public_base_url(req);
     let base_url = api
         .link_base_url
         .as_deref()
         .or(called_at.as_deref())
-        .ok_or(AppError::NotConfigured("a link base URL"))?;
+        .ok_or(Fault::NotConfigured("a link base URL"))?;
     let mailer = api
         .services
         .mailer
         .as_deref()
-        .ok_or(AppError::NotConfigured("a mailer"))?;
+        .ok_or(Fault::NotConfigured("a mailer"))?;
     let notice = LinkMail {
         mailer,
         base_url,
@@ -278,7 +282,7 @@ async fn redeem_download(api: &Api, req: &Request) -> Result<Response<Body>, Api
                 StatusCode::OK,
                 &pages::codes(product, &issued.display(), &codes_file(product, &issued)),
             )),
-            Err(AppError::LinkInvalid) => Ok(html_response(
+            Err(RedeemError::LinkInvalid) => Ok(html_response(
                 StatusCode::GONE,
                 &pages::link_invalid(product),
             )),

@@ -7,7 +7,12 @@ use lambda_http::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{app::AppError, ports::StoreError};
+use crate::{
+    app::errors::{
+        AdminResetError, CodeSetError, EnrollError, Fault, Locked, RedeemError, VerifyError,
+    },
+    ports::StoreError,
+};
 
 /// Every `error` a refusal can carry; `openapi.yaml` lists the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,91 +179,145 @@ impl ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
-        use StatusCode as S;
+/// The refusals the use cases share, each worded once.
+impl ApiError {
+    fn invalid_code() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCode,
+            "the code is not valid",
+        )
+    }
+
+    fn locked(locked: Locked) -> Self {
+        let seconds = locked.retry_after_seconds;
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Locked,
+            format!(
+                "too many codes were tried for this user; no code is checked until the lock \
+                 ends in {seconds} s"
+            ),
+        )
+        .retry_after(seconds)
+    }
+
+    fn totp_required() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::TotpRequired,
+            "a current TOTP code is required in the `totp` field or the X-OTP header",
+        )
+    }
+
+    pub fn not_admin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "only members of the administrators group may reset another user's codes",
+        )
+    }
+
+    fn conflict(code: ErrorCode, message: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+}
+
+impl From<Fault> for ApiError {
+    fn from(fault: Fault) -> Self {
+        if let Fault::Store(StoreError::Request { .. }) = fault {
+            tracing::error!(error = %error_chain(&fault), "storage unavailable");
+            return Self::unavailable();
+        }
+        // The cause chain goes to the log, never to the client.
+        tracing::error!(error = %error_chain(&fault), "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalError,
+            "the request could not be completed; try again",
+        )
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(err: VerifyError) -> Self {
         match err {
-            AppError::InvalidCode => Self::new(
-                S::UNAUTHORIZED,
-                ErrorCode::InvalidCode,
-                "the code is not valid",
-            ),
-            AppError::Locked {
-                retry_after_seconds,
-            } => Self::new(
-                S::TOO_MANY_REQUESTS,
-                ErrorCode::Locked,
-                format!(
-                    "too many codes were tried for this user; no code is checked until the lock \
-                     ends in {retry_after_seconds} s"
-                ),
-            )
-            .retry_after(retry_after_seconds),
-            AppError::TotpRequired => Self::new(
-                S::UNAUTHORIZED,
-                ErrorCode::TotpRequired,
-                "a current TOTP code is required in the `totp` field or the X-OTP header",
-            ),
-            AppError::AlreadyEnrolled => Self::new(
-                S::CONFLICT,
+            VerifyError::InvalidCode => Self::invalid_code(),
+            VerifyError::Locked(locked) => Self::locked(locked),
+            VerifyError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<EnrollError> for ApiError {
+    fn from(err: EnrollError) -> Self {
+        match err {
+            EnrollError::AlreadyEnrolled => Self::conflict(
                 ErrorCode::AlreadyEnrolled,
                 "TOTP is already enrolled for this user",
             ),
-            AppError::NoPendingEnrollment => Self::new(
-                S::CONFLICT,
+            EnrollError::NoPendingEnrollment => Self::conflict(
                 ErrorCode::NoPendingEnrollment,
                 "there is no enrollment to confirm: POST /v1/totp/enrollment first",
             ),
-            AppError::NotEnrolled => Self::new(
-                S::CONFLICT,
+            EnrollError::InvalidCode => Self::invalid_code(),
+            EnrollError::Locked(locked) => Self::locked(locked),
+            EnrollError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<CodeSetError> for ApiError {
+    fn from(err: CodeSetError) -> Self {
+        match err {
+            CodeSetError::NotEnrolled => Self::conflict(
                 ErrorCode::NotEnrolled,
                 "TOTP is not enrolled for this user: enroll an authenticator first",
             ),
-            AppError::NotAdmin => Self::new(
-                S::FORBIDDEN,
-                ErrorCode::Forbidden,
-                "only members of the administrators group may reset another user's codes",
-            ),
-            AppError::UserNotEnrolled => Self::new(
-                S::CONFLICT,
+            CodeSetError::TotpRequired => Self::totp_required(),
+            CodeSetError::InvalidCode => Self::invalid_code(),
+            CodeSetError::Locked(locked) => Self::locked(locked),
+            CodeSetError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<AdminResetError> for ApiError {
+    fn from(err: AdminResetError) -> Self {
+        match err {
+            AdminResetError::TotpRequired => Self::totp_required(),
+            AdminResetError::InvalidCode => Self::invalid_code(),
+            AdminResetError::Locked(locked) => Self::locked(locked),
+            AdminResetError::UserNotEnrolled => Self::conflict(
                 ErrorCode::UserNotEnrolled,
                 "the user in the path has not enrolled TOTP, so has no backup codes to reset",
             ),
-            AppError::UserHasNoEmail => Self::new(
-                S::CONFLICT,
+            AdminResetError::UserHasNoEmail => Self::conflict(
                 ErrorCode::UserHasNoEmail,
                 "the user in the path has no email address on file to send the link to",
             ),
-            AppError::LinkInvalid => Self::new(
-                S::GONE,
-                ErrorCode::LinkInvalid,
-                "this download link is no longer valid; ask your administrator for a new one",
-            ),
-            AppError::EmailFailed(ref cause) => {
-                tracing::error!(error = %error_chain(cause), "download email not sent");
+            AdminResetError::EmailFailed(cause) => {
+                tracing::error!(error = %error_chain(&cause), "download email not sent");
                 Self::new(
-                    S::BAD_GATEWAY,
+                    StatusCode::BAD_GATEWAY,
                     ErrorCode::EmailFailed,
                     "the email could not be sent; nothing was changed, so try again",
                 )
             }
-            AppError::Store(ref fault @ StoreError::Request { .. }) => {
-                tracing::error!(error = %error_chain(fault), "storage unavailable");
-                Self::unavailable()
-            }
-            fault @ (AppError::NotConfigured(_)
-            | AppError::Store(_)
-            | AppError::Unseal(_)
-            | AppError::Hashing(_)
-            | AppError::Task(_)) => {
-                // The cause chain goes to the log, never to the client.
-                tracing::error!(error = %error_chain(&fault), "request failed");
-                Self::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    ErrorCode::InternalError,
-                    "the request could not be completed; try again",
-                )
-            }
+            AdminResetError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<RedeemError> for ApiError {
+    fn from(err: RedeemError) -> Self {
+        match err {
+            RedeemError::LinkInvalid => Self::new(
+                StatusCode::GONE,
+                ErrorCode::LinkInvalid,
+                "this download link is no longer valid; ask your administrator for a new one",
+            ),
+            RedeemError::Fault(fault) => fault.into(),
         }
     }
 }

@@ -1,0 +1,168 @@
+//! How each use case can end other than in success: one enum per use case, over a small shared
+//! core (`Fault`, and `CheckFailed` for the code check several of them make). `http::response`
+//! turns every one of them into a status and a body, in one place.
+
+use crate::{
+    domain::{codes::HashingFailed, sealing::UnsealError},
+    ports::{MailError, StoreError},
+};
+
+/// Something that should not happen: the client gets a generic answer (503 for an unreachable
+/// store, 500 otherwise) and the log gets the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a stored TOTP secret could not be opened")]
+    Unseal(#[from] UnsealError),
+    #[error(transparent)]
+    Hashing(#[from] HashingFailed),
+    #[error("a hashing task did not finish")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("this function is not configured for {0}")]
+    NotConfigured(&'static str),
+}
+
+/// The user's attempt ledger is full: no code is checked until it opens.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("too many codes were tried; try again in {retry_after_seconds} s")]
+pub struct Locked {
+    pub retry_after_seconds: u64,
+}
+
+/// Why a code check did not pass: the shared outcome of reserving and evaluating a code.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFailed {
+    #[error("the code is not valid")]
+    InvalidCode,
+    #[error(transparent)]
+    Locked(Locked),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+impl From<Locked> for CheckFailed {
+    fn from(locked: Locked) -> Self {
+        Self::Locked(locked)
+    }
+}
+
+/// `POST /v1/verify`.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the code is not valid")]
+    InvalidCode,
+    #[error(transparent)]
+    Locked(Locked),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// Starting and confirming TOTP enrollment.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("TOTP is already enrolled for this user")]
+    AlreadyEnrolled,
+    #[error("there is no pending TOTP enrollment to confirm")]
+    NoPendingEnrollment,
+    #[error("the code is not valid")]
+    InvalidCode,
+    #[error(transparent)]
+    Locked(Locked),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// The owner's status, regenerate and delete of their set.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeSetError {
+    #[error("TOTP is not enrolled for this user")]
+    NotEnrolled,
+    #[error("a current TOTP code is required")]
+    TotpRequired,
+    #[error("the code is not valid")]
+    InvalidCode,
+    #[error(transparent)]
+    Locked(Locked),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// An administrator's reset of another user's codes.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminResetError {
+    #[error("a current TOTP code is required")]
+    TotpRequired,
+    #[error("the code is not valid")]
+    InvalidCode,
+    #[error(transparent)]
+    Locked(Locked),
+    #[error("the target user has not enrolled TOTP")]
+    UserNotEnrolled,
+    #[error("the target user has no email address on file")]
+    UserHasNoEmail,
+    #[error("the email could not be sent")]
+    EmailFailed(#[source] MailError),
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// Redeeming a download link.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    #[error("the download link is no longer valid")]
+    LinkInvalid,
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// Every use-case error carries faults the same way, so `?` works on every port call.
+macro_rules! carries_faults {
+    ($($error:ident),+) => {$(
+        impl From<Fault> for $error {
+            fn from(fault: Fault) -> Self {
+                Self::Fault(fault)
+            }
+        }
+        impl From<StoreError> for $error {
+            fn from(err: StoreError) -> Self {
+                Self::Fault(err.into())
+            }
+        }
+        impl From<UnsealError> for $error {
+            fn from(err: UnsealError) -> Self {
+                Self::Fault(err.into())
+            }
+        }
+    )+};
+}
+
+/// The use cases that check a code take its outcome as their own.
+macro_rules! checks_codes {
+    ($($error:ident),+) => {$(
+        impl From<CheckFailed> for $error {
+            fn from(failed: CheckFailed) -> Self {
+                match failed {
+                    CheckFailed::InvalidCode => Self::InvalidCode,
+                    CheckFailed::Locked(locked) => Self::Locked(locked),
+                    CheckFailed::Fault(fault) => Self::Fault(fault),
+                }
+            }
+        }
+        impl From<Locked> for $error {
+            fn from(locked: Locked) -> Self {
+                Self::Locked(locked)
+            }
+        }
+    )+};
+}
+
+carries_faults!(
+    CheckFailed,
+    VerifyError,
+    EnrollError,
+    CodeSetError,
+    AdminResetError,
+    RedeemError
+);
+checks_codes!(VerifyError, EnrollError, CodeSetError, AdminResetError);
