@@ -41,12 +41,6 @@ pub enum CheckFailed {
     Fault(Fault),
 }
 
-impl From<Locked> for CheckFailed {
-    fn from(locked: Locked) -> Self {
-        Self::Locked(locked)
-    }
-}
-
 /// `POST /v1/verify`.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -129,11 +123,6 @@ macro_rules! carries_faults {
                 Self::Fault(err.into())
             }
         }
-        impl From<UnsealError> for $error {
-            fn from(err: UnsealError) -> Self {
-                Self::Fault(err.into())
-            }
-        }
     )+};
 }
 
@@ -147,11 +136,6 @@ macro_rules! checks_codes {
                     CheckFailed::Locked(locked) => Self::Locked(locked),
                     CheckFailed::Fault(fault) => Self::Fault(fault),
                 }
-            }
-        }
-        impl From<Locked> for $error {
-            fn from(locked: Locked) -> Self {
-                Self::Locked(locked)
             }
         }
     )+};

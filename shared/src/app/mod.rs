@@ -87,11 +87,7 @@ impl Services {
             Some(ledger) if ledger.is_locked(policy, now) => Reservation::Locked {
                 until: ledger.window_ends.unwrap_or(now + policy.duration),
             },
-            _ => self
-                .store
-                .reserve_attempt(user, policy, now, seen)
-                .await
-                .map_err(Fault::from)?,
+            _ => self.store.reserve_attempt(user, policy, now, seen).await?,
         };
         match reservation {
             Reservation::Reserved(attempt) => Ok(Some(attempt)),
