@@ -9,9 +9,9 @@ use backup_codes::{
     adapters::memory::MemoryStore,
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    http::{dispatch, routes::path_parameters, Api, ROUTES},
+    http::{all_routes, dispatch_any, routes::path_parameters, Functions},
     ports::{MailError, Mailer, OutgoingMail, SystemClock},
-    wiring::{build_api, Parts},
+    wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use libfuzzer_sys::fuzz_target;
@@ -27,7 +27,7 @@ impl Mailer for Discard {
 }
 
 /// Production's wiring, with a hash cost cheap enough for thousands of runs a second.
-fn api() -> Api {
+fn functions() -> Functions {
     let config = Config::from_lookup(|name| match name {
         "ARGON2_MEMORY_KIB" => Some("8".into()),
         "ARGON2_ITERATIONS" => Some("1".into()),
@@ -37,14 +37,12 @@ fn api() -> Api {
     })
     .unwrap();
     let key = || Keyring::new(SecretKey::generate(), vec![]);
-    let parts = Parts {
+    let wiring = Wiring {
+        config: &config,
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(SystemClock),
-        sealing_keys: key(),
-        signing_keys: Some(key()),
-        mailer: Some(Arc::new(Discard)),
     };
-    build_api(&config, parts).unwrap()
+    wiring.functions(key(), key(), Arc::new(Discard)).unwrap()
 }
 
 const CONTENT_TYPES: [Option<&str>; 4] = [
@@ -56,7 +54,8 @@ const CONTENT_TYPES: [Option<&str>; 4] = [
 
 fuzz_target!(|input: (u8, u8, &str, &str, &[u8])| {
     let (route, content_type, path_user, claim_email, body) = input;
-    let route = &ROUTES[usize::from(route) % ROUTES.len()];
+    let routes = all_routes();
+    let route = &routes[usize::from(route) % routes.len()];
     let path = route.path.replace("{user_id}", path_user);
     let mut headers = serde_json::Map::new();
     if let Some(kind) = CONTENT_TYPES[usize::from(content_type) % CONTENT_TYPES.len()] {
@@ -92,7 +91,7 @@ fuzz_target!(|input: (u8, u8, &str, &str, &[u8])| {
         .enable_time()
         .build()
         .unwrap();
-    let response = runtime.block_on(dispatch(&api(), None, request));
+    let response = runtime.block_on(dispatch_any(&functions(), request));
     assert!(
         response.status().as_u16() < 500,
         "{} {path}: {} for body {:?}",

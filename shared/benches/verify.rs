@@ -17,7 +17,7 @@ use backup_codes::{
         user::UserId,
     },
     ports::{Clock, Store},
-    wiring::{build_api, Parts},
+    wiring::Wiring,
 };
 use time::OffsetDateTime;
 
@@ -48,14 +48,14 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
     let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
     // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
     let config = Config::from_lookup(|_| None).unwrap();
-    let parts = Parts {
+    let wiring = Wiring {
+        config: &config,
         store,
         clock: clock.clone(),
-        sealing_keys: Keyring::new(SecretKey::generate(), vec![]),
-        signing_keys: None,
-        mailer: None,
     };
-    let svc = build_api(&config, parts).unwrap().services;
+    let svc = wiring
+        .factor_services(Keyring::new(SecretKey::generate(), vec![]))
+        .unwrap();
     let mut backup = vec![];
     let mut totp = vec![];
     let mut refused = vec![];

@@ -1,7 +1,7 @@
 //! Cold-start wiring shared by every Lambda binary: config, keys, clients and services, built
 //! once per cold start.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
 
@@ -12,10 +12,12 @@ use crate::{
         ses::SesMailer,
     },
     config::{Config, ConfigError},
-    domain::sealing::{Keyring, SecretKey},
-    http::{dispatch, Api, Function},
-    ports::{Mailer, SystemClock},
-    wiring::{build_api, Parts},
+    domain::sealing::Keyring,
+    http::{
+        dispatch, AdminRegenerateApi, DownloadApi, EnrollApi, RegenerateApi, Served, VerifyApi,
+    },
+    ports::SystemClock,
+    wiring::Wiring,
 };
 
 /// A keyring given directly in the environment, or else read from Secrets Manager.
@@ -35,67 +37,102 @@ async fn keyring(
     }
 }
 
-/// Reads the environment and builds the clients `function` needs, once per cold start.
-/// Each function gets only the keys it uses, matching what the template lets it read.
-pub async fn api_from_env(function: Function) -> Result<Api, Error> {
+/// What a function is built from at cold start: the parsed configuration, the AWS clients'
+/// settings and production's wiring over DynamoDB and the system clock.
+pub struct ColdStart<'a> {
+    pub config: &'a Config,
+    pub aws: &'a aws_config::SdkConfig,
+    pub wiring: Wiring<'a>,
+}
+
+impl ColdStart<'_> {
+    /// The keys that seal TOTP secrets.
+    pub async fn sealing_keys(&self) -> Result<Keyring, Error> {
+        keyring(
+            self.config.keys.as_ref(),
+            self.config.keys_secret_id.as_deref(),
+            "ENCRYPTION_KEY_SECRET_ID",
+            self.aws,
+        )
+        .await
+    }
+
+    /// The keys that sign download links.
+    pub async fn signing_keys(&self) -> Result<Keyring, Error> {
+        keyring(
+            self.config.signing_keys.as_ref(),
+            self.config.signing_keys_secret_id.as_deref(),
+            "SIGNING_KEY_SECRET_ID",
+            self.aws,
+        )
+        .await
+    }
+}
+
+/// A Lambda function that can build itself at cold start. Each fetches only the keys it uses,
+/// matching what the template lets it read.
+pub trait Lambda: Served {
+    fn build(start: &ColdStart<'_>) -> impl Future<Output = Result<Self, Error>> + Send;
+}
+
+impl Lambda for EnrollApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        Ok(start.wiring.enroll(start.sealing_keys().await?)?)
+    }
+}
+
+impl Lambda for VerifyApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        Ok(start.wiring.verify(start.sealing_keys().await?)?)
+    }
+}
+
+impl Lambda for RegenerateApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        Ok(start.wiring.regenerate(start.sealing_keys().await?)?)
+    }
+}
+
+impl Lambda for AdminRegenerateApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
+        let (sealing, signing) = tokio::try_join!(start.sealing_keys(), start.signing_keys())?;
+        let mailer = SesMailer::new(
+            aws_sdk_ses::Client::new(start.aws),
+            start.config.require_from_address()?,
+        );
+        Ok(start
+            .wiring
+            .admin_regenerate(sealing, signing, Arc::new(mailer))?)
+    }
+}
+
+impl Lambda for DownloadApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        Ok(start.wiring.download(start.signing_keys().await?)?)
+    }
+}
+
+/// The whole life of a Lambda binary serving `F`: built once per cold start, then every
+/// request through the same dispatch.
+pub async fn run_lambda<F: Lambda>() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
     let store = DynamoStore::new(dynamodb::client(&aws), config.require_table()?);
-    let sealing_keys = async {
-        match function {
-            // Redeeming a link never opens a TOTP secret, so this function is not trusted with
-            // the encryption key; a throwaway key fills the slot and could open nothing.
-            Function::Download => Ok(Keyring::new(SecretKey::generate(), vec![])),
-            _ => {
-                keyring(
-                    config.keys.as_ref(),
-                    config.keys_secret_id.as_deref(),
-                    "ENCRYPTION_KEY_SECRET_ID",
-                    &aws,
-                )
-                .await
-            }
-        }
+    let start = ColdStart {
+        config: &config,
+        aws: &aws,
+        wiring: Wiring {
+            config: &config,
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+        },
     };
-    let signing_keys = async {
-        match function {
-            Function::AdminRegenerate | Function::Download => keyring(
-                config.signing_keys.as_ref(),
-                config.signing_keys_secret_id.as_deref(),
-                "SIGNING_KEY_SECRET_ID",
-                &aws,
-            )
-            .await
-            .map(Some),
-            _ => Ok(None),
-        }
-    };
-    // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
-    let (keys, signing_keys) = tokio::try_join!(sealing_keys, signing_keys)?;
-    let mailer: Option<Arc<dyn Mailer>> = match function {
-        Function::AdminRegenerate => Some(Arc::new(SesMailer::new(
-            aws_sdk_ses::Client::new(&aws),
-            config.require_from_address()?,
-        ))),
-        _ => None,
-    };
-    let parts = Parts {
-        store: Arc::new(store),
-        clock: Arc::new(SystemClock),
-        sealing_keys: keys,
-        signing_keys,
-        mailer,
-    };
-    Ok(build_api(&config, parts)?)
-}
-
-/// The whole life of a Lambda binary serving `function`.
-pub async fn run_lambda(function: Function) -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let api = api_from_env(function).await?;
+    let function = F::build(&start).await?;
     lambda_http::run(service_fn(|req: Request| {
-        let api = &api;
-        async move { Ok::<Response<Body>, Error>(dispatch(api, Some(function), req).await) }
+        let function = &function;
+        async move { Ok::<Response<Body>, Error>(dispatch(function, req).await) }
     }))
     .await
 }

@@ -13,9 +13,9 @@ use backup_codes::{
         sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
     },
-    http::{dispatch, Api, Function, ROUTES},
+    http::{dispatch_any, Functions},
     ports::{Clock, MailError, Mailer, OutgoingMail, Store},
-    wiring::{build_api, Parts},
+    wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::{http::StatusCode, Body};
@@ -251,9 +251,13 @@ impl Reply {
 }
 
 pub struct TestApp {
-    pub api: Api,
+    /// Every function, wired as production wires them, from `config`.
+    pub functions: Arc<Functions>,
+    pub config: Config,
     pub clock: Arc<TestClock>,
     pub store: Arc<dyn Store>,
+    /// What the functions send mail through.
+    pub sender: Arc<dyn Mailer>,
     pub mailer: Arc<RecordingMailer>,
     pub signing_key: SecretKey,
     /// The key that seals TOTP secrets.
@@ -356,6 +360,29 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Every function through production's wiring.
+fn wire(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    clock: Arc<TestClock>,
+    sealing_key: &SecretKey,
+    signing_key: &SecretKey,
+    sender: &Arc<dyn Mailer>,
+) -> Functions {
+    let wiring = Wiring {
+        config,
+        store: store.clone(),
+        clock,
+    };
+    wiring
+        .functions(
+            Keyring::new(sealing_key.clone(), vec![]),
+            Keyring::new(signing_key.clone(), vec![]),
+            sender.clone(),
+        )
+        .expect("the test configuration builds")
+}
+
 impl TestApp {
     pub async fn new(backend: Backend) -> Self {
         Self::with_store(store(backend).await)
@@ -378,30 +405,46 @@ impl TestApp {
         let clock = Arc::new(TestClock(Mutex::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         )));
-        let parts = Parts {
-            store: store.clone(),
-            clock: clock.clone(),
-            sealing_keys: Keyring::new(sealing_key.clone(), vec![]),
-            signing_keys: Some(Keyring::new(signing_key.clone(), vec![])),
-            mailer: Some(mailer),
-        };
-        let api = build_api(&test_config(), parts).expect("the test configuration builds");
+        let config = test_config();
+        let functions = wire(
+            &config,
+            &store,
+            clock.clone(),
+            &sealing_key,
+            &signing_key,
+            &mailer,
+        );
         Self {
-            api,
+            functions: Arc::new(functions),
+            config,
             clock,
             store,
+            sender: mailer,
             mailer: recorder,
             signing_key,
             sealing_key,
         }
     }
 
+    /// Rebuilds every function through production's wiring from the configuration as `change`
+    /// leaves it, over the same store, clock, keys and mailer.
+    pub fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) {
+        change(&mut self.config);
+        self.functions = Arc::new(wire(
+            &self.config,
+            &self.store,
+            self.clock.clone(),
+            &self.sealing_key,
+            &self.signing_key,
+            &self.sender,
+        ));
+    }
+
     /// Sends the call the way its Lambda would receive it.
     pub async fn send(&self, call: Call<'_>) -> Reply {
         let request =
             lambda_http::request::from_str(&call.event().to_string()).expect("valid event");
-        let function = function_for(call.path);
-        let response = dispatch(&self.api, function, request).await;
+        let response = dispatch_any(&self.functions, request).await;
         let (parts, body) = response.into_parts();
         let text = match body {
             Body::Text(t) => t,
@@ -461,9 +504,4 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.json()
     }
-}
-
-/// The Lambda function that serves `path`, as API Gateway would route it.
-pub fn function_for(path: &str) -> Option<Function> {
-    ROUTES.iter().find(|r| r.path == path).map(|r| r.function)
 }

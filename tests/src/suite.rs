@@ -907,7 +907,7 @@ pub async fn a_new_admin_reset_replaces_the_link(app: TestApp) {
 }
 
 pub async fn without_a_link_base_url_the_link_points_at_the_address_called(mut app: TestApp) {
-    app.api.link_base_url = None;
+    app.reconfigure(|config| config.link_base_url = None);
     reset_by_admin(&app).await;
     let mail = app.mailer.last();
     // `Call::event` reports API Gateway's domain as api.example.com, stage `$default`.
@@ -1172,7 +1172,7 @@ fn locked_for(reply: &crate::Reply) -> Option<u64> {
 
 pub async fn repeated_refusals_lock_verifies_for_a_while(app: TestApp) {
     let (secret, codes) = app.enrolled("lee").await;
-    let policy = app.api.services.settings.lockout;
+    let policy = app.config.settings.lockout;
     assert_eq!(
         (policy.threshold, policy.duration.whole_seconds()),
         (10, 900)
@@ -1236,7 +1236,7 @@ pub async fn refusals_for_unknown_users_write_nothing(app: TestApp) {
     }
     let ghost = backup_codes::domain::user::UserId::parse("ghost").unwrap();
     assert_eq!(
-        app.api.services.store.get_user(&ghost).await.unwrap(),
+        app.store.get_user(&ghost).await.unwrap(),
         None,
         "no record is created for a user who does not exist"
     );
@@ -1271,7 +1271,7 @@ async fn assert_burst_is_bounded(
     make: impl Fn(usize) -> Call<'static>,
     right: Call<'static>,
 ) {
-    let threshold = app.api.services.settings.lockout.threshold as usize;
+    let threshold = app.config.settings.lockout.threshold as usize;
     let (statuses, inside) = burst_then(app, BURST, make, right).await;
     assert!(evaluated(route, &statuses, StatusCode::UNAUTHORIZED) <= threshold);
     assert!(
@@ -1535,10 +1535,7 @@ pub async fn the_admin_path_user_is_decoded_once(app: TestApp) {
 }
 
 pub async fn sets_keep_working_after_the_hash_cost_changes(app: TestApp) {
-    use backup_codes::domain::{
-        codes::{CodeHasher, HashCost},
-        user::UserId,
-    };
+    use backup_codes::domain::{codes::HashCost, user::UserId};
     let mut app = app;
     let (secret, old_codes) = app.enrolled("cid").await;
     let raised = HashCost {
@@ -1546,7 +1543,7 @@ pub async fn sets_keep_working_after_the_hash_cost_changes(app: TestApp) {
         iterations: 2,
         parallelism: 1,
     };
-    app.api.services.hasher = CodeHasher::new(raised).unwrap();
+    app.reconfigure(|config| config.hash_cost = raised);
     assert_eq!(
         app.verify("cid", &old_codes[0]).await.status,
         StatusCode::OK,

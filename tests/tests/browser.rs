@@ -140,8 +140,8 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    app.api.link_base_url = Some(base.clone());
-    tokio::spawn(local_server::serve(listener, Arc::new(app.api.clone())));
+    app.reconfigure(|config| config.link_base_url = Some(base.clone()));
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
 
     let (admin, _) = app.enrolled("root-browser").await;
     let (_, old) = app.enrolled("kim").await;

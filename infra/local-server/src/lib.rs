@@ -7,9 +7,9 @@ pub mod options;
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use backup_codes::http::{
-    dispatch,
+    dispatch_any,
     response::{ApiError, ErrorCode},
-    Api,
+    Functions,
 };
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
@@ -20,14 +20,14 @@ use tokio::net::TcpListener;
 /// Far above the handlers' own 16 KiB limit, so they, not the server, give the documented error.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
-pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, functions: Arc<Functions>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
-        let api = api.clone();
+        let functions = functions.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let api = api.clone();
-                async move { Ok::<_, Infallible>(handle(&api, req).await) }
+                let functions = functions.clone();
+                async move { Ok::<_, Infallible>(handle(&functions, req).await) }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -39,7 +39,10 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> 
     }
 }
 
-async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+async fn handle(
+    functions: &Functions,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let Ok(body) = Limited::new(body, MAX_READ_BYTES).collect().await else {
         return refusal(
@@ -62,7 +65,7 @@ async fn handle(api: &Api, req: Request<hyper::body::Incoming>) -> Response<Full
             )
         }
     };
-    into_hyper(dispatch(api, None, request).await)
+    into_hyper(dispatch_any(functions, request).await)
 }
 
 fn into_hyper(response: lambda_http::Response<Body>) -> Response<Full<Bytes>> {

@@ -8,7 +8,7 @@ use backup_codes::{
     config::Config,
     domain::sealing::{Keyring, SecretKey},
     ports::{Store, SystemClock},
-    wiring::{build_api, Parts},
+    wiring::Wiring,
 };
 use local_server::{
     check_loopback,
@@ -68,26 +68,30 @@ async fn run() -> Result<(), String> {
     if config.link_base_url.is_none() {
         config.link_base_url = Some(format!("http://{addr}"));
     }
-    let parts = Parts {
+    let sealing_keys = config.require_keys().map_err(|e| e.to_string())?.clone();
+    let signing_keys = config
+        .require_signing_keys()
+        .map_err(|e| e.to_string())?
+        .clone();
+    let wiring = Wiring {
+        config: &config,
         store,
         clock: Arc::new(SystemClock),
-        sealing_keys: config.require_keys().map_err(|e| e.to_string())?.clone(),
-        signing_keys: Some(
-            config
-                .require_signing_keys()
-                .map_err(|e| e.to_string())?
-                .clone(),
-        ),
-        mailer: Some(Arc::new(OutboxMailer::new(&options.outbox))),
     };
-    let api = build_api(&config, parts).map_err(|e| e.to_string())?;
+    let functions = wiring
+        .functions(
+            sealing_keys,
+            signing_keys,
+            Arc::new(OutboxMailer::new(&options.outbox)),
+        )
+        .map_err(|e| e.to_string())?;
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \
          (API Gateway's JWT authorizer checks it in production); for local use only"
     );
     eprintln!("emails are written to {}", options.outbox.display());
     println!("listening on http://{addr}");
-    serve(listener, Arc::new(api))
+    serve(listener, Arc::new(functions))
         .await
         .map_err(|e| e.to_string())
 }

@@ -3,10 +3,7 @@
 
 use tracing::info;
 
-use super::{
-    errors::{AdminResetError, Fault},
-    Services,
-};
+use super::{errors::AdminResetError, FactorServices, LinkSettings};
 use crate::{
     domain::{
         access::Admin, codes::random_id, link_token::DownloadGrant, record::UserRecord,
@@ -18,17 +15,14 @@ use crate::{
 /// `notice` tells the user, with the signed token that collects the new set.
 #[tracing::instrument(skip_all, fields(admin = %admin.user(), target = %target))]
 pub async fn regenerate_for(
-    svc: &Services,
+    svc: &FactorServices,
+    links: &LinkSettings,
     admin: &Admin,
     target: &UserId,
     totp: Option<&str>,
     notice: &dyn ResetNotice,
 ) -> Result<DownloadGrant, AdminResetError> {
     let admin = admin.user();
-    let links = svc
-        .links
-        .as_ref()
-        .ok_or(Fault::NotConfigured("download links"))?;
     let totp = totp.ok_or(AdminResetError::TotpRequired)?;
 
     // The admin's own code first, through the admin's ledger: until it is proven, the answer

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use tracing::info;
 
-use super::{errors::CodeSetError, Services};
+use super::{errors::CodeSetError, FactorServices, Services};
 use crate::{
     domain::{attempts::ReservedAttempt, codes::IssuedCodes, record::UserRecord, user::UserId},
     ports::Written,
@@ -48,7 +48,7 @@ pub async fn status(svc: &Services, user: &UserId) -> Result<CodeSetStatus, Code
 
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn regenerate(
-    svc: &Services,
+    svc: &FactorServices,
     user: &UserId,
     totp: Option<&str>,
 ) -> Result<IssuedCodes, CodeSetError> {
@@ -68,7 +68,11 @@ pub async fn regenerate(
 }
 
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn delete(svc: &Services, user: &UserId, totp: Option<&str>) -> Result<(), CodeSetError> {
+pub async fn delete(
+    svc: &FactorServices,
+    user: &UserId,
+    totp: Option<&str>,
+) -> Result<(), CodeSetError> {
     let (attempt, step) = fresh_step(svc, user, totp).await?;
     match svc
         .store
@@ -93,7 +97,7 @@ async fn enrolled(svc: &Services, user: &UserId) -> Result<UserRecord, CodeSetEr
 
 /// The step-up proof: a fresh TOTP code, checked through the user's attempt ledger.
 async fn fresh_step(
-    svc: &Services,
+    svc: &FactorServices,
     user: &UserId,
     totp: Option<&str>,
 ) -> Result<(ReservedAttempt, u64), CodeSetError> {

@@ -3,7 +3,7 @@
 use qrcode::{render::svg, QrCode};
 use tracing::info;
 
-use super::{errors::EnrollError, Services};
+use super::{errors::EnrollError, FactorServices};
 use crate::{
     domain::{
         codes::IssuedCodes,
@@ -25,7 +25,7 @@ pub struct EnrollmentStarted {
 
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn start(
-    svc: &Services,
+    svc: &FactorServices,
     user: &UserId,
     email: Option<&Email>,
 ) -> Result<EnrollmentStarted, EnrollError> {
@@ -55,7 +55,7 @@ pub async fn start(
 
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn confirm(
-    svc: &Services,
+    svc: &FactorServices,
     user: &UserId,
     email: Option<&Email>,
     code: &str,

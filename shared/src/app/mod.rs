@@ -24,7 +24,7 @@ use crate::{
         totp::TotpCode,
         user::UserId,
     },
-    ports::{Clock, Mailer, Store},
+    ports::{Clock, Store},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -48,17 +48,30 @@ pub struct LinkSettings {
     pub ttl: time::Duration,
 }
 
-/// Everything a use case may need, built once per cold start and shared by every request.
+/// What every use case works with, built once per cold start and shared by every request.
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,
-    pub sealer: SecretSealer,
     pub settings: Settings,
-    /// Only the functions that make or redeem download links have these.
-    pub links: Option<LinkSettings>,
-    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+/// `Services` plus the key that opens TOTP secrets: what every use case that checks a second
+/// factor takes. Redeeming a download link checks none, so its function is never given the key.
+#[derive(Clone)]
+pub struct FactorServices {
+    pub services: Services,
+    pub sealer: SecretSealer,
+}
+
+/// A `FactorServices` is used as the `Services` it extends.
+impl std::ops::Deref for FactorServices {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl Services {
@@ -101,6 +114,18 @@ impl Services {
         }
     }
 
+    pub(crate) async fn issue_codes(&self) -> Result<IssuedCodes, Fault> {
+        let hasher = self.hasher.clone();
+        let count = self.settings.code_count;
+        let now = self.clock.now();
+        Ok(
+            tokio::task::spawn_blocking(move || IssuedCodes::generate(&hasher, count, now))
+                .await??,
+        )
+    }
+}
+
+impl FactorServices {
     /// Reserves, then checks a TOTP code for an enrolled user: the proof every step-up needs.
     pub(crate) async fn check_totp(
         &self,
@@ -116,16 +141,6 @@ impl Services {
             .fresh_totp_step(Some(record), &code)?
             .ok_or(CheckFailed::InvalidCode)?;
         Ok((attempt, step))
-    }
-
-    pub(crate) async fn issue_codes(&self) -> Result<IssuedCodes, Fault> {
-        let hasher = self.hasher.clone();
-        let count = self.settings.code_count;
-        let now = self.clock.now();
-        Ok(
-            tokio::task::spawn_blocking(move || IssuedCodes::generate(&hasher, count, now))
-                .await??,
-        )
     }
 
     /// The step a fresh TOTP code proves for `record`, if it is valid and not a replay. With no

@@ -2,18 +2,15 @@
 
 use tracing::info;
 
-use super::{
-    errors::{Fault, RedeemError},
-    Services,
-};
+use super::{errors::RedeemError, LinkSettings, Services};
 use crate::{domain::codes::IssuedCodes, ports::Written};
 
 #[tracing::instrument(skip_all)]
-pub async fn redeem(svc: &Services, token: &str) -> Result<IssuedCodes, RedeemError> {
-    let links = svc
-        .links
-        .as_ref()
-        .ok_or(Fault::NotConfigured("download links"))?;
+pub async fn redeem(
+    svc: &Services,
+    links: &LinkSettings,
+    token: &str,
+) -> Result<IssuedCodes, RedeemError> {
     let now = svc.clock.now();
     // Signature and expiry first: a forged or stale token never reaches the store.
     let claims = links.signer.verify(token, now).map_err(|reason| {

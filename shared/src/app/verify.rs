@@ -2,7 +2,7 @@
 
 use tracing::info;
 
-use super::{errors::VerifyError, Services};
+use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
     codes::{BackupCode, SALT_LEN},
     totp::TotpCode,
@@ -28,7 +28,11 @@ pub struct Verified {
 /// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
 /// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn verify(svc: &Services, user: &UserId, code: &str) -> Result<Verified, VerifyError> {
+pub async fn verify(
+    svc: &FactorServices,
+    user: &UserId,
+    code: &str,
+) -> Result<Verified, VerifyError> {
     let record = svc.store.get_user(user).await?;
     let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
     // Only an enrolled user whose attempt was counted can have a code accepted.

@@ -5,130 +5,30 @@ use lambda_http::{
     Body, Request, Response,
 };
 
-use crate::presentation::DOWNLOAD_PATH;
-
 use super::{
-    handlers::{serve, Handler},
+    functions::{AdminRegenerateApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi},
     response::{ApiError, ErrorCode},
-    Api,
+    table::{Function, Route, RouteInfo, Served},
 };
 
-/// One Lambda binary each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Function {
-    Enroll,
-    Verify,
-    Regenerate,
-    AdminRegenerate,
-    Download,
+fn described<D: Served>() -> impl Iterator<Item = RouteInfo> {
+    D::ROUTES.iter().map(|r| RouteInfo {
+        method: r.method,
+        path: r.path,
+        function: D::FUNCTION,
+        authorization: r.authorization,
+    })
 }
 
-impl Function {
-    pub const ALL: [Function; 5] = [
-        Function::Enroll,
-        Function::Verify,
-        Function::Regenerate,
-        Function::AdminRegenerate,
-        Function::Download,
-    ];
-
-    /// The binary's package name under `functions/`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::Enroll => "enroll",
-            Function::Verify => "verify",
-            Function::Regenerate => "regenerate",
-            Function::AdminRegenerate => "admin-regenerate",
-            Function::Download => "download",
-        }
-    }
+/// Every route of every function: the union of their tables.
+pub fn all_routes() -> Vec<RouteInfo> {
+    described::<EnrollApi>()
+        .chain(described::<VerifyApi>())
+        .chain(described::<RegenerateApi>())
+        .chain(described::<AdminRegenerateApi>())
+        .chain(described::<DownloadApi>())
+        .collect()
 }
-
-/// How API Gateway authorizes a route before the function runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Authorization {
-    /// A JWT from the team's identity provider; the handler reads the claims.
-    Jwt,
-    /// SigV4-signed by the team's auth server.
-    Iam,
-    /// Public: the download pages, protected by the signed token instead.
-    None,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub function: Function,
-    pub authorization: Authorization,
-    pub handler: Handler,
-}
-
-pub const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        path: "/v1/totp/enrollment",
-        function: Function::Enroll,
-        authorization: Authorization::Jwt,
-        handler: serve::start_enrollment,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/totp/enrollment/confirm",
-        function: Function::Enroll,
-        authorization: Authorization::Jwt,
-        handler: serve::confirm_enrollment,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/verify",
-        function: Function::Verify,
-        authorization: Authorization::Iam,
-        handler: serve::verify,
-    },
-    Route {
-        method: "GET",
-        path: "/v1/backup-codes",
-        function: Function::Regenerate,
-        authorization: Authorization::Jwt,
-        handler: serve::code_set_status,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/backup-codes",
-        function: Function::Regenerate,
-        authorization: Authorization::Jwt,
-        handler: serve::regenerate_code_set,
-    },
-    Route {
-        method: "DELETE",
-        path: "/v1/backup-codes",
-        function: Function::Regenerate,
-        authorization: Authorization::Jwt,
-        handler: serve::delete_code_set,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/admin/users/{user_id}/backup-codes",
-        function: Function::AdminRegenerate,
-        authorization: Authorization::Jwt,
-        handler: serve::admin_regenerate,
-    },
-    Route {
-        method: "GET",
-        path: DOWNLOAD_PATH,
-        function: Function::Download,
-        authorization: Authorization::None,
-        handler: serve::download_page,
-    },
-    Route {
-        method: "POST",
-        path: DOWNLOAD_PATH,
-        function: Function::Download,
-        authorization: Authorization::None,
-        handler: serve::redeem_download,
-    },
-];
 
 /// The values of a route's `{name}` segments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -179,7 +79,7 @@ pub fn match_path(pattern: &'static str, path: &str) -> Option<PathParams> {
 /// and the tests, standing in for it, send.
 pub fn path_parameters(path: &str) -> Option<PathParams> {
     let path = path.trim_end_matches('/');
-    ROUTES.iter().find_map(|r| match_path(r.path, path))
+    all_routes().iter().find_map(|r| match_path(r.path, path))
 }
 
 /// How long a request may take before it is answered 503: inside the functions' 10 s Lambda
@@ -188,21 +88,24 @@ pub fn path_parameters(path: &str) -> Option<PathParams> {
 /// as it was before or after that write.
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-/// Serves a request as `only` would (one Lambda), or as any function (the local server with `None`).
-pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Response<Body> {
+fn no_route(path: &str) -> Response<Body> {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        format!("no route for {path}"),
+    )
+    .into_response()
+}
+
+/// Serves a request as the Lambda function built from `deps` does.
+pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
-    let mut served: Vec<(&Route, PathParams)> = ROUTES
+    let mut served: Vec<(&Route<D>, PathParams)> = D::ROUTES
         .iter()
-        .filter(|r| only.is_none_or(|f| r.function == f))
         .filter_map(|r| match_path(r.path, &path).map(|params| (r, params)))
         .collect();
     if served.is_empty() {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("no route for {path}"),
-        )
-        .into_response();
+        return no_route(&path);
     }
     let method = req.method().clone();
     // HEAD is GET without a body: it can never do more than the GET would.
@@ -222,7 +125,7 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         return response;
     };
     let (route, _) = served.swap_remove(index);
-    let handled = tokio::time::timeout(REQUEST_DEADLINE, (route.handler)(api, &req));
+    let handled = tokio::time::timeout(REQUEST_DEADLINE, (route.handler)(deps, &req));
     let mut response = match handled.await {
         Ok(answer) => answer.unwrap_or_else(ApiError::into_response),
         Err(_) => {
@@ -234,6 +137,23 @@ pub async fn dispatch(api: &Api, only: Option<Function>, req: Request) -> Respon
         *response.body_mut() = Body::Empty;
     }
     response
+}
+
+/// Serves a request as API Gateway would: routed to the function whose table has its path.
+pub async fn dispatch_any(functions: &Functions, req: Request) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/');
+    let owner = all_routes()
+        .into_iter()
+        .find(|r| match_path(r.path, path).is_some())
+        .map(|r| r.function);
+    match owner {
+        Some(Function::Enroll) => dispatch(&functions.enroll, req).await,
+        Some(Function::Verify) => dispatch(&functions.verify, req).await,
+        Some(Function::Regenerate) => dispatch(&functions.regenerate, req).await,
+        Some(Function::AdminRegenerate) => dispatch(&functions.admin_regenerate, req).await,
+        Some(Function::Download) => dispatch(&functions.download, req).await,
+        None => no_route(path),
+    }
 }
 
 #[cfg(test)]

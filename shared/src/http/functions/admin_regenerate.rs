@@ -1,0 +1,106 @@
+//! The `admin-regenerate` function: an administrator resets another user's codes, and the user
+//! is mailed a download link.
+
+use std::sync::Arc;
+
+use lambda_http::{http::StatusCode, request::RequestContext, Body, Request, RequestExt, Response};
+use serde_json::json;
+
+use super::{rfc3339, serve, totp_from};
+use crate::{
+    app::{admin_regenerate, errors::Fault, FactorServices, LinkSettings},
+    config::IdentitySettings,
+    domain::{access::Admin, user::UserId},
+    http::{
+        identity::caller,
+        response::{json_response, ApiError, ErrorCode},
+        table::{Authorization, Function, Route, Served},
+    },
+    ports::Mailer,
+    presentation::download_mail::LinkMail,
+};
+
+pub struct AdminRegenerateApi {
+    pub services: FactorServices,
+    pub links: LinkSettings,
+    pub mailer: Arc<dyn Mailer>,
+    pub identity: IdentitySettings,
+    /// Where download links point; `None`: the public address the admin's request came through.
+    pub link_base_url: Option<String>,
+}
+
+serve!(AdminRegenerateApi: admin_regenerate);
+
+impl Served for AdminRegenerateApi {
+    const FUNCTION: Function = Function::AdminRegenerate;
+    const ROUTES: &'static [Route<Self>] = &[Route {
+        method: "POST",
+        path: "/v1/admin/users/{user_id}/backup-codes",
+        authorization: Authorization::Jwt,
+        handler: serve::admin_regenerate,
+    }];
+}
+
+async fn admin_regenerate(
+    api: &AdminRegenerateApi,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
+    // API Gateway has already matched and percent-decoded the path: decoding again would
+    // read `%2541` as `A`, not `%41`.
+    let target = req
+        .path_parameters_ref()
+        .and_then(|params| params.first("user_id"))
+        .unwrap_or_default();
+    let target = UserId::parse(target).map_err(|e| {
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("path parameter `user_id` {e}"),
+        )
+    })?;
+    // Authorization before reading the body: a non-admin learns nothing from its validation.
+    let admin = admin.ok_or_else(ApiError::not_admin)?;
+    let totp = totp_from(req)?;
+    let called_at = public_base_url(req);
+    let base_url = api
+        .link_base_url
+        .as_deref()
+        .or(called_at.as_deref())
+        .ok_or(Fault::NotConfigured("a link base URL"))?;
+    let notice = LinkMail {
+        mailer: api.mailer.as_ref(),
+        base_url,
+        product: &api.services.settings.product,
+    };
+    let grant = admin_regenerate::regenerate_for(
+        &api.services,
+        &api.links,
+        &admin,
+        &target,
+        totp.as_deref(),
+        &notice,
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
+    ))
+}
+
+/// The address the caller reached, as API Gateway reports it (its own domain or the custom
+/// domain, never a client-supplied Host header).
+fn public_base_url(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let domain = ctx.domain_name.as_deref().filter(|d| !d.is_empty())?;
+            match ctx.stage.as_deref() {
+                Some(stage) if !stage.is_empty() && stage != "$default" => {
+                    Some(format!("https://{domain}/{stage}"))
+                }
+                _ => Some(format!("https://{domain}")),
+            }
+        }
+        _ => None,
+    }
+}

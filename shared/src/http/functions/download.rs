@@ -1,0 +1,102 @@
+//! The `download` function: the page an emailed link opens, and redeeming the link for a new
+//! set. It checks no second factor, so it is never given the key that opens TOTP secrets.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::serve;
+use crate::{
+    app::{errors::RedeemError, redeem, LinkSettings, Services},
+    domain::link_token::MAX_TOKEN_LEN,
+    http::{
+        request::{is_form, json_body, MAX_BODY_BYTES},
+        response::{html_response, json_response, ApiError, ErrorCode},
+        table::{Authorization, Function, Route, Served},
+    },
+    presentation::{codes_file, pages, DOWNLOAD_PATH},
+};
+
+pub struct DownloadApi {
+    pub services: Services,
+    pub links: LinkSettings,
+}
+
+serve!(DownloadApi: download_page, redeem_download);
+
+impl Served for DownloadApi {
+    const FUNCTION: Function = Function::Download;
+    const ROUTES: &'static [Route<Self>] = &[
+        Route {
+            method: "GET",
+            path: DOWNLOAD_PATH,
+            authorization: Authorization::None,
+            handler: serve::download_page,
+        },
+        Route {
+            method: "POST",
+            path: DOWNLOAD_PATH,
+            authorization: Authorization::None,
+            handler: serve::redeem_download,
+        },
+    ];
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+/// What the emailed link opens; it never redeems.
+async fn download_page(api: &DownloadApi, _: &Request) -> Result<Response<Body>, ApiError> {
+    Ok(html_response(
+        StatusCode::OK,
+        &pages::landing(&api.services.settings.product),
+    ))
+}
+
+/// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.
+async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let product = &api.services.settings.product;
+    if is_form(req) {
+        let bytes = match req.body() {
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b.as_slice(),
+            _ => &[],
+        };
+        let token = (bytes.len() <= MAX_BODY_BYTES)
+            .then(|| serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).ok())
+            .flatten()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v)
+            })
+            .unwrap_or_default();
+        return match redeem::redeem(&api.services, &api.links, &token).await {
+            Ok(issued) => Ok(html_response(
+                StatusCode::OK,
+                &pages::codes(product, &issued.display(), &codes_file(product, &issued)),
+            )),
+            Err(RedeemError::LinkInvalid) => Ok(html_response(
+                StatusCode::GONE,
+                &pages::link_invalid(product),
+            )),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let body: TokenBody = json_body(req)?;
+    if body.token.trim().is_empty() || body.token.chars().count() > MAX_TOKEN_LEN {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
+        ));
+    }
+    let issued = redeem::redeem(&api.services, &api.links, &body.token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "backup_codes": issued.display() }),
+    ))
+}

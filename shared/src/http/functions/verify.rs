@@ -1,0 +1,70 @@
+//! The `verify` function: the team's auth server asks whether a code is valid for a user.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::serve;
+use crate::{
+    app::{verify, FactorServices},
+    domain::user::UserId,
+    http::{
+        request::json_body,
+        response::{json_response, ApiError, ErrorCode},
+        table::{Authorization, Function, Route, Served},
+    },
+};
+
+pub struct VerifyApi {
+    pub services: FactorServices,
+}
+
+serve!(VerifyApi: verify);
+
+impl Served for VerifyApi {
+    const FUNCTION: Function = Function::Verify;
+    const ROUTES: &'static [Route<Self>] = &[Route {
+        method: "POST",
+        path: "/v1/verify",
+        authorization: Authorization::Iam,
+        handler: serve::verify,
+    }];
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    user_id: String,
+    code: String,
+}
+
+/// Verify's refusals also say `"valid": false`.
+async fn verify(api: &VerifyApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    verify_code(api, req).await.map_err(ApiError::for_verify)
+}
+
+async fn verify_code(api: &VerifyApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: VerifyBody = json_body(req)?;
+    let user = UserId::parse(&body.user_id).map_err(|e| {
+        ApiError::bad_request(ErrorCode::InvalidField, format!("field `user_id` {e}"))
+    })?;
+    if body.code.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "field `code` must not be empty",
+        ));
+    }
+    let verified = verify::verify(&api.services, &user, &body.code).await?;
+    let method = match verified.method {
+        verify::Method::Totp => "totp",
+        verify::Method::BackupCode => "backup_code",
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "valid": true,
+            "method": method,
+            "remaining_backup_codes": verified.remaining_backup_codes,
+        }),
+    ))
+}
