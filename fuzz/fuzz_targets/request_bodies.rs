@@ -37,12 +37,16 @@ fn functions() -> Functions {
     })
     .unwrap();
     let key = || Keyring::new(SecretKey::generate(), vec![]);
+    let store = Arc::new(MemoryStore::new());
     let wiring = Wiring {
         config: &config,
-        store: Arc::new(MemoryStore::new()),
+        store: store.clone(),
+        audit: store,
         clock: Arc::new(SystemClock),
+        mailer: Arc::new(Discard),
+        bus: None,
     };
-    wiring.functions(key(), key(), Arc::new(Discard)).unwrap()
+    wiring.functions(key(), key()).unwrap()
 }
 
 const CONTENT_TYPES: [Option<&str>; 4] = [

@@ -10,13 +10,14 @@ use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
     app::{enroll, verify},
     config::Config,
+    domain::events::Source,
     domain::{
         codes::{BackupCode, CodeHasher, HashCost},
         sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
         user::UserId,
     },
-    ports::{Clock, Store},
+    ports::{Clock, MailError, Mailer, OutgoingMail, Storage},
     wiring::Wiring,
 };
 use time::OffsetDateTime;
@@ -44,14 +45,27 @@ fn report(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn bench_store(label: &str, store: Arc<dyn Store>) {
+/// Mail costs nothing here: the figures are the store's and the hashing's.
+struct Discard;
+
+#[async_trait::async_trait]
+impl Mailer for Discard {
+    async fn send(&self, _: &OutgoingMail) -> Result<(), MailError> {
+        Ok(())
+    }
+}
+
+async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
     // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
     let config = Config::from_lookup(|_| None).unwrap();
     let wiring = Wiring {
         config: &config,
-        store,
+        store: store.clone(),
+        audit: store,
         clock: clock.clone(),
+        mailer: Arc::new(Discard),
+        bus: None,
     };
     let svc = wiring
         .factor_services(Keyring::new(SecretKey::generate(), vec![]))
@@ -62,6 +76,7 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
     // Refusals that must cost the same whether or not the user exists.
     let (mut wrong_code_known, mut code_unknown) = (vec![], vec![]);
     let (mut wrong_totp_known, mut totp_unknown) = (vec![], vec![]);
+    let source = Source::default();
     let mut user_n = 0;
     while backup.len() < SAMPLES {
         user_n += 1;
@@ -69,13 +84,17 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
         let started = enroll::start(&svc, &user, None).await.unwrap();
         let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
         let code = secret.code_at_step(step_at(clock.now()));
-        let issued = enroll::confirm(&svc, &user, None, &code).await.unwrap();
+        let issued = enroll::confirm(&svc, &user, None, &code, &source)
+            .await
+            .unwrap();
         for code in issued.display() {
             let t = Instant::now();
-            verify::verify(&svc, &user, &code).await.unwrap();
+            verify::verify(&svc, &user, &code, &source).await.unwrap();
             backup.push(t.elapsed());
             let t = Instant::now();
-            verify::verify(&svc, &user, &code).await.unwrap_err();
+            verify::verify(&svc, &user, &code, &source)
+                .await
+                .unwrap_err();
             refused.push(t.elapsed());
             let ghost = UserId::parse(&format!("ghost-{user_n}-{}", backup.len())).unwrap();
             // Five steps ahead: outside the skew window, so certainly refused.
@@ -94,14 +113,14 @@ async fn bench_store(label: &str, store: Arc<dyn Store>) {
                 };
                 for (who, samples) in order {
                     let t = Instant::now();
-                    verify::verify(&svc, who, guess).await.unwrap_err();
+                    verify::verify(&svc, who, guess, &source).await.unwrap_err();
                     samples.push(t.elapsed());
                 }
             }
             clock.0.fetch_add(30, Ordering::SeqCst);
             let code = secret.code_at_step(step_at(clock.now()));
             let t = Instant::now();
-            verify::verify(&svc, &user, &code).await.unwrap();
+            verify::verify(&svc, &user, &code, &source).await.unwrap();
             totp.push(t.elapsed());
         }
     }

@@ -1,9 +1,12 @@
 //! Every setting, read once at cold start. A bad or missing value is an error naming the variable.
 
+use std::collections::BTreeSet;
+
 use crate::{
     app::{LockoutPolicy, Settings},
     domain::{
         codes::HashCost,
+        events::EventKind,
         sealing::{Keyring, SecretKey},
     },
 };
@@ -42,6 +45,12 @@ pub struct Config {
     pub hash_cost: HashCost,
     pub settings: Settings,
     pub identity: IdentitySettings,
+    /// How long audit events are kept (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention: time::Duration,
+    /// The events the user is mailed about (`NOTIFY`: `all`, `none` or a comma list).
+    pub notify: BTreeSet<EventKind>,
+    /// The EventBridge bus every event is also put on (`EVENT_BUS_NAME`), if any.
+    pub event_bus: Option<String>,
 }
 
 pub const MAX_CODE_COUNT: usize = 50;
@@ -142,6 +151,8 @@ impl Config {
             .transpose()?;
         let link_ttl = number("LINK_TTL_SECONDS", 86_400, 60, 30 * 86_400)?;
         let product = get("PRODUCT_NAME").unwrap_or_else(|| "Backup Codes".to_owned());
+        let retention_days = number("AUDIT_RETENTION_DAYS", 400, 1, 3650)?;
+        let notify = notify_list(get("NOTIFY").as_deref())?;
         Ok(Self {
             table_name: get("TABLE_NAME"),
             keys,
@@ -156,6 +167,8 @@ impl Config {
                 code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,
                 issuer: get("TOTP_ISSUER").unwrap_or_else(|| product.clone()),
                 product,
+                low_codes_threshold: number("LOW_CODES_THRESHOLD", 2, 0, MAX_CODE_COUNT as u32)?
+                    as usize,
                 lockout: LockoutPolicy {
                     // At least 1: every code check goes through the ledger; there is no "off".
                     threshold: number("LOCKOUT_THRESHOLD", 10, 1, 1000)?,
@@ -171,6 +184,9 @@ impl Config {
                 groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
                 admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "backup-codes-admins".to_owned()),
             },
+            audit_retention: time::Duration::days(i64::from(retention_days)),
+            notify,
+            event_bus: get("EVENT_BUS_NAME").map(|name| name.trim().to_owned()),
         })
     }
 
@@ -197,6 +213,32 @@ impl Config {
             .as_deref()
             .ok_or(ConfigError::Missing("FROM_ADDRESS"))
     }
+}
+
+/// `NOTIFY`: `all` (the default), `none`, or the events to mail, comma separated.
+fn notify_list(raw: Option<&str>) -> Result<BTreeSet<EventKind>, ConfigError> {
+    let raw = raw.map(str::trim).unwrap_or("all");
+    match raw {
+        "all" => return Ok(EventKind::MAILED.into_iter().collect()),
+        "none" => return Ok(BTreeSet::new()),
+        _ => {}
+    }
+    raw.split(',')
+        .map(str::trim)
+        .map(|name| {
+            name.parse::<EventKind>()
+                .ok()
+                .filter(|kind| EventKind::MAILED.contains(kind))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "NOTIFY",
+                    reason: format!(
+                        "{name:?} is not an event users are mailed about; expected all, none or \
+                         a comma list of {}",
+                        EventKind::MAILED.map(EventKind::name).join(", ")
+                    ),
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::domain::{
     attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
     codes::{BackupCodeSet, CodeHash},
+    events::{AuditPosition, SecurityEvent},
     link_token::DownloadGrant,
     record::UserRecord,
     sealing::SealedSecret,
@@ -141,6 +142,50 @@ pub struct MailError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
 }
+
+/// A user's audit trail: security events, kept for a retention period.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Keeps `event` until `expires_at`.
+    async fn append(
+        &self,
+        event: &SecurityEvent,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` of `user`'s events, newest first, starting after `after`.
+    async fn page(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&AuditPosition>,
+    ) -> Result<AuditPage, StoreError>;
+}
+
+/// A store that also keeps the audit trail, as both of ours do.
+pub trait Storage: Store + AuditLog {}
+
+impl<T: Store + AuditLog> Storage for T {}
+
+pub struct AuditPage {
+    pub events: Vec<SecurityEvent>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<AuditPosition>,
+}
+
+/// Somewhere security events go: the audit trail, the user's mailbox, the team's event bus.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// The name failures are logged and counted under.
+    fn name(&self) -> &'static str;
+
+    /// `to` is the user's address, for a sink that writes to them.
+    async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the event sink failed")]
+pub struct SinkError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// Tells a user that an administrator reset their codes, with the signed token that collects
 /// the new ones. How the link and the message look is the presentation's business.

@@ -8,16 +8,18 @@ use lambda_http::{service_fn, Body, Error, Request, Response};
 use crate::{
     adapters::{
         dynamodb::{self, DynamoStore},
+        eventbridge::EventBridgeSink,
         secrets,
         ses::SesMailer,
     },
     config::{Config, ConfigError},
     domain::sealing::Keyring,
     http::{
-        dispatch, AdminRegenerateApi, DownloadApi, EnrollApi, RegenerateApi, Served, VerifyApi,
+        dispatch, AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, Served,
+        VerifyApi,
     },
-    ports::SystemClock,
-    wiring::Wiring,
+    ports::{EventSink, SystemClock},
+    wiring::{audit_api, Wiring},
 };
 
 /// A keyring given directly in the environment, or else read from Secrets Manager.
@@ -42,10 +44,31 @@ async fn keyring(
 pub struct ColdStart<'a> {
     pub config: &'a Config,
     pub aws: &'a aws_config::SdkConfig,
-    pub wiring: Wiring<'a>,
+    pub store: Arc<DynamoStore>,
 }
 
 impl ColdStart<'_> {
+    /// Production's wiring: the table for records and the audit trail, SES for mail, and the
+    /// event bus when `EVENT_BUS_NAME` is set.
+    pub fn wiring(&self) -> Result<Wiring<'_>, Error> {
+        let mailer = SesMailer::new(
+            aws_sdk_ses::Client::new(self.aws),
+            self.config.require_from_address()?,
+        );
+        let bus = self.config.event_bus.as_ref().map(|bus| {
+            let client = aws_sdk_eventbridge::Client::new(self.aws);
+            Arc::new(EventBridgeSink::new(client, bus)) as Arc<dyn EventSink>
+        });
+        Ok(Wiring {
+            config: self.config,
+            store: self.store.clone(),
+            audit: self.store.clone(),
+            clock: Arc::new(SystemClock),
+            mailer: Arc::new(mailer),
+            bus,
+        })
+    }
+
     /// The keys that seal TOTP secrets.
     pub async fn sealing_keys(&self) -> Result<Keyring, Error> {
         keyring(
@@ -77,19 +100,19 @@ pub trait Lambda: Served {
 
 impl Lambda for EnrollApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(start.wiring.enroll(start.sealing_keys().await?)?)
+        Ok(start.wiring()?.enroll(start.sealing_keys().await?)?)
     }
 }
 
 impl Lambda for VerifyApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(start.wiring.verify(start.sealing_keys().await?)?)
+        Ok(start.wiring()?.verify(start.sealing_keys().await?)?)
     }
 }
 
 impl Lambda for RegenerateApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(start.wiring.regenerate(start.sealing_keys().await?)?)
+        Ok(start.wiring()?.regenerate(start.sealing_keys().await?)?)
     }
 }
 
@@ -97,19 +120,19 @@ impl Lambda for AdminRegenerateApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
         // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
         let (sealing, signing) = tokio::try_join!(start.sealing_keys(), start.signing_keys())?;
-        let mailer = SesMailer::new(
-            aws_sdk_ses::Client::new(start.aws),
-            start.config.require_from_address()?,
-        );
-        Ok(start
-            .wiring
-            .admin_regenerate(sealing, signing, Arc::new(mailer))?)
+        Ok(start.wiring()?.admin_regenerate(sealing, signing)?)
+    }
+}
+
+impl Lambda for AuditApi {
+    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
+        Ok(audit_api(start.config, start.store.clone()))
     }
 }
 
 impl Lambda for DownloadApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(start.wiring.download(start.signing_keys().await?)?)
+        Ok(start.wiring()?.download(start.signing_keys().await?)?)
     }
 }
 
@@ -123,11 +146,7 @@ pub async fn run_lambda<F: Lambda>() -> Result<(), Error> {
     let start = ColdStart {
         config: &config,
         aws: &aws,
-        wiring: Wiring {
-            config: &config,
-            store: Arc::new(store),
-            clock: Arc::new(SystemClock),
-        },
+        store: Arc::new(store),
     };
     let function = F::build(&start).await?;
     lambda_http::run(service_fn(|req: Request| {

@@ -2,27 +2,39 @@
 //! the pieces that differ between a Lambda, the local server, the tests and the benchmark
 //! (store, clock, keys, mailer). Each function is built from exactly what it uses, so a Lambda
 //! that lacks a key or a mailer does not compile; the local server and the tests build all
-//! five through the same methods.
+//! six through the same methods.
 
 use std::sync::Arc;
 
 use crate::{
-    app::{FactorServices, LinkSettings, Services},
+    app::{
+        events::{AuditSink, Events},
+        FactorServices, LinkSettings, Services,
+    },
     config::Config,
     domain::{
         codes::{CodeHasher, HashCostError},
         link_token::LinkSigner,
         sealing::{Keyring, SecretSealer},
     },
-    http::{AdminRegenerateApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi},
-    ports::{Clock, Mailer, Store},
+    http::{
+        AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
+    },
+    ports::{AuditLog, Clock, EventSink, Mailer, Store},
+    presentation::event_mail::MailSink,
 };
 
 /// What every function is built on.
 pub struct Wiring<'a> {
     pub config: &'a Config,
     pub store: Arc<dyn Store>,
+    /// The audit trail (in production the same DynamoDB table as `store`).
+    pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
+    /// Sends the user's mail: download links and security notices.
+    pub mailer: Arc<dyn Mailer>,
+    /// The team's event bus, when `EVENT_BUS_NAME` is set.
+    pub bus: Option<Arc<dyn EventSink>>,
 }
 
 impl Wiring<'_> {
@@ -32,7 +44,25 @@ impl Wiring<'_> {
             clock: self.clock.clone(),
             hasher: CodeHasher::new(self.config.hash_cost)?,
             settings: self.config.settings.clone(),
+            events: self.events(),
         })
+    }
+
+    /// Every event goes to the audit trail, the user's mail (the kinds `NOTIFY` keeps) and the
+    /// event bus if there is one.
+    fn events(&self) -> Events {
+        let audit = AuditSink {
+            log: self.audit.clone(),
+            retention: self.config.audit_retention,
+        };
+        let mail = MailSink {
+            mailer: self.mailer.clone(),
+            product: self.config.settings.product.clone(),
+            notify: self.config.notify.clone(),
+        };
+        let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(audit), Arc::new(mail)];
+        sinks.extend(self.bus.clone());
+        Events::new(sinks)
     }
 
     /// For the functions that check a second factor: `sealing_keys` seal and open TOTP secrets.
@@ -75,12 +105,11 @@ impl Wiring<'_> {
         &self,
         sealing_keys: Keyring,
         signing_keys: Keyring,
-        mailer: Arc<dyn Mailer>,
     ) -> Result<AdminRegenerateApi, HashCostError> {
         Ok(AdminRegenerateApi {
             services: self.factor_services(sealing_keys)?,
             links: self.links(signing_keys),
-            mailer,
+            mailer: self.mailer.clone(),
             identity: self.config.identity.clone(),
             link_base_url: self.config.link_base_url.clone(),
         })
@@ -98,14 +127,22 @@ impl Wiring<'_> {
         &self,
         sealing_keys: Keyring,
         signing_keys: Keyring,
-        mailer: Arc<dyn Mailer>,
     ) -> Result<Functions, HashCostError> {
         Ok(Functions {
             enroll: self.enroll(sealing_keys.clone())?,
             verify: self.verify(sealing_keys.clone())?,
             regenerate: self.regenerate(sealing_keys.clone())?,
-            admin_regenerate: self.admin_regenerate(sealing_keys, signing_keys.clone(), mailer)?,
+            admin_regenerate: self.admin_regenerate(sealing_keys, signing_keys.clone())?,
             download: self.download(signing_keys)?,
+            audit: audit_api(self.config, self.audit.clone()),
         })
+    }
+}
+
+/// The audit function reads trails only: no keys, no mail, no writes, so no `Wiring`.
+pub fn audit_api(config: &Config, audit: Arc<dyn AuditLog>) -> AuditApi {
+    AuditApi {
+        audit,
+        identity: config.identity.clone(),
     }
 }

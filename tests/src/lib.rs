@@ -14,7 +14,7 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
     },
     http::{dispatch_any, Functions},
-    ports::{Clock, MailError, Mailer, OutgoingMail, Store},
+    ports::{Clock, MailError, Mailer, OutgoingMail, Storage},
     wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -57,6 +57,18 @@ impl RecordingMailer {
 
     pub fn count(&self) -> usize {
         self.sent.lock().unwrap().len()
+    }
+
+    pub fn all(&self) -> Vec<OutgoingMail> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// The mails sent whose subject contains `subject`.
+    pub fn about(&self, subject: &str) -> Vec<OutgoingMail> {
+        self.all()
+            .into_iter()
+            .filter(|m| m.subject.contains(subject))
+            .collect()
     }
 }
 
@@ -195,7 +207,7 @@ pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     (client, table)
 }
 
-pub async fn store(backend: Backend) -> Arc<dyn Store> {
+pub async fn store(backend: Backend) -> Arc<dyn Storage> {
     match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
         Backend::DynamoDb => {
@@ -255,7 +267,7 @@ pub struct TestApp {
     pub functions: Arc<Functions>,
     pub config: Config,
     pub clock: Arc<TestClock>,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Storage>,
     /// What the functions send mail through.
     pub sender: Arc<dyn Mailer>,
     pub mailer: Arc<RecordingMailer>,
@@ -363,7 +375,7 @@ impl<'a> Call<'a> {
 /// Every function through production's wiring.
 fn wire(
     config: &Config,
-    store: &Arc<dyn Store>,
+    store: &Arc<dyn Storage>,
     clock: Arc<TestClock>,
     sealing_key: &SecretKey,
     signing_key: &SecretKey,
@@ -372,13 +384,15 @@ fn wire(
     let wiring = Wiring {
         config,
         store: store.clone(),
+        audit: store.clone(),
         clock,
+        mailer: sender.clone(),
+        bus: None,
     };
     wiring
         .functions(
             Keyring::new(sealing_key.clone(), vec![]),
             Keyring::new(signing_key.clone(), vec![]),
-            sender.clone(),
         )
         .expect("the test configuration builds")
 }
@@ -388,14 +402,14 @@ impl TestApp {
         Self::with_store(store(backend).await)
     }
 
-    pub fn with_store(store: Arc<dyn Store>) -> Self {
+    pub fn with_store(store: Arc<dyn Storage>) -> Self {
         let mailer = Arc::new(RecordingMailer::default());
         Self::with_store_and_mailer(store, mailer.clone(), mailer)
     }
 
     /// `mailer` sends; `recorder` is what tests read (the same object unless a real mailer is used).
     pub fn with_store_and_mailer(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Storage>,
         mailer: Arc<dyn Mailer>,
         recorder: Arc<RecordingMailer>,
     ) -> Self {

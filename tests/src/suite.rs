@@ -103,14 +103,14 @@ pub async fn full_walk_enroll_confirm_verify_regenerate(app: TestApp) {
     assert_eq!(by_totp.status, StatusCode::OK, "{}", by_totp.text);
     assert_eq!(
         by_totp.json(),
-        json!({ "valid": true, "method": "totp", "remaining_backup_codes": 10 })
+        json!({ "valid": true, "method": "totp", "remaining_backup_codes": 10, "low": false })
     );
 
     let by_code = app.verify("ana", &codes[0]).await;
     assert_eq!(by_code.status, StatusCode::OK, "{}", by_code.text);
     assert_eq!(
         by_code.json(),
-        json!({ "valid": true, "method": "backup_code", "remaining_backup_codes": 9 })
+        json!({ "valid": true, "method": "backup_code", "remaining_backup_codes": 9, "low": false })
     );
     assert!(
         is_invalid_code(&app.verify("ana", &codes[0]).await),
@@ -1392,7 +1392,18 @@ pub async fn an_admin_totp_burst_evaluates_at_most_the_threshold(app: TestApp) {
         .admin("root")
         .json(json!({ "totp": app.totp(&admin_secret) }));
     assert_burst_is_bounded(&app, "admin reset", wrong, right).await;
-    assert_eq!(app.mailer.count(), 0, "no reset happened");
+    let mails = app.mailer.all();
+    assert!(
+        mails.iter().all(|m| m.to.as_str() != "uma@example.com"),
+        "no reset happened"
+    );
+    assert_eq!(
+        mails.len(),
+        1,
+        "the admin is told once of the lockout: {:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(mails[0].subject.contains("too many wrong codes"));
     assert_eq!(app.verify("uma", &codes[0]).await.status, StatusCode::OK);
     // The admin's guesses lock the admin, not the user they targeted.
     assert!(locked_for(&app.verify("root", WRONG_CODE).await).is_some());

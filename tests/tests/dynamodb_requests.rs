@@ -62,9 +62,10 @@ async fn counted_app() -> (TestApp, RequestLog) {
 }
 
 /// The attempt ledger's reservation is the second request of every code check; an accepted
-/// code adds the write that uses it and clears the ledger.
+/// code adds the write that uses it and clears the ledger, and the audit trail's event.
 const READ: &str = "GetItem";
 const WRITE: &str = "UpdateItem";
+const AUDIT: &str = "PutItem";
 
 #[tokio::test]
 async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
@@ -75,8 +76,8 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE],
-        "backup code: read, reserve, use"
+        [READ, WRITE, WRITE, AUDIT],
+        "backup code: read, reserve, use, audit"
     );
 
     app.next_step();
@@ -84,7 +85,11 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
         app.verify("ana", &app.totp(&secret)).await.status,
         StatusCode::OK
     );
-    assert_eq!(log.take(), [READ, WRITE, WRITE], "TOTP: read, reserve, use");
+    assert_eq!(
+        log.take(),
+        [READ, WRITE, WRITE, AUDIT],
+        "TOTP: read, reserve, use, audit"
+    );
 
     assert_eq!(
         app.verify("ana", &codes[0]).await.status,
@@ -139,7 +144,7 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE],
-        "regenerate: read, reserve (opening a new window), replace the set"
+        [READ, WRITE, WRITE, AUDIT],
+        "regenerate: read, reserve (opening a new window), replace the set, audit"
     );
 }

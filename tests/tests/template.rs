@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use backup_codes::{
-    adapters::dynamodb::{PARTITION_KEY, TTL_ATTRIBUTE},
+    adapters::dynamodb::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER, PARTITION_KEY, TTL_ATTRIBUTE},
     http::{all_routes, Authorization, Function},
 };
 use serde_yaml::{Mapping, Value};
@@ -139,7 +139,7 @@ fn template_routes_match_the_spec_the_served_routes_and_their_authorizers() {
         routed, documented,
         "template routes differ from openapi.yaml"
     );
-    assert_eq!(Function::ALL.len(), 5);
+    assert_eq!(Function::ALL.len(), 6);
 }
 
 /// The items of a statement list, with `!If [condition, a, b]` items read as both branches:
@@ -300,18 +300,25 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
             .collect();
         actions.sort();
         actions.dedup();
-        let mut expected = vec![
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
+        // The audit function reads trails through the index: no keys, no writes, no mail.
+        let mut expected = if binary_of(function) == "audit" {
+            vec!["dynamodb:Query"]
+        } else {
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem",
+                "events:PutEvents",
+                "secretsmanager:GetSecretValue",
+                "ses:SendEmail",
+            ]
+        };
+        expected.extend([
             "logs:CreateLogStream",
             "logs:PutLogEvents",
-            "secretsmanager:GetSecretValue",
             "xray:PutTelemetryRecords",
             "xray:PutTraceSegments",
-        ];
-        if binary_of(function) == "admin-regenerate" {
-            expected.push("ses:SendEmail");
-        }
+        ]);
         expected.sort();
         assert_eq!(actions, expected, "{name}");
     }
@@ -337,6 +344,27 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], TTL_ATTRIBUTE);
     assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    let index = &p["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], AUDIT_INDEX);
+    assert_eq!(index["KeySchema"][0]["AttributeName"], AUDIT_USER);
+    assert_eq!(index["KeySchema"][1]["AttributeName"], AUDIT_SORT_KEY);
+    assert_eq!(index["Projection"]["ProjectionType"], "ALL");
+}
+
+/// Audit events are the only items a function may put: a PutItem that could land on a user's
+/// key would let a bug overwrite a whole record, ledger included.
+#[test]
+fn functions_may_put_only_audit_items() {
+    let template = template();
+    let puts: Vec<Value> = statements(&template)
+        .into_iter()
+        .filter(|s| strings_in(&s["Action"]).contains(&"dynamodb:PutItem".to_owned()))
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(
+        strings_in(&puts[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
+        ["audit#*"]
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore, outbox::OutboxMailer},
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    ports::{Store, SystemClock},
+    ports::{Storage, SystemClock},
     wiring::Wiring,
 };
 use local_server::{
@@ -30,7 +30,7 @@ async fn run() -> Result<(), String> {
     let options = Options::parse(std::env::args().skip(1))?;
     check_loopback(&options.addr)?;
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
-    let store: Arc<dyn Store> = match options.store {
+    let store: Arc<dyn Storage> = match options.store {
         StoreKind::Memory => {
             // Memory forgets everything on exit, so keys that live as long are enough.
             for (name, keys) in [
@@ -75,15 +75,14 @@ async fn run() -> Result<(), String> {
         .clone();
     let wiring = Wiring {
         config: &config,
-        store,
+        store: store.clone(),
+        audit: store,
         clock: Arc::new(SystemClock),
+        mailer: Arc::new(OutboxMailer::new(&options.outbox)),
+        bus: None,
     };
     let functions = wiring
-        .functions(
-            sealing_keys,
-            signing_keys,
-            Arc::new(OutboxMailer::new(&options.outbox)),
-        )
+        .functions(sealing_keys, signing_keys)
         .map_err(|e| e.to_string())?;
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \

@@ -1,7 +1,10 @@
 //! An in-process store with the same conditions as the DynamoDB one: each write checks and
 //! applies under one lock, as DynamoDB serializes conditional writes per item.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Mutex,
+};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -10,17 +13,20 @@ use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
+        events::{AuditPosition, SecurityEvent},
         link_token::DownloadGrant,
         record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         user::{Email, UserId},
     },
-    ports::{Store, StoreError, Written},
+    ports::{AuditLog, AuditPage, Store, StoreError, Written},
 };
 
 #[derive(Default)]
 pub struct MemoryStore {
     users: Mutex<HashMap<UserId, UserRecord>>,
+    /// Each user's trail by sort key; nothing here expires, as the process does not live long.
+    audit: Mutex<HashMap<UserId, BTreeMap<String, SecurityEvent>>>,
 }
 
 impl MemoryStore {
@@ -117,8 +123,9 @@ impl Store for MemoryStore {
             };
             match record.ledger.reserve(policy, now) {
                 Some(next) => {
+                    let number = next.attempts;
                     record.ledger = next;
-                    Reservation::Reserved(ReservedAttempt::counted(policy))
+                    Reservation::Reserved(ReservedAttempt::counted(policy, number))
                 }
                 None => Reservation::Locked {
                     until: record.ledger.window_ends.unwrap_or(now + policy.duration),
@@ -237,5 +244,45 @@ impl Store for MemoryStore {
             }
             _ => Written::ConditionFailed,
         }))
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append(&self, event: &SecurityEvent, _: OffsetDateTime) -> Result<(), StoreError> {
+        let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        audit
+            .entry(event.user.clone())
+            .or_default()
+            .insert(AuditPosition::of(event).sort_key(), event.clone());
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&AuditPosition>,
+    ) -> Result<AuditPage, StoreError> {
+        let audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(trail) = audit.get(user) else {
+            return Ok(AuditPage {
+                events: vec![],
+                next: None,
+            });
+        };
+        let older = match after {
+            Some(position) => trail.range(..position.sort_key()),
+            None => trail.range::<String, _>(..),
+        };
+        let mut events: Vec<SecurityEvent> = older
+            .rev()
+            .take(limit + 1)
+            .map(|(_, e)| e.clone())
+            .collect();
+        let more = events.len() > limit;
+        events.truncate(limit);
+        let next = more.then(|| events.last().map(AuditPosition::of)).flatten();
+        Ok(AuditPage { events, next })
     }
 }

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "aws")]
+pub mod eventbridge;
 pub mod memory;
 pub mod outbox;
 #[cfg(feature = "aws")]

@@ -6,7 +6,11 @@ use tracing::info;
 use super::{errors::AdminResetError, FactorServices, LinkSettings};
 use crate::{
     domain::{
-        access::Admin, codes::random_id, link_token::DownloadGrant, record::UserRecord,
+        access::Admin,
+        codes::random_id,
+        events::{Actor, EventKind, Source},
+        link_token::DownloadGrant,
+        record::UserRecord,
         user::UserId,
     },
     ports::{ResetNotice, Written},
@@ -21,6 +25,7 @@ pub async fn regenerate_for(
     target: &UserId,
     totp: Option<&str>,
     notice: &dyn ResetNotice,
+    source: &Source,
 ) -> Result<DownloadGrant, AdminResetError> {
     let admin = admin.user();
     let totp = totp.ok_or(AdminResetError::TotpRequired)?;
@@ -33,7 +38,9 @@ pub async fn regenerate_for(
         .await?
         .filter(UserRecord::is_enrolled)
         .ok_or(AdminResetError::InvalidCode)?;
-    let (attempt, step) = svc.check_totp(&admin_record, totp).await?;
+    let (attempt, step) = svc
+        .check_totp(&admin_record, totp, Actor::User, source)
+        .await?;
     if svc.store.use_totp_step(admin, &attempt, step).await? == Written::ConditionFailed {
         return Err(AdminResetError::InvalidCode);
     }
@@ -63,5 +70,15 @@ pub async fn regenerate_for(
         return Err(AdminResetError::UserNotEnrolled);
     }
     info!("backup codes reset by an administrator; download link mailed");
+    // The link mail above is what the user is told; the event goes to the trail and the bus.
+    let event = svc
+        .event(
+            EventKind::CodesResetByAdmin,
+            target,
+            Actor::Admin(admin.clone()),
+            source,
+        )
+        .with_remaining(0);
+    svc.events.emit(event, None).await;
     Ok(grant)
 }

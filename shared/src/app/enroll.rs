@@ -7,6 +7,7 @@ use super::{errors::EnrollError, FactorServices};
 use crate::{
     domain::{
         codes::IssuedCodes,
+        events::{Actor, EventKind, Source},
         totp::TotpSecret,
         user::{Email, UserId},
     },
@@ -59,6 +60,7 @@ pub async fn confirm(
     user: &UserId,
     email: Option<&Email>,
     code: &str,
+    source: &Source,
 ) -> Result<IssuedCodes, EnrollError> {
     let record = svc
         .store
@@ -68,7 +70,7 @@ pub async fn confirm(
     if record.is_enrolled() {
         return Err(EnrollError::AlreadyEnrolled);
     }
-    let (attempt, step) = svc.check_totp(&record, code).await?;
+    let (attempt, step) = svc.check_totp(&record, code, Actor::User, source).await?;
     let issued = svc.issue_codes().await?;
     let written = svc
         .store
@@ -86,5 +88,11 @@ pub async fn confirm(
         return Err(EnrollError::InvalidCode);
     }
     info!("TOTP enrollment confirmed, first backup code set issued");
+    for kind in [EventKind::Enrolled, EventKind::CodesIssued] {
+        let event = svc
+            .event(kind, user, Actor::User, source)
+            .with_remaining(issued.plaintext.len());
+        svc.events.emit(event, email).await;
+    }
     Ok(issued)
 }

@@ -2,9 +2,11 @@
 //! mapping lives in `crate::http`.
 
 pub mod admin_regenerate;
+pub mod audit;
 pub mod backup_codes;
 pub mod enroll;
 pub mod errors;
+pub mod events;
 pub mod redeem;
 pub mod verify;
 
@@ -12,17 +14,21 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use self::errors::{CheckFailed, Fault, Locked};
+use self::{
+    errors::{CheckFailed, Fault, Locked},
+    events::Events,
+};
 
 use crate::{
     domain::{
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
+        events::{Actor, EventKind, SecurityEvent, Source},
         link_token::LinkSigner,
         record::UserRecord,
         sealing::SecretSealer,
         totp::TotpCode,
-        user::UserId,
+        user::{Email, UserId},
     },
     ports::{Clock, Store},
 };
@@ -39,6 +45,8 @@ pub struct Settings {
     /// The product's name in emails, pages and the codes file.
     pub product: String,
     pub lockout: LockoutPolicy,
+    /// This many codes left, or fewer, is "running low".
+    pub low_codes_threshold: usize,
 }
 
 /// How download links are made: signed with these keys, for this long.
@@ -55,6 +63,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,
     pub settings: Settings,
+    pub events: Events,
 }
 
 /// `Services` plus the key that opens TOTP secrets: what every use case that checks a second
@@ -75,6 +84,35 @@ impl std::ops::Deref for FactorServices {
 }
 
 impl Services {
+    pub(crate) fn event(
+        &self,
+        kind: EventKind,
+        user: &UserId,
+        actor: Actor,
+        source: &Source,
+    ) -> SecurityEvent {
+        SecurityEvent::new(kind, user, actor, source, self.clock.now())
+    }
+
+    pub(crate) fn is_low(&self, remaining: usize) -> bool {
+        remaining <= self.settings.low_codes_threshold
+    }
+
+    /// The refusal that filled `user`'s ledger: from now until the window closes, checks are
+    /// refused. Only one reservation per window is the last, so this happens once a window.
+    pub(crate) async fn locked_out(
+        &self,
+        user: &UserId,
+        actor: Actor,
+        source: &Source,
+        to: Option<&Email>,
+    ) {
+        let event = self
+            .event(EventKind::LockedOut, user, actor, source)
+            .with_locked_until(self.clock.now() + self.settings.lockout.duration);
+        self.events.emit(event, to).await;
+    }
+
     /// argon2id is deliberately slow; running it off the async workers keeps other requests moving.
     pub(crate) async fn hash_code(
         &self,
@@ -127,20 +165,32 @@ impl Services {
 
 impl FactorServices {
     /// Reserves, then checks a TOTP code for an enrolled user: the proof every step-up needs.
+    /// A refusal that fills the ledger is the `locked_out` event, caused by `actor`.
     pub(crate) async fn check_totp(
         &self,
         record: &UserRecord,
         code: &str,
+        actor: Actor,
+        source: &Source,
     ) -> Result<(ReservedAttempt, u64), CheckFailed> {
         let attempt = self
             .reserve_attempt(&record.user_id, Some(record))
             .await?
             .ok_or(CheckFailed::InvalidCode)?;
-        let code = TotpCode::parse(code).ok_or(CheckFailed::InvalidCode)?;
-        let step = self
-            .fresh_totp_step(Some(record), &code)?
-            .ok_or(CheckFailed::InvalidCode)?;
-        Ok((attempt, step))
+        let step = match TotpCode::parse(code) {
+            Some(code) => self.fresh_totp_step(Some(record), &code)?,
+            None => None,
+        };
+        match step {
+            Some(step) => Ok((attempt, step)),
+            None => {
+                if attempt.is_last() {
+                    self.locked_out(&record.user_id, actor, source, record.email.as_ref())
+                        .await;
+                }
+                Err(CheckFailed::InvalidCode)
+            }
+        }
     }
 
     /// The step a fresh TOTP code proves for `record`, if it is valid and not a replay. With no

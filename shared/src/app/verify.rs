@@ -4,7 +4,10 @@ use tracing::info;
 
 use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
+    attempts::ReservedAttempt,
     codes::{BackupCode, SALT_LEN},
+    events::{Actor, EventKind, Source},
+    record::UserRecord,
     totp::TotpCode,
     user::UserId,
 };
@@ -20,6 +23,8 @@ pub enum Method {
 pub struct Verified {
     pub method: Method,
     pub remaining_backup_codes: usize,
+    /// `LOW_CODES_THRESHOLD` or fewer codes are left: time to make a new set.
+    pub low: bool,
 }
 
 /// Every check is reserved in the user's attempt ledger first; a full ledger is `Locked`
@@ -27,14 +32,50 @@ pub struct Verified {
 /// code all end in `InvalidCode` with the same store requests (a read and one conditional
 /// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
 /// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
+///
+/// An accepted code is an event (`totp_used`, audit only; `backup_code_used`, also mailed); so
+/// is the refusal that fills the ledger (`locked_out`). `source` is where the sign-in came from.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn verify(
     svc: &FactorServices,
     user: &UserId,
     code: &str,
+    source: &Source,
 ) -> Result<Verified, VerifyError> {
     let record = svc.store.get_user(user).await?;
     let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
+    let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
+    let email = record.as_ref().and_then(|r| r.email.clone());
+    let outcome = check(svc, user, code, record, attempt).await;
+    match &outcome {
+        Ok(verified) => {
+            let (kind, remaining) = match verified.method {
+                Method::Totp => (EventKind::TotpUsed, None),
+                Method::BackupCode => (
+                    EventKind::BackupCodeUsed,
+                    Some(verified.remaining_backup_codes),
+                ),
+            };
+            let mut event = svc.event(kind, user, Actor::AuthServer, source);
+            event.remaining_codes = remaining;
+            svc.events.emit(event, email.as_ref()).await;
+        }
+        Err(VerifyError::InvalidCode) if last => {
+            svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
+                .await;
+        }
+        Err(_) => {}
+    }
+    outcome
+}
+
+async fn check(
+    svc: &FactorServices,
+    user: &UserId,
+    code: &str,
+    record: Option<UserRecord>,
+    attempt: Option<ReservedAttempt>,
+) -> Result<Verified, VerifyError> {
     // Only an enrolled user whose attempt was counted can have a code accepted.
     let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
     if let Some(totp) = TotpCode::parse(code) {
@@ -46,9 +87,11 @@ pub async fn verify(
             return Err(VerifyError::InvalidCode);
         }
         info!(method = "totp", "verified");
+        let remaining = record.codes.as_ref().map_or(0, |s| s.remaining());
         return Ok(Verified {
             method: Method::Totp,
-            remaining_backup_codes: record.codes.as_ref().map_or(0, |s| s.remaining()),
+            remaining_backup_codes: remaining,
+            low: svc.is_low(remaining),
         });
     }
     let code = BackupCode::parse(code).ok_or(VerifyError::InvalidCode)?;
@@ -73,5 +116,6 @@ pub async fn verify(
     Ok(Verified {
         method: Method::BackupCode,
         remaining_backup_codes: remaining,
+        low: svc.is_low(remaining),
     })
 }

@@ -38,18 +38,27 @@ pub struct AttemptLedger {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ReservedAttempt {
     threshold: u32,
+    /// The ledger's count with this attempt in it.
+    number: u32,
 }
 
 impl ReservedAttempt {
     /// Only a store, after its conditional write applied, hands these out.
-    pub(crate) fn counted(policy: &LockoutPolicy) -> Self {
+    pub(crate) fn counted(policy: &LockoutPolicy, number: u32) -> Self {
         Self {
             threshold: policy.threshold,
+            number,
         }
     }
 
     pub fn threshold(&self) -> u32 {
         self.threshold
+    }
+
+    /// The attempt that filled the ledger: if it fails, the user is locked out from now on.
+    /// Exactly one reservation per window is the last, however many race for it.
+    pub fn is_last(&self) -> bool {
+        self.number >= self.threshold
     }
 }
 

@@ -8,7 +8,7 @@ pub mod routes;
 pub mod table;
 
 pub use functions::{
-    AdminRegenerateApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
+    AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
 };
 pub use routes::{all_routes, dispatch, dispatch_any};
 pub use table::{Authorization, Function, Route, RouteInfo, Served};

@@ -1,12 +1,16 @@
 //! Request bodies and headers, parsed into typed inputs or refused with a message naming the field.
 
+use std::net::IpAddr;
+
 use lambda_http::{
     http::{header, StatusCode},
-    Body, Request,
+    request::RequestContext,
+    Body, Request, RequestExt,
 };
 use serde::de::DeserializeOwned;
 
 use super::response::{ApiError, ErrorCode};
+use crate::domain::events::{Source, UserAgent};
 
 /// Larger bodies are refused before parsing: every request here is a few short fields.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -135,4 +139,41 @@ pub fn wants_text(req: &Request) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/plain") && !accept.contains("application/json"))
+}
+
+/// Where a user's request came from, as API Gateway saw it (never a client-set header).
+pub fn caller_source(req: &Request) -> Source {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return Source::default();
+    };
+    Source {
+        ip: ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        user_agent: ctx
+            .http
+            .user_agent
+            .as_deref()
+            .and_then(UserAgent::from_header),
+    }
+}
+
+/// The sign-in's source as the team's auth server reports it in `ip` and `user_agent`.
+pub fn reported_source(ip: Option<&str>, user_agent: Option<&str>) -> Result<Source, ApiError> {
+    let ip = ip
+        .map(|raw| {
+            raw.parse::<IpAddr>().map_err(|_| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidField,
+                    "field `ip` must be an IPv4 or IPv6 address",
+                )
+            })
+        })
+        .transpose()?;
+    let user_agent = user_agent
+        .map(|raw| {
+            UserAgent::parse(raw).map_err(|e| {
+                ApiError::bad_request(ErrorCode::InvalidField, format!("field `user_agent` {e}"))
+            })
+        })
+        .transpose()?;
+    Ok(Source { ip, user_agent })
 }

@@ -6,7 +6,9 @@ use lambda_http::{
 };
 
 use super::{
-    functions::{AdminRegenerateApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi},
+    functions::{
+        AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
+    },
     response::{ApiError, ErrorCode},
     table::{Function, Route, RouteInfo, Served},
 };
@@ -27,6 +29,7 @@ pub fn all_routes() -> Vec<RouteInfo> {
         .chain(described::<RegenerateApi>())
         .chain(described::<AdminRegenerateApi>())
         .chain(described::<DownloadApi>())
+        .chain(described::<AuditApi>())
         .collect()
 }
 
@@ -152,6 +155,7 @@ pub async fn dispatch_any(functions: &Functions, req: Request) -> Response<Body>
         Some(Function::Regenerate) => dispatch(&functions.regenerate, req).await,
         Some(Function::AdminRegenerate) => dispatch(&functions.admin_regenerate, req).await,
         Some(Function::Download) => dispatch(&functions.download, req).await,
+        Some(Function::Audit) => dispatch(&functions.audit, req).await,
         None => no_route(path),
     }
 }

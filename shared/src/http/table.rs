@@ -23,15 +23,17 @@ pub enum Function {
     Regenerate,
     AdminRegenerate,
     Download,
+    Audit,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::Enroll,
         Function::Verify,
         Function::Regenerate,
         Function::AdminRegenerate,
         Function::Download,
+        Function::Audit,
     ];
 
     /// The binary's package name under `functions/`.
@@ -42,6 +44,7 @@ impl Function {
             Function::Regenerate => "regenerate",
             Function::AdminRegenerate => "admin-regenerate",
             Function::Download => "download",
+            Function::Audit => "audit",
         }
     }
 }

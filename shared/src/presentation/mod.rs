@@ -2,6 +2,7 @@
 //! ties them together. The use cases return what happened; this module says it.
 
 pub mod download_mail;
+pub mod event_mail;
 pub mod markup;
 pub mod pages;
 

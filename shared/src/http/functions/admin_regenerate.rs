@@ -13,6 +13,7 @@ use crate::{
     domain::{access::Admin, user::UserId},
     http::{
         identity::caller,
+        request::caller_source,
         response::{json_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
@@ -80,6 +81,7 @@ async fn admin_regenerate(
         &target,
         totp.as_deref(),
         &notice,
+        &caller_source(req),
     )
     .await?;
     Ok(json_response(

@@ -10,7 +10,7 @@ use crate::{
     app::{errors::RedeemError, redeem, LinkSettings, Services},
     domain::link_token::MAX_TOKEN_LEN,
     http::{
-        request::{is_form, json_body, MAX_BODY_BYTES},
+        request::{caller_source, is_form, json_body, MAX_BODY_BYTES},
         response::{html_response, json_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
@@ -75,7 +75,7 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
                     .map(|(_, v)| v)
             })
             .unwrap_or_default();
-        return match redeem::redeem(&api.services, &api.links, &token).await {
+        return match redeem::redeem(&api.services, &api.links, &token, &caller_source(req)).await {
             Ok(issued) => Ok(html_response(
                 StatusCode::OK,
                 &pages::codes(product, &issued.display(), &codes_file(product, &issued)),
@@ -94,7 +94,8 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
             format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
         ));
     }
-    let issued = redeem::redeem(&api.services, &api.links, &body.token).await?;
+    let issued =
+        redeem::redeem(&api.services, &api.links, &body.token, &caller_source(req)).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "backup_codes": issued.display() }),

@@ -10,7 +10,7 @@ use crate::{
     config::IdentitySettings,
     http::{
         identity::caller,
-        request::json_body,
+        request::{caller_source, json_body},
         response::{json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
@@ -63,7 +63,14 @@ struct CodeBody {
 async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let body: CodeBody = json_body(req)?;
-    let issued = enroll::confirm(&api.services, &who.user, who.email.as_ref(), &body.code).await?;
+    let issued = enroll::confirm(
+        &api.services,
+        &who.user,
+        who.email.as_ref(),
+        &body.code,
+        &caller_source(req),
+    )
+    .await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "backup_codes": issued.display(), "remaining": issued.plaintext.len() }),

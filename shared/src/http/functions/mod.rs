@@ -3,6 +3,7 @@
 //! function is given only what its use cases take, so one that lacks a port does not compile.
 
 pub mod admin_regenerate;
+pub mod audit;
 pub mod download;
 pub mod enroll;
 pub mod regenerate;
@@ -18,8 +19,8 @@ use super::{
 };
 
 pub use self::{
-    admin_regenerate::AdminRegenerateApi, download::DownloadApi, enroll::EnrollApi,
-    regenerate::RegenerateApi, verify::VerifyApi,
+    admin_regenerate::AdminRegenerateApi, audit::AuditApi, download::DownloadApi,
+    enroll::EnrollApi, regenerate::RegenerateApi, verify::VerifyApi,
 };
 
 /// The handlers as a route table names them (`serve::verify`): each boxes the async function
@@ -65,4 +66,5 @@ pub struct Functions {
     pub regenerate: RegenerateApi,
     pub admin_regenerate: AdminRegenerateApi,
     pub download: DownloadApi,
+    pub audit: AuditApi,
 }

@@ -9,7 +9,7 @@ use crate::{
     config::IdentitySettings,
     http::{
         identity::caller,
-        request::wants_text,
+        request::{caller_source, wants_text},
         response::{empty_response, json_response, text_attachment, ApiError},
         table::{Authorization, Function, Route, Served},
     },
@@ -63,6 +63,7 @@ async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<
             "generated_at": status.generated_at.map(rfc3339),
             "used": used,
             "pending_download": status.pending_download,
+            "low": status.low,
         }),
     ))
 }
@@ -73,7 +74,13 @@ async fn regenerate_code_set(
 ) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let totp = totp_from(req)?;
-    let issued = backup_codes::regenerate(&api.services, &who.user, totp.as_deref()).await?;
+    let issued = backup_codes::regenerate(
+        &api.services,
+        &who.user,
+        totp.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
     if wants_text(req) {
         return Ok(text_attachment(
             "backup-codes.txt",
@@ -89,6 +96,12 @@ async fn regenerate_code_set(
 async fn delete_code_set(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let totp = totp_from(req)?;
-    backup_codes::delete(&api.services, &who.user, totp.as_deref()).await?;
+    backup_codes::delete(
+        &api.services,
+        &who.user,
+        totp.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }

@@ -9,7 +9,7 @@ use crate::{
     app::{verify, FactorServices},
     domain::user::UserId,
     http::{
-        request::json_body,
+        request::{json_body, reported_source},
         response::{json_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
@@ -36,6 +36,9 @@ impl Served for VerifyApi {
 struct VerifyBody {
     user_id: String,
     code: String,
+    /// Where the sign-in came from, as the auth server saw it: for the audit trail and the mail.
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
 /// Verify's refusals also say `"valid": false`.
@@ -54,7 +57,8 @@ async fn verify_code(api: &VerifyApi, req: &Request) -> Result<Response<Body>, A
             "field `code` must not be empty",
         ));
     }
-    let verified = verify::verify(&api.services, &user, &body.code).await?;
+    let source = reported_source(body.ip.as_deref(), body.user_agent.as_deref())?;
+    let verified = verify::verify(&api.services, &user, &body.code, &source).await?;
     let method = match verified.method {
         verify::Method::Totp => "totp",
         verify::Method::BackupCode => "backup_code",
@@ -65,6 +69,7 @@ async fn verify_code(api: &VerifyApi, req: &Request) -> Result<Response<Body>, A
             "valid": true,
             "method": method,
             "remaining_backup_codes": verified.remaining_backup_codes,
+            "low": verified.low,
         }),
     ))
 }

@@ -1,0 +1,142 @@
+//! The audit trail in the same table: one item per event (`pk = audit#<user>#<sort key>`),
+//! found through the `audit` index, keyed by the user (`audit_user`) and the event's sort key
+//! (`audit_sk`). The user's own item stays one item, and adding an index to an existing table
+//! is an online change.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use super::{corrupt, get_n, get_s, n, s, timestamp, user_key, DynamoStore, Item, TTL_ATTRIBUTE};
+use crate::{
+    domain::{
+        events::{Actor, AuditPosition, EventKind, SecurityEvent, Source, UserAgent},
+        user::UserId,
+    },
+    ports::{AuditLog, AuditPage, StoreError},
+};
+
+pub const AUDIT_INDEX: &str = "audit";
+pub const AUDIT_USER: &str = "audit_user";
+pub const AUDIT_SORT_KEY: &str = "audit_sk";
+
+fn audit_item_key(user: &UserId, sort_key: &str) -> AttributeValue {
+    s(format!("audit#{user}#{sort_key}"))
+}
+
+fn fault(
+    operation: &'static str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> StoreError {
+    move |source| StoreError::Request { operation, source }
+}
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn append(
+        &self,
+        event: &SecurityEvent,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let sort_key = AuditPosition::of(event).sort_key();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(super::PARTITION_KEY, audit_item_key(&event.user, &sort_key))
+            .item(AUDIT_USER, user_key(&event.user))
+            .item(AUDIT_SORT_KEY, s(sort_key))
+            .item("event_id", s(&event.id))
+            .item("event_type", s(event.kind.name()))
+            .item("event_at", n(event.at.unix_timestamp()))
+            .item("actor", s(event.actor.label()))
+            .item(TTL_ATTRIBUTE, n(expires_at.unix_timestamp()));
+        if let Some(ip) = event.source.ip {
+            request = request.item("ip", s(ip.to_string()));
+        }
+        if let Some(agent) = &event.source.user_agent {
+            request = request.item("user_agent", s(agent.as_str()));
+        }
+        if let Some(remaining) = event.remaining_codes {
+            request = request.item("remaining_codes", n(remaining));
+        }
+        if let Some(until) = event.locked_until {
+            request = request.item("locked_until", n(until.unix_timestamp()));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| fault("append an audit event")(Box::new(e)))?;
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&AuditPosition>,
+    ) -> Result<AuditPage, StoreError> {
+        let mut condition = format!("{AUDIT_USER} = :user");
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(AUDIT_INDEX)
+            .scan_index_forward(false)
+            // One more than asked tells whether another page follows.
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .expression_attribute_values(":user", user_key(user));
+        if let Some(after) = after {
+            condition.push_str(&format!(" AND {AUDIT_SORT_KEY} < :after"));
+            request = request.expression_attribute_values(":after", s(after.sort_key()));
+        }
+        let out = request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| fault("read the audit trail")(Box::new(e)))?;
+        let more = out.last_evaluated_key.is_some();
+        let mut events = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| parse_event(user, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = more || events.len() > limit;
+        events.truncate(limit);
+        let next = if more {
+            events.last().map(AuditPosition::of)
+        } else {
+            None
+        };
+        Ok(AuditPage { events, next })
+    }
+}
+
+fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> {
+    let text = |name: &str| get_s(item, name).ok_or_else(|| corrupt(name));
+    let kind = text("event_type")?
+        .parse::<EventKind>()
+        .map_err(|_| corrupt("event_type"))?;
+    let actor = Actor::parse(text("actor")?).ok_or_else(|| corrupt("actor"))?;
+    let ip = get_s(item, "ip")
+        .map(|ip| ip.parse().map_err(|_| corrupt("ip")))
+        .transpose()?;
+    let user_agent = get_s(item, "user_agent")
+        .map(|ua| UserAgent::parse(ua).map_err(|_| corrupt("user_agent")))
+        .transpose()?;
+    let at = timestamp(get_n(item, "event_at").ok_or_else(|| corrupt("event_at"))?)?;
+    let remaining_codes = get_n(item, "remaining_codes")
+        .map(|n| usize::try_from(n).map_err(|_| corrupt("remaining_codes")))
+        .transpose()?;
+    let locked_until = get_n(item, "locked_until").map(timestamp).transpose()?;
+    Ok(SecurityEvent {
+        id: text("event_id")?.to_owned(),
+        at,
+        user: user.clone(),
+        kind,
+        actor,
+        source: Source { ip, user_agent },
+        remaining_codes,
+        locked_until,
+    })
+}

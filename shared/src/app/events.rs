@@ -1,0 +1,89 @@
+//! Sending security events to their sinks. A sink that fails never fails the request that
+//! caused the event: the failure is logged with the event type and counted in a CloudWatch
+//! metric (embedded metric format, read from the function's log).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::error;
+
+use crate::{
+    domain::{events::SecurityEvent, user::Email},
+    ports::{AuditLog, EventSink, SinkError},
+};
+
+/// The metric a failed sink is counted in; the template's alarm watches it.
+pub const METRIC_NAMESPACE: &str = "BackupCodes";
+pub const SINK_FAILURES_METRIC: &str = "EventSinkFailures";
+
+/// Every sink the function was built with.
+#[derive(Clone, Default)]
+pub struct Events {
+    sinks: Vec<Arc<dyn EventSink>>,
+}
+
+impl Events {
+    pub fn new(sinks: Vec<Arc<dyn EventSink>>) -> Self {
+        Self { sinks }
+    }
+
+    /// Hands `event` to every sink at once and waits for them all; `to` is the user's address.
+    pub async fn emit(&self, event: SecurityEvent, to: Option<&Email>) {
+        let sent = self.sinks.iter().map(|sink| {
+            let event = &event;
+            async move { (sink.name(), sink.publish(event, to).await) }
+        });
+        for (sink, outcome) in futures::future::join_all(sent).await {
+            if let Err(err) = outcome {
+                let cause = std::error::Error::source(&err)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                error!(
+                    event = %event.kind,
+                    sink,
+                    error = %cause,
+                    "security event not delivered to a sink"
+                );
+                println!("{}", sink_failure_metric(sink, event.kind.name(), &event));
+            }
+        }
+    }
+}
+
+/// One embedded-metric-format record: CloudWatch turns this log line into a data point.
+fn sink_failure_metric(sink: &str, kind: &str, event: &SecurityEvent) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": event.at.unix_timestamp() * 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": SINK_FAILURES_METRIC, "Unit": "Count" }],
+            }],
+        },
+        SINK_FAILURES_METRIC: 1,
+        "sink": sink,
+        "event_type": kind,
+    })
+    .to_string()
+}
+
+/// The audit trail: every event, kept for the retention period.
+pub struct AuditSink {
+    pub log: Arc<dyn AuditLog>,
+    pub retention: time::Duration,
+}
+
+#[async_trait]
+impl EventSink for AuditSink {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    async fn publish(&self, event: &SecurityEvent, _: Option<&Email>) -> Result<(), SinkError> {
+        self.log
+            .append(event, event.at + self.retention)
+            .await
+            .map_err(|e| SinkError(Box::new(e)))
+    }
+}

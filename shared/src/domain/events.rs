@@ -1,0 +1,338 @@
+//! Security events: what happened to a user's second factor, who did it and from where. One
+//! model feeds the audit trail, the user's mail and the team's event bus.
+
+use std::{fmt, net::IpAddr, str::FromStr};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+use super::{codes::random_id, user::UserId};
+
+/// The longest `user_agent` kept; API Gateway passes whatever the client sent.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    Enrolled,
+    CodesIssued,
+    BackupCodeUsed,
+    TotpUsed,
+    CodesRegenerated,
+    CodesRemoved,
+    CodesResetByAdmin,
+    DownloadLinkRedeemed,
+    DownloadLinkRefused,
+    LockedOut,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 10] = [
+        EventKind::Enrolled,
+        EventKind::CodesIssued,
+        EventKind::BackupCodeUsed,
+        EventKind::TotpUsed,
+        EventKind::CodesRegenerated,
+        EventKind::CodesRemoved,
+        EventKind::CodesResetByAdmin,
+        EventKind::DownloadLinkRedeemed,
+        EventKind::DownloadLinkRefused,
+        EventKind::LockedOut,
+    ];
+
+    /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
+    /// reset is told by the mail that carries the download link, which is not optional.
+    pub const MAILED: [EventKind; 5] = [
+        EventKind::BackupCodeUsed,
+        EventKind::CodesRegenerated,
+        EventKind::CodesRemoved,
+        EventKind::DownloadLinkRedeemed,
+        EventKind::LockedOut,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Enrolled => "enrolled",
+            EventKind::CodesIssued => "codes_issued",
+            EventKind::BackupCodeUsed => "backup_code_used",
+            EventKind::TotpUsed => "totp_used",
+            EventKind::CodesRegenerated => "codes_regenerated",
+            EventKind::CodesRemoved => "codes_removed",
+            EventKind::CodesResetByAdmin => "codes_reset_by_admin",
+            EventKind::DownloadLinkRedeemed => "download_link_redeemed",
+            EventKind::DownloadLinkRefused => "download_link_refused",
+            EventKind::LockedOut => "locked_out",
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Self, ()> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who caused an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The user, signed in (or holding their download link).
+    User,
+    /// An administrator acting on the user.
+    Admin(UserId),
+    /// The team's auth server, checking a code at sign-in.
+    AuthServer,
+}
+
+impl Actor {
+    /// `self`, `admin:<id>` or `auth_server`, as the audit trail and the event bus say it.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::User => "self".to_owned(),
+            Actor::Admin(admin) => format!("admin:{admin}"),
+            Actor::AuthServer => "auth_server".to_owned(),
+        }
+    }
+
+    pub fn parse(label: &str) -> Option<Self> {
+        match label {
+            "self" => Some(Actor::User),
+            "auth_server" => Some(Actor::AuthServer),
+            other => UserId::parse(other.strip_prefix("admin:")?)
+                .ok()
+                .map(Actor::Admin),
+        }
+    }
+}
+
+/// Where the request that caused an event came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<UserAgent>,
+}
+
+/// A user agent string: printable, at most `MAX_USER_AGENT_CHARS` characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserAgent(String);
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UserAgentError {
+    #[error("must be at most {MAX_USER_AGENT_CHARS} characters")]
+    TooLong,
+    #[error("must not contain control characters")]
+    Control,
+}
+
+impl UserAgent {
+    pub fn parse(raw: &str) -> Result<Self, UserAgentError> {
+        if raw.chars().count() > MAX_USER_AGENT_CHARS {
+            return Err(UserAgentError::TooLong);
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(UserAgentError::Control);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// What a client sent in its header, cut to the limit rather than refused: the client did
+    /// not choose to be audited, and the request itself is still served.
+    pub fn from_header(raw: &str) -> Option<Self> {
+        let kept: String = raw
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        (!kept.is_empty()).then_some(Self(kept))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One security event. It never holds a code, a secret or a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// Random, so two events in the same instant both keep their place in the trail.
+    pub id: String,
+    pub at: OffsetDateTime,
+    pub user: UserId,
+    pub kind: EventKind,
+    pub actor: Actor,
+    pub source: Source,
+    /// Backup codes left after the event, where it changed them.
+    pub remaining_codes: Option<usize>,
+    /// For `locked_out`: when checks are allowed again.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// Where a page of the trail ends: the next page starts after this event. Clients see it as an
+/// opaque cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditPosition {
+    pub at: i64,
+    pub id: String,
+}
+
+impl AuditPosition {
+    pub fn of(event: &SecurityEvent) -> Self {
+        Self {
+            at: event.at.unix_timestamp(),
+            id: event.id.clone(),
+        }
+    }
+
+    /// What sorts the trail: time, then the id (which starts with the moment it was made).
+    pub fn sort_key(&self) -> String {
+        format!("{:012}#{}", self.at, self.id)
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sort_key())
+    }
+
+    /// `None` for anything `encode` did not make.
+    pub fn decode(cursor: &str) -> Option<Self> {
+        if cursor.len() > 128 {
+            return None;
+        }
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+        let (at, id) = text.split_once('#')?;
+        let well_formed = at.len() == 12
+            && at.bytes().all(|b| b.is_ascii_digit())
+            && id.len() == EVENT_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        if !well_formed {
+            return None;
+        }
+        Some(Self {
+            at: at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+const EVENT_ID_LEN: usize = 32;
+
+/// 16 hex digits of the moment (so ids made later sort later, even within a second) and 16
+/// random ones.
+fn event_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    format!("{nanos:016x}{}", &random_id()[..16])
+}
+
+impl SecurityEvent {
+    pub fn new(
+        kind: EventKind,
+        user: &UserId,
+        actor: Actor,
+        source: &Source,
+        at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: event_id(),
+            at,
+            user: user.clone(),
+            kind,
+            actor,
+            source: source.clone(),
+            remaining_codes: None,
+            locked_until: None,
+        }
+    }
+
+    /// How the event is shown outside: in the audit API and on the event bus.
+    pub fn to_json(&self) -> serde_json::Value {
+        let rfc3339 = |t: OffsetDateTime| t.format(&Rfc3339).ok();
+        serde_json::json!({
+            "id": self.id,
+            "type": self.kind.name(),
+            "time": rfc3339(self.at),
+            "user_id": self.user.as_str(),
+            "actor": self.actor.label(),
+            "ip": self.source.ip.map(|ip| ip.to_string()),
+            "user_agent": self.source.user_agent.as_ref().map(UserAgent::as_str),
+            "remaining_codes": self.remaining_codes,
+            "locked_until": self.locked_until.and_then(rfc3339),
+        })
+    }
+
+    pub fn with_remaining(mut self, remaining: usize) -> Self {
+        self.remaining_codes = Some(remaining);
+        self
+    }
+
+    pub fn with_locked_until(mut self, until: OffsetDateTime) -> Self {
+        self.locked_until = Some(until);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_actors_round_trip_through_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.name().parse::<EventKind>(), Ok(kind));
+        }
+        let admin = Actor::Admin(UserId::parse("root").unwrap());
+        for actor in [Actor::User, Actor::AuthServer, admin] {
+            assert_eq!(Actor::parse(&actor.label()), Some(actor));
+        }
+        assert_eq!(Actor::parse("admin:"), None);
+    }
+
+    #[test]
+    fn user_agents_are_bounded_and_printable() {
+        let long = "x".repeat(MAX_USER_AGENT_CHARS + 1);
+        assert_eq!(UserAgent::parse(&long), Err(UserAgentError::TooLong));
+        assert_eq!(UserAgent::parse("a\nb"), Err(UserAgentError::Control));
+        assert_eq!(
+            UserAgent::from_header(&long).unwrap().as_str().len(),
+            MAX_USER_AGENT_CHARS
+        );
+        assert_eq!(UserAgent::from_header("\u{7}"), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_nothing_else_decodes() {
+        let user = UserId::parse("ana").unwrap();
+        let event = SecurityEvent::new(
+            EventKind::TotpUsed,
+            &user,
+            Actor::User,
+            &Source::default(),
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        );
+        let position = AuditPosition::of(&event);
+        assert_eq!(AuditPosition::decode(&position.encode()), Some(position));
+        for bad in ["", "x", "MDAw", &"A".repeat(200)] {
+            assert_eq!(AuditPosition::decode(bad), None, "{bad}");
+        }
+        let later = SecurityEvent::new(
+            EventKind::TotpUsed,
+            &user,
+            Actor::User,
+            &Source::default(),
+            event.at,
+        );
+        assert!(AuditPosition::of(&later).sort_key() > AuditPosition::of(&event).sort_key());
+    }
+}

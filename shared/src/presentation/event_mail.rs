@@ -1,0 +1,135 @@
+//! The mail a user gets about a security event on their account: what happened, when, from
+//! where, and what to do if it was not them. Never a code, a secret or a link token.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use async_trait::async_trait;
+use time::{format_description::well_known::Rfc2822, OffsetDateTime};
+
+use super::markup::escape_html;
+use crate::{
+    domain::{
+        events::{EventKind, SecurityEvent},
+        user::Email,
+    },
+    ports::{EventSink, Mailer, OutgoingMail, SinkError},
+};
+
+/// Mails the user about the kinds in `notify`; other events, and users without an address,
+/// get no mail.
+pub struct MailSink {
+    pub mailer: Arc<dyn Mailer>,
+    pub product: String,
+    pub notify: BTreeSet<EventKind>,
+}
+
+#[async_trait]
+impl EventSink for MailSink {
+    fn name(&self) -> &'static str {
+        "mail"
+    }
+
+    async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError> {
+        let Some(to) = to.filter(|_| self.notify.contains(&event.kind)) else {
+            return Ok(());
+        };
+        let Some(mail) = event_mail(&self.product, to.clone(), event) else {
+            return Ok(());
+        };
+        self.mailer
+            .send(&mail)
+            .await
+            .map_err(|e| SinkError(Box::new(e)))
+    }
+}
+
+fn when(t: OffsetDateTime) -> String {
+    t.format(&Rfc2822).unwrap_or_else(|_| t.to_string())
+}
+
+const HOW_TO_REGENERATE: &str = "To make a new set, sign in, open your security settings and \
+     generate new backup codes (you will need your authenticator app).";
+
+/// The mail for `event`, if its kind is one users are told about.
+pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<OutgoingMail> {
+    let remaining = event.remaining_codes.unwrap_or(0);
+    let (subject, what, advice) = match event.kind {
+        EventKind::BackupCodeUsed => (
+            "a backup code was used",
+            format!(
+                "A backup code was used to sign in to your {product} account. \
+                 You have {remaining} backup code{} left.",
+                if remaining == 1 { "" } else { "s" }
+            ),
+            format!(
+                "{HOW_TO_REGENERATE} If this was not you, regenerate your codes now and \
+                 contact your administrator."
+            ),
+        ),
+        EventKind::CodesRegenerated => (
+            "your backup codes were regenerated",
+            format!(
+                "New backup codes were generated for your {product} account. \
+                 Your previous codes no longer work."
+            ),
+            "If this was not you, contact your administrator.".to_owned(),
+        ),
+        EventKind::CodesRemoved => (
+            "your backup codes were removed",
+            format!(
+                "The backup codes for your {product} account were removed. \
+                 You can no longer sign in with a backup code."
+            ),
+            format!("{HOW_TO_REGENERATE} If this was not you, contact your administrator."),
+        ),
+        EventKind::DownloadLinkRedeemed => (
+            "your new backup codes were collected",
+            format!(
+                "The download link your administrator sent was used, and new backup codes \
+                 for your {product} account were shown. They are the only ones that work now."
+            ),
+            "If this was not you, contact your administrator.".to_owned(),
+        ),
+        EventKind::LockedOut => (
+            "too many wrong codes",
+            format!(
+                "There were too many wrong codes for your {product} account, so codes are \
+                 refused until {}.",
+                event.locked_until.map(when).unwrap_or_default()
+            ),
+            "If this was not you, someone may know your password: change it, and contact \
+             your administrator."
+                .to_owned(),
+        ),
+        _ => return None,
+    };
+    let ip = event
+        .source
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let agent = event
+        .source
+        .user_agent
+        .as_ref()
+        .map_or("unknown", |ua| ua.as_str());
+    let at = when(event.at);
+    let text =
+        format!("Hello,\n\n{what}\n\nWhen: {at}\nIP address: {ip}\nDevice: {agent}\n\n{advice}\n");
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
+         <p>Hello,</p><p>{}</p>\
+         <table><tr><td>When</td><td>{}</td></tr><tr><td>IP address</td><td>{}</td></tr>\
+         <tr><td>Device</td><td>{}</td></tr></table><p>{}</p></body></html>",
+        escape_html(&what),
+        escape_html(&at),
+        escape_html(&ip),
+        escape_html(agent),
+        escape_html(&advice),
+    );
+    Some(OutgoingMail {
+        to,
+        subject: format!("{product}: {subject}"),
+        text,
+        html,
+    })
+}
