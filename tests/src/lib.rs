@@ -14,7 +14,7 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
     },
     http::{dispatch_any, Functions},
-    ports::{Clock, MailError, Mailer, OutgoingMail, Storage},
+    ports::{Clock, EventSink, MailError, Mailer, OutgoingMail, Storage},
     wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -270,6 +270,8 @@ pub struct TestApp {
     pub store: Arc<dyn Storage>,
     /// What the functions send mail through.
     pub sender: Arc<dyn Mailer>,
+    /// The event bus, if the test gives one.
+    pub bus: Option<Arc<dyn EventSink>>,
     pub mailer: Arc<RecordingMailer>,
     pub signing_key: SecretKey,
     /// The key that seals TOTP secrets.
@@ -340,11 +342,24 @@ impl<'a> Call<'a> {
     /// claims, as the authorizer passes them (strings; arrays flattened to `[a b]`).
     pub fn event(&self) -> Value {
         let mut event: Value = serde_json::from_str(EVENT_FIXTURE).expect("the fixture is JSON");
-        event["rawPath"] = json!(self.path);
+        let (path, query) = self.path.split_once('?').unwrap_or((self.path, ""));
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        let params: serde_json::Map<String, Value> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .expect("a test's query string")
+                .into_iter()
+                .map(|(k, v)| (k, json!(v)))
+                .collect();
+        event["queryStringParameters"] = json!(params);
         event["requestContext"]["http"]["method"] = json!(self.method);
-        event["requestContext"]["http"]["path"] = json!(self.path);
+        event["requestContext"]["http"]["path"] = json!(path);
         for (name, value) in &self.headers {
             event["headers"][*name] = json!(value);
+            // API Gateway reports the caller's User-Agent header in the request context too.
+            if *name == "user-agent" {
+                event["requestContext"]["http"]["userAgent"] = json!(value);
+            }
         }
         match self.user {
             Some(sub) => {
@@ -362,8 +377,8 @@ impl<'a> Call<'a> {
             }
         }
         // API Gateway matches the route and decodes `{user_id}` before the function runs.
-        event["pathParameters"] = json!(backup_codes::http::routes::path_parameters(self.path)
-            .map(|p| p
+        event["pathParameters"] =
+            json!(backup_codes::http::routes::path_parameters(path).map(|p| p
                 .iter()
                 .map(|(k, v)| (k.to_owned(), json!(v)))
                 .collect::<serde_json::Map<_, _>>()));
@@ -377,9 +392,9 @@ fn wire(
     config: &Config,
     store: &Arc<dyn Storage>,
     clock: Arc<TestClock>,
-    sealing_key: &SecretKey,
-    signing_key: &SecretKey,
+    (sealing_key, signing_key): (&SecretKey, &SecretKey),
     sender: &Arc<dyn Mailer>,
+    bus: Option<Arc<dyn EventSink>>,
 ) -> Functions {
     let wiring = Wiring {
         config,
@@ -387,7 +402,7 @@ fn wire(
         audit: store.clone(),
         clock,
         mailer: sender.clone(),
-        bus: None,
+        bus,
     };
     wiring
         .functions(
@@ -424,9 +439,9 @@ impl TestApp {
             &config,
             &store,
             clock.clone(),
-            &sealing_key,
-            &signing_key,
+            (&sealing_key, &signing_key),
             &mailer,
+            None,
         );
         Self {
             functions: Arc::new(functions),
@@ -434,6 +449,7 @@ impl TestApp {
             clock,
             store,
             sender: mailer,
+            bus: None,
             mailer: recorder,
             signing_key,
             sealing_key,
@@ -448,10 +464,17 @@ impl TestApp {
             &self.config,
             &self.store,
             self.clock.clone(),
-            &self.sealing_key,
-            &self.signing_key,
+            (&self.sealing_key, &self.signing_key),
             &self.sender,
+            self.bus.clone(),
         ));
+    }
+
+    /// Rebuilds every function with `bus` as its event bus.
+    pub fn with_bus(mut self, bus: Arc<dyn EventSink>) -> Self {
+        self.bus = Some(bus);
+        self.reconfigure(|_| {});
+        self
     }
 
     /// Sends the call the way its Lambda would receive it.

@@ -99,6 +99,22 @@ pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
         "body": STANDARD.encode(body),
         "isBase64Encoded": true,
     });
+    // API Gateway parses the query string too, joining a repeated name's values with commas.
+    let mut query = Map::new();
+    for (name, value) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        match query.get_mut(name.as_ref()) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                query.insert(name.into_owned(), Value::String(value.into_owned()));
+            }
+        }
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
     // API Gateway matches the route and decodes `{user_id}` before the function runs.
     if let Some(params) = path_parameters(parts.uri.path()) {
         let params: Map<String, Value> = params
