@@ -56,7 +56,15 @@ impl ColdStart<'_> {
             self.config.require_from_address()?,
         );
         let bus = self.config.event_bus.as_ref().map(|bus| {
-            let client = aws_sdk_eventbridge::Client::new(self.aws);
+            // A slow bus must not hold the request it is told about: bounded like the table.
+            let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .operation_timeout(std::time::Duration::from_secs(2))
+                .build();
+            let config = aws_sdk_eventbridge::config::Builder::from(self.aws)
+                .timeout_config(timeouts)
+                .build();
+            let client = aws_sdk_eventbridge::Client::from_conf(config);
             Arc::new(EventBridgeSink::new(client, bus)) as Arc<dyn EventSink>
         });
         Ok(Wiring {

@@ -74,3 +74,25 @@ async fn a_refused_email_is_502_and_changes_nothing() {
         "old codes still work"
     );
 }
+
+#[tokio::test]
+async fn a_used_backup_code_is_mailed_by_ses_with_where_it_was_used() {
+    let app = app_with_ses("security@acme.example", true).await;
+    let (_, codes) = app.enrolled("ivo").await;
+    let before = mail_in_moto("ivo@example.com").await.len();
+    let used = app
+        .send(Call::new("POST", "/v1/verify").json(json!({
+            "user_id": "ivo", "code": codes[0], "ip": "198.51.100.4", "user_agent": "Safari/18"
+        })))
+        .await;
+    assert_eq!(used.status, StatusCode::OK, "{}", used.text);
+    let mail = mail_in_moto("ivo@example.com").await;
+    assert_eq!(mail.len(), before + 1, "exactly one mail");
+    let last = mail.last().unwrap();
+    assert_eq!(last["subject"], "Acme: a backup code was used");
+    let body = last["body"].as_str().unwrap();
+    for fact in ["198.51.100.4", "Safari/18", "9 backup codes left"] {
+        assert!(body.contains(fact), "{fact} in {body}");
+    }
+    assert!(!body.contains(&codes[0]));
+}

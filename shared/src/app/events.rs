@@ -87,3 +87,36 @@ impl EventSink for AuditSink {
             .map_err(|e| SinkError(Box::new(e)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        events::{Actor, EventKind, Source},
+        user::UserId,
+    };
+
+    #[test]
+    fn a_failure_is_one_embedded_metric_record() {
+        let user = UserId::parse("ana").unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let event = SecurityEvent::new(
+            EventKind::LockedOut,
+            &user,
+            Actor::AuthServer,
+            &Source::default(),
+            at,
+        );
+        let line: serde_json::Value =
+            serde_json::from_str(&sink_failure_metric("mail", "locked_out", &event)).unwrap();
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(line["_aws"]["Timestamp"], 1_800_000_000_000_i64);
+        assert_eq!(directive["Namespace"], METRIC_NAMESPACE);
+        assert_eq!(directive["Metrics"][0]["Name"], SINK_FAILURES_METRIC);
+        assert_eq!(line[SINK_FAILURES_METRIC], 1);
+        assert_eq!(
+            (line["sink"].as_str(), line["event_type"].as_str()),
+            (Some("mail"), Some("locked_out"))
+        );
+    }
+}
