@@ -175,7 +175,7 @@ async fn the_admin_walk_mails_a_link_to_the_outbox() {
     let server = start(&["--outbox", outbox.to_str().unwrap()], &[]);
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.base);
-    let (_, _, old_codes) =
+    let (ana, _, old_codes) =
         enroll(&server, json!({ "sub": "ana", "email": "ana@example.com" })).await;
     let (admin, admin_secret, _) = enroll(
         &server,
@@ -237,7 +237,65 @@ async fn the_admin_walk_mails_a_link_to_the_outbox() {
     let new_code = codes["backup_codes"][0].as_str().unwrap();
     assert_eq!(redeem().await.unwrap().status(), 410, "the link works once");
     assert_eq!(verify_ana(&server, &old_codes[0]).await.0, 401);
-    assert_eq!(verify_ana(&server, new_code).await.0, 200);
+    let used = http
+        .post(url("/v1/verify"))
+        .json(&json!({ "user_id": "ana", "code": new_code,
+                       "ip": "203.0.113.7", "user_agent": "Firefox/140.0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
+
+    // The README's last steps: the use mail in the outbox, and ana's audit trail.
+    let mut mails: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    mails.sort();
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("Subject: ")))
+        .collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    for subject in [
+        "Backup Codes: your backup codes were reset",
+        "Backup Codes: your new backup codes were collected",
+        "Backup Codes: a backup code was used",
+    ] {
+        assert!(subjects.contains(&subject), "{subject} in {subjects:?}");
+    }
+    let use_mail = mails
+        .iter()
+        .find(|m| m.contains("a backup code was used"))
+        .unwrap();
+    for fact in ["203.0.113.7", "Firefox/140.0", "9 backup codes left"] {
+        assert!(use_mail.contains(fact), "{fact} in {use_mail}");
+    }
+    let trail: Value = http
+        .get(url("/v1/audit?limit=3"))
+        .header("authorization", &ana)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "backup_code_used",
+            "download_link_refused",
+            "download_link_redeemed"
+        ]
+    );
+    assert_eq!(trail["events"][0]["ip"], "203.0.113.7");
+    assert!(trail["next"].is_string(), "older events are a page away");
 }
 
 #[tokio::test]
