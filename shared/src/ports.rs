@@ -173,6 +173,21 @@ pub struct AuditPage {
     pub next: Option<AuditPosition>,
 }
 
+impl AuditPage {
+    /// A page of `limit` from events read newest first, one more than asked when there were
+    /// more: the extra one (or `more`, a store's own sign) says a next page exists.
+    pub fn cut(mut events: Vec<SecurityEvent>, limit: usize, more: bool) -> Self {
+        let more = more || events.len() > limit;
+        events.truncate(limit);
+        let next = if more {
+            events.last().map(AuditPosition::of)
+        } else {
+            None
+        };
+        Self { events, next }
+    }
+}
+
 /// Somewhere security events go: the audit trail, the user's mailbox, the team's event bus.
 #[async_trait]
 pub trait EventSink: Send + Sync {

@@ -22,6 +22,27 @@ use lambda_http::{http::StatusCode, Body};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+/// Everything the service writes to its log, as one string: a test installs it as the
+/// subscriber's writer.
+#[derive(Clone, Default)]
+pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// A clock that only moves when a test moves it.
 pub struct TestClock(Mutex<OffsetDateTime>);
 
@@ -527,6 +548,16 @@ impl TestApp {
             .await;
         assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
         (secret, confirmed.codes())
+    }
+
+    /// The user replaces their own set, proving `totp` in the body.
+    pub async fn regenerate(&self, user: &str, totp: &str) -> Reply {
+        self.send(
+            Call::new("POST", "/v1/backup-codes")
+                .user(user)
+                .json(json!({ "totp": totp })),
+        )
+        .await
     }
 
     pub async fn verify(&self, user: &str, code: &str) -> Reply {

@@ -2,7 +2,7 @@
 //! code, TOTP secret, link token or key is anywhere in the table or in the logs, in any of the
 //! encodings a leak would take: plain, hex, base32 or base64.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use backup_codes::adapters::dynamodb::DynamoStore;
@@ -10,29 +10,9 @@ use base64::{
     engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD},
     Engine,
 };
-use integration_tests::{fresh_table, token_in, Call, TestApp};
+use integration_tests::{fresh_table, token_in, Call, CapturedLog, TestApp};
 use lambda_http::http::StatusCode;
 use serde_json::json;
-
-/// Everything the service writes to its log, as one string.
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl CapturedLog {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// A secret and the forms a leak of it could take.
 struct Secret {

@@ -113,10 +113,19 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
         "an unknown user costs the same requests"
     );
 
-    for _ in 0..9 {
+    for _ in 0..8 {
         app.verify("ana", &codes[0]).await;
     }
     log.take();
+    assert_eq!(
+        app.verify("ana", &codes[0]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log.take(),
+        [READ, WRITE, AUDIT],
+        "the refusal that fills the ledger also records locked_out"
+    );
     assert_eq!(
         app.verify("ana", &codes[1]).await.status,
         StatusCode::TOO_MANY_REQUESTS

@@ -1,27 +1,13 @@
 //! The event sinks as deployed: EventBridge on moto, read back through a rule to an SQS queue;
 //! and sinks that fail, which leave the request successful and log the failure.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use backup_codes::{adapters::eventbridge::EventBridgeSink, domain::codes::random_id};
-use integration_tests::{emulator_config_at, moto_url, Backend, TestApp};
+use integration_tests::{emulator_config_at, moto_url, Backend, CapturedLog, TestApp};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
-
-/// Everything the service logs in this test binary, as one string.
-#[derive(Clone, Default)]
-struct CapturedLog(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLog {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn log() -> &'static CapturedLog {
     static LOG: OnceLock<CapturedLog> = OnceLock::new();
@@ -38,8 +24,9 @@ fn log() -> &'static CapturedLog {
 
 /// The log lines that report `sink` failing for `event`.
 fn sink_failures(sink: &str, event: &str) -> usize {
-    let text = String::from_utf8_lossy(&log().0.lock().unwrap()).into_owned();
-    text.lines()
+    log()
+        .text()
+        .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|line| {
             line["level"] == "ERROR"

@@ -275,14 +275,11 @@ impl AuditLog for MemoryStore {
             Some(position) => trail.range(..position.sort_key()),
             None => trail.range::<String, _>(..),
         };
-        let mut events: Vec<SecurityEvent> = older
+        let events = older
             .rev()
             .take(limit + 1)
             .map(|(_, e)| e.clone())
             .collect();
-        let more = events.len() > limit;
-        events.truncate(limit);
-        let next = more.then(|| events.last().map(AuditPosition::of)).flatten();
-        Ok(AuditPage { events, next })
+        Ok(AuditPage::cut(events, limit, false))
     }
 }

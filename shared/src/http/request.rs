@@ -10,7 +10,10 @@ use lambda_http::{
 use serde::de::DeserializeOwned;
 
 use super::response::{ApiError, ErrorCode};
-use crate::domain::events::{Source, UserAgent};
+use crate::domain::{
+    events::{Source, UserAgent},
+    user::UserId,
+};
 
 /// Larger bodies are refused before parsing: every request here is a few short fields.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -176,4 +179,19 @@ pub fn reported_source(ip: Option<&str>, user_agent: Option<&str>) -> Result<Sou
         })
         .transpose()?;
     Ok(Source { ip, user_agent })
+}
+
+/// The `{user_id}` of an admin route. API Gateway has already matched and percent-decoded the
+/// path: decoding again would read `%2541` as `A`, not `%41`.
+pub fn path_user(req: &Request) -> Result<UserId, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|params| params.first("user_id"))
+        .unwrap_or_default();
+    UserId::parse(raw).map_err(|e| {
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("path parameter `user_id` {e}"),
+        )
+    })
 }

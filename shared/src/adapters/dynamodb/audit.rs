@@ -94,21 +94,15 @@ impl AuditLog for DynamoStore {
             .send()
             .await
             .map_err(|e| fault("read the audit trail")(Box::new(e)))?;
+        // Past 1 MB DynamoDB stops early and says so: another page follows then too.
         let more = out.last_evaluated_key.is_some();
-        let mut events = out
+        let events = out
             .items
             .unwrap_or_default()
             .iter()
             .map(|item| parse_event(user, item))
             .collect::<Result<Vec<_>, _>>()?;
-        let more = more || events.len() > limit;
-        events.truncate(limit);
-        let next = if more {
-            events.last().map(AuditPosition::of)
-        } else {
-            None
-        };
-        Ok(AuditPage { events, next })
+        Ok(AuditPage::cut(events, limit, more))
     }
 }
 

@@ -10,11 +10,11 @@ use super::{rfc3339, serve, totp_from};
 use crate::{
     app::{admin_regenerate, errors::Fault, FactorServices, LinkSettings},
     config::IdentitySettings,
-    domain::{access::Admin, user::UserId},
+    domain::access::Admin,
     http::{
         identity::caller,
-        request::caller_source,
-        response::{json_response, ApiError, ErrorCode},
+        request::{caller_source, path_user},
+        response::{json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
     ports::Mailer,
@@ -48,18 +48,7 @@ async fn admin_regenerate(
 ) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
-    // API Gateway has already matched and percent-decoded the path: decoding again would
-    // read `%2541` as `A`, not `%41`.
-    let target = req
-        .path_parameters_ref()
-        .and_then(|params| params.first("user_id"))
-        .unwrap_or_default();
-    let target = UserId::parse(target).map_err(|e| {
-        ApiError::bad_request(
-            ErrorCode::InvalidField,
-            format!("path parameter `user_id` {e}"),
-        )
-    })?;
+    let target = path_user(req)?;
     // Authorization before reading the body: a non-admin learns nothing from its validation.
     let admin = admin.ok_or_else(ApiError::not_admin)?;
     let totp = totp_from(req)?;

@@ -13,6 +13,7 @@ use crate::{
     domain::{access::Admin, events::AuditPosition, user::UserId},
     http::{
         identity::caller,
+        request::path_user,
         response::{json_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
@@ -57,16 +58,7 @@ async fn user_audit(api: &AuditApi, req: &Request) -> Result<Response<Body>, Api
     let who = caller(req, &api.identity.groups_claim)?;
     Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group)
         .ok_or_else(ApiError::not_admin)?;
-    let target = req
-        .path_parameters_ref()
-        .and_then(|params| params.first("user_id"))
-        .unwrap_or_default();
-    let target = UserId::parse(target).map_err(|e| {
-        ApiError::bad_request(
-            ErrorCode::InvalidField,
-            format!("path parameter `user_id` {e}"),
-        )
-    })?;
+    let target = path_user(req)?;
     page(api, req, &target).await
 }
 
