@@ -287,6 +287,8 @@ async fn the_packaged_functions_serve_the_whole_product() {
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
         ("TABLE_NAME", table),
         ("PRODUCT_NAME", "Runtime Co".to_owned()),
+        // Every function but audit mails its security notices, as the template's globals say.
+        ("FROM_ADDRESS", from.to_owned()),
     ];
     let with = |extra: &[(&'static str, &str)]| {
         let mut all = env.clone();
@@ -305,7 +307,6 @@ async fn the_packaged_functions_serve_the_whole_product() {
         &with(&[
             ("ENCRYPTION_KEY_SECRET_ID", encryption.as_str()),
             ("SIGNING_KEY_SECRET_ID", signing.as_str()),
-            ("FROM_ADDRESS", from),
         ]),
     )
     .await;
@@ -315,6 +316,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
         &with(&[("SIGNING_KEY_SECRET_ID", signing.as_str())]),
     )
     .await;
+    let mut audit = start("audit", &work, &with(&[])).await;
 
     // A user and an admin enroll through the enroll function.
     let mut enrolled = HashMap::new();
@@ -345,6 +347,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
     let first_codes = &enrolled["ria"].1;
 
     // The auth server verifies a backup code once.
+    let mailed_before = mail_in_moto("ria@example.com").await.len();
     let code = first_codes[0].as_str().unwrap();
     let verified = verify
         .invoke(Call::new("POST", "/v1/verify").json(json!({ "user_id": "ria", "code": code })))
@@ -356,6 +359,12 @@ async fn the_packaged_functions_serve_the_whole_product() {
         .await;
     assert_eq!(again.status, 401);
     assert_eq!(again.json()["error"], "invalid_code");
+    let told = mail_in_moto("ria@example.com").await;
+    assert_eq!(told.len(), mailed_before + 1, "one mail for the used code");
+    assert_eq!(
+        told[mailed_before]["subject"],
+        "Runtime Co: a backup code was used"
+    );
 
     let status = regenerate
         .invoke(Call::new("GET", "/v1/backup-codes").user("ria"))
@@ -421,7 +430,33 @@ async fn the_packaged_functions_serve_the_whole_product() {
     assert_eq!(fresh.json()["method"], "backup_code");
 
     // Logs are JSON lines (AWS_LAMBDA_LOG_FORMAT=JSON) and carry no code, secret or token.
-    drop((enroll, verify, regenerate, admin, download));
+    // The audit function reads ria's trail for ria, and for the admin.
+    let own = audit
+        .invoke(Call::new("GET", "/v1/audit").user("ria"))
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let kinds: Vec<String> = own.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds[..4],
+        [
+            "backup_code_used",
+            "download_link_refused",
+            "download_link_redeemed",
+            "codes_reset_by_admin"
+        ]
+    );
+    let by_admin = audit
+        .invoke(Call::new("GET", "/v1/admin/users/ria/audit").admin("boss"))
+        .await;
+    assert_eq!(by_admin.status, 200);
+    assert_eq!(by_admin.json()["events"], own.json()["events"]);
+
+    drop((enroll, verify, regenerate, admin, download, audit));
     tokio::time::sleep(Duration::from_millis(200)).await;
     for name in [
         "enroll",
@@ -429,6 +464,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
         "regenerate",
         "admin-regenerate",
         "download",
+        "audit",
     ] {
         let log = std::fs::read_to_string(work.join(format!("{name}.log"))).unwrap();
         for line in log.lines().filter(|l| !l.trim().is_empty()) {
