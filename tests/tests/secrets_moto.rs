@@ -82,3 +82,54 @@ async fn a_secret_that_is_not_a_key_is_refused_by_name() {
         .to_string();
     assert!(err.contains(&missing), "{err}");
 }
+
+#[tokio::test]
+async fn a_key_rotated_to_another_generator_keeps_working() {
+    let client = secrets_client().await;
+    let name = format!("signing-{}", random_id());
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(generated_secret())
+        .send()
+        .await
+        .unwrap();
+    let before = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
+    let user = UserId::parse("ria").unwrap();
+    let grant = DownloadGrant {
+        id: random_id(),
+        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let old_link = before.sign(&user, &grant);
+
+    // Secrets Manager's own generator with punctuation: not base64, still 256+ bits.
+    let punctuated = client
+        .get_random_password()
+        .password_length(48)
+        .require_each_included_type(true)
+        .send()
+        .await
+        .unwrap()
+        .random_password
+        .unwrap();
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(&punctuated)
+        .send()
+        .await
+        .unwrap();
+    let after = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        after.verify(&old_link, now).is_ok(),
+        "the base64 key still verifies"
+    );
+    let new_link = after.sign(&user, &grant);
+    assert_eq!(after.verify(&new_link, now).unwrap().user, user);
+    let again = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
+    assert!(
+        again.verify(&new_link, now).is_ok(),
+        "the stretched key is the same on the next cold start"
+    );
+}

@@ -76,7 +76,7 @@ async fn key_at(
         secret_id: secret_id.to_owned(),
         stage,
     })?);
-    SecretKey::from_base64(&text)
+    SecretKey::from_secret_string(&text)
         .map(Some)
         .map_err(|e| SecretError::Malformed {
             secret_id: secret_id.to_owned(),

@@ -27,6 +27,44 @@ pub struct SecretKey {
 pub enum SecretKeyError {
     #[error("must be base64 of at least 32 random bytes (for example `openssl rand -base64 32`)")]
     Malformed,
+    #[error(
+        "must hold at least 256 bits: base64 of 32 random bytes, or a random string of at least \
+         {MIN_SECRET_CHARS} characters from a varied alphabet (about 43 letters and digits)"
+    )]
+    TooWeak,
+}
+
+/// The shortest secret string accepted when it is not base64 of a key.
+const MIN_SECRET_CHARS: usize = 32;
+
+/// A test for one class of characters.
+type CharClass = fn(&char) -> bool;
+
+/// A generous estimate of a random string's entropy: its length times the bits of the alphabet
+/// its character classes span. A string with few distinct characters scores nothing, so a
+/// repeated or patterned "secret" is refused however long it is.
+fn estimated_bits(text: &str) -> f64 {
+    let chars: Vec<char> = text.chars().collect();
+    let distinct = chars
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if chars.len() < MIN_SECRET_CHARS || distinct < 16 {
+        return 0.0;
+    }
+    let classes: [(CharClass, u32); 5] = [
+        (char::is_ascii_lowercase, 26),
+        (char::is_ascii_uppercase, 26),
+        (char::is_ascii_digit, 10),
+        (char::is_ascii_punctuation, 32),
+        (|c| !c.is_ascii(), 128),
+    ];
+    let alphabet: u32 = classes
+        .iter()
+        .filter(|(is, _)| chars.iter().any(is))
+        .map(|(_, size)| size)
+        .sum();
+    chars.len() as f64 * f64::from(alphabet.max(2)).log2()
 }
 
 impl SecretKey {
@@ -47,6 +85,25 @@ impl SecretKey {
         } else {
             material.copy_from_slice(&Sha256::digest(&*raw));
         }
+        Ok(Self::from_material(material))
+    }
+
+    /// A key from a secret string as any generator makes it. Base64 of 32 or more bytes (what
+    /// `openssl rand -base64 32` and Secrets Manager's alphanumeric generator give) is read as
+    /// `from_base64` reads it, so existing keys keep their meaning; any other string of at least
+    /// 256 estimated bits (punctuation included) is stretched into a key with HKDF-SHA256.
+    pub fn from_secret_string(text: &str) -> Result<Self, SecretKeyError> {
+        if let Ok(key) = Self::from_base64(text) {
+            return Ok(key);
+        }
+        let text = text.trim();
+        if estimated_bits(text) < 256.0 {
+            return Err(SecretKeyError::TooWeak);
+        }
+        let mut material = Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<Sha256>::new(Some(b"backup-codes"), text.as_bytes())
+            .expand(b"backup-codes secret string key v1", material.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         Ok(Self::from_material(material))
     }
 
@@ -206,6 +263,50 @@ mod tests {
 
     fn user(id: &str) -> UserId {
         UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn base64_keys_read_as_before_and_other_strong_strings_are_stretched() {
+        // What Secrets Manager's generator made with ExcludePunctuation: still base64.
+        let alphanumeric = "Q7hZk2mP9vX4cR8tL1nB6wY3jF5sD0gH2aK7eU9iO4pM8qT1yV6xC3zN5bW0rJ2u";
+        assert_eq!(
+            SecretKey::from_secret_string(alphanumeric).unwrap().id(),
+            SecretKey::from_base64(alphanumeric).unwrap().id(),
+            "an existing key keeps its meaning"
+        );
+        let b64 = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+        assert_eq!(
+            SecretKey::from_secret_string(b64).unwrap().id(),
+            SecretKey::from_base64(b64).unwrap().id()
+        );
+        // What another generator makes: punctuation, not base64.
+        let punctuated = "k#8Qz!v2R@p5^Lm&9tW*x3(Yc)7_Hn-4+Fb=6{Jd}1[Gs]0";
+        assert!(SecretKey::from_base64(punctuated).is_err());
+        let stretched = SecretKey::from_secret_string(punctuated).unwrap();
+        assert_eq!(
+            stretched.id(),
+            SecretKey::from_secret_string(punctuated).unwrap().id(),
+            "the same string is the same key on every cold start"
+        );
+        let sealer = SecretSealer::new(Keyring::new(stretched, vec![]));
+        let secret = TotpSecret::generate();
+        let sealed = sealer.seal(&user("ana"), &secret);
+        assert_eq!(
+            sealer.open(&user("ana"), &sealed).unwrap().as_bytes(),
+            secret.as_bytes()
+        );
+        for weak in [
+            "short!",
+            &"ab#".repeat(30),
+            "correct horse battery staple!!",
+            "",
+        ] {
+            assert_eq!(
+                SecretKey::from_secret_string(weak).err(),
+                Some(SecretKeyError::TooWeak),
+                "{weak:?}"
+            );
+        }
     }
 
     #[test]
