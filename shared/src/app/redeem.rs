@@ -32,15 +32,17 @@ pub async fn redeem(
         .and_then(|record| record.grant)
         .is_some_and(|grant| grant.id == claims.grant.id && grant.is_live(now));
     // A well-signed link that no longer works is worth a line in the trail: someone has it.
-    let refused = svc.event(
-        EventKind::DownloadLinkRefused,
-        &claims.user,
-        Actor::User,
-        source,
-    );
+    let refused = || {
+        svc.event(
+            EventKind::DownloadLinkRefused,
+            &claims.user,
+            Actor::User,
+            source,
+        )
+    };
     if !live {
         info!(user = %claims.user, "download link already used, replaced or expired");
-        svc.events.emit(refused, None).await;
+        svc.events.emit(refused(), None).await;
         return Err(RedeemError::LinkInvalid);
     }
     let issued = svc.issue_codes().await?;
@@ -64,7 +66,7 @@ pub async fn redeem(
         }
         Written::ConditionFailed => {
             info!(user = %claims.user, "download link already used or replaced");
-            svc.events.emit(refused, None).await;
+            svc.events.emit(refused(), None).await;
             Err(RedeemError::LinkInvalid)
         }
     }
