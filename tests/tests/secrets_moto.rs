@@ -17,8 +17,16 @@ fn generated_secret() -> String {
     format!("{}{}", random_id(), random_id())
 }
 
-#[tokio::test]
-async fn a_rotated_signing_key_still_verifies_links_made_before_the_rotation() {
+/// A new signing secret as the template makes it, and a link for ria signed with it:
+/// (client, secret name, signer, user, grant, link).
+async fn a_link_signed_with_a_new_secret() -> (
+    aws_sdk_secretsmanager::Client,
+    String,
+    LinkSigner,
+    UserId,
+    DownloadGrant,
+    String,
+) {
     let client = secrets_client().await;
     let name = format!("signing-{}", random_id());
     client
@@ -34,7 +42,13 @@ async fn a_rotated_signing_key_still_verifies_links_made_before_the_rotation() {
         id: random_id(),
         expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
     };
-    let old_link = before.sign(&user, &grant);
+    let link = before.sign(&user, &grant);
+    (client, name, before, user, grant, link)
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_still_verifies_links_made_before_the_rotation() {
+    let (client, name, before, user, grant, old_link) = a_link_signed_with_a_new_secret().await;
 
     // What the deploy guide says to run: a new version becomes AWSCURRENT, the old AWSPREVIOUS.
     client
@@ -85,22 +99,7 @@ async fn a_secret_that_is_not_a_key_is_refused_by_name() {
 
 #[tokio::test]
 async fn a_key_rotated_to_another_generator_keeps_working() {
-    let client = secrets_client().await;
-    let name = format!("signing-{}", random_id());
-    client
-        .create_secret()
-        .name(&name)
-        .secret_string(generated_secret())
-        .send()
-        .await
-        .unwrap();
-    let before = LinkSigner::new(secrets::keyring(&client, &name).await.unwrap());
-    let user = UserId::parse("ria").unwrap();
-    let grant = DownloadGrant {
-        id: random_id(),
-        expires_at: OffsetDateTime::now_utc() + time::Duration::hours(1),
-    };
-    let old_link = before.sign(&user, &grant);
+    let (client, name, _, user, grant, old_link) = a_link_signed_with_a_new_secret().await;
 
     // Secrets Manager's own generator with punctuation: not base64, still 256+ bits.
     let punctuated = client
