@@ -550,6 +550,17 @@ impl TestApp {
         (secret, confirmed.codes())
     }
 
+    /// The administrator `admin` resets `user`'s codes, proving their own `totp` in the body.
+    pub async fn admin_reset(&self, admin: &str, user: &str, totp: &str) -> Reply {
+        let path = format!("/v1/admin/users/{user}/backup-codes");
+        self.send(
+            Call::new("POST", &path)
+                .admin(admin)
+                .json(json!({ "totp": totp })),
+        )
+        .await
+    }
+
     /// The user replaces their own set, proving `totp` in the body.
     pub async fn regenerate(&self, user: &str, totp: &str) -> Reply {
         self.send(

@@ -1504,11 +1504,7 @@ pub async fn the_admin_path_user_is_decoded_once(app: TestApp) {
     let (admin_secret, _) = app.enrolled("root").await;
     app.next_step();
     let reply = app
-        .send(
-            Call::new("POST", "/v1/admin/users/a%2541/backup-codes")
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "a%2541", &app.totp(&admin_secret))
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     assert_eq!(app.mailer.last().to.as_str(), "a%41@example.com");

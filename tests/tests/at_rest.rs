@@ -183,11 +183,7 @@ async fn no_secret_is_stored_or_logged_after_a_full_walk() {
     remember_codes("an admin's code", &admin_codes);
     app.next_step();
     let reset = app
-        .send(
-            Call::new("POST", "/v1/admin/users/ana/backup-codes")
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
         .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
     let token = token_in(&app.mailer.last());

@@ -11,7 +11,7 @@ use std::{
 use backup_codes::adapters::ses::SesMailer;
 use fantoccini::{Client, ClientBuilder, Locator};
 use integration_tests::{
-    mail_in_moto, ses_client_with_sender, store, Backend, Call, RecordingMailer, TestApp,
+    mail_in_moto, ses_client_with_sender, store, Backend, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
@@ -147,11 +147,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     let (_, old) = app.enrolled("kim").await;
     app.next_step();
     let reset = app
-        .send(
-            Call::new("POST", "/v1/admin/users/kim/backup-codes")
-                .admin("root-browser")
-                .json(json!({ "totp": app.totp(&admin) })),
-        )
+        .admin_reset("root-browser", "kim", &app.totp(&admin))
         .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
     assert_eq!(

@@ -399,14 +399,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
             app.next_step();
             (vec!["root", "ana"], app.totp(&secret))
         },
-        async |app: &TestApp, code: &str| {
-            app.send(
-                Call::new("POST", "/v1/admin/users/ana/backup-codes")
-                    .admin("root")
-                    .json(json!({ "totp": code })),
-            )
-            .await
-        },
+        async |app: &TestApp, code: &str| app.admin_reset("root", "ana", code).await,
     )
     .await;
     fails_cleanly_at_every_step(
@@ -415,13 +408,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
             let (secret, _) = app.enrolled("root").await;
             app.enrolled("ana").await;
             app.next_step();
-            let reset = app
-                .send(
-                    Call::new("POST", "/v1/admin/users/ana/backup-codes")
-                        .admin("root")
-                        .json(json!({ "totp": app.totp(&secret) })),
-                )
-                .await;
+            let reset = app.admin_reset("root", "ana", &app.totp(&secret)).await;
             assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
             (vec!["ana"], token_in(&app.mailer.last()))
         },

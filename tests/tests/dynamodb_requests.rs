@@ -138,13 +138,7 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
 
     app.clock.advance(900);
     app.next_step();
-    let regenerated = app
-        .send(
-            integration_tests::Call::new("POST", "/v1/backup-codes")
-                .user("ana")
-                .json(serde_json::json!({ "totp": app.totp(&secret) })),
-        )
-        .await;
+    let regenerated = app.regenerate("ana", &app.totp(&secret)).await;
     assert_eq!(
         regenerated.status,
         StatusCode::CREATED,

@@ -31,13 +31,7 @@ async fn the_user_receives_a_link_by_ses() {
     let (admin, _) = app.enrolled("root-ses").await;
     app.enrolled("ines").await;
     app.next_step();
-    let reply = app
-        .send(
-            Call::new("POST", "/v1/admin/users/ines/backup-codes")
-                .admin("root-ses")
-                .json(json!({ "totp": app.totp(&admin) })),
-        )
-        .await;
+    let reply = app.admin_reset("root-ses", "ines", &app.totp(&admin)).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let mail = mail_in_moto("ines@example.com").await;
     let last = mail.last().expect("moto accepted a message for ines");
@@ -59,11 +53,7 @@ async fn a_refused_email_is_502_and_changes_nothing() {
     let (_, codes) = app.enrolled("jon").await;
     app.next_step();
     let reply = app
-        .send(
-            Call::new("POST", "/v1/admin/users/jon/backup-codes")
-                .admin("root-refused")
-                .json(json!({ "totp": app.totp(&admin) })),
-        )
+        .admin_reset("root-refused", "jon", &app.totp(&admin))
         .await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
     assert_eq!(reply.json()["error"], "email_failed");

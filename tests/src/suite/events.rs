@@ -56,11 +56,7 @@ async fn walk_every_event(app: &TestApp) -> Vec<String> {
     assert_eq!(app.mailer.count(), 3);
 
     let reset = app
-        .send(
-            Call::new("POST", "/v1/admin/users/ana/backup-codes")
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
         .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
     assert_eq!(
