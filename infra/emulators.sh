@@ -61,6 +61,30 @@ start_moto() {
   echo "moto (SES, Secrets Manager) listening on $MOTO_URL" >&2
 }
 
+# The emulated AWS the deployed-stack test deploys template.yaml to. Loopback only; only the
+# services the stack uses (S3 holds the packaged zips, as `sam package` would upload them);
+# IOT_MTLS_ENABLED=0, or it opens an MQTT port on every interface. AWS_ENDPOINT_URL in its own
+# environment is what the Lambda functions it runs inherit, so they call back into it.
+start_ministack() {
+  need_python_tools
+  local port scratch="$EMULATOR_ROOT/ministack-tmp"
+  port=$(free_port)
+  # It unpacks each function's zip under TMPDIR: keep that in .tools, fresh each start.
+  rm -rf "$scratch" && mkdir -p "$scratch"
+  # The functions it runs inherit its environment: the other emulators' per-service endpoints
+  # (exported by start_dynalite and start_moto) would send them away from it.
+  local others=()
+  for name in $(compgen -e | grep '^AWS_ENDPOINT_URL_' || true); do others+=(-u "$name"); done
+  env "${others[@]}" TMPDIR="$scratch" BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" IOT_MTLS_ENABLED=0 \
+    SERVICES=cloudformation,s3,lambda,apigateway,dynamodb,secretsmanager,ses,cognito-idp,iam,logs,monitoring,sts \
+    AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_DEFAULT_REGION=us-east-1 ministack >"$EMULATOR_ROOT/ministack.log" 2>&1 &
+  EMULATOR_PIDS+=($!)
+  wait_for_port ministack "$port" $!
+  export MINISTACK_URL="http://127.0.0.1:$port"
+  echo "ministack (the deployed stack) listening on $MINISTACK_URL" >&2
+}
+
 # Debian's Chromium and its WebDriver, for the browser test.
 need_chromium() {
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, checks formatting, lints and
 # the template, packages every function, starts the emulators on loopback, runs every test
-# (the packaged bootstraps included), and stops the emulators on exit.
+# (the packaged bootstraps included), deploys template.yaml to an emulated AWS and walks it,
+# and stops the emulators on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools
@@ -38,6 +39,10 @@ echo "== tests" >&2
 cargo test --workspace --no-fail-fast
 # The suite's size next to what ran: each store's binary above reports the same number passed.
 cargo test --quiet -p integration-tests --test suite_registration -- --nocapture 2>&1 | grep "behaviour suite"
+
+echo "== the deployed stack: template.yaml on ministack (emulated AWS), walked through its API Gateway" >&2
+start_ministack
+PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -p no:cacheprovider -q -rxX tests/deployed
 
 echo "== HTTP contract: schemathesis, every check, against the local server" >&2
 bash infra/contract.sh

@@ -4,7 +4,11 @@
 
 TOOLS_ROOT="${TOOLS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
 PYPI_TOOLS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0" "cargo-lambda==1.9.2"
-  "ziglang==0.17.1" "schemathesis==4.32.5")
+  "ziglang==0.17.1" "schemathesis==4.32.5"
+  # The deployed-stack test: ministack (its JWT authorizer needs cryptography), and the
+  # harness's AWS SDK, pytest, Cognito SRP client and WebDriver client.
+  "ministack==1.5.33" "cryptography==50.0.2" "boto3==1.43.106" "pytest==9.2.0"
+  "pycognito==2024.5.1" "selenium==4.51.0" "pyotp==2.9.0" "requests==2.34.2")
 
 need_python_tools() {
   local venv="$TOOLS_ROOT/venv"

@@ -1,0 +1,254 @@
+"""Fixtures for the deployed-stack tests: the stack deployed once per run, users signed in
+through the emulated Cognito with SRP, and a client for the emulated API Gateway that times
+every request by the function behind its route."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyotp
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from pycognito.aws_srp import AWSSRP
+
+import stack as deployment
+
+PASSWORD = "Correct-Horse-9-Battery"
+
+
+DEPLOYED: list[deployment.Stack] = []
+# Every plaintext secret the walk saw (backup codes, TOTP secrets, link tokens): none may appear
+# in the functions' logs.
+SEEN_SECRETS: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def stack() -> deployment.Stack:
+    if "MINISTACK_URL" not in os.environ:
+        pytest.fail("MINISTACK_URL is not set: run through infra/test.sh or infra/deployed.sh")
+    DEPLOYED.append(deployment.deploy())
+    return DEPLOYED[0]
+
+
+class Timings:
+    """Seconds per request, by the function that served it, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.by_function: dict[str, list[float]] = defaultdict(list)
+
+    def add(self, function: str, seconds: float) -> None:
+        self.by_function[function].append(seconds)
+
+    def report(self) -> list[str]:
+        lines = [f"{'function':<24} {'first request':>14} {'warm median':>12} {'warm p95':>9} {'n':>4}"]
+        for function, runs in sorted(self.by_function.items()):
+            warm = sorted(runs[1:])
+            median = f"{statistics.median(warm) * 1000:9.1f} ms" if warm else "-"
+            p95 = f"{warm[int(0.95 * (len(warm) - 1))] * 1000:6.1f} ms" if warm else "-"
+            lines.append(f"{function:<24} {runs[0] * 1000:11.1f} ms {median:>12} {p95:>9} {len(runs):>4}")
+        return lines
+
+
+TIMINGS = Timings()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if TIMINGS.by_function:
+        terminalreporter.section("latency through the emulated API Gateway (reported, not asserted)")
+        for line in TIMINGS.report():
+            terminalreporter.write_line(line)
+    if DEPLOYED:
+        terminalreporter.section("each function's own Duration, from its REPORT log lines")
+        for line in reported_durations(DEPLOYED[0]).report():
+            terminalreporter.write_line(line)
+
+
+def reported_durations(stack: deployment.Stack) -> Timings:
+    durations = Timings()
+    for function, lines in function_logs(stack).items():
+        for line in lines:
+            if match := re.match(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms", line):
+                durations.add(function, float(match.group(1)) / 1000)
+    return durations
+
+
+def function_logs(stack: deployment.Stack) -> dict[str, list[str]]:
+    """Every line each function logged, from the log group the template gives it."""
+    logs = deployment.client("logs")
+    lines = {}
+    for function, group in stack.log_groups.items():
+        events, token = [], None
+        while True:
+            page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        lines[function] = [e["message"] for e in sorted(events, key=lambda e: e["timestamp"])]
+    return lines
+
+
+@dataclass
+class Response:
+    status: int
+    body: dict | str
+    headers: dict
+
+    @property
+    def json(self) -> dict:
+        assert isinstance(self.body, dict), f"not JSON: {self.body!r}"
+        return self.body
+
+
+class Api:
+    """Requests to the deployed API at the emulator's execute-api URL."""
+
+    def __init__(self, stack: deployment.Stack) -> None:
+        self.stack = stack
+        self.routes = deployment.routes(deployment.template())
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, token: str | None = None, payload=None, headers=None,
+             data: bytes | None = None, signed: bool = False) -> Response:
+        url = self.stack.api_url + path
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        body = data
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers.setdefault("Content-Type", "application/json")
+        if signed:
+            headers = sigv4(method, url, body, headers)
+        started = time.perf_counter()
+        r = self.http.request(method, url, data=body, headers=headers, timeout=30)
+        elapsed = time.perf_counter() - started
+        function = self.function_of(method, path)
+        if function and not is_gateway_answer(r):
+            TIMINGS.add(function, elapsed)
+        try:
+            parsed = r.json()
+        except ValueError:
+            parsed = r.text
+        return Response(r.status_code, parsed, dict(r.headers))
+
+    def function_of(self, method: str, path: str) -> str | None:
+        path = path.split("?")[0]
+        for (route_method, pattern), function in self.routes.items():
+            if route_method == method and deployment.path_matches(pattern, path):
+                return function
+        return None
+
+
+def is_gateway_answer(r: requests.Response) -> bool:
+    """API Gateway's own refusals ({"message": ...}) never reached a function."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and set(body) == {"message"}
+
+
+def sigv4(method: str, url: str, body: bytes | None, headers: dict) -> dict:
+    """Signs as an auth server with an IAM role would (execute-api, SigV4)."""
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(Credentials("test", "test"), "execute-api", deployment.REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+@pytest.fixture(scope="session")
+def api(stack) -> Api:
+    return Api(stack)
+
+
+@dataclass
+class User:
+    """A Cognito user of the pool the API trusts, with their TOTP as their phone holds it."""
+
+    username: str
+    sub: str
+    client_id: str
+    pool_id: str
+    secret: str | None = None
+    last_step: int = -1
+    codes: list[str] = field(default_factory=list)
+
+    def sign_in(self, client_id: str | None = None) -> str:
+        """The user's ID token, from a real SRP sign-in."""
+        srp = AWSSRP(
+            username=self.username,
+            password=PASSWORD,
+            pool_id=self.pool_id,
+            client_id=client_id or self.client_id,
+            client=deployment.client("cognito-idp"),
+        )
+        return srp.authenticate_user()["AuthenticationResult"]["IdToken"]
+
+    def totp(self) -> str:
+        """A code the service has not seen from this user: TOTP codes are single use, so each
+        proof takes a later 30 s step, within the one step of skew the service allows."""
+        totp = pyotp.TOTP(self.secret)
+        now = int(time.time()) // 30
+        step = max(now - 1, self.last_step + 1)
+        if step > now + 1:
+            time.sleep(30 - time.time() % 30 + 0.2)
+            return self.totp()
+        self.last_step = step
+        return totp.at(step * 30)
+
+
+class Users:
+    def __init__(self, stack: deployment.Stack) -> None:
+        self.stack = stack
+        self.idp = deployment.client("cognito-idp")
+        self.count = 0
+
+    def new(self, name: str, admin: bool = False) -> User:
+        self.count += 1
+        username = f"{name}-{self.count}-{int(time.time())}@example.com"
+        pool = self.stack.pool
+        created = self.idp.admin_create_user(
+            UserPoolId=pool.id,
+            Username=username,
+            UserAttributes=[
+                {"Name": "email", "Value": username},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+        self.idp.admin_set_user_password(
+            UserPoolId=pool.id, Username=username, Password=PASSWORD, Permanent=True
+        )
+        if admin:
+            self.idp.admin_add_user_to_group(
+                UserPoolId=pool.id, Username=username, GroupName=deployment.ADMIN_GROUP
+            )
+        sub = next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")
+        return User(username, sub, pool.client_id, pool.id)
+
+
+@pytest.fixture(scope="session")
+def users(stack) -> Users:
+    return Users(stack)
+
+
+def enroll(api: Api, user: User) -> User:
+    """Enrollment as the user's app does it: start, scan, confirm with a code."""
+    token = user.sign_in()
+    started = api.call("POST", "/v1/totp/enrollment", token=token)
+    assert started.status == 201, started
+    user.secret = pyotp.parse_uri(started.json["otpauth_uri"]).secret
+    confirmed = api.call("POST", "/v1/totp/enrollment/confirm", token=token, payload={"code": user.totp()})
+    assert confirmed.status == 200, confirmed
+    user.codes = confirmed.json["backup_codes"]
+    SEEN_SECRETS.update([user.secret, *user.codes])
+    return user

@@ -1,0 +1,312 @@
+"""Deploys template.yaml, unchanged, to ministack (an emulated AWS on loopback) the way a team
+deploys it to AWS: the packaged zips uploaded as `sam package` uploads them, then CloudFormation
+with the SAM transform. Where the emulator differs from AWS, the workaround is here, in the
+harness, with a comment; the template stays as AWS wants it.
+
+    python tests/deployed/stack.py    # deploy to $MINISTACK_URL and print how to reach it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+# The SAM translator (also what CloudFormation runs for the transform) parses the template's
+# short-form intrinsics (!Ref, !Sub, ...) into their long form.
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+PACKAGES = ROOT / "target" / "lambda"
+STACK_NAME = "backup-codes"
+ARTIFACT_BUCKET = "backup-codes-artifacts"
+SENDER = "no-reply@example.com"
+ADMIN_GROUP = "backup-codes-admins"
+REGION = "us-east-1"
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=os.environ["MINISTACK_URL"],
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+    )
+
+
+@dataclass
+class UserPool:
+    id: str
+    client_id: str  # the web app's client: the API's audience
+    short_lived_client_id: str  # also in the audience; its ID tokens expire in seconds
+    other_client_id: str  # another app's client of the same pool: not in the audience
+
+    @property
+    def audience(self) -> str:
+        return f"{self.client_id},{self.short_lived_client_id}"
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.id}"
+
+
+@dataclass
+class Stack:
+    api_id: str
+    pool: UserPool
+    outputs: dict[str, str]
+    functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+    log_groups: dict[str, str] = field(default_factory=dict)  # logical id -> its log group
+
+    @property
+    def api_url(self) -> str:
+        # ministack serves every HTTP API at this path of its one port (the LocalStack form);
+        # on AWS it is the ApiUrl output, https://{api}.execute-api.{region}.amazonaws.com.
+        return f"{os.environ['MINISTACK_URL']}/_aws/execute-api/{self.api_id}/$default"
+
+
+def template() -> dict:
+    return yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+
+
+def serverless_functions(tpl: dict) -> dict[str, dict]:
+    return {
+        name: resource
+        for name, resource in tpl["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def package(tpl: dict) -> dict:
+    """What `sam package` does: upload each function's zip (built by infra/package.sh, named by
+    the template's own cargo-lambda Binary) and point its CodeUri at the uploaded object."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    for resource in serverless_functions(tpl).values():
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        key = f"{binary}/bootstrap.zip"
+        zip_path = PACKAGES / binary / "bootstrap.zip"
+        if not zip_path.is_file():
+            sys.exit(f"{zip_path} is missing: run `bash infra/package.sh` first")
+        s3.upload_file(str(zip_path), ARTIFACT_BUCKET, key)
+        resource["Properties"]["CodeUri"] = f"s3://{ARTIFACT_BUCKET}/{key}"
+    tpl["Globals"]["Function"].pop("CodeUri", None)
+    return tpl
+
+
+def create_user_pool() -> UserPool:
+    """The identity provider a team points the API at: a pool, its app clients (users sign in
+    with SRP), and the admin group."""
+    idp = client("cognito-idp")
+    pool = idp.create_user_pool(PoolName="backup-codes-users", AutoVerifiedAttributes=["email"])
+    pool_id = pool["UserPool"]["Id"]
+
+    def app_client(name: str, **validity) -> str:
+        return idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName=name,
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            **validity,
+        )["UserPoolClient"]["ClientId"]
+
+    web = app_client("backup-codes-web")
+    # Emulator leniency, used on purpose: AWS's shortest ID-token validity is 5 minutes, the
+    # emulator accepts 2 seconds, so the test sees a token of the API's audience expire.
+    short_lived = app_client(
+        "short-lived", IdTokenValidity=2, TokenValidityUnits={"IdToken": "seconds"}
+    )
+    other = app_client("another-app")
+    idp.create_group(UserPoolId=pool_id, GroupName=ADMIN_GROUP)
+    return UserPool(pool_id, web, short_lived, other)
+
+
+def deploy() -> Stack:
+    pool = create_user_pool()
+    client("ses").verify_email_identity(EmailAddress=SENDER)
+    tpl = package(template())
+    parameters = {"JwtIssuer": pool.issuer, "JwtAudience": pool.audience, "SenderAddress": SENDER}
+    cfn = client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(tpl),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    status = wait_for_stack(cfn)
+    if status != "CREATE_COMPLETE":
+        events = cfn.describe_stack_events(StackName=STACK_NAME)["StackEvents"]
+        reasons = [
+            f"{e['LogicalResourceId']}: {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
+            for e in events
+            if "FAILED" in e["ResourceStatus"]
+        ]
+        sys.exit(f"stack {status}:\n" + "\n".join(reasons))
+    described = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    resources = {
+        r["LogicalResourceId"]: r
+        for r in cfn.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+    }
+    api_id = resources["Api"]["PhysicalResourceId"]
+    functions = {
+        name: resources[name]["PhysicalResourceId"] for name in serverless_functions(tpl)
+    }
+    log_groups = {
+        name: resources[resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]["PhysicalResourceId"]
+        for name, resource in serverless_functions(tpl).items()
+    }
+    stack = Stack(api_id=api_id, pool=pool, outputs=outputs, functions=functions, log_groups=log_groups)
+    put_documented_keys(tpl, resources)
+    create_routes(tpl, stack, parameters)
+    return stack
+
+
+def put_documented_keys(tpl: dict, resources: dict) -> None:
+    """Emulator gap: ministack's GenerateSecretString ignores ExcludePunctuation, so its keys
+    hold punctuation that AWS never generates for this template. Put what AWS would have
+    generated (PasswordLength alphanumerics), so the functions read keys of the documented form.
+    (They would also read the emulator's: any strong secret string is stretched with HKDF.)"""
+    sm = client("secretsmanager")
+    alphabet = string.ascii_letters + string.digits
+    for name, resource in tpl["Resources"].items():
+        generate = resource.get("Properties", {}).get("GenerateSecretString")
+        if resource["Type"] != "AWS::SecretsManager::Secret" or not generate:
+            continue
+        assert generate.get("ExcludePunctuation"), f"{name}: the workaround assumes alphanumerics"
+        key = "".join(secrets.choice(alphabet) for _ in range(generate["PasswordLength"]))
+        sm.put_secret_value(SecretId=resources[name]["PhysicalResourceId"], SecretString=key)
+
+
+def create_routes(tpl: dict, stack: Stack, parameters: dict[str, str]) -> None:
+    """Emulator gap: ministack ignores an HTTP API's OpenAPI Body, which is where the SAM
+    transform puts the routes, the JWT authorizer and the integrations; the API it creates has
+    none. Create them through the apigatewayv2 API as AWS would import them, derived from the
+    template's own function events and the Api's Auth, so a route added to the template is a
+    route tested here."""
+    api = client("apigatewayv2")
+    auth = tpl["Resources"]["Api"]["Properties"]["Auth"]
+    authorizers = {}
+    for name, config in auth["Authorizers"].items():
+        jwt = config["JwtConfiguration"]
+        authorizers[name] = api.create_authorizer(
+            ApiId=stack.api_id,
+            Name=name,
+            AuthorizerType="JWT",
+            IdentitySource=[config["IdentitySource"]],
+            JwtConfiguration={
+                "Issuer": resolve(jwt["issuer"], parameters),
+                "Audience": resolve(jwt["audience"], parameters).split(","),
+            },
+        )["AuthorizerId"]
+    integrations = {}
+    for function, props in http_api_events(tpl):
+        if function not in integrations:
+            integrations[function] = api.create_integration(
+                ApiId=stack.api_id,
+                IntegrationType="AWS_PROXY",
+                IntegrationUri=stack.outputs[f"{function}Arn"],
+                PayloadFormatVersion="2.0",
+            )["IntegrationId"]
+        authorizer = route_authorizer(tpl, props["Method"], props["Path"])
+        route = {"ApiId": stack.api_id, "RouteKey": f"{props['Method']} {props['Path']}"}
+        if authorizer in ("NONE", "AWS_IAM"):
+            route["AuthorizationType"] = authorizer
+        else:
+            route["AuthorizationType"] = "JWT"
+            route["AuthorizerId"] = authorizers[authorizer]
+        api.create_route(Target=f"integrations/{integrations[function]}", **route)
+
+
+def http_api_events(tpl: dict):
+    """(function logical id, event properties) for every HttpApi event in the template."""
+    for name, resource in serverless_functions(tpl).items():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                yield name, event["Properties"]
+
+
+def routes(tpl: dict) -> dict[tuple[str, str], str]:
+    """(method, path) -> the function serving it."""
+    return {(props["Method"], props["Path"]): name for name, props in http_api_events(tpl)}
+
+
+def route_authorizer(tpl: dict, method: str, path: str) -> str:
+    """The authorizer a route declares, or the Api's default."""
+    default = tpl["Resources"]["Api"]["Properties"]["Auth"]["DefaultAuthorizer"]
+    for _, props in http_api_events(tpl):
+        if (props["Method"], props["Path"]) == (method, path):
+            return props.get("Auth", {}).get("Authorizer", default)
+    raise KeyError(f"{method} {path}")
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    wanted, actual = pattern.strip("/").split("/"), path.strip("/").split("/")
+    return len(wanted) == len(actual) and all(
+        w == a or (w.startswith("{") and w.endswith("}") and a) for w, a in zip(wanted, actual)
+    )
+
+
+def resolve(value, parameters: dict[str, str]) -> str:
+    """A template value that is a literal or a Ref to a parameter."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return parameters[value["Ref"]]
+    assert isinstance(value, str), f"cannot resolve {value!r} offline"
+    return value
+
+
+def wait_for_stack(cfn, timeout: float = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        time.sleep(0.5)
+    return "TIMED_OUT"
+
+
+def demo_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
+    """A user of the pool, signed in with SRP: their ID token."""
+    from pycognito.aws_srp import AWSSRP
+
+    idp = client("cognito-idp")
+    idp.admin_create_user(
+        UserPoolId=pool.id,
+        Username=username,
+        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(UserPoolId=pool.id, Username=username, Password=password, Permanent=True)
+    if admin:
+        idp.admin_add_user_to_group(UserPoolId=pool.id, Username=username, GroupName=ADMIN_GROUP)
+    srp = AWSSRP(username=username, password=password, pool_id=pool.id, client_id=pool.client_id, client=idp)
+    return srp.authenticate_user()["AuthenticationResult"]["IdToken"]
+
+
+if __name__ == "__main__":
+    deployed = deploy()
+    password = "Demo-9x-" + secrets.token_urlsafe(12)
+    user = demo_user(deployed.pool, "you@example.com", password, admin=False)
+    admin = demo_user(deployed.pool, "admin@example.com", password, admin=True)
+    print(f"""
+The stack is deployed on the emulator. In another shell:
+
+  export API='{deployed.api_url}'
+  export USER_TOKEN='{user}'
+  export ADMIN_TOKEN='{admin}'
+  curl -s -X POST "$API/v1/totp/enrollment" -H "Authorization: Bearer $USER_TOKEN"
+
+Cognito pool {deployed.pool.id}, app client {deployed.pool.client_id}; both users' password is
+{password} (ID tokens last an hour). Mail the functions sent: {os.environ["MINISTACK_URL"]}/_ministack/ses/messages
+Function logs: the emulator's CloudWatch Logs, groups /aws/cloudformation/{STACK_NAME}/*.""")
