@@ -8,6 +8,7 @@ use crate::{
         codes::HashCost,
         events::EventKind,
         sealing::{Keyring, SecretKey},
+        sign_in::Unenrolled,
     },
 };
 
@@ -51,6 +52,8 @@ pub struct Config {
     pub notify: BTreeSet<EventKind>,
     /// The EventBridge bus every event is also put on (`EVENT_BUS_NAME`), if any.
     pub event_bus: Option<String>,
+    /// What the Cognito trigger does with a user who has not enrolled TOTP (`UNENROLLED_USERS`).
+    pub unenrolled_users: Unenrolled,
 }
 
 pub const MAX_CODE_COUNT: usize = 50;
@@ -187,6 +190,7 @@ impl Config {
             audit_retention: time::Duration::days(i64::from(retention_days)),
             notify,
             event_bus: get("EVENT_BUS_NAME").map(|name| name.trim().to_owned()),
+            unenrolled_users: unenrolled(get("UNENROLLED_USERS").as_deref())?,
         })
     }
 
@@ -216,6 +220,17 @@ impl Config {
 }
 
 /// `NOTIFY`: `all` (the default), `none`, or the events to mail, comma separated.
+fn unenrolled(raw: Option<&str>) -> Result<Unenrolled, ConfigError> {
+    match raw.map(str::trim) {
+        None | Some("allow") => Ok(Unenrolled::Allow),
+        Some("deny") => Ok(Unenrolled::Deny),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "UNENROLLED_USERS",
+            reason: format!("expected allow or deny, got {other:?}"),
+        }),
+    }
+}
+
 fn notify_list(raw: Option<&str>) -> Result<BTreeSet<EventKind>, ConfigError> {
     let raw = raw.map(str::trim).unwrap_or("all");
     match raw {
@@ -301,5 +316,15 @@ mod tests {
         assert_eq!(c.link_base_url.as_deref(), Some("https://api.example.com"));
         assert_eq!(c.link_ttl, time::Duration::minutes(10));
         assert_eq!(config(&[]).unwrap().link_ttl, time::Duration::days(1));
+    }
+
+    #[test]
+    fn unenrolled_users_are_allowed_unless_denied() {
+        use crate::domain::sign_in::Unenrolled;
+        assert_eq!(config(&[]).unwrap().unenrolled_users, Unenrolled::Allow);
+        let deny = config(&[("UNENROLLED_USERS", "deny")]).unwrap();
+        assert_eq!(deny.unenrolled_users, Unenrolled::Deny);
+        let err = config(&[("UNENROLLED_USERS", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("UNENROLLED_USERS"), "{err}");
     }
 }

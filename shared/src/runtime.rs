@@ -3,7 +3,8 @@
 
 use std::{future::Future, sync::Arc};
 
-use lambda_http::{service_fn, Body, Error, Request, Response};
+use lambda_http::{lambda_runtime, service_fn, Body, Error, LambdaEvent, Request, Response};
+use serde_json::Value;
 
 use crate::{
     adapters::{
@@ -47,7 +48,16 @@ pub struct ColdStart<'a> {
     pub store: Arc<DynamoStore>,
 }
 
-impl ColdStart<'_> {
+impl<'a> ColdStart<'a> {
+    pub fn new(config: &'a Config, aws: &'a aws_config::SdkConfig) -> Result<Self, Error> {
+        let store = DynamoStore::new(dynamodb::client(aws), config.require_table()?);
+        Ok(Self {
+            config,
+            aws,
+            store: Arc::new(store),
+        })
+    }
+
     /// Production's wiring: the table for records and the audit trail, SES for mail, and the
     /// event bus when `EVENT_BUS_NAME` is set.
     pub fn wiring(&self) -> Result<Wiring<'_>, Error> {
@@ -150,16 +160,28 @@ pub async fn run_lambda<F: Lambda>() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config::load_from_env().await;
-    let store = DynamoStore::new(dynamodb::client(&aws), config.require_table()?);
-    let start = ColdStart {
-        config: &config,
-        aws: &aws,
-        store: Arc::new(store),
-    };
-    let function = F::build(&start).await?;
+    let function = F::build(&ColdStart::new(&config, &aws)?).await?;
     lambda_http::run(service_fn(|req: Request| {
         let function = &function;
         async move { Ok::<Response<Body>, Error>(dispatch(function, req).await) }
+    }))
+    .await
+}
+
+/// The Cognito custom-authentication triggers' function: the same cold start, then each
+/// trigger event to `CognitoTrigger`. An error fails the sign-in, which is what Cognito does
+/// with a trigger that fails.
+pub async fn run_cognito_trigger() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let start = ColdStart::new(&config, &aws)?;
+    let trigger = start
+        .wiring()?
+        .cognito_trigger(start.sealing_keys().await?)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let trigger = &trigger;
+        async move { Ok::<Value, Error>(trigger.handle(event.payload).await?) }
     }))
     .await
 }

@@ -11,6 +11,7 @@ use crate::{
         events::{AuditSink, Events},
         FactorServices, LinkSettings, Services,
     },
+    cognito::CognitoTrigger,
     config::Config,
     domain::{
         codes::{CodeHasher, HashCostError},
@@ -85,6 +86,13 @@ impl Wiring<'_> {
         Ok(EnrollApi {
             services: self.factor_services(sealing_keys)?,
             identity: self.config.identity.clone(),
+        })
+    }
+
+    pub fn cognito_trigger(&self, sealing_keys: Keyring) -> Result<CognitoTrigger, HashCostError> {
+        Ok(CognitoTrigger {
+            services: self.factor_services(sealing_keys)?,
+            unenrolled: self.config.unenrolled_users,
         })
     }
 

@@ -47,6 +47,7 @@ def client(service: str):
 
 @dataclass
 class UserPool:
+    arn: str
     id: str
     client_id: str  # the web app's client: the API's audience
     short_lived_client_id: str  # also in the audience; its ID tokens expire in seconds
@@ -110,7 +111,7 @@ def create_user_pool() -> UserPool:
     with SRP), and the admin group."""
     idp = client("cognito-idp")
     pool = idp.create_user_pool(PoolName="backup-codes-users", AutoVerifiedAttributes=["email"])
-    pool_id = pool["UserPool"]["Id"]
+    pool_id, pool_arn = pool["UserPool"]["Id"], pool["UserPool"]["Arn"]
 
     def app_client(name: str, **validity) -> str:
         return idp.create_user_pool_client(
@@ -129,14 +130,19 @@ def create_user_pool() -> UserPool:
     )
     other = app_client("another-app")
     idp.create_group(UserPoolId=pool_id, GroupName=ADMIN_GROUP)
-    return UserPool(pool_id, web, short_lived, other)
+    return UserPool(pool_arn, pool_id, web, short_lived, other)
 
 
 def deploy() -> Stack:
     pool = create_user_pool()
     client("ses").verify_email_identity(EmailAddress=SENDER)
     tpl = package(template())
-    parameters = {"JwtIssuer": pool.issuer, "JwtAudience": pool.audience, "SenderAddress": SENDER}
+    parameters = {
+        "JwtIssuer": pool.issuer,
+        "JwtAudience": pool.audience,
+        "SenderAddress": SENDER,
+        "CognitoUserPoolArn": pool.arn,
+    }
     cfn = client("cloudformation")
     cfn.create_stack(
         StackName=STACK_NAME,
@@ -170,7 +176,28 @@ def deploy() -> Stack:
     stack = Stack(api_id=api_id, pool=pool, outputs=outputs, functions=functions, log_groups=log_groups)
     put_documented_keys(tpl, resources)
     create_routes(tpl, stack, parameters)
+    attach_triggers(pool, outputs["CognitoChallengeFunctionArn"])
     return stack
+
+
+def attach_triggers(pool: UserPool, function_arn: str) -> None:
+    """The README's wiring of an existing pool: UpdateUserPool resets every setting it is not
+    given, so the pool's settings are read first and sent back with the triggers added."""
+    idp = client("cognito-idp")
+    current = idp.describe_user_pool(UserPoolId=pool.id)["UserPool"]
+    updatable = idp.meta.service_model.operation_model("UpdateUserPool").input_shape.members
+    # The emulator describes unset messages as "" (AWS leaves them out), which UpdateUserPool
+    # refuses: send back only what is set.
+    settings = {
+        k: v for k, v in current.items() if k in updatable and k != "UserPoolId" and v != ""
+    }
+    settings["LambdaConfig"] = {
+        **current.get("LambdaConfig", {}),
+        "DefineAuthChallenge": function_arn,
+        "CreateAuthChallenge": function_arn,
+        "VerifyAuthChallengeResponse": function_arn,
+    }
+    idp.update_user_pool(UserPoolId=pool.id, **settings)
 
 
 def put_documented_keys(tpl: dict, resources: dict) -> None:
@@ -258,12 +285,30 @@ def path_matches(pattern: str, path: str) -> bool:
     )
 
 
-def resolve(value, parameters: dict[str, str]) -> str:
-    """A template value that is a literal or a Ref to a parameter."""
+def resolve(value, parameters: dict[str, str]):
+    """A template value made of literals, Refs to parameters (defaults included) and Fn::If
+    on the template's conditions of those."""
+    tpl = template()
     if isinstance(value, dict) and set(value) == {"Ref"}:
-        return parameters[value["Ref"]]
+        name = value["Ref"]
+        return parameters.get(name, tpl["Parameters"][name].get("Default"))
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        condition, then, otherwise = value["Fn::If"]
+        chosen = then if holds(tpl["Conditions"][condition], parameters) else otherwise
+        return resolve(chosen, parameters)
+    if isinstance(value, list):
+        return ",".join(resolve(v, parameters) for v in value)
     assert isinstance(value, str), f"cannot resolve {value!r} offline"
     return value
+
+
+def holds(condition: dict, parameters: dict[str, str]) -> bool:
+    (function, args), = condition.items()
+    if function == "Fn::Equals":
+        return resolve(args[0], parameters) == resolve(args[1], parameters)
+    if function == "Fn::Not":
+        return not holds(args[0], parameters)
+    raise AssertionError(f"cannot evaluate {condition!r} offline")
 
 
 def wait_for_stack(cfn, timeout: float = 300) -> str:

@@ -491,6 +491,20 @@ impl TestApp {
         ));
     }
 
+    /// The Cognito triggers' function over the same store, clock, keys and mailer.
+    pub fn cognito_trigger(&self) -> backup_codes::cognito::CognitoTrigger {
+        Wiring {
+            config: &self.config,
+            store: self.store.clone(),
+            audit: self.store.clone(),
+            clock: self.clock.clone(),
+            mailer: self.sender.clone(),
+            bus: self.bus.clone(),
+        }
+        .cognito_trigger(Keyring::new(self.sealing_key.clone(), vec![]))
+        .expect("the test configuration builds")
+    }
+
     /// Rebuilds every function with `bus` as its event bus.
     pub fn with_bus(mut self, bus: Arc<dyn EventSink>) -> Self {
         self.bus = Some(bus);

@@ -322,7 +322,8 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
         expected.sort();
         assert_eq!(actions, expected, "{name}");
     }
-    assert_eq!(roles.len(), Function::ALL.len());
+    // Every HTTP function, and the Cognito triggers' function.
+    assert_eq!(roles.len(), Function::ALL.len() + 1);
 }
 
 #[test]
@@ -408,6 +409,7 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
     let expected: BTreeSet<_> = [
         ("admin-regenerate", "EncryptionKeySecret"),
         ("admin-regenerate", "SigningKeySecret"),
+        ("cognito-challenge", "EncryptionKeySecret"),
         ("download", "SigningKeySecret"),
         ("enroll", "EncryptionKeySecret"),
         ("regenerate", "EncryptionKeySecret"),
@@ -456,4 +458,77 @@ fn an_alarm_watches_failed_event_sinks() {
     assert_eq!(alarm["Namespace"], METRIC_NAMESPACE);
     assert_eq!(alarm["MetricName"], SINK_FAILURES_METRIC);
     assert_eq!(alarm["Threshold"], 1);
+}
+
+#[test]
+fn a_user_pool_may_invoke_the_cognito_triggers_only_when_named_or_created() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let get = |name: &str| &resources[&Value::from(name)];
+    let existing = get("ExistingPoolInvokePermission");
+    assert_eq!(existing["Condition"].as_str(), Some("HasUserPoolArn"));
+    assert_eq!(
+        existing["Properties"]["Principal"].as_str(),
+        Some("cognito-idp.amazonaws.com")
+    );
+    assert_eq!(
+        existing["Properties"]["Action"].as_str(),
+        Some("lambda:InvokeFunction")
+    );
+    assert_eq!(
+        tagged_str(&existing["Properties"]["SourceArn"]).as_deref(),
+        Some("CognitoUserPoolArn")
+    );
+    assert_eq!(
+        tagged_str(&existing["Properties"]["FunctionName"]).as_deref(),
+        Some("CognitoChallengeFunction.Arn")
+    );
+    let created = get("CreatedPoolInvokePermission");
+    assert_eq!(created["Condition"].as_str(), Some("MakeUserPool"));
+    assert_eq!(
+        tagged_str(&created["Properties"]["SourceArn"]).as_deref(),
+        Some("UserPool.Arn")
+    );
+
+    let pool = get("UserPool");
+    assert_eq!(pool["Condition"].as_str(), Some("MakeUserPool"));
+    assert_eq!(pool["Properties"]["MfaConfiguration"].as_str(), Some("OFF"));
+    let triggers = &pool["Properties"]["LambdaConfig"];
+    for trigger in [
+        "DefineAuthChallenge",
+        "CreateAuthChallenge",
+        "VerifyAuthChallengeResponse",
+    ] {
+        assert_eq!(
+            tagged_str(&triggers[trigger]).as_deref(),
+            Some("CognitoChallengeFunction.Arn"),
+            "{trigger}"
+        );
+    }
+    let client = &get("UserPoolClient")["Properties"];
+    let flows: BTreeSet<String> = strings_in(&client["ExplicitAuthFlows"])
+        .into_iter()
+        .collect();
+    assert!(
+        flows.contains("ALLOW_CUSTOM_AUTH") && flows.contains("ALLOW_USER_SRP_AUTH"),
+        "{flows:?}"
+    );
+    assert!(
+        !flows.iter().any(|f| f.contains("PASSWORD_AUTH")),
+        "no plain-password flow: {flows:?}"
+    );
+    assert_eq!(
+        tagged_str(&get("UserPoolAdminGroup")["Properties"]["GroupName"]).as_deref(),
+        Some("AdminGroup")
+    );
+    assert!(template["Outputs"]["CognitoChallengeFunctionArn"].is_mapping());
+    let function = &get("CognitoChallengeFunction")["Properties"];
+    assert!(
+        function["Events"].is_null(),
+        "Cognito calls it; no route does"
+    );
+    assert_eq!(
+        tagged_str(&function["Environment"]["Variables"]["UNENROLLED_USERS"]).as_deref(),
+        Some("UnenrolledUsers")
+    );
 }

@@ -7,5 +7,6 @@ pub mod events;
 pub mod link_token;
 pub mod record;
 pub mod sealing;
+pub mod sign_in;
 pub mod totp;
 pub mod user;
