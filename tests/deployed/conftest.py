@@ -209,30 +209,13 @@ class User:
 class Users:
     def __init__(self, stack: deployment.Stack) -> None:
         self.stack = stack
-        self.idp = deployment.client("cognito-idp")
         self.count = 0
 
     def new(self, name: str, admin: bool = False) -> User:
         self.count += 1
         username = f"{name}-{self.count}-{int(time.time())}@example.com"
         pool = self.stack.pool
-        created = self.idp.admin_create_user(
-            UserPoolId=pool.id,
-            Username=username,
-            UserAttributes=[
-                {"Name": "email", "Value": username},
-                {"Name": "email_verified", "Value": "true"},
-            ],
-            MessageAction="SUPPRESS",
-        )
-        self.idp.admin_set_user_password(
-            UserPoolId=pool.id, Username=username, Password=PASSWORD, Permanent=True
-        )
-        if admin:
-            self.idp.admin_add_user_to_group(
-                UserPoolId=pool.id, Username=username, GroupName=deployment.ADMIN_GROUP
-            )
-        sub = next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")
+        sub = deployment.create_user(pool, username, PASSWORD, admin)
         return User(username, sub, pool.client_id, pool.id)
 
 

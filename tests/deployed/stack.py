@@ -321,12 +321,10 @@ def wait_for_stack(cfn, timeout: float = 300) -> str:
     return "TIMED_OUT"
 
 
-def demo_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
-    """A user of the pool, signed in with SRP: their ID token."""
-    from pycognito.aws_srp import AWSSRP
-
+def create_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
+    """A confirmed user of the pool (in the admin group if `admin`): their `sub`."""
     idp = client("cognito-idp")
-    idp.admin_create_user(
+    created = idp.admin_create_user(
         UserPoolId=pool.id,
         Username=username,
         UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
@@ -335,7 +333,16 @@ def demo_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
     idp.admin_set_user_password(UserPoolId=pool.id, Username=username, Password=password, Permanent=True)
     if admin:
         idp.admin_add_user_to_group(UserPoolId=pool.id, Username=username, GroupName=ADMIN_GROUP)
-    srp = AWSSRP(username=username, password=password, pool_id=pool.id, client_id=pool.client_id, client=idp)
+    return next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")
+
+
+def demo_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
+    """A new user of the pool, signed in with SRP: their ID token."""
+    from pycognito.aws_srp import AWSSRP
+
+    create_user(pool, username, password, admin)
+    srp = AWSSRP(username=username, password=password, pool_id=pool.id, client_id=pool.client_id,
+                 client=client("cognito-idp"))
     return srp.authenticate_user()["AuthenticationResult"]["IdToken"]
 
 
