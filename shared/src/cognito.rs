@@ -23,6 +23,9 @@ use crate::{
     },
 };
 
+/// The binary's package name under `functions/`: the one function that is not an HTTP route.
+pub const FUNCTION_NAME: &str = "cognito-challenge";
+
 /// What the client is told the challenge is; no secret, nothing about the user.
 pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
 
