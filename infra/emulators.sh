@@ -78,7 +78,7 @@ start_ministack() {
   env "${others[@]}" TMPDIR="$scratch" BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" IOT_MTLS_ENABLED=0 \
     SERVICES=cloudformation,s3,lambda,apigateway,dynamodb,secretsmanager,ses,cognito-idp,iam,logs,monitoring,sts \
     AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-    AWS_DEFAULT_REGION=us-east-1 ministack >"$EMULATOR_ROOT/ministack.log" 2>&1 &
+    AWS_DEFAULT_REGION=us-east-1 python3 "$(dirname "${BASH_SOURCE[0]}")/ministack_launch.py" >"$EMULATOR_ROOT/ministack.log" 2>&1 &
   EMULATOR_PIDS+=($!)
   wait_for_port ministack "$port" $!
   export MINISTACK_URL="http://127.0.0.1:$port"

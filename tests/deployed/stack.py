@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import string
 import sys
@@ -64,8 +65,9 @@ class UserPool:
 
 @dataclass
 class Stack:
+    name: str
     api_id: str
-    pool: UserPool
+    pool: UserPool | None
     outputs: dict[str, str]
     functions: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     log_groups: dict[str, str] = field(default_factory=dict)  # logical id -> its log group
@@ -134,49 +136,73 @@ def create_user_pool() -> UserPool:
 
 
 def deploy() -> Stack:
+    """The stack as a team with a pool deploys it: CognitoUserPoolArn names their pool, whose
+    settings are then read and sent back with the triggers attached (the README's steps)."""
     pool = create_user_pool()
-    client("ses").verify_email_identity(EmailAddress=SENDER)
-    tpl = package(template())
-    parameters = {
+    stack = deploy_stack(STACK_NAME, {
         "JwtIssuer": pool.issuer,
         "JwtAudience": pool.audience,
         "SenderAddress": SENDER,
         "CognitoUserPoolArn": pool.arn,
-    }
+    }, pool)
+    attach_triggers(pool, stack.outputs["CognitoChallengeFunctionArn"])
+    return stack
+
+
+def deploy_with_created_pool(stack_name: str) -> Stack:
+    """The stack as a team without a pool deploys it: CreateUserPool=true, nothing else about
+    identity; the template's pool, app client, admin group and triggers are what gets tested."""
+    stack = deploy_stack(stack_name, {"CreateUserPool": "true", "SenderAddress": SENDER}, None)
+    idp = client("cognito-idp")
+    described = idp.describe_user_pool(UserPoolId=stack.outputs["UserPoolId"])["UserPool"]
+    client_id = stack.outputs["UserPoolClientId"]
+    stack.pool = UserPool(described["Arn"], described["Id"], client_id, client_id, client_id)
+    return stack
+
+
+def deploy_stack(name: str, parameters: dict[str, str], pool: UserPool | None) -> Stack:
+    client("ses").verify_email_identity(EmailAddress=SENDER)
+    tpl = package(template())
     cfn = client("cloudformation")
     cfn.create_stack(
-        StackName=STACK_NAME,
+        StackName=name,
         TemplateBody=json.dumps(tpl),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
-    status = wait_for_stack(cfn)
+    status = wait_for_stack(cfn, name)
     if status != "CREATE_COMPLETE":
-        events = cfn.describe_stack_events(StackName=STACK_NAME)["StackEvents"]
+        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
         reasons = [
             f"{e['LogicalResourceId']}: {e['ResourceStatus']} {e.get('ResourceStatusReason', '')}"
             for e in events
             if "FAILED" in e["ResourceStatus"]
         ]
         sys.exit(f"stack {status}:\n" + "\n".join(reasons))
-    described = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    described = cfn.describe_stacks(StackName=name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     resources = {
         r["LogicalResourceId"]: r
-        for r in cfn.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+        for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
     }
     api_id = resources["Api"]["PhysicalResourceId"]
     functions = {
-        name: resources[name]["PhysicalResourceId"] for name in serverless_functions(tpl)
+        logical: resources[logical]["PhysicalResourceId"] for logical in serverless_functions(tpl)
     }
     log_groups = {
-        name: resources[resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]["PhysicalResourceId"]
-        for name, resource in serverless_functions(tpl).items()
+        logical: resources[resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]["PhysicalResourceId"]
+        for logical, resource in serverless_functions(tpl).items()
     }
-    stack = Stack(api_id=api_id, pool=pool, outputs=outputs, functions=functions, log_groups=log_groups)
+    stack = Stack(
+        name=name, api_id=api_id, pool=pool, outputs=outputs, functions=functions, log_groups=log_groups
+    )
     put_documented_keys(tpl, resources)
-    create_routes(tpl, stack, parameters)
-    attach_triggers(pool, outputs["CognitoChallengeFunctionArn"])
+    refs = {
+        **parameters,
+        "AWS::Region": REGION,
+        **{logical: r["PhysicalResourceId"] for logical, r in resources.items()},
+    }
+    create_routes(tpl, stack, refs)
     return stack
 
 
@@ -216,7 +242,7 @@ def put_documented_keys(tpl: dict, resources: dict) -> None:
         sm.put_secret_value(SecretId=resources[name]["PhysicalResourceId"], SecretString=key)
 
 
-def create_routes(tpl: dict, stack: Stack, parameters: dict[str, str]) -> None:
+def create_routes(tpl: dict, stack: Stack, refs: dict[str, str]) -> None:
     """Emulator gap: ministack ignores an HTTP API's OpenAPI Body, which is where the SAM
     transform puts the routes, the JWT authorizer and the integrations; the API it creates has
     none. Create them through the apigatewayv2 API as AWS would import them, derived from the
@@ -233,8 +259,8 @@ def create_routes(tpl: dict, stack: Stack, parameters: dict[str, str]) -> None:
             AuthorizerType="JWT",
             IdentitySource=[config["IdentitySource"]],
             JwtConfiguration={
-                "Issuer": resolve(jwt["issuer"], parameters),
-                "Audience": resolve(jwt["audience"], parameters).split(","),
+                "Issuer": resolve(jwt["issuer"], refs),
+                "Audience": resolve(jwt["audience"], refs).split(","),
             },
         )["AuthorizerId"]
     integrations = {}
@@ -285,36 +311,39 @@ def path_matches(pattern: str, path: str) -> bool:
     )
 
 
-def resolve(value, parameters: dict[str, str]):
-    """A template value made of literals, Refs to parameters (defaults included) and Fn::If
-    on the template's conditions of those."""
+def resolve(value, refs: dict[str, str]):
+    """A template value made of literals, Refs (to parameters, defaults included, or to the
+    deployed resources and pseudo parameters in `refs`), Fn::Sub of those, and Fn::If on the
+    template's conditions."""
     tpl = template()
     if isinstance(value, dict) and set(value) == {"Ref"}:
         name = value["Ref"]
-        return parameters.get(name, tpl["Parameters"][name].get("Default"))
+        return refs[name] if name in refs else tpl["Parameters"][name].get("Default")
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: resolve({"Ref": m.group(1)}, refs), value["Fn::Sub"])
     if isinstance(value, dict) and set(value) == {"Fn::If"}:
         condition, then, otherwise = value["Fn::If"]
-        chosen = then if holds(tpl["Conditions"][condition], parameters) else otherwise
-        return resolve(chosen, parameters)
+        chosen = then if holds(tpl["Conditions"][condition], refs) else otherwise
+        return resolve(chosen, refs)
     if isinstance(value, list):
-        return ",".join(resolve(v, parameters) for v in value)
+        return ",".join(resolve(v, refs) for v in value)
     assert isinstance(value, str), f"cannot resolve {value!r} offline"
     return value
 
 
-def holds(condition: dict, parameters: dict[str, str]) -> bool:
+def holds(condition: dict, refs: dict[str, str]) -> bool:
     (function, args), = condition.items()
     if function == "Fn::Equals":
-        return resolve(args[0], parameters) == resolve(args[1], parameters)
+        return resolve(args[0], refs) == resolve(args[1], refs)
     if function == "Fn::Not":
-        return not holds(args[0], parameters)
+        return not holds(args[0], refs)
     raise AssertionError(f"cannot evaluate {condition!r} offline")
 
 
-def wait_for_stack(cfn, timeout: float = 300) -> str:
+def wait_for_stack(cfn, name: str, timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
+        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
         if not status.endswith("_IN_PROGRESS"):
             return status
         time.sleep(0.5)
