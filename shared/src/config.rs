@@ -219,14 +219,15 @@ impl Config {
     }
 }
 
-/// `NOTIFY`: `all` (the default), `none`, or the events to mail, comma separated.
+/// `UNENROLLED_USERS`: `allow` (the default) or `require`; `deny`, its former name, still
+/// means `require` (a denied user had no way to enroll; now the sign-in is where they do).
 fn unenrolled(raw: Option<&str>) -> Result<Unenrolled, ConfigError> {
     match raw.map(str::trim) {
         None | Some("allow") => Ok(Unenrolled::Allow),
-        Some("deny") => Ok(Unenrolled::Deny),
+        Some("require" | "deny") => Ok(Unenrolled::Require),
         Some(other) => Err(ConfigError::Invalid {
             name: "UNENROLLED_USERS",
-            reason: format!("expected allow or deny, got {other:?}"),
+            reason: format!("expected allow or require, got {other:?}"),
         }),
     }
 }
@@ -319,11 +320,13 @@ mod tests {
     }
 
     #[test]
-    fn unenrolled_users_are_allowed_unless_denied() {
+    fn unenrolled_users_are_allowed_unless_two_factor_is_required() {
         use crate::domain::sign_in::Unenrolled;
         assert_eq!(config(&[]).unwrap().unenrolled_users, Unenrolled::Allow);
-        let deny = config(&[("UNENROLLED_USERS", "deny")]).unwrap();
-        assert_eq!(deny.unenrolled_users, Unenrolled::Deny);
+        for required in ["require", "deny"] {
+            let got = config(&[("UNENROLLED_USERS", required)]).unwrap();
+            assert_eq!(got.unenrolled_users, Unenrolled::Require, "{required}");
+        }
         let err = config(&[("UNENROLLED_USERS", "maybe")]).unwrap_err();
         assert!(err.to_string().contains("UNENROLLED_USERS"), "{err}");
     }

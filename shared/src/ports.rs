@@ -11,6 +11,7 @@ use crate::domain::{
     link_token::DownloadGrant,
     record::UserRecord,
     sealing::SealedSecret,
+    sign_in::SignInPass,
     user::{Email, UserId},
 };
 
@@ -64,8 +65,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Reservation, StoreError>;
 
     /// Activates TOTP with the pending secret the code was checked against, records the step,
-    /// the email and the first set, and clears the ledger. Refused if the pending secret
-    /// changed meanwhile.
+    /// the email and the first set (none when the user makes it later), and clears the ledger.
+    /// Refused if the pending secret changed meanwhile. `pass`: see `use_totp_step`.
+    #[allow(clippy::too_many_arguments)]
     async fn activate_totp(
         &self,
         user: &UserId,
@@ -73,20 +75,25 @@ pub trait Store: Send + Sync {
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
-        set: &BackupCodeSet,
+        set: Option<&BackupCodeSet>,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError>;
 
     /// Records `step` as used and clears the ledger; refused unless it is later than the last
-    /// accepted step.
+    /// accepted step. With `pass` (a Cognito sign-in's challenge), the same write leaves the
+    /// mark the token guard consumes.
     async fn use_totp_step(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
         step: u64,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError>;
 
-    /// Marks the code with this hash in this set used and clears the ledger. Returns the codes
-    /// left, or `None` when the code was already used or the set was replaced meanwhile.
+    /// Marks the code with this hash in this set used and clears the ledger (leaving `pass`,
+    /// as `use_totp_step` does). Returns the codes left, or `None` when the code was already
+    /// used or the set was replaced meanwhile.
+    #[allow(clippy::too_many_arguments)]
     async fn use_backup_code(
         &self,
         user: &UserId,
@@ -94,7 +101,17 @@ pub trait Store: Send + Sync {
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
+        pass: Option<&SignInPass>,
     ) -> Result<Option<usize>, StoreError>;
+
+    /// The token guard: removes an enrolled user's live sign-in pass in one conditional write.
+    /// Of two token generations racing for one pass, exactly one applies; a user with no
+    /// record, no authenticator or no live pass is `ConditionFailed`, and nothing is written.
+    async fn consume_sign_in_pass(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError>;
 
     /// Consumes TOTP `step` and replaces the set (or removes it, with `None`) in the same write.
     /// Any pending download grant is cancelled: the owner has just chosen their codes.

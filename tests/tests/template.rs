@@ -498,6 +498,7 @@ fn a_user_pool_may_invoke_the_cognito_triggers_only_when_named_or_created() {
         "DefineAuthChallenge",
         "CreateAuthChallenge",
         "VerifyAuthChallengeResponse",
+        "PreTokenGeneration",
     ] {
         assert_eq!(
             tagged_str(&triggers[trigger]).as_deref(),
@@ -509,13 +510,36 @@ fn a_user_pool_may_invoke_the_cognito_triggers_only_when_named_or_created() {
     let flows: BTreeSet<String> = strings_in(&client["ExplicitAuthFlows"])
         .into_iter()
         .collect();
-    assert!(
-        flows.contains("ALLOW_CUSTOM_AUTH") && flows.contains("ALLOW_USER_SRP_AUTH"),
-        "{flows:?}"
+    assert_eq!(
+        flows,
+        BTreeSet::from([
+            "ALLOW_CUSTOM_AUTH".into(),
+            "ALLOW_REFRESH_TOKEN_AUTH".into()
+        ]),
+        "no flow that signs in with the password alone"
     );
-    assert!(
-        !flows.iter().any(|f| f.contains("PASSWORD_AUTH")),
-        "no plain-password flow: {flows:?}"
+    let admin_only = &pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"];
+    let Value::Tagged(admin_only) = admin_only else {
+        panic!("AllowAdminCreateUserOnly: {admin_only:?}")
+    };
+    assert_eq!(admin_only.tag, "If");
+    assert_eq!(
+        admin_only.value,
+        serde_yaml::from_str::<Value>("[AdminCreatesUsers, true, false]").unwrap(),
+        "closed unless AllowSelfSignUp"
+    );
+    assert_eq!(
+        serde_yaml::to_string(&template["Conditions"]["AdminCreatesUsers"]).unwrap(),
+        "!Equals\n- !Ref AllowSelfSignUp\n- 'false'\n"
+    );
+    let parameters = &template["Parameters"];
+    assert_eq!(
+        parameters["AllowSelfSignUp"]["Default"].as_str(),
+        Some("false")
+    );
+    assert_eq!(
+        strings_in(&parameters["UnenrolledUsers"]["AllowedValues"]),
+        ["allow", "require", "deny"]
     );
     assert_eq!(
         tagged_str(&get("UserPoolAdminGroup")["Properties"]["GroupName"]).as_deref(),

@@ -17,6 +17,7 @@ use crate::{
         link_token::DownloadGrant,
         record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
+        sign_in::SignInPass,
         user::{Email, UserId},
     },
     ports::{AuditLog, AuditPage, Store, StoreError, Written},
@@ -48,6 +49,7 @@ impl MemoryStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         step: u64,
+        pass: Option<&SignInPass>,
         apply: impl FnOnce(&mut UserRecord),
     ) -> Written {
         self.with_users(|users| match users.get_mut(user) {
@@ -58,11 +60,19 @@ impl MemoryStore {
             {
                 record.totp.last_step = step;
                 record.ledger = AttemptLedger::default();
+                leave(record, pass);
                 apply(record);
                 Written::Applied
             }
             _ => Written::ConditionFailed,
         })
+    }
+}
+
+/// A passed sign-in challenge's mark, left by the write that accepted the code.
+fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
+    if let Some(pass) = pass {
+        record.sign_in_pass = Some(*pass);
     }
 }
 
@@ -103,6 +113,7 @@ impl Store for MemoryStore {
                         codes: None,
                         grant: None,
                         ledger: AttemptLedger::default(),
+                        sign_in_pass: None,
                     },
                 );
                 Written::Applied
@@ -141,7 +152,8 @@ impl Store for MemoryStore {
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
-        set: &BackupCodeSet,
+        set: Option<&BackupCodeSet>,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
@@ -154,7 +166,8 @@ impl Store for MemoryStore {
                 record.totp.state = EnrollmentState::Active;
                 record.totp.last_step = step;
                 record.email = email.cloned();
-                record.codes = Some(set.clone());
+                record.codes = set.cloned();
+                leave(record, pass);
                 Written::Applied
             }
             _ => Written::ConditionFailed,
@@ -166,8 +179,9 @@ impl Store for MemoryStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         step: u64,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError> {
-        Ok(self.accept_step(user, attempt, step, |_| {}))
+        Ok(self.accept_step(user, attempt, step, pass, |_| {}))
     }
 
     async fn use_backup_code(
@@ -177,6 +191,7 @@ impl Store for MemoryStore {
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
+        pass: Option<&SignInPass>,
     ) -> Result<Option<usize>, StoreError> {
         Ok(self.with_users(|users| {
             let record = users.get_mut(user).filter(|r| holds(r, attempt))?;
@@ -191,7 +206,24 @@ impl Store for MemoryStore {
             code.used_at = Some(at);
             let remaining = set.remaining();
             record.ledger = AttemptLedger::default();
+            leave(record, pass);
             Some(remaining)
+        }))
+    }
+
+    async fn consume_sign_in_pass(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled() && record.sign_in_pass.is_some_and(|p| p.is_live(now)) =>
+            {
+                record.sign_in_pass = None;
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
         }))
     }
 
@@ -202,7 +234,7 @@ impl Store for MemoryStore {
         step: u64,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
-        Ok(self.accept_step(user, attempt, step, |record| {
+        Ok(self.accept_step(user, attempt, step, None, |record| {
             record.codes = set.cloned();
             record.grant = None;
         }))

@@ -41,7 +41,7 @@ pub async fn regenerate_for(
     let (attempt, step) = svc
         .check_totp(&admin_record, totp, Actor::User, source)
         .await?;
-    if svc.store.use_totp_step(admin, &attempt, step).await? == Written::ConditionFailed {
+    if svc.store.use_totp_step(admin, &attempt, step, None).await? == Written::ConditionFailed {
         return Err(AdminResetError::InvalidCode);
     }
 

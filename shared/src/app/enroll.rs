@@ -1,13 +1,20 @@
-//! TOTP enrollment: start shows a new secret; confirm proves it and issues the first set.
+//! TOTP enrollment: start shows a new secret; confirm proves it and issues the first set. A
+//! Cognito sign-in that requires two-factor runs the same two steps as its challenge.
 
 use qrcode::{render::svg, QrCode};
 use tracing::info;
 
-use super::{errors::EnrollError, FactorServices};
+use super::{
+    errors::{EnrollError, Fault},
+    FactorServices,
+};
 use crate::{
     domain::{
         codes::IssuedCodes,
         events::{Actor, EventKind, Source},
+        record::UserRecord,
+        sealing::SealedSecret,
+        sign_in::SignInPass,
         totp::TotpSecret,
         user::{Email, UserId},
     },
@@ -30,19 +37,10 @@ pub async fn start(
     user: &UserId,
     email: Option<&Email>,
 ) -> Result<EnrollmentStarted, EnrollError> {
-    let secret = TotpSecret::generate();
-    let sealed = svc.sealer.seal(user, &secret);
-    let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
-    if svc
-        .store
-        .put_pending_totp(user, &sealed, abandoned_after)
+    let (secret, _) = put_pending(svc, user)
         .await?
-        == Written::ConditionFailed
-    {
-        return Err(EnrollError::AlreadyEnrolled);
-    }
-    let account = email.map_or(user.as_str(), Email::as_str);
-    let otpauth_uri = secret.otpauth_uri(&svc.settings.issuer, account);
+        .ok_or(EnrollError::AlreadyEnrolled)?;
+    let otpauth_uri = otpauth_uri(svc, &secret, user, email);
     let qr_svg = QrCode::new(otpauth_uri.as_bytes())
         .map(|qr| qr.render::<svg::Color>().min_dimensions(200, 200).build())
         .unwrap_or_default();
@@ -62,6 +60,116 @@ pub async fn confirm(
     code: &str,
     source: &Source,
 ) -> Result<IssuedCodes, EnrollError> {
+    let record = pending(svc, user).await?;
+    let issued = activate(svc, &record, email, code, source, FirstSet::Now, None).await?;
+    Ok(issued.expect("a first set was asked for"))
+}
+
+/// The enrollment a Cognito sign-in poses as its challenge, identified by the fingerprint of
+/// the sealed secret it showed (see `SealedSecret::fingerprint`).
+pub struct SignInEnrollment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+    pub fingerprint: String,
+}
+
+/// The challenge of a sign-in that requires two-factor. A sign-in's first challenge always
+/// starts a new secret, so a secret shown to an earlier sign-in (perhaps someone else's with
+/// the stolen password) is never the one a user adopts; after a wrong answer, the same sign-in
+/// (`shown`: the fingerprint it showed last) sees its own secret again if it is still pending.
+/// `None`: the user has an authenticator, so the challenge is a code.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn challenge_at_sign_in(
+    svc: &FactorServices,
+    user: &UserId,
+    email: Option<&Email>,
+    shown: Option<&str>,
+) -> Result<Option<SignInEnrollment>, Fault> {
+    let record = svc.store.get_user(user).await?;
+    if record.as_ref().is_some_and(UserRecord::is_enrolled) {
+        return Ok(None);
+    }
+    let still_shown = record
+        .filter(|r| shown.is_some_and(|f| f == r.totp.secret.fingerprint()))
+        .map(|r| r.totp.secret);
+    let (secret, sealed) = match still_shown {
+        Some(sealed) => (svc.sealer.open(user, &sealed)?, sealed),
+        None => match put_pending(svc, user).await? {
+            Some(started) => started,
+            None => return Ok(None),
+        },
+    };
+    info!(
+        again = shown.is_some(),
+        "TOTP enrollment posed as a sign-in challenge"
+    );
+    Ok(Some(SignInEnrollment {
+        secret_base32: secret.base32(),
+        otpauth_uri: otpauth_uri(svc, &secret, user, email),
+        fingerprint: sealed.fingerprint(),
+    }))
+}
+
+/// The answer to that challenge: the first code of the new authenticator, checked through the
+/// attempt ledger like any confirm. It activates TOTP with no backup codes yet (they are made
+/// after sign-in, where they can be shown) and leaves the sign-in pass in the same write.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn confirm_at_sign_in(
+    svc: &FactorServices,
+    user: &UserId,
+    email: Option<&Email>,
+    code: &str,
+    shown: &str,
+    source: &Source,
+) -> Result<(), EnrollError> {
+    let record = pending(svc, user).await?;
+    if record.totp.secret.fingerprint() != shown {
+        // A later sign-in replaced the secret this one showed: this answer cannot confirm it.
+        return Err(EnrollError::InvalidCode);
+    }
+    let pass = SignInPass::starting(svc.clock.now());
+    activate(
+        svc,
+        &record,
+        email,
+        code,
+        source,
+        FirstSet::Later,
+        Some(&pass),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A new pending secret, or `None` when TOTP is already active.
+async fn put_pending(
+    svc: &FactorServices,
+    user: &UserId,
+) -> Result<Option<(TotpSecret, SealedSecret)>, Fault> {
+    let secret = TotpSecret::generate();
+    let sealed = svc.sealer.seal(user, &secret);
+    let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
+    match svc
+        .store
+        .put_pending_totp(user, &sealed, abandoned_after)
+        .await?
+    {
+        Written::Applied => Ok(Some((secret, sealed))),
+        Written::ConditionFailed => Ok(None),
+    }
+}
+
+fn otpauth_uri(
+    svc: &FactorServices,
+    secret: &TotpSecret,
+    user: &UserId,
+    email: Option<&Email>,
+) -> String {
+    let account = email.map_or(user.as_str(), Email::as_str);
+    secret.otpauth_uri(&svc.settings.issuer, account)
+}
+
+async fn pending(svc: &FactorServices, user: &UserId) -> Result<UserRecord, EnrollError> {
     let record = svc
         .store
         .get_user(user)
@@ -70,28 +178,48 @@ pub async fn confirm(
     if record.is_enrolled() {
         return Err(EnrollError::AlreadyEnrolled);
     }
-    let (attempt, step) = svc.check_totp(&record, code, Actor::User, source).await?;
-    let issued = svc.issue_codes().await?;
+    Ok(record)
+}
+
+/// Whether confirming issues the first backup code set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FirstSet {
+    Now,
+    Later,
+}
+
+async fn activate(
+    svc: &FactorServices,
+    record: &UserRecord,
+    email: Option<&Email>,
+    code: &str,
+    source: &Source,
+    first_set: FirstSet,
+    pass: Option<&SignInPass>,
+) -> Result<Option<IssuedCodes>, EnrollError> {
+    let user = &record.user_id;
+    let (attempt, step) = svc.check_totp(record, code, Actor::User, source).await?;
+    let issued = match first_set {
+        FirstSet::Now => Some(svc.issue_codes().await?),
+        FirstSet::Later => None,
+    };
+    let set = issued.as_ref().map(|i| &i.set);
     let written = svc
         .store
-        .activate_totp(
-            user,
-            &attempt,
-            &record.totp.secret,
-            step,
-            email,
-            &issued.set,
-        )
+        .activate_totp(user, &attempt, &record.totp.secret, step, email, set, pass)
         .await?;
     if written == Written::ConditionFailed {
         // Another request confirmed or restarted enrollment between our read and write.
         return Err(EnrollError::InvalidCode);
     }
-    info!("TOTP enrollment confirmed, first backup code set issued");
-    for kind in [EventKind::Enrolled, EventKind::CodesIssued] {
-        let event = svc
-            .event(kind, user, Actor::User, source)
-            .with_remaining(issued.plaintext.len());
+    info!(first_set = issued.is_some(), "TOTP enrollment confirmed");
+    let kinds: &[EventKind] = match issued {
+        Some(_) => &[EventKind::Enrolled, EventKind::CodesIssued],
+        None => &[EventKind::Enrolled],
+    };
+    for kind in kinds {
+        let mut event = svc.event(*kind, user, Actor::User, source);
+        event.remaining_codes = issued.as_ref().map(|i| i.plaintext.len());
         svc.events.emit(event, email).await;
     }
     Ok(issued)

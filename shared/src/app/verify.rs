@@ -8,6 +8,7 @@ use crate::domain::{
     codes::{BackupCode, SALT_LEN},
     events::{Actor, EventKind, Source},
     record::UserRecord,
+    sign_in::SignInPass,
     totp::TotpCode,
     user::UserId,
 };
@@ -42,11 +43,34 @@ pub async fn verify(
     code: &str,
     source: &Source,
 ) -> Result<Verified, VerifyError> {
+    verify_leaving(svc, user, code, source, None).await
+}
+
+/// Verify as a Cognito sign-in's challenge: the write that accepts the code also leaves the
+/// sign-in pass that the token guard consumes before Cognito may issue tokens.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn verify_sign_in(
+    svc: &FactorServices,
+    user: &UserId,
+    code: &str,
+    source: &Source,
+) -> Result<Verified, VerifyError> {
+    let pass = SignInPass::starting(svc.clock.now());
+    verify_leaving(svc, user, code, source, Some(&pass)).await
+}
+
+async fn verify_leaving(
+    svc: &FactorServices,
+    user: &UserId,
+    code: &str,
+    source: &Source,
+    pass: Option<&SignInPass>,
+) -> Result<Verified, VerifyError> {
     let record = svc.store.get_user(user).await?;
     let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
     let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
     let email = record.as_ref().and_then(|r| r.email.clone());
-    let outcome = check(svc, user, code, record, attempt).await;
+    let outcome = check(svc, user, code, record, attempt, pass).await;
     match &outcome {
         Ok(verified) => {
             let (kind, remaining) = match verified.method {
@@ -75,6 +99,7 @@ async fn check(
     code: &str,
     record: Option<UserRecord>,
     attempt: Option<ReservedAttempt>,
+    pass: Option<&SignInPass>,
 ) -> Result<Verified, VerifyError> {
     // Only an enrolled user whose attempt was counted can have a code accepted.
     let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
@@ -83,7 +108,7 @@ async fn check(
         let (Some((record, attempt)), Some(step)) = (checked, step) else {
             return Err(VerifyError::InvalidCode);
         };
-        if svc.store.use_totp_step(user, &attempt, step).await? == Written::ConditionFailed {
+        if svc.store.use_totp_step(user, &attempt, step, pass).await? == Written::ConditionFailed {
             return Err(VerifyError::InvalidCode);
         }
         info!(method = "totp", "verified");
@@ -109,7 +134,7 @@ async fn check(
     }
     let remaining = svc
         .store
-        .use_backup_code(user, &attempt, &set.id, &hash, svc.clock.now())
+        .use_backup_code(user, &attempt, &set.id, &hash, svc.clock.now(), pass)
         .await?
         .ok_or(VerifyError::InvalidCode)?;
     info!(method = "backup_code", remaining, "verified");

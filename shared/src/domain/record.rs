@@ -5,6 +5,7 @@ use super::{
     codes::BackupCodeSet,
     link_token::DownloadGrant,
     sealing::SealedSecret,
+    sign_in::SignInPass,
     user::{Email, UserId},
 };
 
@@ -33,6 +34,8 @@ pub struct UserRecord {
     /// A download link an administrator had mailed, not yet redeemed (it may have expired).
     pub grant: Option<DownloadGrant>,
     pub ledger: AttemptLedger,
+    /// A Cognito sign-in's passed challenge, not yet turned into tokens.
+    pub sign_in_pass: Option<SignInPass>,
 }
 
 impl UserRecord {

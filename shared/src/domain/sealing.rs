@@ -165,6 +165,16 @@ impl Keyring {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecret(pub Vec<u8>);
 
+impl SealedSecret {
+    /// Names this sealed value without revealing anything of the secret (a hash of the
+    /// ciphertext, whose nonce is random): lets a sign-in check that the enrollment it showed
+    /// is still the pending one.
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(&self.0);
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 impl std::fmt::Debug for SealedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealedSecret(..)")

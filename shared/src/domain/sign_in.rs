@@ -1,6 +1,10 @@
 //! The sign-in a Cognito user pool runs through our custom-authentication trigger: the password
-//! (SRP) first, then one challenge answered with a TOTP code or a backup code. This is the
-//! Define step's rule, as a pure function of what has happened so far.
+//! (SRP) first, then one challenge answered with a TOTP code or a backup code (or, for a user
+//! who must enroll first, the first code of a new authenticator). Define's rule, as a pure
+//! function of what has happened so far, and the token guard's rule, which holds whatever
+//! flows a pool's app clients allow.
+
+use time::{Duration, OffsetDateTime};
 
 /// A step Cognito reports in the sign-in's session, and whether it passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +34,106 @@ pub enum Unenrolled {
     /// Tokens after the password alone, so a pool can adopt the trigger user by user.
     #[default]
     Allow,
-    /// No tokens until the user enrolls (through the API, signed in some other way).
-    Deny,
+    /// Two-factor is required: after the password the user sets up an authenticator as the
+    /// sign-in's challenge, and gets tokens only once its first code is right.
+    Require,
+}
+
+/// The two challenges Create can pose; their names are what the client sees as `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// A current TOTP code or an unused backup code.
+    Code,
+    /// Add this secret to an authenticator app and answer with its first code.
+    Enrollment,
+}
+
+impl Challenge {
+    pub fn name(self) -> &'static str {
+        match self {
+            Challenge::Code => "TOTP_OR_BACKUP_CODE",
+            Challenge::Enrollment => "TOTP_ENROLLMENT",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Challenge::Code, Challenge::Enrollment]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// The challenge for a user past the password: a code if they have an authenticator, else
+    /// its setup. Define never lets an unenrolled user reach a challenge unless the pool
+    /// requires two-factor.
+    pub fn for_user(enrolled: bool) -> Self {
+        if enrolled {
+            Challenge::Code
+        } else {
+            Challenge::Enrollment
+        }
+    }
+}
+
+/// How long a passed challenge lets one token generation through. Cognito generates the tokens
+/// right after the answer that passed, so this only has to outlast that step.
+pub const SIGN_IN_PASS_LIFETIME: Duration = Duration::minutes(2);
+
+/// The mark a passed challenge leaves on the user's record, written by the same conditional
+/// write that spends the code: the token guard consumes it, once, before it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInPass {
+    pub until: OffsetDateTime,
+}
+
+impl SignInPass {
+    pub fn starting(now: OffsetDateTime) -> Self {
+        Self {
+            until: now + SIGN_IN_PASS_LIFETIME,
+        }
+    }
+
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        now < self.until
+    }
+}
+
+/// Why Cognito is generating tokens (a Pre Token Generation trigger source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenGeneration {
+    /// A sign-in, by whatever flow: tokens for someone who just proved who they are.
+    SignIn,
+    /// A refresh token exchanged for new tokens: the sign-in that issued it was guarded.
+    Refresh,
+}
+
+impl TokenGeneration {
+    /// The trigger sources of a V1 Pre Token Generation event; any other is not ours to pass.
+    pub fn from_trigger_source(source: &str) -> Option<Self> {
+        match source {
+            "TokenGeneration_Authentication"
+            | "TokenGeneration_HostedAuth"
+            | "TokenGeneration_NewPasswordChallenge"
+            | "TokenGeneration_AuthenticateDevice" => Some(Self::SignIn),
+            "TokenGeneration_RefreshTokens" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// What the token guard knows about the user when a sign-in's pass was not there to consume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutPass {
+    Enrolled,
+    NotEnrolled,
+}
+
+/// Whether a sign-in that did not consume a pass may have tokens: only an unenrolled user of
+/// a pool that lets them in without a second factor.
+pub fn tokens_without_pass(user: WithoutPass, unenrolled: Unenrolled) -> bool {
+    matches!(
+        (user, unenrolled),
+        (WithoutPass::NotEnrolled, Unenrolled::Allow)
+    )
 }
 
 /// What Define tells Cognito to do next.
@@ -70,18 +172,21 @@ pub fn next_step(session: &[Step]) -> Next {
     }
 }
 
-/// Right after the password: the code for an enrolled user, else what the pool allows.
+/// Right after the password: the code for an enrolled user; for anyone else, tokens where the
+/// pool allows that, or else the authenticator's setup as the challenge (Create poses it).
 pub fn after_password(enrolled: bool, unenrolled: Unenrolled) -> Next {
     match (enrolled, unenrolled) {
-        (true, _) => Next::AskForCode,
+        (true, _) | (false, Unenrolled::Require) => Next::AskForCode,
         (false, Unenrolled::Allow) => Next::IssueTokens,
-        (false, Unenrolled::Deny) => Next::Fail,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{after_password, next_step, Next, Step, Unenrolled, MAX_ANSWERS};
+    use super::{
+        after_password, next_step, tokens_without_pass, Challenge, Next, SignInPass, Step,
+        TokenGeneration, Unenrolled, WithoutPass, MAX_ANSWERS,
+    };
     use Step::*;
 
     #[test]
@@ -89,7 +194,7 @@ mod tests {
         assert_eq!(next_step(&[SrpA]), Next::PasswordVerifier);
         assert_eq!(next_step(&[SrpA, PasswordVerifier]), Next::AfterPassword);
         assert_eq!(after_password(true, Unenrolled::Allow), Next::AskForCode);
-        assert_eq!(after_password(true, Unenrolled::Deny), Next::AskForCode);
+        assert_eq!(after_password(true, Unenrolled::Require), Next::AskForCode);
         assert_eq!(
             next_step(&[SrpA, PasswordVerifier, Code(true)]),
             Next::IssueTokens
@@ -97,9 +202,71 @@ mod tests {
     }
 
     #[test]
-    fn an_unenrolled_user_is_let_through_or_refused_as_configured() {
+    fn an_unenrolled_user_is_let_through_or_asked_to_enroll_as_configured() {
         assert_eq!(after_password(false, Unenrolled::Allow), Next::IssueTokens);
-        assert_eq!(after_password(false, Unenrolled::Deny), Next::Fail);
+        assert_eq!(after_password(false, Unenrolled::Require), Next::AskForCode);
+        assert_eq!(Challenge::for_user(false), Challenge::Enrollment);
+        assert_eq!(Challenge::for_user(true), Challenge::Code);
+        for challenge in [Challenge::Code, Challenge::Enrollment] {
+            assert_eq!(Challenge::from_name(challenge.name()), Some(challenge));
+        }
+        assert_eq!(Challenge::from_name("totp_or_backup_code"), None);
+    }
+
+    #[test]
+    fn every_sign_in_trigger_source_is_guarded_and_a_refresh_is_not() {
+        for source in [
+            "TokenGeneration_Authentication",
+            "TokenGeneration_HostedAuth",
+            "TokenGeneration_NewPasswordChallenge",
+            "TokenGeneration_AuthenticateDevice",
+        ] {
+            assert_eq!(
+                TokenGeneration::from_trigger_source(source),
+                Some(TokenGeneration::SignIn),
+                "{source}"
+            );
+        }
+        assert_eq!(
+            TokenGeneration::from_trigger_source("TokenGeneration_RefreshTokens"),
+            Some(TokenGeneration::Refresh)
+        );
+        for other in [
+            "",
+            "TokenGeneration_ClientCredentials",
+            "tokengeneration_authentication",
+            "DefineAuthChallenge_Authentication",
+        ] {
+            assert_eq!(TokenGeneration::from_trigger_source(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn without_a_pass_only_an_unenrolled_user_of_an_open_pool_gets_tokens() {
+        assert!(tokens_without_pass(
+            WithoutPass::NotEnrolled,
+            Unenrolled::Allow
+        ));
+        assert!(!tokens_without_pass(
+            WithoutPass::NotEnrolled,
+            Unenrolled::Require
+        ));
+        assert!(!tokens_without_pass(
+            WithoutPass::Enrolled,
+            Unenrolled::Allow
+        ));
+        assert!(!tokens_without_pass(
+            WithoutPass::Enrolled,
+            Unenrolled::Require
+        ));
+    }
+
+    #[test]
+    fn a_pass_lasts_two_minutes() {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let pass = SignInPass::starting(now);
+        assert!(pass.is_live(now + time::Duration::seconds(119)));
+        assert!(!pass.is_live(now + time::Duration::seconds(120)));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::{
         link_token::DownloadGrant,
         record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
+        sign_in::SignInPass,
         user::{Email, UserId},
     },
     ports::{Store, StoreError, Written},
@@ -44,6 +45,8 @@ const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
 /// accepting write removes both, and `failures` and `locked_until`, the lockout counters of
 /// items written before the ledger existed.
 const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_until";
+/// A Cognito sign-in's passed challenge (epoch seconds it lasts until); see `SignInPass`.
+const SIGN_IN_PASS: &str = "sign_in_pass_until";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
@@ -169,6 +172,20 @@ fn holding(request: UpdateItemFluentBuilder, attempt: &ReservedAttempt) -> Updat
         .expression_attribute_values(":ledger_max", n(attempt.threshold()))
 }
 
+/// The SET clause that leaves a sign-in pass, with its value; empty without one.
+fn leaving(
+    request: UpdateItemFluentBuilder,
+    pass: Option<&SignInPass>,
+) -> (UpdateItemFluentBuilder, String) {
+    match pass {
+        Some(pass) => (
+            request.expression_attribute_values(":pass", n(pass.until.unix_timestamp())),
+            format!(", {SIGN_IN_PASS} = :pass"),
+        ),
+        None => (request, String::new()),
+    }
+}
+
 fn codes_map(set: &BackupCodeSet) -> AttributeValue {
     AttributeValue::M(
         set.codes
@@ -291,12 +308,13 @@ impl Store for DynamoStore {
         checked_secret: &SealedSecret,
         step: u64,
         email: Option<&Email>,
-        set: &BackupCodeSet,
+        set: Option<&BackupCodeSet>,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError> {
+        let (mut request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let mut expression =
-            format!("SET totp_state = :active, totp_last_step = :step, {SET_CLAUSE}");
+            format!("SET totp_state = :active, totp_last_step = :step{pass_clause}");
         let mut removed = vec![TTL_ATTRIBUTE, LEDGER_ATTRIBUTES];
-        let mut request = holding(self.update(user), attempt);
         match email {
             Some(email) => {
                 expression.push_str(", email = :email");
@@ -304,8 +322,12 @@ impl Store for DynamoStore {
             }
             None => removed.push("email"),
         }
+        if let Some(set) = set {
+            expression.push_str(&format!(", {SET_CLAUSE}"));
+            request = with_set(request, set);
+        }
         expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
-        let request = with_set(request, set)
+        let request = request
             .update_expression(expression)
             .condition_expression(
                 format!("totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step AND {HOLDS_RESERVATION}"),
@@ -322,10 +344,12 @@ impl Store for DynamoStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         step: u64,
+        pass: Option<&SignInPass>,
     ) -> Result<Written, StoreError> {
-        let request = holding(self.update(user), attempt)
+        let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
+        let request = request
             .update_expression(format!(
-                "SET totp_last_step = :step REMOVE {LEDGER_ATTRIBUTES}"
+                "SET totp_last_step = :step{pass_clause} REMOVE {LEDGER_ATTRIBUTES}"
             ))
             .condition_expression(format!(
                 "totp_state = :active AND totp_last_step < :step AND {HOLDS_RESERVATION}"
@@ -342,10 +366,12 @@ impl Store for DynamoStore {
         set_id: &str,
         hash: &CodeHash,
         at: OffsetDateTime,
+        pass: Option<&SignInPass>,
     ) -> Result<Option<usize>, StoreError> {
-        let request = holding(self.update(user), attempt)
+        let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
+        let request = request
             .update_expression(format!(
-                "SET codes.#code = :used_at REMOVE {LEDGER_ATTRIBUTES}"
+                "SET codes.#code = :used_at{pass_clause} REMOVE {LEDGER_ATTRIBUTES}"
             ))
             .condition_expression(format!(
                 "set_id = :set_id AND codes.#code = :unused AND {HOLDS_RESERVATION}"
@@ -363,6 +389,23 @@ impl Store for DynamoStore {
             .ok_or_else(|| StoreError::Corrupt("codes missing after use".into()))
             .and_then(parse_codes)?;
         Ok(Some(codes.iter().filter(|c| c.used_at.is_none()).count()))
+    }
+
+    async fn consume_sign_in_pass(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        // On a missing item the condition fails and nothing is created.
+        let request = self
+            .update(user)
+            .update_expression(format!("REMOVE {SIGN_IN_PASS}"))
+            .condition_expression(format!("totp_state = :active AND {SIGN_IN_PASS} > :now"))
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":now", n(now.unix_timestamp()));
+        Ok(written(
+            conditional(request, "consume a sign-in pass").await?,
+        ))
     }
 
     async fn replace_code_set(
@@ -505,6 +548,10 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
         email: get_s(item, "email").and_then(Email::parse),
         codes,
         grant,
+        sign_in_pass: get_n(item, SIGN_IN_PASS)
+            .map(timestamp)
+            .transpose()?
+            .map(|until| SignInPass { until }),
     })
 }
 

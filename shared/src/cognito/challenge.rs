@@ -1,0 +1,198 @@
+//! Define, Create and Verify Auth Challenge: the password (SRP) first, then a TOTP code or a
+//! backup code; for a user who must enroll first, the setup of an authenticator and its first
+//! code. A passed challenge leaves the sign-in pass the token guard consumes.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::cognito::{
+    CognitoEventUserPoolsChallengeResult, CognitoEventUserPoolsCreateAuthChallenge,
+    CognitoEventUserPoolsDefineAuthChallenge, CognitoEventUserPoolsVerifyAuthChallenge,
+};
+use serde_json::Value;
+use tracing::info;
+
+use super::{source, sub, to_json, verified_email, CognitoTrigger, TriggerError};
+use crate::{
+    app::{
+        enroll,
+        errors::{EnrollError, Fault, VerifyError},
+        verify,
+    },
+    domain::sign_in::{after_password, next_step, Challenge, Next, Step, Unenrolled},
+};
+
+/// The private parameter that names which challenge Create posed, and the one that names the
+/// enrollment it showed (a fingerprint of the sealed secret, never the secret).
+const TYPE: &str = "type";
+const ENROLLMENT: &str = "enrollment";
+
+impl CognitoTrigger {
+    pub(super) async fn define(
+        &self,
+        mut event: CognitoEventUserPoolsDefineAuthChallenge,
+    ) -> Result<Value, TriggerError> {
+        let session: Vec<Step> = event.request.session.iter().map(step).collect();
+        let mut next = next_step(&session);
+        if next == Next::AfterPassword {
+            // Cognito's password step fails a user it did not find, so none should get here;
+            // if one does, it is refused rather than let through as "not enrolled".
+            next = match sub(&event.request.user_attributes) {
+                Some(user) if !event.request.user_not_found => {
+                    let record = self
+                        .services
+                        .store
+                        .get_user(&user)
+                        .await
+                        .map_err(Fault::from)?;
+                    after_password(record.is_some_and(|r| r.is_enrolled()), self.unenrolled)
+                }
+                _ => Next::Fail,
+            };
+        }
+        info!(step = ?next, answers = session.len().saturating_sub(2), "define auth challenge");
+        let response = &mut event.response;
+        (
+            response.challenge_name,
+            response.issue_tokens,
+            response.fail_authentication,
+        ) = match next {
+            Next::PasswordVerifier => (Some("PASSWORD_VERIFIER".into()), false, false),
+            Next::AskForCode => (Some("CUSTOM_CHALLENGE".into()), false, false),
+            // Tokens only where the password alone is enough for this user; the token guard
+            // checks the same again when Cognito generates them.
+            Next::IssueTokens => (None, true, false),
+            Next::Fail | Next::AfterPassword => (None, false, true),
+        };
+        Ok(to_json(&event))
+    }
+
+    /// A code, or, where the pool requires two-factor and the user has no authenticator yet,
+    /// its setup: a pending enrollment whose secret the client shows as a QR or for typing in.
+    pub(super) async fn create(
+        &self,
+        mut event: CognitoEventUserPoolsCreateAuthChallenge,
+    ) -> Result<Value, TriggerError> {
+        let request = &event.request;
+        let user = sub(&request.user_attributes).filter(|_| !request.user_not_found);
+        let enrollment = match (user, self.unenrolled) {
+            (Some(user), Unenrolled::Require) => {
+                let shown = last_enrollment_shown(&request.session);
+                let email = verified_email(&request.user_attributes);
+                enroll::challenge_at_sign_in(&self.services, &user, email.as_ref(), shown).await?
+            }
+            // An unenrolled user of a pool that allows them never reaches a challenge.
+            _ => None,
+        };
+        let response = &mut event.response;
+        match enrollment {
+            None => {
+                let name = Challenge::Code.name().to_owned();
+                response.public_challenge_parameters = [(TYPE.to_owned(), name.clone())].into();
+                response.private_challenge_parameters = HashMap::new();
+                response.challenge_metadata = Some(name);
+            }
+            Some(started) => {
+                let name = Challenge::Enrollment.name();
+                response.public_challenge_parameters = [
+                    (TYPE.to_owned(), name.to_owned()),
+                    ("otpauth_uri".to_owned(), started.otpauth_uri),
+                    ("secret".to_owned(), started.secret_base32),
+                ]
+                .into();
+                response.private_challenge_parameters = [
+                    (TYPE.to_owned(), name.to_owned()),
+                    (ENROLLMENT.to_owned(), started.fingerprint.clone()),
+                ]
+                .into();
+                response.challenge_metadata = Some(format!("{name}:{}", started.fingerprint));
+            }
+        }
+        Ok(to_json(&event))
+    }
+
+    /// A code challenge runs the same verify as `POST /v1/verify` (the attempt ledger, single
+    /// use, TOTP replay, the audit trail and the user's mail); an enrollment challenge the same
+    /// confirm as `POST /v1/totp/enrollment/confirm`. Locked and wrong are both a wrong answer
+    /// to Cognito; a right one also leaves the sign-in pass, in the write that accepts it.
+    pub(super) async fn verify(
+        &self,
+        mut event: CognitoEventUserPoolsVerifyAuthChallenge,
+    ) -> Result<Value, TriggerError> {
+        event.response.answer_correct = self.check_answer(&event).await?;
+        Ok(to_json(&event))
+    }
+
+    async fn check_answer(
+        &self,
+        event: &CognitoEventUserPoolsVerifyAuthChallenge,
+    ) -> Result<bool, TriggerError> {
+        let request = &event.request;
+        let answer = request.challenge_answer.as_ref().and_then(Value::as_str);
+        let (Some(user), Some(answer)) = (sub(&request.user_attributes), answer) else {
+            return Ok(false);
+        };
+        if request.user_not_found {
+            return Ok(false);
+        }
+        let private = &request.private_challenge_parameters;
+        let posed = match private.get(TYPE) {
+            None => Some(Challenge::Code),
+            Some(name) => Challenge::from_name(name),
+        };
+        let source = source(&request.client_metadata);
+        match posed {
+            Some(Challenge::Code) => {
+                match verify::verify_sign_in(&self.services, &user, answer, &source).await {
+                    Ok(_) => Ok(true),
+                    Err(VerifyError::InvalidCode) => Ok(false),
+                    Err(VerifyError::Locked(locked)) => {
+                        info!(
+                            retry_after = locked.retry_after_seconds,
+                            "sign-in refused: locked"
+                        );
+                        Ok(false)
+                    }
+                    Err(VerifyError::Fault(fault)) => Err(fault.into()),
+                }
+            }
+            Some(Challenge::Enrollment) => {
+                let Some(shown) = private.get(ENROLLMENT) else {
+                    return Ok(false);
+                };
+                let email = verified_email(&request.user_attributes);
+                let confirmed = enroll::confirm_at_sign_in(
+                    &self.services,
+                    &user,
+                    email.as_ref(),
+                    answer,
+                    shown,
+                    &source,
+                )
+                .await;
+                match confirmed {
+                    Ok(()) => Ok(true),
+                    Err(EnrollError::Fault(fault)) => Err(fault.into()),
+                    Err(refused) => {
+                        info!(reason = %refused, "sign-in enrollment refused");
+                        Ok(false)
+                    }
+                }
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// The enrollment this sign-in showed in its latest challenge, from the metadata Create left.
+fn last_enrollment_shown(session: &[Option<CognitoEventUserPoolsChallengeResult>]) -> Option<&str> {
+    let last = session.iter().rev().flatten().next()?;
+    let metadata = last.challenge_metadata.as_deref()?;
+    let (name, fingerprint) = metadata.split_once(':')?;
+    (Challenge::from_name(name) == Some(Challenge::Enrollment)).then_some(fingerprint)
+}
+
+fn step(entry: &Option<CognitoEventUserPoolsChallengeResult>) -> Step {
+    entry.as_ref().map_or(Step::Other, |entry| {
+        Step::from_cognito(entry.challenge_name.as_deref(), entry.challenge_result)
+    })
+}

@@ -1,0 +1,120 @@
+//! A Cognito user pool's triggers, served by one function: the custom-authentication
+//! challenge (Define, Create and Verify Auth Challenge, in `challenge`) and the token guard
+//! (Pre Token Generation, in `token_guard`). Cognito's events in, the sign-in rules
+//! (`domain::sign_in`) and the verify and enroll use cases in between, Cognito's responses out.
+//! Everything in an event is untrusted input, parsed strictly.
+
+mod challenge;
+mod token_guard;
+
+use std::{collections::HashMap, net::IpAddr};
+
+use serde_json::Value;
+use tracing::warn;
+
+use crate::{
+    app::{errors::Fault, FactorServices},
+    domain::{
+        events::{Source, UserAgent},
+        sign_in::{TokenGeneration, Unenrolled},
+        user::{Email, UserId},
+    },
+};
+
+/// The binary's package name under `functions/`: the one function that is not an HTTP route.
+pub const FUNCTION_NAME: &str = "cognito-challenge";
+
+/// What the client is told an ordinary challenge is; no secret, nothing about the user.
+pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
+
+/// The triggers, as one function's dependencies.
+pub struct CognitoTrigger {
+    pub services: FactorServices,
+    pub unenrolled: Unenrolled,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("not a trigger this function serves: {0:?}")]
+    UnknownTrigger(String),
+    #[error("the {trigger} event is malformed: {source}")]
+    Malformed {
+        trigger: &'static str,
+        source: serde_json::Error,
+    },
+    /// The token guard's refusal: Cognito issues no tokens and tells the client it failed.
+    #[error("sign-in refused: no second factor was passed for this sign-in")]
+    NoSecondFactor,
+    /// The store or the hashing failed: the sign-in fails rather than guessing an answer.
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl CognitoTrigger {
+    /// One trigger event, dispatched on its `triggerSource`.
+    pub async fn handle(&self, event: Value) -> Result<Value, TriggerError> {
+        let source = event
+            .get("triggerSource")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match source.as_str() {
+            "DefineAuthChallenge_Authentication" => self.define(parse("Define", event)?).await,
+            "CreateAuthChallenge_Authentication" => self.create(parse("Create", event)?).await,
+            "VerifyAuthChallengeResponse_Authentication" => {
+                self.verify(parse("Verify", event)?).await
+            }
+            _ => match TokenGeneration::from_trigger_source(&source) {
+                Some(generation) => {
+                    self.guard_tokens(generation, parse("Pre Token Generation", event)?)
+                        .await
+                }
+                // Tokens for a purpose this guard does not know (client credentials, a source
+                // Cognito adds later) are refused, like anything else unknown.
+                None => Err(TriggerError::UnknownTrigger(source)),
+            },
+        }
+    }
+}
+
+/// The user is the `sub` attribute, the same `sub` the API's JWTs carry.
+fn sub(attributes: &HashMap<String, String>) -> Option<UserId> {
+    attributes.get("sub").and_then(|s| UserId::parse(s).ok())
+}
+
+/// The user's address, only when the pool says it is verified (attributes are strings there).
+fn verified_email(attributes: &HashMap<String, String>) -> Option<Email> {
+    let verified = attributes.get("email_verified").map(String::as_str) == Some("true");
+    attributes
+        .get("email")
+        .filter(|_| verified)
+        .and_then(|raw| Email::parse(raw))
+}
+
+/// Where the sign-in came from, if the client passed it as `clientMetadata` (`ip`,
+/// `user_agent`). It is only told to the audit trail and the user: a value that does not parse
+/// is left out rather than failing the sign-in.
+fn source(metadata: &HashMap<String, String>) -> Source {
+    let ip = metadata.get("ip").and_then(|raw| {
+        let parsed = raw.trim().parse::<IpAddr>();
+        if parsed.is_err() {
+            warn!("clientMetadata ip is not an IP address; left out of the event");
+        }
+        parsed.ok()
+    });
+    let user_agent = metadata
+        .get("user_agent")
+        .and_then(|raw| UserAgent::from_header(raw));
+    Source { ip, user_agent }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    trigger: &'static str,
+    event: Value,
+) -> Result<T, TriggerError> {
+    serde_json::from_value(event).map_err(|source| TriggerError::Malformed { trigger, source })
+}
+
+fn to_json<T: serde::Serialize>(event: &T) -> Value {
+    serde_json::to_value(event).expect("Cognito event types serialize")
+}

@@ -1,0 +1,55 @@
+//! The token guard: the pool's Pre Token Generation trigger (V1 event). Whatever flows a pool's
+//! app clients allow (`USER_SRP_AUTH`, `USER_PASSWORD_AUTH`, the managed login pages, ...),
+//! Cognito generates tokens only through here, and an enrolled user's sign-in gets them only by
+//! consuming the pass a passed challenge left. An error from this trigger is how a function
+//! tells Cognito to issue no tokens.
+
+use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreTokenGen;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use super::{sub, to_json, CognitoTrigger, TriggerError};
+use crate::{
+    app::errors::Fault,
+    domain::sign_in::{tokens_without_pass, TokenGeneration, WithoutPass},
+    ports::Written,
+};
+
+impl CognitoTrigger {
+    pub(super) async fn guard_tokens(
+        &self,
+        generation: TokenGeneration,
+        event: CognitoEventUserPoolsPreTokenGen,
+    ) -> Result<Value, TriggerError> {
+        if generation == TokenGeneration::Refresh {
+            // The sign-in that issued the refresh token was guarded; revoking it is the pool's.
+            return Ok(to_json(&event));
+        }
+        let Some(user) = sub(&event.request.user_attributes) else {
+            warn!("tokens refused: the event names no valid user");
+            return Err(TriggerError::NoSecondFactor);
+        };
+        let store = &self.services.store;
+        let now = self.services.clock.now();
+        if store
+            .consume_sign_in_pass(&user, now)
+            .await
+            .map_err(Fault::from)?
+            == Written::Applied
+        {
+            info!(%user, "tokens allowed: the sign-in passed its challenge");
+            return Ok(to_json(&event));
+        }
+        let record = store.get_user(&user).await.map_err(Fault::from)?;
+        let without = match record.is_some_and(|r| r.is_enrolled()) {
+            true => WithoutPass::Enrolled,
+            false => WithoutPass::NotEnrolled,
+        };
+        if tokens_without_pass(without, self.unenrolled) {
+            info!(%user, "tokens allowed: not enrolled, and the pool lets them in");
+            return Ok(to_json(&event));
+        }
+        warn!(%user, user_state = ?without, "tokens refused: no passed challenge");
+        Err(TriggerError::NoSecondFactor)
+    }
+}

@@ -1,0 +1,186 @@
+//! The token guard (the pool's Pre Token Generation trigger), from V1 events shaped as the
+//! Cognito developer guide documents them: an enrolled user's sign-in gets tokens only by
+//! consuming the pass a passed challenge left, once, whatever flow the client used. On the
+//! DynamoDB store.
+
+use std::sync::Arc;
+
+use backup_codes::{cognito::TriggerError, domain::sign_in::Unenrolled};
+use integration_tests::{
+    cognito::{answer, token_event, tokens_issued},
+    store, Backend, TestApp,
+};
+use serde_json::json;
+
+const SIGN_IN_SOURCES: [&str; 4] = [
+    "TokenGeneration_Authentication",
+    "TokenGeneration_HostedAuth",
+    "TokenGeneration_NewPasswordChallenge",
+    "TokenGeneration_AuthenticateDevice",
+];
+
+async fn app() -> TestApp {
+    TestApp::with_store(store(Backend::DynamoDb).await)
+}
+
+async fn generate(
+    app: &TestApp,
+    user: &str,
+    source: &str,
+) -> Result<serde_json::Value, TriggerError> {
+    app.cognito_trigger()
+        .handle(token_event(user, source))
+        .await
+}
+
+#[tokio::test]
+async fn an_enrolled_user_gets_no_tokens_from_any_sign_in_without_a_passed_challenge() {
+    let app = app().await;
+    app.enrolled("kim").await;
+    for source in SIGN_IN_SOURCES {
+        let refused = generate(&app, "kim", source).await;
+        assert!(
+            matches!(refused, Err(TriggerError::NoSecondFactor)),
+            "{source}: {refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_passed_challenge_lets_exactly_one_token_generation_through() {
+    let app = app().await;
+    let (secret, codes) = app.enrolled("kim").await;
+    assert!(answer(&app, "kim", &codes[0]).await);
+    let out = generate(&app, "kim", "TokenGeneration_Authentication")
+        .await
+        .expect("the passed sign-in gets its tokens");
+    assert_eq!(
+        out,
+        token_event("kim", "TokenGeneration_Authentication"),
+        "the event goes back unchanged: no claim is added or removed"
+    );
+    assert!(!tokens_issued(&app, "kim").await, "the pass was used up");
+
+    app.next_step();
+    assert!(answer(&app, "kim", &app.totp(&secret)).await);
+    // Any sign-in source consumes it, and only the first generation gets it.
+    let mut issued = vec![];
+    for source in SIGN_IN_SOURCES.iter().rev() {
+        issued.push(generate(&app, "kim", source).await.is_ok());
+    }
+    assert_eq!(issued, [true, false, false, false]);
+}
+
+#[tokio::test]
+async fn a_pass_expires_after_two_minutes() {
+    let app = app().await;
+    let (_, codes) = app.enrolled("kim").await;
+    assert!(answer(&app, "kim", &codes[0]).await);
+    app.clock.advance(121);
+    assert!(!tokens_issued(&app, "kim").await);
+}
+
+#[tokio::test]
+async fn a_wrong_answer_or_the_auth_servers_verify_leaves_no_pass() {
+    let app = app().await;
+    let (_, codes) = app.enrolled("kim").await;
+    assert!(!answer(&app, "kim", "wrong-code").await);
+    assert!(!tokens_issued(&app, "kim").await);
+    // POST /v1/verify is the team's auth server, not a Cognito sign-in: it opens no door there.
+    assert_eq!(app.verify("kim", &codes[1]).await.status, 200);
+    assert!(!tokens_issued(&app, "kim").await);
+}
+
+#[tokio::test]
+async fn a_refresh_passes_without_a_pass() {
+    let app = app().await;
+    app.enrolled("kim").await;
+    assert!(generate(&app, "kim", "TokenGeneration_RefreshTokens")
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn an_unenrolled_user_follows_the_pools_setting() {
+    let mut app = app().await;
+    // One with nothing stored, one who started enrolling and never confirmed.
+    let started = app
+        .send(integration_tests::Call::new("POST", "/v1/totp/enrollment").user("pat"))
+        .await;
+    assert_eq!(started.status, 201);
+    for user in ["lee", "pat"] {
+        for source in SIGN_IN_SOURCES {
+            assert!(
+                generate(&app, user, source).await.is_ok(),
+                "allow: {user} {source}"
+            );
+        }
+    }
+    app.reconfigure(|c| c.unenrolled_users = Unenrolled::Require);
+    for user in ["lee", "pat"] {
+        for source in SIGN_IN_SOURCES {
+            let refused = generate(&app, user, source).await;
+            assert!(
+                matches!(refused, Err(TriggerError::NoSecondFactor)),
+                "require: {user} {source}: {refused:?}"
+            );
+        }
+        assert!(generate(&app, user, "TokenGeneration_RefreshTokens")
+            .await
+            .is_ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_token_generations_share_one_pass_and_one_wins() {
+    let app = Arc::new(app().await);
+    let (_, codes) = app.enrolled("kim").await;
+    assert!(answer(&app, "kim", &codes[0]).await);
+    let trigger = Arc::new(app.cognito_trigger());
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let trigger = trigger.clone();
+            let event = token_event("kim", "TokenGeneration_Authentication");
+            tokio::spawn(async move { trigger.handle(event).await.is_ok() })
+        })
+        .collect();
+    let mut issued = 0;
+    for task in tasks {
+        issued += usize::from(task.await.unwrap());
+    }
+    assert_eq!(issued, 1);
+}
+
+#[tokio::test]
+async fn other_sources_and_untrusted_shapes_get_no_tokens() {
+    let app = app().await;
+    let (_, codes) = app.enrolled("kim").await;
+    assert!(answer(&app, "kim", &codes[0]).await);
+    let client_credentials = generate(&app, "kim", "TokenGeneration_ClientCredentials").await;
+    assert!(
+        matches!(client_credentials, Err(TriggerError::UnknownTrigger(_))),
+        "{client_credentials:?}"
+    );
+    let mut no_sub = token_event("kim", "TokenGeneration_Authentication");
+    no_sub["request"]["userAttributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sub");
+    assert!(matches!(
+        app.cognito_trigger().handle(no_sub).await,
+        Err(TriggerError::NoSecondFactor)
+    ));
+    let mut bad_sub = token_event("kim", "TokenGeneration_Authentication");
+    bad_sub["request"]["userAttributes"]["sub"] = json!("kim\u{0}");
+    assert!(app.cognito_trigger().handle(bad_sub).await.is_err());
+    let mut malformed = token_event("kim", "TokenGeneration_Authentication");
+    malformed["request"]["userAttributes"] = json!(["sub", "kim"]);
+    assert!(matches!(
+        app.cognito_trigger().handle(malformed).await,
+        Err(TriggerError::Malformed { .. })
+    ));
+    assert!(
+        tokens_issued(&app, "kim").await,
+        "none of those spent the pass"
+    );
+}
