@@ -4,6 +4,7 @@ every request by the function behind its route."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -19,7 +20,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from pycognito.aws_srp import AWSSRP
+from cognito_flows import Answer, custom_sign_in
 
 import stack as deployment
 
@@ -198,16 +199,38 @@ class User:
     last_step: int = -1
     codes: list[str] = field(default_factory=list)
 
+    tokens: dict[str, str] = field(default_factory=dict)  # client id -> a live ID token
+
     def sign_in(self, client_id: str | None = None) -> str:
-        """The user's ID token, from a real SRP sign-in."""
-        srp = AWSSRP(
-            username=self.username,
-            password=PASSWORD,
-            pool_id=self.pool_id,
-            client_id=client_id or self.client_id,
-            client=deployment.client("cognito-idp"),
+        """The user's ID token, from a sign-in as the user makes it: the custom flow, with the
+        password by SRP and then, once enrolled, a code from the app. A token still live is
+        reused, as an app keeps its session: each sign-in spends a TOTP step."""
+        client_id = client_id or self.client_id
+        cached = self.tokens.get(client_id)
+        if cached and jwt_claims(cached)["exp"] > time.time() + 5:
+            return cached
+        answers = [lambda _challenge: self.totp()] if self.secret else []
+        tokens = self.custom_sign_in(answers, client_id)
+        assert tokens, f"{self.username} could not sign in"
+        self.tokens[client_id] = tokens["IdToken"]
+        return tokens["IdToken"]
+
+    def custom_sign_in(self, answers: list[Answer], client_id: str | None = None,
+                       challenges: list[dict] | None = None) -> dict | None:
+        """The custom flow with these answers: the tokens, or None."""
+        return custom_sign_in(
+            deployment.client("cognito-idp"), self.username, PASSWORD, self.pool_id,
+            client_id or self.client_id, answers, challenges=challenges, timed=timed,
         )
-        return srp.authenticate_user()["AuthenticationResult"]["IdToken"]
+
+    def first_code(self, challenge: dict) -> str:
+        """Answers the enrollment challenge as a user does: adds the secret to the app (it is
+        in the QR's otpauth URI too) and types the first code."""
+        assert challenge["type"] == "TOTP_ENROLLMENT", challenge
+        assert pyotp.parse_uri(challenge["otpauth_uri"]).secret == challenge["secret"], challenge
+        self.secret = challenge["secret"]
+        SEEN_SECRETS.add(self.secret)
+        return self.totp()
 
     def totp(self) -> str:
         """A code the service has not seen from this user: TOTP codes are single use, so each
@@ -220,6 +243,20 @@ class User:
             return self.totp()
         self.last_step = step
         return totp.at(step * 30)
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def timed(call: str, request, **kwargs) -> dict:
+    """A Cognito call, its time reported by the triggers it runs."""
+    started = time.perf_counter()
+    try:
+        return request(**kwargs)
+    finally:
+        SIGN_IN_TIMINGS.add(call, time.perf_counter() - started)
 
 
 class Users:

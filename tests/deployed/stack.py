@@ -109,8 +109,9 @@ def package(tpl: dict) -> dict:
 
 
 def create_user_pool() -> UserPool:
-    """The identity provider a team points the API at: a pool, its app clients (users sign in
-    with SRP), and the admin group."""
+    """The identity provider a team points the API at: a pool, its app clients and the admin
+    group. Its clients allow password-only flows too, as many existing pools' clients do: the
+    token guard must hold against them."""
     idp = client("cognito-idp")
     pool = idp.create_user_pool(PoolName="backup-codes-users", AutoVerifiedAttributes=["email"])
     pool_id, pool_arn = pool["UserPool"]["Id"], pool["UserPool"]["Arn"]
@@ -120,7 +121,8 @@ def create_user_pool() -> UserPool:
             UserPoolId=pool_id,
             ClientName=name,
             GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH",
+                               "ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
             **validity,
         )["UserPoolClient"]["ClientId"]
 
@@ -150,9 +152,12 @@ def deploy() -> Stack:
 
 
 def deploy_with_created_pool(stack_name: str) -> Stack:
-    """The stack as a team without a pool deploys it: CreateUserPool=true, nothing else about
-    identity; the template's pool, app client, admin group and triggers are what gets tested."""
-    stack = deploy_stack(stack_name, {"CreateUserPool": "true", "SenderAddress": SENDER}, None)
+    """The stack as a team without a pool deploys it: CreateUserPool=true with two-factor
+    required (UnenrolledUsers=require), nothing else about identity; the template's pool, app
+    client, admin group, triggers and token guard are what gets tested."""
+    stack = deploy_stack(
+        stack_name, {"CreateUserPool": "true", "UnenrolledUsers": "require", "SenderAddress": SENDER}, None
+    )
     idp = client("cognito-idp")
     described = idp.describe_user_pool(UserPoolId=stack.outputs["UserPoolId"])["UserPool"]
     client_id = stack.outputs["UserPoolClientId"]
@@ -208,7 +213,8 @@ def deploy_stack(name: str, parameters: dict[str, str], pool: UserPool | None) -
 
 def attach_triggers(pool: UserPool, function_arn: str) -> None:
     """The README's wiring of an existing pool: UpdateUserPool resets every setting it is not
-    given, so the pool's settings are read first and sent back with the triggers added."""
+    given, so the pool's settings are read first and sent back with the triggers (the custom
+    challenge and the token guard) added."""
     idp = client("cognito-idp")
     current = idp.describe_user_pool(UserPoolId=pool.id)["UserPool"]
     updatable = idp.meta.service_model.operation_model("UpdateUserPool").input_shape.members
@@ -222,6 +228,7 @@ def attach_triggers(pool: UserPool, function_arn: str) -> None:
         "DefineAuthChallenge": function_arn,
         "CreateAuthChallenge": function_arn,
         "VerifyAuthChallengeResponse": function_arn,
+        "PreTokenGeneration": function_arn,
     }
     idp.update_user_pool(UserPoolId=pool.id, **settings)
 
@@ -366,13 +373,14 @@ def create_user(pool: UserPool, username: str, password: str, admin: bool) -> st
 
 
 def demo_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
-    """A new user of the pool, signed in with SRP: their ID token."""
-    from pycognito.aws_srp import AWSSRP
+    """A new user of the pool, signed in as users sign in (the custom flow; not enrolled yet,
+    so the pool's UnenrolledUsers=allow lets the password through): their ID token."""
+    from cognito_flows import custom_sign_in
 
     create_user(pool, username, password, admin)
-    srp = AWSSRP(username=username, password=password, pool_id=pool.id, client_id=pool.client_id,
-                 client=client("cognito-idp"))
-    return srp.authenticate_user()["AuthenticationResult"]["IdToken"]
+    tokens = custom_sign_in(client("cognito-idp"), username, password, pool.id, pool.client_id, [])
+    assert tokens, f"{username} could not sign in"
+    return tokens["IdToken"]
 
 
 if __name__ == "__main__":
@@ -389,5 +397,7 @@ The stack is deployed on the emulator. In another shell:
   curl -s -X POST "$API/v1/totp/enrollment" -H "Authorization: Bearer $USER_TOKEN"
 
 Cognito pool {deployed.pool.id}, app client {deployed.pool.client_id}; both users' password is
-{password} (ID tokens last an hour). Mail the functions sent: {os.environ["MINISTACK_URL"]}/_ministack/ses/messages
+{password} (ID tokens last an hour). Sign in again as users do, with the custom flow
+(tests/deployed/cognito_flows.py): once enrolled, the sign-in asks for a code, and a
+password-only flow gets no tokens (the token guard). Mail the functions sent: {os.environ["MINISTACK_URL"]}/_ministack/ses/messages
 Function logs: the emulator's CloudWatch Logs, groups /aws/cloudformation/{STACK_NAME}/*.""")
