@@ -151,3 +151,36 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
         "regenerate: read, reserve (opening a new window), replace the set, audit"
     );
 }
+
+#[tokio::test]
+async fn a_cognito_sign_in_costs_the_verify_and_one_write_for_the_token_guard() {
+    use integration_tests::cognito::{answer, tokens_issued};
+    let (app, log) = counted_app().await;
+    let (_, codes) = app.enrolled("ana").await;
+
+    log.take();
+    assert!(answer(&app, "ana", &codes[0]).await);
+    assert_eq!(
+        log.take(),
+        [READ, WRITE, WRITE, AUDIT],
+        "the challenge is a verify: the pass rides on the write that uses the code"
+    );
+    assert!(tokens_issued(&app, "ana").await);
+    assert_eq!(
+        log.take(),
+        [WRITE],
+        "the guard consumes the pass in one write"
+    );
+
+    assert!(!tokens_issued(&app, "ana").await);
+    assert_eq!(
+        log.take(),
+        [WRITE, READ],
+        "no pass: the refused write, then the read that finds the user enrolled"
+    );
+    assert!(
+        tokens_issued(&app, "ben").await,
+        "an unenrolled user (allow)"
+    );
+    assert_eq!(log.take(), [WRITE, READ]);
+}
