@@ -9,6 +9,7 @@ use crate::domain::{
     codes::{BackupCodeSet, CodeHash},
     events::{AuditPosition, SecurityEvent},
     link_token::DownloadGrant,
+    proof::Proof,
     record::UserRecord,
     sealing::SealedSecret,
     sign_in::SignInPass,
@@ -113,13 +114,14 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
-    /// Consumes TOTP `step` and replaces the set (or removes it, with `None`) in the same write.
-    /// Any pending download grant is cancelled: the owner has just chosen their codes.
+    /// Spends the step-up `proof` and replaces the set (or removes it, with `None`) in the same
+    /// write; a backup code as the proof must still be unused in the set being replaced. Any
+    /// pending download grant is cancelled: the owner has just chosen their codes.
     async fn replace_code_set(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        step: u64,
+        proof: &Proof,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError>;
 

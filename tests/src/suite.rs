@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use crate::{Call, TestApp};
 
 mod events;
+mod step_up;
 pub use events::*;
+pub use step_up::*;
 
 #[macro_export]
 macro_rules! behaviour_suite {
@@ -21,7 +23,7 @@ macro_rules! behaviour_suite {
             refusals_are_identical_for_unknown_user_wrong_and_used_code,
             enrollment_restart_replaces_the_pending_secret,
             enrollment_refusals,
-            regenerate_needs_a_fresh_totp,
+            regenerate_needs_a_step_up_proof,
             regenerate_as_text_attachment_via_x_otp,
             delete_removes_the_set,
             status_reports_use_without_codes,
@@ -63,6 +65,10 @@ macro_rules! behaviour_suite {
             a_verify_source_must_be_an_address_and_a_short_agent,
             notify_switches_each_mail_off,
             a_failing_mailer_never_fails_the_request,
+            a_backup_code_proves_regenerate_and_remove_and_is_spent,
+            an_admin_proves_themselves_with_a_backup_code,
+            one_backup_code_is_one_proof_across_routes_at_once,
+            wrong_backup_code_proofs_fill_the_ledger,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -75,7 +81,7 @@ macro_rules! behaviour_suite {
     };
 }
 
-fn is_invalid_code(reply: &crate::Reply) -> bool {
+pub(crate) fn is_invalid_code(reply: &crate::Reply) -> bool {
     reply.status == StatusCode::UNAUTHORIZED && reply.json()["error"] == "invalid_code"
 }
 
@@ -337,7 +343,7 @@ pub async fn enrollment_refusals(app: TestApp) {
     assert_eq!(reconfirm.json()["error"], "already_enrolled");
 }
 
-pub async fn regenerate_needs_a_fresh_totp(app: TestApp) {
+pub async fn regenerate_needs_a_step_up_proof(app: TestApp) {
     let (secret, codes) = app.enrolled("ib").await;
     let missing = app
         .send(Call::new("POST", "/v1/backup-codes").user("ib"))
@@ -346,11 +352,12 @@ pub async fn regenerate_needs_a_fresh_totp(app: TestApp) {
     assert_eq!(missing.json()["error"], "totp_required");
     let wrong = app.regenerate("ib", "12345x").await;
     assert!(is_invalid_code(&wrong));
-    // A backup code is not a substitute for the authenticator here.
-    let with_backup = app.regenerate("ib", &codes[0]).await;
-    assert!(is_invalid_code(&with_backup));
+    assert_eq!(app.verify("ib", &codes[0]).await.status, StatusCode::OK);
+    // A used backup code proves nothing (an unused one does: see the step-up module).
+    let with_used = app.regenerate("ib", &codes[0]).await;
+    assert!(is_invalid_code(&with_used));
     assert_eq!(
-        app.verify("ib", &codes[0]).await.status,
+        app.verify("ib", &codes[1]).await.status,
         StatusCode::OK,
         "refusals changed nothing"
     );

@@ -15,6 +15,7 @@ use crate::{
         codes::{BackupCodeSet, CodeHash},
         events::{AuditPosition, SecurityEvent},
         link_token::DownloadGrant,
+        proof::Proof,
         record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
@@ -73,6 +74,17 @@ impl MemoryStore {
 fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
     if let Some(pass) = pass {
         record.sign_in_pass = Some(*pass);
+    }
+}
+
+/// The step-up proof can still be spent: a TOTP step later than the last one used, or a backup
+/// code still unused in the active set.
+fn unspent(record: &UserRecord, proof: &Proof) -> bool {
+    match proof {
+        Proof::Totp { step } => record.totp.last_step < *step,
+        Proof::BackupCode { set_id, hash } => record.codes.as_ref().is_some_and(|set| {
+            set.id == *set_id && set.find(hash).is_some_and(|c| c.used_at.is_none())
+        }),
     }
 }
 
@@ -231,12 +243,23 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        step: u64,
+        proof: &Proof,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
-        Ok(self.accept_step(user, attempt, step, None, |record| {
-            record.codes = set.cloned();
-            record.grant = None;
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+            {
+                if let Proof::Totp { step } = proof {
+                    record.totp.last_step = *step;
+                }
+                record.ledger = AttemptLedger::default();
+                // A backup code as the proof goes with the set it belonged to.
+                record.codes = set.cloned();
+                record.grant = None;
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
         }))
     }
 

@@ -10,6 +10,7 @@ use crate::{
         codes::random_id,
         events::{Actor, EventKind, Source},
         link_token::DownloadGrant,
+        proof::StepUp,
         record::UserRecord,
         user::UserId,
     },
@@ -38,12 +39,14 @@ pub async fn regenerate_for(
         .await?
         .filter(UserRecord::is_enrolled)
         .ok_or(AdminResetError::InvalidCode)?;
-    let (attempt, step) = svc
-        .check_totp(&admin_record, totp, Actor::User, source)
+    let (attempt, proof) = svc
+        .check_step_up(&admin_record, totp, Actor::User, source)
         .await?;
-    if svc.store.use_totp_step(admin, &attempt, step, None).await? == Written::ConditionFailed {
+    if !svc.spend_proof(admin, &attempt, &proof).await? {
         return Err(AdminResetError::InvalidCode);
     }
+    svc.proof_spent(&admin_record, &proof, StepUp::AdminReset, source)
+        .await;
 
     let target_record = svc
         .store

@@ -25,12 +25,13 @@ use crate::{
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         events::{Actor, EventKind, SecurityEvent, Source},
         link_token::LinkSigner,
+        proof::{Proof, StepUp},
         record::UserRecord,
         sealing::SecretSealer,
         totp::TotpCode,
         user::{Email, UserId},
     },
-    ports::{Clock, Store},
+    ports::{Clock, Store, Written},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -64,6 +65,13 @@ pub struct Services {
     pub hasher: CodeHasher,
     pub settings: Settings,
     pub events: Events,
+}
+
+/// What a code check accepts as proof.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    TotpOnly,
+    TotpOrBackupCode,
 }
 
 /// `Services` plus the key that opens TOTP secrets: what every use case that checks a second
@@ -164,8 +172,8 @@ impl Services {
 }
 
 impl FactorServices {
-    /// Reserves, then checks a TOTP code for an enrolled user: the proof every step-up needs.
-    /// A refusal that fills the ledger is the `locked_out` event, caused by `actor`.
+    /// Reserves, then checks a TOTP code for `record`'s authenticator: what confirming an
+    /// enrollment needs (only the new app's code proves the new secret).
     pub(crate) async fn check_totp(
         &self,
         record: &UserRecord,
@@ -173,16 +181,51 @@ impl FactorServices {
         actor: Actor,
         source: &Source,
     ) -> Result<(ReservedAttempt, u64), CheckFailed> {
+        let (attempt, proof) = self
+            .check(record, code, actor, source, Accept::TotpOnly)
+            .await?;
+        match proof {
+            Proof::Totp { step } => Ok((attempt, step)),
+            // `TotpOnly` never yields one; refusing keeps this total without a panic.
+            Proof::BackupCode { .. } => Err(CheckFailed::InvalidCode),
+        }
+    }
+
+    /// Reserves, then checks the proof every step-up needs: a current TOTP code or an unused
+    /// backup code of the enrolled `record`. The caller's write must spend the proof.
+    pub(crate) async fn check_step_up(
+        &self,
+        record: &UserRecord,
+        code: &str,
+        actor: Actor,
+        source: &Source,
+    ) -> Result<(ReservedAttempt, Proof), CheckFailed> {
+        self.check(record, code, actor, source, Accept::TotpOrBackupCode)
+            .await
+    }
+
+    /// A refusal that fills the ledger is the `locked_out` event, caused by `actor`.
+    async fn check(
+        &self,
+        record: &UserRecord,
+        code: &str,
+        actor: Actor,
+        source: &Source,
+        accept: Accept,
+    ) -> Result<(ReservedAttempt, Proof), CheckFailed> {
         let attempt = self
             .reserve_attempt(&record.user_id, Some(record))
             .await?
             .ok_or(CheckFailed::InvalidCode)?;
-        let step = match TotpCode::parse(code) {
-            Some(code) => self.fresh_totp_step(Some(record), &code)?,
-            None => None,
+        let proof = match (TotpCode::parse(code), accept) {
+            (Some(totp), _) => self
+                .fresh_totp_step(Some(record), &totp)?
+                .map(|step| Proof::Totp { step }),
+            (None, Accept::TotpOrBackupCode) => self.unused_backup_code(record, code).await?,
+            (None, Accept::TotpOnly) => None,
         };
-        match step {
-            Some(step) => Ok((attempt, step)),
+        match proof {
+            Some(proof) => Ok((attempt, proof)),
             None => {
                 if attempt.is_last() {
                     self.locked_out(&record.user_id, actor, source, record.email.as_ref())
@@ -190,6 +233,71 @@ impl FactorServices {
                 }
                 Err(CheckFailed::InvalidCode)
             }
+        }
+    }
+
+    /// `code` as an unused backup code of `record`'s active set, hashed once like at verify.
+    async fn unused_backup_code(
+        &self,
+        record: &UserRecord,
+        code: &str,
+    ) -> Result<Option<Proof>, Fault> {
+        let (Some(code), Some(set)) = (BackupCode::parse(code), record.codes.as_ref()) else {
+            return Ok(None);
+        };
+        let hash = self
+            .hash_code(self.hasher.for_set(Some(set)), code, set.salt)
+            .await?;
+        let unused = set.find(&hash).is_some_and(|c| c.used_at.is_none());
+        Ok(unused.then(|| Proof::BackupCode {
+            set_id: set.id.clone(),
+            hash,
+        }))
+    }
+
+    /// Spends `proof` on `user`'s own record in a write of its own, for a change made to
+    /// someone else's record (an administrator's). `false`: a concurrent request spent it.
+    pub(crate) async fn spend_proof(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+    ) -> Result<bool, Fault> {
+        Ok(match proof {
+            Proof::Totp { step } => {
+                self.store.use_totp_step(user, attempt, *step, None).await? == Written::Applied
+            }
+            Proof::BackupCode { set_id, hash } => self
+                .store
+                .use_backup_code(user, attempt, set_id, hash, self.clock.now(), None)
+                .await?
+                .is_some(),
+        })
+    }
+
+    /// The trail's record of a backup code spent as a step-up proof: `backup_code_used`,
+    /// naming what it authorised, and mailed like any use. A TOTP proof leaves no event.
+    pub(crate) async fn proof_spent(
+        &self,
+        record: &UserRecord,
+        proof: &Proof,
+        authorised: StepUp,
+        source: &Source,
+    ) {
+        if let Proof::BackupCode { .. } = proof {
+            let mut event = self
+                .event(
+                    EventKind::BackupCodeUsed,
+                    &record.user_id,
+                    Actor::User,
+                    source,
+                )
+                .with_authorised(authorised);
+            event.remaining_codes = record
+                .codes
+                .as_ref()
+                .map(|set| set.remaining().saturating_sub(1));
+            self.events.emit(event, record.email.as_ref()).await;
         }
     }
 

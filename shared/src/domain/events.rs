@@ -6,7 +6,7 @@ use std::{fmt, net::IpAddr, str::FromStr};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use super::{codes::random_id, user::UserId};
+use super::{codes::random_id, proof::StepUp, user::UserId};
 
 /// The longest `user_agent` kept; API Gateway passes whatever the client sent.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
@@ -174,6 +174,8 @@ pub struct SecurityEvent {
     pub remaining_codes: Option<usize>,
     /// For `locked_out`: when checks are allowed again.
     pub locked_until: Option<OffsetDateTime>,
+    /// For `backup_code_used`: the change the code proved, when it was not a sign-in.
+    pub authorised: Option<StepUp>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -253,6 +255,7 @@ impl SecurityEvent {
             source: source.clone(),
             remaining_codes: None,
             locked_until: None,
+            authorised: None,
         }
     }
 
@@ -269,11 +272,17 @@ impl SecurityEvent {
             "user_agent": self.source.user_agent.as_ref().map(UserAgent::as_str),
             "remaining_codes": self.remaining_codes,
             "locked_until": self.locked_until.and_then(rfc3339),
+            "authorised": self.authorised.map(StepUp::name),
         })
     }
 
     pub fn with_remaining(mut self, remaining: usize) -> Self {
         self.remaining_codes = Some(remaining);
+        self
+    }
+
+    pub fn with_authorised(mut self, step_up: StepUp) -> Self {
+        self.authorised = Some(step_up);
         self
     }
 

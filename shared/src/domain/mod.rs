@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod codes;
 pub mod events;
 pub mod link_token;
+pub mod proof;
 pub mod record;
 pub mod sealing;
 pub mod sign_in;

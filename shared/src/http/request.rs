@@ -117,7 +117,7 @@ pub fn otp(from_body: Option<String>, req: &Request) -> Result<Option<String>, A
             v.to_str().map(str::to_owned).map_err(|_| {
                 ApiError::bad_request(
                     ErrorCode::InvalidHeader,
-                    "header X-OTP must be plain ASCII digits",
+                    "header X-OTP must be plain ASCII (a TOTP code or a backup code)",
                 )
             })
         })

@@ -206,7 +206,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::TotpRequired,
-            "a current TOTP code is required in the `totp` field or the X-OTP header",
+            "a current TOTP code or an unused backup code is required in the `totp` field or the X-OTP header",
         )
     }
 

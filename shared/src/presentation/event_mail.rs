@@ -10,6 +10,7 @@ use super::markup::escape_html;
 use crate::{
     domain::{
         events::{EventKind, SecurityEvent},
+        proof::StepUp,
         user::Email,
     },
     ports::{EventSink, Mailer, OutgoingMail, SinkError},
@@ -54,6 +55,16 @@ const HOW_TO_REGENERATE: &str = "To make a new set, sign in, open your security 
 pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<OutgoingMail> {
     let remaining = event.remaining_codes.unwrap_or(0);
     let (subject, what, advice) = match event.kind {
+        EventKind::BackupCodeUsed if event.authorised.is_some() => (
+            "a backup code was used",
+            format!(
+                "A backup code was used on your {product} account {}. It no longer works.",
+                event.authorised.map(StepUp::described).unwrap_or_default()
+            ),
+            "If this was not you, someone has one of your backup codes: contact your \
+             administrator now."
+                .to_owned(),
+        ),
         EventKind::BackupCodeUsed => (
             "a backup code was used",
             format!(

@@ -11,6 +11,7 @@ use super::{corrupt, get_n, get_s, n, s, timestamp, user_key, DynamoStore, Item,
 use crate::{
     domain::{
         events::{Actor, AuditPosition, EventKind, SecurityEvent, Source, UserAgent},
+        proof::StepUp,
         user::UserId,
     },
     ports::{AuditLog, AuditPage, StoreError},
@@ -61,6 +62,9 @@ impl AuditLog for DynamoStore {
         }
         if let Some(until) = event.locked_until {
             request = request.item("locked_until", n(until.unix_timestamp()));
+        }
+        if let Some(step_up) = event.authorised {
+            request = request.item("authorised", s(step_up.name()));
         }
         request
             .send()
@@ -123,6 +127,9 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
         .map(|n| usize::try_from(n).map_err(|_| corrupt("remaining_codes")))
         .transpose()?;
     let locked_until = get_n(item, "locked_until").map(timestamp).transpose()?;
+    let authorised = get_s(item, "authorised")
+        .map(|name| StepUp::parse(name).ok_or_else(|| corrupt("authorised")))
+        .transpose()?;
     Ok(SecurityEvent {
         id: text("event_id")?.to_owned(),
         at,
@@ -132,5 +139,6 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
         source: Source { ip, user_agent },
         remaining_codes,
         locked_until,
+        authorised,
     })
 }

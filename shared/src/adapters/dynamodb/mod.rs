@@ -23,6 +23,7 @@ use crate::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
         link_token::DownloadGrant,
+        proof::Proof,
         record::{EnrollmentState, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
@@ -170,6 +171,30 @@ fn holding(request: UpdateItemFluentBuilder, attempt: &ReservedAttempt) -> Updat
     request
         .expression_attribute_values(":ledger_one", n(1))
         .expression_attribute_values(":ledger_max", n(attempt.threshold()))
+}
+
+/// What spending a step-up proof adds to a write that replaces or removes the active set: the
+/// SET clause (empty, or `, totp_last_step = :step`) and the condition that it is unspent. A
+/// backup code needs no SET: it leaves with its set.
+fn spending(
+    request: UpdateItemFluentBuilder,
+    proof: &Proof,
+) -> (UpdateItemFluentBuilder, &'static str, &'static str) {
+    match proof {
+        Proof::Totp { step } => (
+            request.expression_attribute_values(":step", n(step)),
+            ", totp_last_step = :step",
+            "totp_last_step < :step",
+        ),
+        Proof::BackupCode { set_id, hash } => (
+            request
+                .expression_attribute_names("#proof", hash.to_hex())
+                .expression_attribute_values(":proof_set", s(set_id))
+                .expression_attribute_values(":unused", n(0)),
+            "",
+            "set_id = :proof_set AND codes.#proof = :unused",
+        ),
+    }
 }
 
 /// The SET clause that leaves a sign-in pass, with its value; empty without one.
@@ -412,26 +437,29 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        step: u64,
+        proof: &Proof,
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError> {
-        let request = holding(self.update(user), attempt);
+        // The set is replaced, so a backup code as the proof is spent by going with it.
+        let (request, spend, unspent) = spending(holding(self.update(user), attempt), proof);
         let request = match set {
             Some(set) => with_set(request, set).update_expression(format!(
-                "SET totp_last_step = :step, {SET_CLAUSE} \
-                 REMOVE {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
+                "SET {SET_CLAUSE}{spend} REMOVE {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
             )),
-            None => request.update_expression(format!(
-                "SET totp_last_step = :step \
-                 REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
-            )),
+            None => {
+                let spend = spend
+                    .strip_prefix(", ")
+                    .map_or(String::new(), |s| format!("SET {s} "));
+                request.update_expression(format!(
+                    "{spend}REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
+                ))
+            }
         };
         let request = request
             .condition_expression(format!(
-                "totp_state = :active AND totp_last_step < :step AND {HOLDS_RESERVATION}"
+                "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
-            .expression_attribute_values(":active", s(ACTIVE))
-            .expression_attribute_values(":step", n(step));
+            .expression_attribute_values(":active", s(ACTIVE));
         Ok(written(
             conditional(request, "replace a backup code set").await?,
         ))
