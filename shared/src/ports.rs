@@ -125,6 +125,20 @@ pub trait Store: Send + Sync {
         set: Option<&BackupCodeSet>,
     ) -> Result<Written, StoreError>;
 
+    /// Turns the owner's two-factor off, spending their step-up `proof`: the TOTP secret, the
+    /// code sets, any download grant, the ledger and any sign-in pass go in one write, and the
+    /// user is as before enrollment (`get_user` finds nothing).
+    async fn disable_two_factor(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+    ) -> Result<Written, StoreError>;
+
+    /// The same for an administrator, whose own proof was spent on their record: refused only
+    /// when the user has no active TOTP.
+    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError>;
+
     /// An administrator's reset: the enrolled user's set is removed and `grant` becomes the only
     /// live download, in one write, so the codes never die without a link to the new ones.
     async fn grant_download(

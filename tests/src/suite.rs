@@ -8,8 +8,10 @@ use crate::{Call, TestApp};
 
 mod events;
 mod step_up;
+mod two_factor_off;
 pub use events::*;
 pub use step_up::*;
+pub use two_factor_off::*;
 
 #[macro_export]
 macro_rules! behaviour_suite {
@@ -69,6 +71,10 @@ macro_rules! behaviour_suite {
             an_admin_proves_themselves_with_a_backup_code,
             one_backup_code_is_one_proof_across_routes_at_once,
             wrong_backup_code_proofs_fill_the_ledger,
+            turning_two_factor_off_leaves_the_user_as_never_enrolled,
+            a_lost_phones_backup_code_turns_two_factor_off,
+            an_admin_turns_two_factor_off_behind_their_own_proof,
+            a_burst_of_wrong_proofs_to_turn_off_evaluates_at_most_the_threshold,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -1120,7 +1126,7 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
 const WRONG_CODE: &str = "zzzzz-zzzzz";
 
 /// A 6-digit guess that is none of the codes `secret` accepts around now.
-fn wrong_totp(app: &TestApp, secret: &str) -> String {
+pub(crate) fn wrong_totp(app: &TestApp, secret: &str) -> String {
     let near: Vec<String> = (-1..=1).map(|s| app.totp_at_offset(secret, s)).collect();
     (0..4)
         .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
@@ -1129,7 +1135,7 @@ fn wrong_totp(app: &TestApp, secret: &str) -> String {
 }
 
 /// The 429 a full ledger answers, with the seconds until it opens again.
-fn locked_for(reply: &crate::Reply) -> Option<u64> {
+pub(crate) fn locked_for(reply: &crate::Reply) -> Option<u64> {
     if reply.status != StatusCode::TOO_MANY_REQUESTS {
         return None;
     }
@@ -1241,7 +1247,7 @@ pub async fn concurrent_refusals_are_all_counted(app: TestApp) {
 /// is answered 429, the right code (`right`) as well, while the rest are still in flight.
 /// Asserts that at most the lockout threshold were evaluated (each refused with 401) and that
 /// the right code was refused with 429.
-async fn assert_burst_is_bounded(
+pub(crate) async fn assert_burst_is_bounded(
     app: &std::sync::Arc<TestApp>,
     route: &str,
     make: impl Fn(usize) -> Call<'static>,

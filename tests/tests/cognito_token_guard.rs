@@ -184,3 +184,27 @@ async fn other_sources_and_untrusted_shapes_get_no_tokens() {
         "none of those spent the pass"
     );
 }
+
+#[tokio::test]
+async fn a_user_who_turned_two_factor_off_is_unenrolled_again() {
+    let mut app = app().await;
+    let (_, codes) = app.enrolled("kim").await;
+    assert!(!tokens_issued(&app, "kim").await);
+    let off = app
+        .send(
+            integration_tests::Call::new("DELETE", "/v1/totp/enrollment")
+                .user("kim")
+                .json(json!({ "totp": codes[0] })),
+        )
+        .await;
+    assert_eq!(off.status, 204, "{}", off.text);
+    assert!(
+        tokens_issued(&app, "kim").await,
+        "allow: the password is enough again"
+    );
+    app.reconfigure(|c| c.unenrolled_users = Unenrolled::Require);
+    assert!(
+        !tokens_issued(&app, "kim").await,
+        "require: set up an app first"
+    );
+}

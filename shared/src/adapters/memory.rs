@@ -263,6 +263,33 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn disable_two_factor(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get(user) {
+            Some(record)
+                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+            {
+                users.remove(user);
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get(user) {
+            Some(record) if record.is_enrolled() => {
+                users.remove(user);
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
     async fn grant_download(
         &self,
         user: &UserId,

@@ -28,25 +28,11 @@ pub async fn regenerate_for(
     notice: &dyn ResetNotice,
     source: &Source,
 ) -> Result<DownloadGrant, AdminResetError> {
-    let admin = admin.user();
-    let totp = totp.ok_or(AdminResetError::TotpRequired)?;
-
     // The admin's own code first, through the admin's ledger: until it is proven, the answer
     // says nothing about the target.
-    let admin_record = svc
-        .store
-        .get_user(admin)
-        .await?
-        .filter(UserRecord::is_enrolled)
-        .ok_or(AdminResetError::InvalidCode)?;
-    let (attempt, proof) = svc
-        .check_step_up(&admin_record, totp, Actor::User, source)
+    svc.admin_proof(admin, totp, StepUp::AdminReset, source)
         .await?;
-    if !svc.spend_proof(admin, &attempt, &proof).await? {
-        return Err(AdminResetError::InvalidCode);
-    }
-    svc.proof_spent(&admin_record, &proof, StepUp::AdminReset, source)
-        .await;
+    let admin = admin.user();
 
     let target_record = svc
         .store

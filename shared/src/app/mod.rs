@@ -8,6 +8,7 @@ pub mod enroll;
 pub mod errors;
 pub mod events;
 pub mod redeem;
+pub mod two_factor;
 pub mod verify;
 
 use std::sync::Arc;
@@ -15,12 +16,13 @@ use std::sync::Arc;
 use tracing::warn;
 
 use self::{
-    errors::{CheckFailed, Fault, Locked},
+    errors::{AdminResetError, CheckFailed, Fault, Locked},
     events::Events,
 };
 
 use crate::{
     domain::{
+        access::Admin,
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         events::{Actor, EventKind, SecurityEvent, Source},
@@ -253,6 +255,32 @@ impl FactorServices {
             set_id: set.id.clone(),
             hash,
         }))
+    }
+
+    /// An administrator's own step-up proof, checked through their ledger and spent on their
+    /// own record, before anything about the user they act on is looked at.
+    pub(crate) async fn admin_proof(
+        &self,
+        admin: &Admin,
+        code: Option<&str>,
+        authorised: StepUp,
+        source: &Source,
+    ) -> Result<(), AdminResetError> {
+        let code = code.ok_or(AdminResetError::TotpRequired)?;
+        let record = self
+            .store
+            .get_user(admin.user())
+            .await?
+            .filter(UserRecord::is_enrolled)
+            .ok_or(AdminResetError::InvalidCode)?;
+        let (attempt, proof) = self
+            .check_step_up(&record, code, Actor::User, source)
+            .await?;
+        if !self.spend_proof(admin.user(), &attempt, &proof).await? {
+            return Err(AdminResetError::InvalidCode);
+        }
+        self.proof_spent(&record, &proof, authorised, source).await;
+        Ok(())
     }
 
     /// Spends `proof` on `user`'s own record in a write of its own, for a change made to

@@ -23,10 +23,11 @@ pub enum EventKind {
     DownloadLinkRedeemed,
     DownloadLinkRefused,
     LockedOut,
+    TwoFactorDisabled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -37,16 +38,18 @@ impl EventKind {
         EventKind::DownloadLinkRedeemed,
         EventKind::DownloadLinkRefused,
         EventKind::LockedOut,
+        EventKind::TwoFactorDisabled,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
     /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 5] = [
+    pub const MAILED: [EventKind; 6] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
         EventKind::DownloadLinkRedeemed,
         EventKind::LockedOut,
+        EventKind::TwoFactorDisabled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +64,7 @@ impl EventKind {
             EventKind::DownloadLinkRedeemed => "download_link_redeemed",
             EventKind::DownloadLinkRefused => "download_link_refused",
             EventKind::LockedOut => "locked_out",
+            EventKind::TwoFactorDisabled => "two_factor_disabled",
         }
     }
 }

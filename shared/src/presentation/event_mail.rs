@@ -9,7 +9,7 @@ use time::{format_description::well_known::Rfc2822, OffsetDateTime};
 use super::markup::escape_html;
 use crate::{
     domain::{
-        events::{EventKind, SecurityEvent},
+        events::{Actor, EventKind, SecurityEvent},
         proof::StepUp,
         user::Email,
     },
@@ -110,6 +110,22 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
             ),
             "If this was not you, someone may know your password: change it, and contact \
              your administrator."
+                .to_owned(),
+        ),
+        EventKind::TwoFactorDisabled => (
+            "two-factor authentication was turned off",
+            match &event.actor {
+                Actor::Admin(_) => format!(
+                    "An administrator turned off two-factor authentication for your {product} \
+                     account. Your authenticator app and your backup codes no longer work."
+                ),
+                _ => format!(
+                    "Two-factor authentication was turned off for your {product} account. \
+                     Your authenticator app and your backup codes no longer work."
+                ),
+            },
+            "Sign in and set up an authenticator app again to protect your account. If this \
+             was not you, change your password and contact your administrator now."
                 .to_owned(),
         ),
         _ => return None,

@@ -48,6 +48,11 @@ const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
 const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_until";
 /// A Cognito sign-in's passed challenge (epoch seconds it lasts until); see `SignInPass`.
 const SIGN_IN_PASS: &str = "sign_in_pass_until";
+/// Everything a user's second factor is: removing it all leaves the user as before enrollment
+/// (an item with only its key, which `get_user` reads as no record).
+const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, email, expires_at, \
+     set_id, set_salt, set_cost, set_generated_at, codes, grant_id, grant_expires_at, \
+     attempts, attempts_until, failures, locked_until, sign_in_pass_until";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
@@ -238,7 +243,11 @@ impl Store for DynamoStore {
                 operation: "read a user record",
                 source: Box::new(err),
             })?;
-        out.item.map(|item| parse_record(user, &item)).transpose()
+        out.item
+            // Two-factor turned off leaves the key alone: as if there were no record.
+            .filter(|item| item.contains_key("totp_state"))
+            .map(|item| parse_record(user, &item))
+            .transpose()
     }
 
     async fn put_pending_totp(
@@ -462,6 +471,34 @@ impl Store for DynamoStore {
             .expression_attribute_values(":active", s(ACTIVE));
         Ok(written(
             conditional(request, "replace a backup code set").await?,
+        ))
+    }
+
+    async fn disable_two_factor(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+    ) -> Result<Written, StoreError> {
+        // Whatever the proof is, it goes with the factor it belonged to: only its condition.
+        let (request, _, unspent) = spending(holding(self.update(user), attempt), proof);
+        let request = request
+            .update_expression(format!("REMOVE {FACTOR_ATTRIBUTES}"))
+            .condition_expression(format!(
+                "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
+            ))
+            .expression_attribute_values(":active", s(ACTIVE));
+        Ok(written(conditional(request, "turn two-factor off").await?))
+    }
+
+    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression(format!("REMOVE {FACTOR_ATTRIBUTES}"))
+            .condition_expression("totp_state = :active")
+            .expression_attribute_values(":active", s(ACTIVE));
+        Ok(written(
+            conditional(request, "turn a user's two-factor off").await?,
         ))
     }
 

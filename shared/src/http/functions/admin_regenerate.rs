@@ -1,5 +1,5 @@
 //! The `admin-regenerate` function: an administrator resets another user's codes, and the user
-//! is mailed a download link.
+//! is mailed a download link; or turns another user's two-factor off.
 
 use std::sync::Arc;
 
@@ -8,13 +8,13 @@ use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
 use crate::{
-    app::{admin_regenerate, errors::Fault, FactorServices, LinkSettings},
+    app::{admin_regenerate, errors::Fault, two_factor, FactorServices, LinkSettings},
     config::IdentitySettings,
     domain::access::Admin,
     http::{
         identity::caller,
         request::{caller_source, path_user},
-        response::{json_response, ApiError},
+        response::{empty_response, json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
     ports::Mailer,
@@ -30,16 +30,24 @@ pub struct AdminRegenerateApi {
     pub link_base_url: Option<String>,
 }
 
-serve!(AdminRegenerateApi: admin_regenerate);
+serve!(AdminRegenerateApi: admin_regenerate, admin_disable_two_factor);
 
 impl Served for AdminRegenerateApi {
     const FUNCTION: Function = Function::AdminRegenerate;
-    const ROUTES: &'static [Route<Self>] = &[Route {
-        method: "POST",
-        path: "/v1/admin/users/{user_id}/backup-codes",
-        authorization: Authorization::Jwt,
-        handler: serve::admin_regenerate,
-    }];
+    const ROUTES: &'static [Route<Self>] = &[
+        Route {
+            method: "POST",
+            path: "/v1/admin/users/{user_id}/backup-codes",
+            authorization: Authorization::Jwt,
+            handler: serve::admin_regenerate,
+        },
+        Route {
+            method: "DELETE",
+            path: "/v1/admin/users/{user_id}/totp",
+            authorization: Authorization::Jwt,
+            handler: serve::admin_disable_two_factor,
+        },
+    ];
 }
 
 async fn admin_regenerate(
@@ -77,6 +85,27 @@ async fn admin_regenerate(
         StatusCode::ACCEPTED,
         &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
     ))
+}
+
+async fn admin_disable_two_factor(
+    api: &AdminRegenerateApi,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
+    let target = path_user(req)?;
+    // Authorization before reading the body: a non-admin learns nothing from its validation.
+    let admin = admin.ok_or_else(ApiError::not_admin)?;
+    let proof = totp_from(req)?;
+    two_factor::disable_for(
+        &api.services,
+        &admin,
+        &target,
+        proof.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
 /// The address the caller reached, as API Gateway reports it (its own domain or the custom

@@ -1,17 +1,18 @@
-//! The `enroll` function: start a TOTP enrollment, and confirm it for the first codes.
+//! The `enroll` function: start a TOTP enrollment, confirm it for the first codes, and turn
+//! two-factor off again.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::serve;
+use super::{serve, totp_from};
 use crate::{
-    app::{enroll, FactorServices},
+    app::{enroll, two_factor, FactorServices},
     config::IdentitySettings,
     http::{
         identity::caller,
         request::{caller_source, json_body},
-        response::{json_response, ApiError},
+        response::{empty_response, json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
 };
@@ -21,7 +22,7 @@ pub struct EnrollApi {
     pub identity: IdentitySettings,
 }
 
-serve!(EnrollApi: start_enrollment, confirm_enrollment);
+serve!(EnrollApi: start_enrollment, confirm_enrollment, disable_two_factor);
 
 impl Served for EnrollApi {
     const FUNCTION: Function = Function::Enroll;
@@ -37,6 +38,12 @@ impl Served for EnrollApi {
             path: "/v1/totp/enrollment/confirm",
             authorization: Authorization::Jwt,
             handler: serve::confirm_enrollment,
+        },
+        Route {
+            method: "DELETE",
+            path: "/v1/totp/enrollment",
+            authorization: Authorization::Jwt,
+            handler: serve::disable_two_factor,
         },
     ];
 }
@@ -75,4 +82,17 @@ async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<B
         StatusCode::OK,
         &json!({ "backup_codes": issued.display(), "remaining": issued.plaintext.len() }),
     ))
+}
+
+async fn disable_two_factor(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let proof = totp_from(req)?;
+    two_factor::disable(
+        &api.services,
+        &who.user,
+        proof.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
 }
