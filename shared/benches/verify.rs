@@ -81,12 +81,18 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     while backup.len() < SAMPLES {
         user_n += 1;
         let user = UserId::parse(&format!("bench-{user_n}")).unwrap();
-        let started = enroll::start(&svc, &user, None).await.unwrap();
-        let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
-        let code = secret.code_at_step(step_at(clock.now()));
-        let issued = enroll::confirm(&svc, &user, None, &code, &source)
+        let started = enroll::start(&svc, &user, None, None, &source)
             .await
             .unwrap();
+        let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
+        let code = secret.code_at_step(step_at(clock.now()));
+        let enroll::Confirmed::Enrolled(issued) =
+            enroll::confirm(&svc, &user, None, &code, &source)
+                .await
+                .unwrap()
+        else {
+            panic!("a first enrollment issues codes")
+        };
         for code in issued.display() {
             let t = Instant::now();
             verify::verify(&svc, &user, &code, &source).await.unwrap();

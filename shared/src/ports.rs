@@ -10,7 +10,7 @@ use crate::domain::{
     events::{AuditPosition, SecurityEvent},
     link_token::DownloadGrant,
     proof::Proof,
-    record::UserRecord,
+    record::{PendingSet, Replacement, UserRecord},
     sealing::SealedSecret,
     sign_in::SignInPass,
     user::{Email, UserId},
@@ -78,6 +78,31 @@ pub trait Store: Send + Sync {
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError>;
+
+    /// Starts replacing an enrolled user's authenticator, spending their step-up `proof` (a
+    /// backup code is marked used at `at`): the current app keeps working until the new one
+    /// is confirmed. Replaces any replacement already pending.
+    async fn start_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+        replacement: &Replacement,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError>;
+
+    /// Swaps in the replacement secret the code was checked against, in one write conditional
+    /// on it still being the live replacement at `at`; the old app's codes are refused from
+    /// then on, and the backup codes stay as they are.
+    async fn confirm_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        checked_secret: &SealedSecret,
+        step: u64,
+        at: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
     /// Records `step` as used and clears the ledger; refused unless it is later than the last
@@ -114,15 +139,34 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
-    /// Spends the step-up `proof` and replaces the set (or removes it, with `None`) in the same
-    /// write; a backup code as the proof must still be unused in the set being replaced. Any
-    /// pending download grant is cancelled: the owner has just chosen their codes.
-    async fn replace_code_set(
+    /// Spends the step-up `proof` (a backup code is marked used at `at`) and makes `pending`
+    /// the pending set, replacing any pending one; the active set keeps working.
+    async fn put_pending_set(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
-        set: Option<&BackupCodeSet>,
+        pending: &PendingSet,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError>;
+
+    /// Makes the pending set `set_id` the only set, in one write conditional on it still being
+    /// the pending one and live at `now`; the old set dies with it, and any pending download
+    /// grant is cancelled: the owner has just chosen their codes.
+    async fn activate_pending_set(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError>;
+
+    /// Spends the step-up `proof` and removes the active and any pending set, and any pending
+    /// download grant, in the same write.
+    async fn remove_code_sets(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
     ) -> Result<Written, StoreError>;
 
     /// Turns the owner's two-factor off, spending their step-up `proof`: the TOTP secret, the

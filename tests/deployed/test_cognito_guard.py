@@ -122,6 +122,9 @@ def test_a_new_user_of_the_created_pool_enrolls_at_sign_in_and_then_uses_the_api
     made = api.call("POST", "/v1/backup-codes", token=tokens["IdToken"], headers={"X-OTP": user.totp()})
     assert made.status == 201 and len(made.json["backup_codes"]) == 10, made
     SEEN_SECRETS.update(made.json["backup_codes"])
+    activated = api.call("POST", "/v1/backup-codes/activate", token=tokens["IdToken"],
+                         payload={"set_id": made.json["set_id"]})
+    assert activated.status == 200, activated
     again: list[dict] = []
     assert user.custom_sign_in([made.json["backup_codes"][0]], challenges=again), "a backup code signs in"
     assert [c["type"] for c in again] == ["TOTP_OR_BACKUP_CODE"]

@@ -91,7 +91,12 @@ def test_a_user_enrolls_verifies_regenerates_and_deletes_through_the_api(api: Ap
     assert regenerated.status == 201, regenerated
     new_codes = regenerated.json["backup_codes"]
     SEEN_SECRETS.update(new_codes)
-    assert verify(api, user, user.codes[1]).status == 401, "the old set stopped working at once"
+    assert verify(api, user, new_codes[0]).status == 401, "pending until activated"
+    assert verify(api, user, user.codes[1]).status == 200, "the old set works until then"
+    activated = api.call("POST", "/v1/backup-codes/activate", token=token,
+                         payload={"set_id": regenerated.json["set_id"]})
+    assert activated.status == 200, activated
+    assert verify(api, user, user.codes[2]).status == 401, "the old set stopped working"
     assert verify(api, user, new_codes[0]).status == 200
 
     deleted = api.call("DELETE", "/v1/backup-codes", token=token, payload={"totp": user.totp()})

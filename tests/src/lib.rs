@@ -586,6 +586,33 @@ impl TestApp {
         .await
     }
 
+    /// Activates the pending set a regenerate answered with (`regenerated`).
+    pub async fn activate(&self, user: &str, regenerated: &Reply) -> Reply {
+        let set_id = regenerated.json()["set_id"].clone();
+        assert!(set_id.is_string(), "{}", regenerated.text);
+        self.send(
+            Call::new("POST", "/v1/backup-codes/activate")
+                .user(user)
+                .json(json!({ "set_id": set_id })),
+        )
+        .await
+    }
+
+    /// Regenerates with `proof` and activates the new set, as a user who saved it does: the
+    /// new codes.
+    pub async fn regenerate_and_activate(&self, user: &str, proof: &str) -> Vec<String> {
+        let regenerated = self.regenerate(user, proof).await;
+        assert_eq!(
+            regenerated.status,
+            StatusCode::CREATED,
+            "{}",
+            regenerated.text
+        );
+        let activated = self.activate(user, &regenerated).await;
+        assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
+        regenerated.codes()
+    }
+
     pub async fn verify(&self, user: &str, code: &str) -> Reply {
         self.send(Call::new("POST", "/v1/verify").json(json!({ "user_id": user, "code": code })))
             .await

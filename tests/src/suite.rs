@@ -7,9 +7,13 @@ use serde_json::{json, Value};
 use crate::{Call, TestApp};
 
 mod events;
+mod new_phone;
+mod pending_sets;
 mod step_up;
 mod two_factor_off;
 pub use events::*;
+pub use new_phone::*;
+pub use pending_sets::*;
 pub use step_up::*;
 pub use two_factor_off::*;
 
@@ -75,6 +79,13 @@ macro_rules! behaviour_suite {
             a_lost_phones_backup_code_turns_two_factor_off,
             an_admin_turns_two_factor_off_behind_their_own_proof,
             a_burst_of_wrong_proofs_to_turn_off_evaluates_at_most_the_threshold,
+            a_new_phone_replaces_the_authenticator_once_confirmed,
+            a_replacement_needs_a_proof_and_an_unconfirmed_one_is_dropped,
+            a_burst_of_wrong_proofs_to_replace_evaluates_at_most_the_threshold,
+            only_the_owners_live_pending_set_can_be_activated,
+            concurrent_activations_of_one_set_apply_once,
+            removing_codes_removes_the_pending_set_too,
+            the_lost_phone_path_end_to_end,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {
@@ -156,7 +167,18 @@ pub async fn full_walk_enroll_confirm_verify_regenerate(app: TestApp) {
         .unwrap()
         .starts_with("2027-"));
     assert!(
-        is_invalid_code(&app.verify("ana", &codes[1]).await),
+        is_invalid_code(&app.verify("ana", &fresh[0]).await),
+        "the new set counts only once activated"
+    );
+    assert_eq!(
+        app.verify("ana", &codes[1]).await.status,
+        StatusCode::OK,
+        "the old set works until then"
+    );
+    let activated = app.activate("ana", &regenerated).await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
+    assert!(
+        is_invalid_code(&app.verify("ana", &codes[2]).await),
         "old set must be dead"
     );
     let new_code = app.verify("ana", &fresh[3]).await;
@@ -337,8 +359,9 @@ pub async fn enrollment_refusals(app: TestApp) {
     let again = app
         .send(Call::new("POST", "/v1/totp/enrollment").user("ha"))
         .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(again.json()["error"], "already_enrolled");
+    // Enrolled: starting again is replacing the authenticator, which needs a step-up proof.
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.json()["error"], "totp_required");
     let reconfirm = app
         .send(
             Call::new("POST", "/v1/totp/enrollment/confirm")
@@ -402,6 +425,17 @@ pub async fn regenerate_as_text_attachment_via_x_otp(app: TestApp) {
         .filter(|l| l.len() == 11 && l.as_bytes()[5] == b'-')
         .collect();
     assert_eq!(lines.len(), 10, "{}", reply.text);
+    let set_id = reply.headers["x-backup-codes-set-id"].to_str().unwrap();
+    assert!(reply.headers.contains_key("x-backup-codes-expires-at"));
+    assert!(!reply.text.contains(set_id), "the file is the codes alone");
+    let activated = app
+        .send(
+            Call::new("POST", "/v1/backup-codes/activate")
+                .user("jo")
+                .json(json!({ "set_id": set_id })),
+        )
+        .await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
     assert_eq!(app.verify("jo", lines[9]).await.status, StatusCode::OK);
     assert!(is_invalid_code(&app.verify("jo", &old[0]).await));
 }
@@ -671,11 +705,13 @@ pub async fn concurrent_regenerates_with_one_totp_code_succeed_once(app: TestApp
     for task in tasks {
         let reply = task.await.unwrap();
         if reply.status == StatusCode::CREATED {
-            issued.push(reply.codes());
+            issued.push(reply);
         }
     }
     assert_eq!(issued.len(), 1, "one TOTP code may regenerate once");
-    assert_eq!(app.verify("pa", &issued[0][0]).await.status, StatusCode::OK);
+    assert_eq!(app.activate("pa", &issued[0]).await.status, StatusCode::OK);
+    let code = &issued[0].codes()[0];
+    assert_eq!(app.verify("pa", code).await.status, StatusCode::OK);
 }
 
 const ADMIN_PATH: &str = "/v1/admin/users/{user_id}/backup-codes";
@@ -1078,6 +1114,12 @@ pub async fn owner_regenerate_cancels_a_pending_link(app: TestApp) {
     app.next_step();
     let own = app.regenerate("uma", &app.totp(&user_secret)).await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.text);
+    assert_eq!(
+        app.status("uma").await["pending_download"],
+        true,
+        "until the owner's set is saved, the link still stands"
+    );
+    assert_eq!(app.activate("uma", &own).await.status, StatusCode::OK);
     assert_eq!(app.status("uma").await["pending_download"], false);
     assert!(is_gone(&redeem_json(&app, &token).await));
     assert_eq!(
@@ -1551,6 +1593,10 @@ pub async fn sets_keep_working_after_the_hash_cost_changes(app: TestApp) {
         StatusCode::CREATED,
         "{}",
         regenerated.text
+    );
+    assert_eq!(
+        app.activate("cid", &regenerated).await.status,
+        StatusCode::OK
     );
     let record = app
         .store

@@ -193,7 +193,26 @@ async fn no_secret_is_stored_or_logged_after_a_full_walk() {
     assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
     remember_codes("a redeemed code", &redeemed.codes());
 
-    for (who, base32) in [("ana", &secret), ("root", &admin_secret)] {
+    // Left pending at the scan: a replacement authenticator and a regenerated set, each behind
+    // a backup code as the proof.
+    let replacing = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment")
+                .user("root")
+                .header("x-otp", admin_codes[1].clone()),
+        )
+        .await;
+    assert_eq!(replacing.status, StatusCode::CREATED, "{}", replacing.text);
+    let new_app = replacing.json()["secret"].as_str().unwrap().to_owned();
+    let pending = app.regenerate("root", &admin_codes[2]).await;
+    assert_eq!(pending.status, StatusCode::CREATED, "{}", pending.text);
+    remember_codes("a pending set's code", &pending.codes());
+
+    for (who, base32) in [
+        ("ana", &secret),
+        ("root", &admin_secret),
+        ("root's new app", &new_app),
+    ] {
         let raw = totp_rs::Secret::Encoded(base32.clone()).to_bytes().unwrap();
         let mut totp = Secret::of_bytes(format!("{who}'s TOTP secret"), &raw);
         totp.texts.push(base32.clone());

@@ -147,8 +147,17 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE, AUDIT],
-        "regenerate: read, reserve (opening a new window), replace the set, audit"
+        [READ, WRITE, WRITE],
+        "regenerate: read, reserve (opening a new window), store the pending set"
+    );
+    assert_eq!(
+        app.activate("ana", &regenerated).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        log.take(),
+        [READ, WRITE, AUDIT],
+        "activate: read, swap the set in, audit"
     );
 }
 

@@ -16,7 +16,7 @@ use crate::{
         events::{AuditPosition, SecurityEvent},
         link_token::DownloadGrant,
         proof::Proof,
-        record::{EnrollmentState, TotpEnrollment, UserRecord},
+        record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
         user::{Email, UserId},
@@ -70,6 +70,23 @@ impl MemoryStore {
     }
 }
 
+/// Spends a proof on a write that keeps the active set: the TOTP step, or the backup code
+/// marked used.
+fn spend_keeping_the_set(record: &mut UserRecord, proof: &Proof, at: OffsetDateTime) {
+    match proof {
+        Proof::Totp { step } => record.totp.last_step = *step,
+        Proof::BackupCode { hash, .. } => {
+            if let Some(code) = record
+                .codes
+                .as_mut()
+                .and_then(|set| set.codes.iter_mut().find(|c| c.hash == *hash))
+            {
+                code.used_at = Some(at);
+            }
+        }
+    }
+}
+
 /// A passed sign-in challenge's mark, left by the write that accepted the code.
 fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
     if let Some(pass) = pass {
@@ -120,9 +137,12 @@ impl Store for MemoryStore {
                             state: EnrollmentState::Pending,
                             secret: secret.clone(),
                             last_step: 0,
+                            since: None,
+                            replacement: None,
                         },
                         email: None,
                         codes: None,
+                        pending_codes: None,
                         grant: None,
                         ledger: AttemptLedger::default(),
                         sign_in_pass: None,
@@ -166,6 +186,7 @@ impl Store for MemoryStore {
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
+        at: OffsetDateTime,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
@@ -177,9 +198,61 @@ impl Store for MemoryStore {
                 record.ledger = AttemptLedger::default();
                 record.totp.state = EnrollmentState::Active;
                 record.totp.last_step = step;
+                record.totp.since = Some(at);
                 record.email = email.cloned();
                 record.codes = set.cloned();
                 leave(record, pass);
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn start_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+        replacement: &Replacement,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+            {
+                spend_keeping_the_set(record, proof, at);
+                record.ledger = AttemptLedger::default();
+                record.totp.replacement = Some(replacement.clone());
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn confirm_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        checked_secret: &SealedSecret,
+        step: u64,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled()
+                    && record.totp.last_step < step
+                    && holds(record, attempt)
+                    && record
+                        .totp
+                        .replacement
+                        .as_ref()
+                        .is_some_and(|r| r.secret == *checked_secret && r.is_live(at)) =>
+            {
+                record.totp.secret = checked_secret.clone();
+                record.totp.last_step = step;
+                record.totp.since = Some(at);
+                record.totp.replacement = None;
+                record.ledger = AttemptLedger::default();
                 Written::Applied
             }
             _ => Written::ConditionFailed,
@@ -239,12 +312,54 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn replace_code_set(
+    async fn put_pending_set(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
-        set: Option<&BackupCodeSet>,
+        pending: &PendingSet,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+            {
+                spend_keeping_the_set(record, proof, at);
+                record.ledger = AttemptLedger::default();
+                record.pending_codes = Some(pending.clone());
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn activate_pending_set(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled()
+                    && record
+                        .pending_codes
+                        .as_ref()
+                        .is_some_and(|p| p.set.id == set_id && p.is_live(now)) =>
+            {
+                record.codes = record.pending_codes.take().map(|p| p.set);
+                record.grant = None;
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        }))
+    }
+
+    async fn remove_code_sets(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
@@ -255,7 +370,8 @@ impl Store for MemoryStore {
                 }
                 record.ledger = AttemptLedger::default();
                 // A backup code as the proof goes with the set it belonged to.
-                record.codes = set.cloned();
+                record.codes = None;
+                record.pending_codes = None;
                 record.grant = None;
                 Written::Applied
             }
@@ -298,6 +414,7 @@ impl Store for MemoryStore {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record) if record.is_enrolled() => {
                 record.codes = None;
+                record.pending_codes = None;
                 record.grant = Some(grant.clone());
                 Written::Applied
             }
@@ -322,6 +439,7 @@ impl Store for MemoryStore {
             {
                 record.grant = None;
                 record.codes = Some(set.clone());
+                record.pending_codes = None;
                 Written::Applied
             }
             _ => Written::ConditionFailed,

@@ -12,7 +12,8 @@ use crate::{
     domain::{
         codes::IssuedCodes,
         events::{Actor, EventKind, Source},
-        record::UserRecord,
+        proof::StepUp,
+        record::{Replacement, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
         totp::TotpSecret,
@@ -31,20 +32,33 @@ pub struct EnrollmentStarted {
     pub qr_svg: String,
 }
 
+/// Starts enrollment, or, for a user already enrolled, the replacement of their authenticator
+/// (a new phone): that needs a step-up `proof` (a code from the current app, or an unused
+/// backup code when the phone is lost), and the current app keeps working until the new one
+/// is confirmed.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn start(
     svc: &FactorServices,
     user: &UserId,
     email: Option<&Email>,
+    proof: Option<&str>,
+    source: &Source,
 ) -> Result<EnrollmentStarted, EnrollError> {
-    let (secret, _) = put_pending(svc, user)
-        .await?
-        .ok_or(EnrollError::AlreadyEnrolled)?;
+    let record = svc.store.get_user(user).await?;
+    let secret = match record.filter(UserRecord::is_enrolled) {
+        Some(record) => start_replacement(svc, &record, proof, source).await?,
+        None => {
+            let (secret, _) = put_pending(svc, user)
+                .await?
+                .ok_or(EnrollError::AlreadyEnrolled)?;
+            info!("TOTP enrollment started");
+            secret
+        }
+    };
     let otpauth_uri = otpauth_uri(svc, &secret, user, email);
     let qr_svg = QrCode::new(otpauth_uri.as_bytes())
         .map(|qr| qr.render::<svg::Color>().min_dimensions(200, 200).build())
         .unwrap_or_default();
-    info!("TOTP enrollment started");
     Ok(EnrollmentStarted {
         secret_base32: secret.base32(),
         otpauth_uri,
@@ -52,6 +66,44 @@ pub async fn start(
     })
 }
 
+async fn start_replacement(
+    svc: &FactorServices,
+    record: &UserRecord,
+    proof: Option<&str>,
+    source: &Source,
+) -> Result<TotpSecret, EnrollError> {
+    let code = proof.ok_or(EnrollError::TotpRequired)?;
+    let user = &record.user_id;
+    let (attempt, proof) = svc.check_step_up(record, code, Actor::User, source).await?;
+    let secret = TotpSecret::generate();
+    let now = svc.clock.now();
+    let replacement = Replacement {
+        secret: svc.sealer.seal(user, &secret),
+        expires_at: now + PENDING_ENROLLMENT_LIFETIME,
+    };
+    if svc
+        .store
+        .start_replacement(user, &attempt, &proof, &replacement, now)
+        .await?
+        == Written::ConditionFailed
+    {
+        return Err(EnrollError::InvalidCode);
+    }
+    info!("authenticator replacement started");
+    svc.proof_spent(record, &proof, StepUp::ReplaceAuthenticator, source)
+        .await;
+    Ok(secret)
+}
+
+/// What confirming did: a first enrollment (with its first set), or a replacement swapped in.
+pub enum Confirmed {
+    Enrolled(IssuedCodes),
+    Replaced,
+}
+
+/// Confirms a pending enrollment with its first code, which issues the first set; or, for an
+/// enrolled user with a replacement pending, swaps the new authenticator in with a code from
+/// it (the backup codes stay as they are).
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn confirm(
     svc: &FactorServices,
@@ -59,10 +111,48 @@ pub async fn confirm(
     email: Option<&Email>,
     code: &str,
     source: &Source,
-) -> Result<IssuedCodes, EnrollError> {
-    let record = pending(svc, user).await?;
+) -> Result<Confirmed, EnrollError> {
+    let record = svc
+        .store
+        .get_user(user)
+        .await?
+        .ok_or(EnrollError::NoPendingEnrollment)?;
+    if record.is_enrolled() {
+        return confirm_replacement(svc, &record, code, source).await;
+    }
     let issued = activate(svc, &record, email, code, source, FirstSet::Now, None).await?;
-    Ok(issued.expect("a first set was asked for"))
+    Ok(Confirmed::Enrolled(
+        issued.expect("a first set was asked for"),
+    ))
+}
+
+async fn confirm_replacement(
+    svc: &FactorServices,
+    record: &UserRecord,
+    code: &str,
+    source: &Source,
+) -> Result<Confirmed, EnrollError> {
+    let now = svc.clock.now();
+    let Some(replacement) = record.totp.replacement.as_ref().filter(|r| r.is_live(now)) else {
+        return Err(EnrollError::AlreadyEnrolled);
+    };
+    let user = &record.user_id;
+    let (attempt, step) = svc
+        .check_totp_of(record, &replacement.secret, code, source)
+        .await?;
+    if svc
+        .store
+        .confirm_replacement(user, &attempt, &replacement.secret, step, now)
+        .await?
+        == Written::ConditionFailed
+    {
+        // A newer replacement, or another confirm, came between our read and write.
+        return Err(EnrollError::InvalidCode);
+    }
+    info!("authenticator replaced");
+    let event = svc.event(EventKind::AuthenticatorReplaced, user, Actor::User, source);
+    svc.events.emit(event, record.email.as_ref()).await;
+    Ok(Confirmed::Replaced)
 }
 
 /// The enrollment a Cognito sign-in poses as its challenge, identified by the fingerprint of
@@ -206,7 +296,16 @@ async fn activate(
     let set = issued.as_ref().map(|i| &i.set);
     let written = svc
         .store
-        .activate_totp(user, &attempt, &record.totp.secret, step, email, set, pass)
+        .activate_totp(
+            user,
+            &attempt,
+            &record.totp.secret,
+            step,
+            email,
+            set,
+            pass,
+            svc.clock.now(),
+        )
         .await?;
     if written == Written::ConditionFailed {
         // Another request confirmed or restarted enrollment between our read and write.

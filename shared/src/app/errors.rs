@@ -52,11 +52,14 @@ pub enum VerifyError {
     Fault(Fault),
 }
 
-/// Starting and confirming TOTP enrollment.
+/// Starting and confirming TOTP enrollment, and replacing an enrolled authenticator.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
     #[error("TOTP is already enrolled for this user")]
     AlreadyEnrolled,
+    /// Replacing an enrolled authenticator needs a step-up proof.
+    #[error("a current TOTP code or an unused backup code is required")]
+    TotpRequired,
     #[error("there is no pending TOTP enrollment to confirm")]
     NoPendingEnrollment,
     #[error("the code is not valid")]
@@ -67,11 +70,15 @@ pub enum EnrollError {
     Fault(Fault),
 }
 
-/// The owner's status, regenerate and delete of their set.
+/// The owner's status, regenerate, activate and delete of their set.
 #[derive(Debug, thiserror::Error)]
 pub enum CodeSetError {
     #[error("TOTP is not enrolled for this user")]
     NotEnrolled,
+    /// Activating a set that is not this user's pending one (unknown, expired, replaced,
+    /// already activated, or another user's).
+    #[error("there is no pending set with that id")]
+    NoPendingSet,
     #[error("a current TOTP code is required")]
     TotpRequired,
     #[error("the code is not valid")]

@@ -29,7 +29,7 @@ use crate::{
         link_token::LinkSigner,
         proof::{Proof, StepUp},
         record::UserRecord,
-        sealing::SecretSealer,
+        sealing::{SealedSecret, SecretSealer},
         totp::TotpCode,
         user::{Email, UserId},
     },
@@ -70,9 +70,11 @@ pub struct Services {
 }
 
 /// What a code check accepts as proof.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Accept {
-    TotpOnly,
+#[derive(Clone, Copy)]
+enum Accept<'a> {
+    /// Only a code of this authenticator's secret (the enrolled one, or one being confirmed).
+    TotpOf(&'a SealedSecret),
+    /// A code of the enrolled authenticator, or an unused backup code.
     TotpOrBackupCode,
 }
 
@@ -184,11 +186,35 @@ impl FactorServices {
         source: &Source,
     ) -> Result<(ReservedAttempt, u64), CheckFailed> {
         let (attempt, proof) = self
-            .check(record, code, actor, source, Accept::TotpOnly)
+            .check(
+                record,
+                code,
+                actor,
+                source,
+                Accept::TotpOf(&record.totp.secret),
+            )
             .await?;
         match proof {
             Proof::Totp { step } => Ok((attempt, step)),
             // `TotpOnly` never yields one; refusing keeps this total without a panic.
+            Proof::BackupCode { .. } => Err(CheckFailed::InvalidCode),
+        }
+    }
+
+    /// Reserves, then checks a TOTP code of `secret`, an authenticator `record`'s user is
+    /// adding in place of the current one.
+    pub(crate) async fn check_totp_of(
+        &self,
+        record: &UserRecord,
+        secret: &SealedSecret,
+        code: &str,
+        source: &Source,
+    ) -> Result<(ReservedAttempt, u64), CheckFailed> {
+        let (attempt, proof) = self
+            .check(record, code, Actor::User, source, Accept::TotpOf(secret))
+            .await?;
+        match proof {
+            Proof::Totp { step } => Ok((attempt, step)),
             Proof::BackupCode { .. } => Err(CheckFailed::InvalidCode),
         }
     }
@@ -213,18 +239,21 @@ impl FactorServices {
         code: &str,
         actor: Actor,
         source: &Source,
-        accept: Accept,
+        accept: Accept<'_>,
     ) -> Result<(ReservedAttempt, Proof), CheckFailed> {
         let attempt = self
             .reserve_attempt(&record.user_id, Some(record))
             .await?
             .ok_or(CheckFailed::InvalidCode)?;
         let proof = match (TotpCode::parse(code), accept) {
-            (Some(totp), _) => self
+            (Some(totp), Accept::TotpOf(secret)) => self
+                .fresh_step_of(record, secret, &totp)?
+                .map(|step| Proof::Totp { step }),
+            (Some(totp), Accept::TotpOrBackupCode) => self
                 .fresh_totp_step(Some(record), &totp)?
                 .map(|step| Proof::Totp { step }),
             (None, Accept::TotpOrBackupCode) => self.unused_backup_code(record, code).await?,
-            (None, Accept::TotpOnly) => None,
+            (None, Accept::TotpOf(_)) => None,
         };
         match proof {
             Some(proof) => Ok((attempt, proof)),
@@ -342,9 +371,20 @@ impl FactorServices {
             std::hint::black_box(decoy.matching_step(code, now));
             return Ok(None);
         };
-        let secret = self.sealer.open(&record.user_id, &record.totp.secret)?;
+        self.fresh_step_of(record, &record.totp.secret, code)
+    }
+
+    /// The step a fresh code of `secret` proves for `record`'s user: later than the last step
+    /// that user had accepted, whichever app it came from.
+    fn fresh_step_of(
+        &self,
+        record: &UserRecord,
+        secret: &SealedSecret,
+        code: &TotpCode,
+    ) -> Result<Option<u64>, Fault> {
+        let secret = self.sealer.open(&record.user_id, secret)?;
         Ok(secret
-            .matching_step(code, now)
+            .matching_step(code, self.clock.now())
             .filter(|step| *step > record.totp.last_step))
     }
 }

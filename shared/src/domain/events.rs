@@ -24,10 +24,11 @@ pub enum EventKind {
     DownloadLinkRefused,
     LockedOut,
     TwoFactorDisabled,
+    AuthenticatorReplaced,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -39,17 +40,19 @@ impl EventKind {
         EventKind::DownloadLinkRefused,
         EventKind::LockedOut,
         EventKind::TwoFactorDisabled,
+        EventKind::AuthenticatorReplaced,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
     /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 6] = [
+    pub const MAILED: [EventKind; 7] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
         EventKind::DownloadLinkRedeemed,
         EventKind::LockedOut,
         EventKind::TwoFactorDisabled,
+        EventKind::AuthenticatorReplaced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +68,7 @@ impl EventKind {
             EventKind::DownloadLinkRefused => "download_link_refused",
             EventKind::LockedOut => "locked_out",
             EventKind::TwoFactorDisabled => "two_factor_disabled",
+            EventKind::AuthenticatorReplaced => "authenticator_replaced",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! What is stored about one user, and the rules that read it.
 
+use time::OffsetDateTime;
+
 use super::{
     attempts::AttemptLedger,
     codes::BackupCodeSet,
@@ -22,6 +24,25 @@ pub struct TotpEnrollment {
     pub secret: SealedSecret,
     /// The last time step accepted; a code for this step or an earlier one is a replay.
     pub last_step: u64,
+    /// When the authenticator in use was confirmed (unknown for records older than this field).
+    pub since: Option<OffsetDateTime>,
+    /// A new authenticator being set up while the current one keeps working.
+    pub replacement: Option<Replacement>,
+}
+
+/// A replacement authenticator's secret, shown but not yet proven by a code from the new app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub secret: SealedSecret,
+    /// Past this, the replacement is dropped: it cannot be confirmed and the status no longer
+    /// shows it.
+    pub expires_at: OffsetDateTime,
+}
+
+impl Replacement {
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        now < self.expires_at
+    }
 }
 
 /// Everything stored about one user.
@@ -31,11 +52,31 @@ pub struct UserRecord {
     pub totp: TotpEnrollment,
     pub email: Option<Email>,
     pub codes: Option<BackupCodeSet>,
+    /// A regenerated set shown to the user, counting only once they say they saved it.
+    pub pending_codes: Option<PendingSet>,
     /// A download link an administrator had mailed, not yet redeemed (it may have expired).
     pub grant: Option<DownloadGrant>,
     pub ledger: AttemptLedger,
     /// A Cognito sign-in's passed challenge, not yet turned into tokens.
     pub sign_in_pass: Option<SignInPass>,
+}
+
+/// How long a regenerated set waits to be activated before it is dropped.
+pub const PENDING_SET_LIFETIME: time::Duration = time::Duration::minutes(15);
+
+/// A regenerated set, not yet the one that works: the current set keeps working until this
+/// one is activated (the user saved it), so a set whose answer never reached its user (a
+/// closed tab, a dropped connection) costs them nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingSet {
+    pub set: BackupCodeSet,
+    pub expires_at: OffsetDateTime,
+}
+
+impl PendingSet {
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        now < self.expires_at
+    }
 }
 
 impl UserRecord {

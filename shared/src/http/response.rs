@@ -37,6 +37,7 @@ pub enum ErrorCode {
     NotEnrolled,
     NotFound,
     PayloadTooLarge,
+    SetNotPending,
     TotpRequired,
     Unauthenticated,
     Unavailable,
@@ -47,7 +48,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
         ErrorCode::Forbidden,
@@ -68,6 +69,7 @@ impl ErrorCode {
         ErrorCode::NotEnrolled,
         ErrorCode::NotFound,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::SetNotPending,
         ErrorCode::TotpRequired,
         ErrorCode::Unauthenticated,
         ErrorCode::Unavailable,
@@ -98,6 +100,7 @@ impl ErrorCode {
             ErrorCode::NoPendingEnrollment => "no_pending_enrollment",
             ErrorCode::NotEnrolled => "not_enrolled",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::SetNotPending => "set_not_pending",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -254,8 +257,10 @@ impl From<EnrollError> for ApiError {
         match err {
             EnrollError::AlreadyEnrolled => Self::conflict(
                 ErrorCode::AlreadyEnrolled,
-                "TOTP is already enrolled for this user",
+                "TOTP is already enrolled for this user, and no replacement is waiting to be \
+                 confirmed: to set up a new app, POST /v1/totp/enrollment with a step-up proof",
             ),
+            EnrollError::TotpRequired => Self::totp_required(),
             EnrollError::NoPendingEnrollment => Self::conflict(
                 ErrorCode::NoPendingEnrollment,
                 "there is no enrollment to confirm: POST /v1/totp/enrollment first",
@@ -273,6 +278,11 @@ impl From<CodeSetError> for ApiError {
             CodeSetError::NotEnrolled => Self::conflict(
                 ErrorCode::NotEnrolled,
                 "TOTP is not enrolled for this user: enroll an authenticator first",
+            ),
+            CodeSetError::NoPendingSet => Self::conflict(
+                ErrorCode::SetNotPending,
+                "`set_id` names no set waiting to be activated: it expired (15 minutes), was \
+                 replaced by a newer one or activated already; regenerate again",
             ),
             CodeSetError::TotpRequired => Self::totp_required(),
             CodeSetError::InvalidCode => Self::invalid_code(),

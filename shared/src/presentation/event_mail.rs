@@ -112,6 +112,16 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
              your administrator."
                 .to_owned(),
         ),
+        EventKind::AuthenticatorReplaced => (
+            "a new authenticator app was set up",
+            format!(
+                "A new authenticator app was set up for your {product} account. Codes from \
+                 the app you used before no longer work; your backup codes are unchanged."
+            ),
+            "If this was not you, someone can sign in as you: change your password and \
+             contact your administrator now."
+                .to_owned(),
+        ),
         EventKind::TwoFactorDisabled => (
             "two-factor authentication was turned off",
             match &event.actor {

@@ -31,6 +31,10 @@ pub async fn a_backup_code_proves_regenerate_and_remove_and_is_spent(app: TestAp
         "{}",
         regenerated.text
     );
+    assert_eq!(
+        app.activate("lu", &regenerated).await.status,
+        StatusCode::OK
+    );
     let new_codes = regenerated.codes();
     let used = &trail(&app, "lu").await[1];
     assert_eq!(

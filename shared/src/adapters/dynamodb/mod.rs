@@ -24,7 +24,7 @@ use crate::{
         codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
         link_token::DownloadGrant,
         proof::Proof,
-        record::{EnrollmentState, TotpEnrollment, UserRecord},
+        record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
         user::{Email, UserId},
@@ -42,6 +42,13 @@ const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
 const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
+/// A regenerated set waiting to be activated: the active set's attributes, `pending_` first,
+/// and when it is dropped.
+const PENDING_SET_ATTRIBUTES: &str = "pending_set_id, pending_set_salt, pending_set_cost, \
+     pending_set_generated_at, pending_codes, pending_set_expires_at";
+const PENDING_SET_CLAUSE: &str = "pending_set_id = :pending_id, pending_set_salt = :pending_salt, \
+     pending_set_cost = :pending_cost, pending_set_generated_at = :pending_at, \
+     pending_codes = :pending_codes, pending_set_expires_at = :pending_expires";
 /// The attempt ledger: reserved attempts and when their window closes (epoch seconds). An
 /// accepting write removes both, and `failures` and `locked_until`, the lockout counters of
 /// items written before the ledger existed.
@@ -50,8 +57,11 @@ const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_unti
 const SIGN_IN_PASS: &str = "sign_in_pass_until";
 /// Everything a user's second factor is: removing it all leaves the user as before enrollment
 /// (an item with only its key, which `get_user` reads as no record).
-const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, email, expires_at, \
-     set_id, set_salt, set_cost, set_generated_at, codes, grant_id, grant_expires_at, \
+const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_since, \
+     replacement_secret, replacement_expires_at, email, expires_at, \
+     set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
+     pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
+     grant_id, grant_expires_at, \
      attempts, attempts_until, failures, locked_until, sign_in_pass_until";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
@@ -178,12 +188,13 @@ fn holding(request: UpdateItemFluentBuilder, attempt: &ReservedAttempt) -> Updat
         .expression_attribute_values(":ledger_max", n(attempt.threshold()))
 }
 
-/// What spending a step-up proof adds to a write that replaces or removes the active set: the
-/// SET clause (empty, or `, totp_last_step = :step`) and the condition that it is unspent. A
-/// backup code needs no SET: it leaves with its set.
+/// What spending a step-up proof adds to a write: the SET clause (empty, or starting with a
+/// comma) and the condition that it is unspent. `kept`: the write keeps the active set, so a
+/// backup code is marked used at that time; otherwise it leaves with its set.
 fn spending(
     request: UpdateItemFluentBuilder,
     proof: &Proof,
+    kept: Option<OffsetDateTime>,
 ) -> (UpdateItemFluentBuilder, &'static str, &'static str) {
     match proof {
         Proof::Totp { step } => (
@@ -191,14 +202,22 @@ fn spending(
             ", totp_last_step = :step",
             "totp_last_step < :step",
         ),
-        Proof::BackupCode { set_id, hash } => (
-            request
+        Proof::BackupCode { set_id, hash } => {
+            let request = request
                 .expression_attribute_names("#proof", hash.to_hex())
                 .expression_attribute_values(":proof_set", s(set_id))
-                .expression_attribute_values(":unused", n(0)),
-            "",
-            "set_id = :proof_set AND codes.#proof = :unused",
-        ),
+                .expression_attribute_values(":unused", n(0));
+            let condition = "set_id = :proof_set AND codes.#proof = :unused";
+            match kept {
+                Some(at) => (
+                    request
+                        .expression_attribute_values(":proof_used", n(at.unix_timestamp().max(1))),
+                    ", codes.#proof = :proof_used",
+                    condition,
+                ),
+                None => (request, "", condition),
+            }
+        }
     }
 }
 
@@ -344,10 +363,13 @@ impl Store for DynamoStore {
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
+        at: OffsetDateTime,
     ) -> Result<Written, StoreError> {
-        let (mut request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
-        let mut expression =
-            format!("SET totp_state = :active, totp_last_step = :step{pass_clause}");
+        let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
+        let mut request = request.expression_attribute_values(":since", n(at.unix_timestamp()));
+        let mut expression = format!(
+            "SET totp_state = :active, totp_last_step = :step, totp_since = :since{pass_clause}"
+        );
         let mut removed = vec![TTL_ATTRIBUTE, LEDGER_ATTRIBUTES];
         match email {
             Some(email) => {
@@ -371,6 +393,58 @@ impl Store for DynamoStore {
             .expression_attribute_values(":checked", b(&checked_secret.0))
             .expression_attribute_values(":step", n(step));
         Ok(written(conditional(request, "activate TOTP").await?))
+    }
+
+    async fn start_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+        replacement: &Replacement,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        let (request, spend, unspent) =
+            spending(holding(self.update(user), attempt), proof, Some(at));
+        let request = request
+            .update_expression(format!(
+                "SET replacement_secret = :replacement, replacement_expires_at = :expires{spend} \
+                 REMOVE {LEDGER_ATTRIBUTES}"
+            ))
+            .condition_expression(format!(
+                "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
+            ))
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":replacement", b(&replacement.secret.0))
+            .expression_attribute_values(":expires", n(replacement.expires_at.unix_timestamp()));
+        Ok(written(
+            conditional(request, "start replacing an authenticator").await?,
+        ))
+    }
+
+    async fn confirm_replacement(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        checked_secret: &SealedSecret,
+        step: u64,
+        at: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        let request = holding(self.update(user), attempt)
+            .update_expression(format!(
+                "SET totp_secret = :checked, totp_last_step = :step, totp_since = :at \
+                 REMOVE replacement_secret, replacement_expires_at, {LEDGER_ATTRIBUTES}"
+            ))
+            .condition_expression(format!(
+                "totp_state = :active AND replacement_secret = :checked \
+                 AND replacement_expires_at > :at AND totp_last_step < :step AND {HOLDS_RESERVATION}"
+            ))
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":checked", b(&checked_secret.0))
+            .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":at", n(at.unix_timestamp()));
+        Ok(written(
+            conditional(request, "confirm a replacement authenticator").await?,
+        ))
     }
 
     async fn use_totp_step(
@@ -442,35 +516,87 @@ impl Store for DynamoStore {
         ))
     }
 
-    async fn replace_code_set(
+    async fn put_pending_set(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
-        set: Option<&BackupCodeSet>,
+        pending: &PendingSet,
+        at: OffsetDateTime,
     ) -> Result<Written, StoreError> {
-        // The set is replaced, so a backup code as the proof is spent by going with it.
-        let (request, spend, unspent) = spending(holding(self.update(user), attempt), proof);
-        let request = match set {
-            Some(set) => with_set(request, set).update_expression(format!(
-                "SET {SET_CLAUSE}{spend} REMOVE {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
-            )),
-            None => {
-                let spend = spend
-                    .strip_prefix(", ")
-                    .map_or(String::new(), |s| format!("SET {s} "));
-                request.update_expression(format!(
-                    "{spend}REMOVE {SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
-                ))
-            }
-        };
+        let (request, spend, unspent) =
+            spending(holding(self.update(user), attempt), proof, Some(at));
+        let set = &pending.set;
+        let cost = set.cost.map_or_else(String::new, |c| c.encode());
         let request = request
+            .update_expression(format!(
+                "SET {PENDING_SET_CLAUSE}{spend} REMOVE {LEDGER_ATTRIBUTES}"
+            ))
+            .condition_expression(format!(
+                "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
+            ))
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":pending_id", s(&set.id))
+            .expression_attribute_values(":pending_salt", b(&set.salt))
+            .expression_attribute_values(":pending_cost", s(cost))
+            .expression_attribute_values(":pending_at", n(set.generated_at.unix_timestamp()))
+            .expression_attribute_values(":pending_codes", codes_map(set))
+            .expression_attribute_values(
+                ":pending_expires",
+                n(pending.expires_at.unix_timestamp()),
+            );
+        Ok(written(
+            conditional(request, "put a pending backup code set").await?,
+        ))
+    }
+
+    async fn activate_pending_set(
+        &self,
+        user: &UserId,
+        set_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        // Each active attribute takes its pending twin's value, in the same write.
+        let request = self
+            .update(user)
+            .update_expression(format!(
+                "SET set_id = pending_set_id, set_salt = pending_set_salt, \
+                 set_cost = pending_set_cost, set_generated_at = pending_set_generated_at, \
+                 codes = pending_codes REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}"
+            ))
+            .condition_expression(
+                "totp_state = :active AND pending_set_id = :id AND pending_set_expires_at > :now",
+            )
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":id", s(set_id))
+            .expression_attribute_values(":now", n(now.unix_timestamp()));
+        Ok(written(
+            conditional(request, "activate a pending backup code set").await?,
+        ))
+    }
+
+    async fn remove_code_sets(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+    ) -> Result<Written, StoreError> {
+        // The sets go, so a backup code as the proof is spent by going with them.
+        let (request, spend, unspent) = spending(holding(self.update(user), attempt), proof, None);
+        let spend = spend
+            .strip_prefix(", ")
+            .map_or(String::new(), |s| format!("SET {s} "));
+        let request = request
+            .update_expression(format!(
+                "{spend}REMOVE {SET_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
+                 {LEDGER_ATTRIBUTES}"
+            ))
             .condition_expression(format!(
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
             .expression_attribute_values(":active", s(ACTIVE));
         Ok(written(
-            conditional(request, "replace a backup code set").await?,
+            conditional(request, "remove the backup code sets").await?,
         ))
     }
 
@@ -481,7 +607,7 @@ impl Store for DynamoStore {
         proof: &Proof,
     ) -> Result<Written, StoreError> {
         // Whatever the proof is, it goes with the factor it belonged to: only its condition.
-        let (request, _, unspent) = spending(holding(self.update(user), attempt), proof);
+        let (request, _, unspent) = spending(holding(self.update(user), attempt), proof, None);
         let request = request
             .update_expression(format!("REMOVE {FACTOR_ATTRIBUTES}"))
             .condition_expression(format!(
@@ -510,7 +636,8 @@ impl Store for DynamoStore {
         let request = self
             .update(user)
             .update_expression(format!(
-                "SET grant_id = :grant, grant_expires_at = :expires REMOVE {SET_ATTRIBUTES}"
+                "SET grant_id = :grant, grant_expires_at = :expires \
+                 REMOVE {SET_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}"
             ))
             .condition_expression("totp_state = :active")
             .expression_attribute_values(":active", s(ACTIVE))
@@ -527,7 +654,9 @@ impl Store for DynamoStore {
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError> {
         let request = with_set(self.update(user), set)
-            .update_expression(format!("SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}"))
+            .update_expression(format!(
+                "SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}"
+            ))
             .condition_expression(
                 "totp_state = :active AND grant_id = :grant AND grant_expires_at > :now",
             )
@@ -568,28 +697,16 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
     };
     let secret = get_b(item, "totp_secret").ok_or_else(|| corrupt("totp_secret"))?;
     let last_step = get_n(item, "totp_last_step").ok_or_else(|| corrupt("totp_last_step"))?;
-    let codes = match get_s(item, "set_id") {
-        None => None,
-        Some(id) => {
-            let salt: [u8; SALT_LEN] = get_b(item, "set_salt")
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| corrupt("set_salt"))?;
-            let generated_at = timestamp(
-                get_n(item, "set_generated_at").ok_or_else(|| corrupt("set_generated_at"))?,
-            )?;
-            let codes = parse_codes(item.get("codes").ok_or_else(|| corrupt("codes"))?)?;
-            let cost = match get_s(item, "set_cost") {
-                None => None,
-                Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
-            };
-            Some(BackupCodeSet {
-                id: id.to_owned(),
-                salt,
-                cost,
-                generated_at,
-                codes,
-            })
-        }
+    let codes = parse_set(item, "")?;
+    let pending_codes = match (
+        parse_set(item, "pending_")?,
+        get_n(item, "pending_set_expires_at"),
+    ) {
+        (Some(set), Some(expires)) => Some(PendingSet {
+            set,
+            expires_at: timestamp(expires)?,
+        }),
+        _ => None,
     };
     let grant = match (get_s(item, "grant_id"), get_n(item, "grant_expires_at")) {
         (Some(id), Some(expires)) => Some(DownloadGrant {
@@ -609,15 +726,54 @@ fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
             state,
             secret: SealedSecret(secret.to_vec()),
             last_step: u64::try_from(last_step).map_err(|_| corrupt("totp_last_step"))?,
+            since: get_n(item, "totp_since").map(timestamp).transpose()?,
+            replacement: match (
+                get_b(item, "replacement_secret"),
+                get_n(item, "replacement_expires_at"),
+            ) {
+                (Some(secret), Some(expires)) => Some(Replacement {
+                    secret: SealedSecret(secret.to_vec()),
+                    expires_at: timestamp(expires)?,
+                }),
+                _ => None,
+            },
         },
         email: get_s(item, "email").and_then(Email::parse),
         codes,
+        pending_codes,
         grant,
         sign_in_pass: get_n(item, SIGN_IN_PASS)
             .map(timestamp)
             .transpose()?
             .map(|until| SignInPass { until }),
     })
+}
+
+/// The set stored under attributes named with `prefix` (`""` the active set, `"pending_"` the
+/// pending one); its code map is `codes` or `pending_codes`.
+fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSet>, StoreError> {
+    let name = |field: &str| format!("{prefix}{field}");
+    let Some(id) = get_s(item, &name("set_id")) else {
+        return Ok(None);
+    };
+    let salt: [u8; SALT_LEN] = get_b(item, &name("set_salt"))
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| corrupt("set_salt"))?;
+    let generated_at = timestamp(
+        get_n(item, &name("set_generated_at")).ok_or_else(|| corrupt("set_generated_at"))?,
+    )?;
+    let codes = parse_codes(item.get(&name("codes")).ok_or_else(|| corrupt("codes"))?)?;
+    let cost = match get_s(item, &name("set_cost")) {
+        None => None,
+        Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
+    };
+    Ok(Some(BackupCodeSet {
+        id: id.to_owned(),
+        salt,
+        cost,
+        generated_at,
+        codes,
+    }))
 }
 
 fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {

@@ -7,7 +7,10 @@ use serde_json::json;
 
 use super::{serve, totp_from};
 use crate::{
-    app::{enroll, two_factor, FactorServices},
+    app::{
+        enroll::{self, Confirmed},
+        two_factor, FactorServices,
+    },
     config::IdentitySettings,
     http::{
         identity::caller,
@@ -50,7 +53,15 @@ impl Served for EnrollApi {
 
 async fn start_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
-    let started = enroll::start(&api.services, &who.user, who.email.as_ref()).await?;
+    let proof = totp_from(req)?;
+    let started = enroll::start(
+        &api.services,
+        &who.user,
+        who.email.as_ref(),
+        proof.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
@@ -70,7 +81,7 @@ struct CodeBody {
 async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let body: CodeBody = json_body(req)?;
-    let issued = enroll::confirm(
+    let confirmed = enroll::confirm(
         &api.services,
         &who.user,
         who.email.as_ref(),
@@ -78,10 +89,16 @@ async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<B
         &caller_source(req),
     )
     .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "backup_codes": issued.display(), "remaining": issued.plaintext.len() }),
-    ))
+    Ok(match confirmed {
+        Confirmed::Enrolled(issued) => json_response(
+            StatusCode::OK,
+            &json!({ "backup_codes": issued.display(), "remaining": issued.plaintext.len() }),
+        ),
+        // The backup codes stay as they were: nothing new to show.
+        Confirmed::Replaced => {
+            json_response(StatusCode::OK, &json!({ "authenticator_replaced": true }))
+        }
+    })
 }
 
 async fn disable_two_factor(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -1,6 +1,11 @@
-//! The `regenerate` function: a user reads, replaces or deletes their own code set.
+//! The `regenerate` function: a user reads their status, makes a new set (pending until they
+//! activate it, having saved it), or deletes their sets.
 
-use lambda_http::{http::StatusCode, Body, Request, Response};
+use lambda_http::{
+    http::{HeaderValue, StatusCode},
+    Body, Request, Response,
+};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
@@ -9,8 +14,8 @@ use crate::{
     config::IdentitySettings,
     http::{
         identity::caller,
-        request::{caller_source, wants_text},
-        response::{empty_response, json_response, text_attachment, ApiError},
+        request::{caller_source, json_body, wants_text},
+        response::{empty_response, json_response, text_attachment, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
     presentation::codes_file,
@@ -21,7 +26,7 @@ pub struct RegenerateApi {
     pub identity: IdentitySettings,
 }
 
-serve!(RegenerateApi: code_set_status, regenerate_code_set, delete_code_set);
+serve!(RegenerateApi: code_set_status, regenerate_code_set, activate_code_set, delete_code_set);
 
 impl Served for RegenerateApi {
     const FUNCTION: Function = Function::Regenerate;
@@ -37,6 +42,12 @@ impl Served for RegenerateApi {
             path: "/v1/backup-codes",
             authorization: Authorization::Jwt,
             handler: serve::regenerate_code_set,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/backup-codes/activate",
+            authorization: Authorization::Jwt,
+            handler: serve::activate_code_set,
         },
         Route {
             method: "DELETE",
@@ -64,6 +75,15 @@ async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<
             "used": used,
             "pending_download": status.pending_download,
             "low": status.low,
+            "totp": {
+                "enrolled": true,
+                "since": status.totp.since.map(rfc3339),
+                "replacement_pending": status.totp.replacement_pending,
+            },
+            "pending_set": status.pending_set.map(|p| json!({
+                "generated_at": rfc3339(p.generated_at),
+                "expires_at": rfc3339(p.expires_at),
+            })),
         }),
     ))
 }
@@ -74,22 +94,73 @@ async fn regenerate_code_set(
 ) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let totp = totp_from(req)?;
-    let issued = backup_codes::regenerate(
+    let pending = backup_codes::regenerate(
         &api.services,
         &who.user,
         totp.as_deref(),
         &caller_source(req),
     )
     .await?;
+    let issued = &pending.issued;
     if wants_text(req) {
-        return Ok(text_attachment(
+        let mut file = text_attachment(
             "backup-codes.txt",
-            codes_file(&api.services.settings.product, &issued),
-        ));
+            codes_file(&api.services.settings.product, issued),
+        );
+        // The file is the codes alone; activating them needs the set's id.
+        let headers = file.headers_mut();
+        headers.insert(SET_ID_HEADER, header_value(&issued.set.id));
+        headers.insert(
+            SET_EXPIRES_HEADER,
+            header_value(&rfc3339(pending.expires_at)),
+        );
+        return Ok(file);
     }
     Ok(json_response(
         StatusCode::CREATED,
-        &json!({ "backup_codes": issued.display(), "generated_at": rfc3339(issued.set.generated_at) }),
+        &json!({
+            "backup_codes": issued.display(),
+            "generated_at": rfc3339(issued.set.generated_at),
+            "set_id": issued.set.id,
+            "expires_at": rfc3339(pending.expires_at),
+        }),
+    ))
+}
+
+/// The pending set's id (and when it expires) on a regenerate answered as a file.
+pub const SET_ID_HEADER: &str = "x-backup-codes-set-id";
+pub const SET_EXPIRES_HEADER: &str = "x-backup-codes-expires-at";
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("set ids and timestamps are plain ASCII")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateBody {
+    set_id: String,
+}
+
+async fn activate_code_set(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let body: ActivateBody = json_body(req)?;
+    let set_id = body.set_id.trim();
+    if set_id.is_empty() || set_id.len() > 64 || !set_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "field `set_id` must be the `set_id` a regenerate answered (letters and digits)",
+        ));
+    }
+    let activated =
+        backup_codes::activate(&api.services, &who.user, set_id, &caller_source(req)).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "set_id": set_id,
+            "remaining": activated.remaining,
+            "generated_at": rfc3339(activated.generated_at),
+        }),
     ))
 }
 
