@@ -94,6 +94,30 @@ fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
     }
 }
 
+impl MemoryStore {
+    /// A write behind a step-up proof: it applies only while the user is enrolled, the ledger
+    /// holds the reservation and the proof is unspent; it clears the ledger, and `apply` makes
+    /// the change and spends the proof as that change needs.
+    fn behind_proof(
+        &self,
+        user: &UserId,
+        attempt: &ReservedAttempt,
+        proof: &Proof,
+        apply: impl FnOnce(&mut UserRecord),
+    ) -> Written {
+        self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+            {
+                record.ledger = AttemptLedger::default();
+                apply(record);
+                Written::Applied
+            }
+            _ => Written::ConditionFailed,
+        })
+    }
+}
+
 /// The step-up proof can still be spent: a TOTP step later than the last one used, or a backup
 /// code still unused in the active set.
 fn unspent(record: &UserRecord, proof: &Proof) -> bool {
@@ -216,16 +240,9 @@ impl Store for MemoryStore {
         replacement: &Replacement,
         at: OffsetDateTime,
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
-            {
-                spend_keeping_the_set(record, proof, at);
-                record.ledger = AttemptLedger::default();
-                record.totp.replacement = Some(replacement.clone());
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
+        Ok(self.behind_proof(user, attempt, proof, |record| {
+            spend_keeping_the_set(record, proof, at);
+            record.totp.replacement = Some(replacement.clone());
         }))
     }
 
@@ -320,16 +337,9 @@ impl Store for MemoryStore {
         pending: &PendingSet,
         at: OffsetDateTime,
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
-            {
-                spend_keeping_the_set(record, proof, at);
-                record.ledger = AttemptLedger::default();
-                record.pending_codes = Some(pending.clone());
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
+        Ok(self.behind_proof(user, attempt, proof, |record| {
+            spend_keeping_the_set(record, proof, at);
+            record.pending_codes = Some(pending.clone());
         }))
     }
 
@@ -361,21 +371,14 @@ impl Store for MemoryStore {
         attempt: &ReservedAttempt,
         proof: &Proof,
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
-            {
-                if let Proof::Totp { step } = proof {
-                    record.totp.last_step = *step;
-                }
-                record.ledger = AttemptLedger::default();
-                // A backup code as the proof goes with the set it belonged to.
-                record.codes = None;
-                record.pending_codes = None;
-                record.grant = None;
-                Written::Applied
+        Ok(self.behind_proof(user, attempt, proof, |record| {
+            if let Proof::Totp { step } = proof {
+                record.totp.last_step = *step;
             }
-            _ => Written::ConditionFailed,
+            // A backup code as the proof goes with the set it belonged to.
+            record.codes = None;
+            record.pending_codes = None;
+            record.grant = None;
         }))
     }
 

@@ -3,10 +3,17 @@
 //! `UpdateItem` on that map entry, which DynamoDB serializes per item.
 
 mod audit;
+mod expressions;
+mod item;
+mod table;
 
 use std::collections::HashMap;
 
 pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
+pub use self::table::ensure_table;
+
+use self::expressions::{codes_map, holding, leaving, spending, with_set, SET_CLAUSE};
+use self::item::{corrupt, get_n, get_s, parse_codes, parse_record, timestamp, Item};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -21,10 +28,10 @@ use time::OffsetDateTime;
 use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
-        codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
+        codes::{BackupCodeSet, CodeHash},
         link_token::DownloadGrant,
         proof::Proof,
-        record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
+        record::{PendingSet, Replacement, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
         user::{Email, UserId},
@@ -164,87 +171,6 @@ fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
         Some(_) => Written::Applied,
         None => Written::ConditionFailed,
     }
-}
-
-/// Adds the values that store a whole set; `SET_CLAUSE` names them.
-fn with_set(request: UpdateItemFluentBuilder, set: &BackupCodeSet) -> UpdateItemFluentBuilder {
-    // Sets are only ever written when generated, and a generated set knows its cost.
-    let cost = set.cost.map_or_else(String::new, |c| c.encode());
-    request
-        .expression_attribute_values(":set_id", s(&set.id))
-        .expression_attribute_values(":set_salt", b(&set.salt))
-        .expression_attribute_values(":set_cost", s(cost))
-        .expression_attribute_values(":set_at", n(set.generated_at.unix_timestamp()))
-        .expression_attribute_values(":codes", codes_map(set))
-}
-
-const SET_CLAUSE: &str = "set_id = :set_id, set_salt = :set_salt, set_cost = :set_cost, \
-     set_generated_at = :set_at, codes = :codes";
-
-/// Adds the values of `HOLDS_RESERVATION`.
-fn holding(request: UpdateItemFluentBuilder, attempt: &ReservedAttempt) -> UpdateItemFluentBuilder {
-    request
-        .expression_attribute_values(":ledger_one", n(1))
-        .expression_attribute_values(":ledger_max", n(attempt.threshold()))
-}
-
-/// What spending a step-up proof adds to a write: the SET clause (empty, or starting with a
-/// comma) and the condition that it is unspent. `kept`: the write keeps the active set, so a
-/// backup code is marked used at that time; otherwise it leaves with its set.
-fn spending(
-    request: UpdateItemFluentBuilder,
-    proof: &Proof,
-    kept: Option<OffsetDateTime>,
-) -> (UpdateItemFluentBuilder, &'static str, &'static str) {
-    match proof {
-        Proof::Totp { step } => (
-            request.expression_attribute_values(":step", n(step)),
-            ", totp_last_step = :step",
-            "totp_last_step < :step",
-        ),
-        Proof::BackupCode { set_id, hash } => {
-            let request = request
-                .expression_attribute_names("#proof", hash.to_hex())
-                .expression_attribute_values(":proof_set", s(set_id))
-                .expression_attribute_values(":unused", n(0));
-            let condition = "set_id = :proof_set AND codes.#proof = :unused";
-            match kept {
-                Some(at) => (
-                    request
-                        .expression_attribute_values(":proof_used", n(at.unix_timestamp().max(1))),
-                    ", codes.#proof = :proof_used",
-                    condition,
-                ),
-                None => (request, "", condition),
-            }
-        }
-    }
-}
-
-/// The SET clause that leaves a sign-in pass, with its value; empty without one.
-fn leaving(
-    request: UpdateItemFluentBuilder,
-    pass: Option<&SignInPass>,
-) -> (UpdateItemFluentBuilder, String) {
-    match pass {
-        Some(pass) => (
-            request.expression_attribute_values(":pass", n(pass.until.unix_timestamp())),
-            format!(", {SIGN_IN_PASS} = :pass"),
-        ),
-        None => (request, String::new()),
-    }
-}
-
-fn codes_map(set: &BackupCodeSet) -> AttributeValue {
-    AttributeValue::M(
-        set.codes
-            .iter()
-            .map(|c| {
-                let used = c.used_at.map_or(0, |t| t.unix_timestamp());
-                (c.hash.to_hex(), n(used))
-            })
-            .collect(),
-    )
 }
 
 #[async_trait]
@@ -665,251 +591,4 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", n(now.unix_timestamp()));
         Ok(written(conditional(request, "redeem a download").await?))
     }
-}
-
-type Item = HashMap<String, AttributeValue>;
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)?.as_s().ok().map(String::as_str)
-}
-
-fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
-    item.get(name)?.as_b().ok().map(Blob::as_ref)
-}
-
-fn timestamp(seconds: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| corrupt("timestamp out of range"))
-}
-
-fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
-    let state = match get_s(item, "totp_state") {
-        Some(PENDING) => EnrollmentState::Pending,
-        Some(ACTIVE) => EnrollmentState::Active,
-        _ => return Err(corrupt("totp_state")),
-    };
-    let secret = get_b(item, "totp_secret").ok_or_else(|| corrupt("totp_secret"))?;
-    let last_step = get_n(item, "totp_last_step").ok_or_else(|| corrupt("totp_last_step"))?;
-    let codes = parse_set(item, "")?;
-    let pending_codes = match (
-        parse_set(item, "pending_")?,
-        get_n(item, "pending_set_expires_at"),
-    ) {
-        (Some(set), Some(expires)) => Some(PendingSet {
-            set,
-            expires_at: timestamp(expires)?,
-        }),
-        _ => None,
-    };
-    let grant = match (get_s(item, "grant_id"), get_n(item, "grant_expires_at")) {
-        (Some(id), Some(expires)) => Some(DownloadGrant {
-            id: id.to_owned(),
-            expires_at: timestamp(expires)?,
-        }),
-        _ => None,
-    };
-    let ledger = AttemptLedger {
-        attempts: get_n(item, "attempts").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-        window_ends: get_n(item, "attempts_until").map(timestamp).transpose()?,
-    };
-    Ok(UserRecord {
-        ledger,
-        user_id: user.clone(),
-        totp: TotpEnrollment {
-            state,
-            secret: SealedSecret(secret.to_vec()),
-            last_step: u64::try_from(last_step).map_err(|_| corrupt("totp_last_step"))?,
-            since: get_n(item, "totp_since").map(timestamp).transpose()?,
-            replacement: match (
-                get_b(item, "replacement_secret"),
-                get_n(item, "replacement_expires_at"),
-            ) {
-                (Some(secret), Some(expires)) => Some(Replacement {
-                    secret: SealedSecret(secret.to_vec()),
-                    expires_at: timestamp(expires)?,
-                }),
-                _ => None,
-            },
-        },
-        email: get_s(item, "email").and_then(Email::parse),
-        codes,
-        pending_codes,
-        grant,
-        sign_in_pass: get_n(item, SIGN_IN_PASS)
-            .map(timestamp)
-            .transpose()?
-            .map(|until| SignInPass { until }),
-    })
-}
-
-/// The set stored under attributes named with `prefix` (`""` the active set, `"pending_"` the
-/// pending one); its code map is `codes` or `pending_codes`.
-fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSet>, StoreError> {
-    let name = |field: &str| format!("{prefix}{field}");
-    let Some(id) = get_s(item, &name("set_id")) else {
-        return Ok(None);
-    };
-    let salt: [u8; SALT_LEN] = get_b(item, &name("set_salt"))
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| corrupt("set_salt"))?;
-    let generated_at = timestamp(
-        get_n(item, &name("set_generated_at")).ok_or_else(|| corrupt("set_generated_at"))?,
-    )?;
-    let codes = parse_codes(item.get(&name("codes")).ok_or_else(|| corrupt("codes"))?)?;
-    let cost = match get_s(item, &name("set_cost")) {
-        None => None,
-        Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
-    };
-    Ok(Some(BackupCodeSet {
-        id: id.to_owned(),
-        salt,
-        cost,
-        generated_at,
-        codes,
-    }))
-}
-
-fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
-    let map = value.as_m().map_err(|_| corrupt("codes"))?;
-    let mut codes = map
-        .iter()
-        .map(|(hex, used)| {
-            let hash = CodeHash::from_hex(hex).ok_or_else(|| corrupt("code hash"))?;
-            let used: i64 = used
-                .as_n()
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt("code used_at"))?;
-            let used_at = if used == 0 {
-                None
-            } else {
-                Some(timestamp(used)?)
-            };
-            Ok(StoredCode { hash, used_at })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    // A map has no order; sorting keeps the record stable between reads.
-    codes.sort_by_key(|c| c.hash.to_hex());
-    Ok(codes)
-}
-
-/// Creates the table (with its audit index) if it is missing, adds the index to a table made
-/// before it existed, and waits until both are usable (local server, tests).
-pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-        GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
-        ProjectionType, ScalarAttributeType, TableStatus,
-    };
-    let fault = |operation: &'static str| {
-        move |err: Box<dyn std::error::Error + Send + Sync>| StoreError::Request {
-            operation,
-            source: err,
-        }
-    };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| fault("describe the key")(Box::new(e)))
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(|e| fault("describe the key")(Box::new(e)))
-    };
-    let projection = Projection::builder()
-        .projection_type(ProjectionType::All)
-        .build();
-    let exists = client.describe_table().table_name(table).send().await;
-    let described = match exists {
-        Ok(out) => out.table,
-        Err(err) => {
-            let missing = err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception());
-            if !missing {
-                return Err(fault("describe the table")(Box::new(err)));
-            }
-            let index = GlobalSecondaryIndex::builder()
-                .index_name(AUDIT_INDEX)
-                .key_schema(key(AUDIT_USER, KeyType::Hash)?)
-                .key_schema(key(AUDIT_SORT_KEY, KeyType::Range)?)
-                .projection(projection.clone())
-                .build()
-                .map_err(|e| fault("describe the audit index")(Box::new(e)))?;
-            client
-                .create_table()
-                .table_name(table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(attribute(PARTITION_KEY)?)
-                .attribute_definitions(attribute(AUDIT_USER)?)
-                .attribute_definitions(attribute(AUDIT_SORT_KEY)?)
-                .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
-                .global_secondary_indexes(index)
-                .send()
-                .await
-                .map_err(|e| fault("create the table")(Box::new(e)))?;
-            None
-        }
-    };
-    let has_index = |t: &aws_sdk_dynamodb::types::TableDescription| {
-        t.global_secondary_indexes()
-            .iter()
-            .any(|i| i.index_name() == Some(AUDIT_INDEX))
-    };
-    if described.as_ref().is_some_and(|t| !has_index(t)) {
-        // A table from before the audit trail: the README's migration, done for the local run.
-        let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(AUDIT_INDEX)
-            .key_schema(key(AUDIT_USER, KeyType::Hash)?)
-            .key_schema(key(AUDIT_SORT_KEY, KeyType::Range)?)
-            .projection(projection)
-            .build()
-            .map_err(|e| fault("describe the audit index")(Box::new(e)))?;
-        client
-            .update_table()
-            .table_name(table)
-            .attribute_definitions(attribute(AUDIT_USER)?)
-            .attribute_definitions(attribute(AUDIT_SORT_KEY)?)
-            .global_secondary_index_updates(
-                GlobalSecondaryIndexUpdate::builder().create(create).build(),
-            )
-            .send()
-            .await
-            .map_err(|e| fault("add the audit index")(Box::new(e)))?;
-    }
-    for _ in 0..100 {
-        let described = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| fault("wait for the table")(Box::new(e)))?;
-        let ready = described.table.is_some_and(|t| {
-            t.table_status == Some(TableStatus::Active)
-                && t.global_secondary_indexes().iter().any(|i| {
-                    i.index_name() == Some(AUDIT_INDEX)
-                        && i.index_status() == Some(&IndexStatus::Active)
-                })
-        });
-        if ready {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Err(StoreError::TableNotActive {
-        table: table.to_owned(),
-        seconds: 10,
-    })
 }

@@ -1,0 +1,154 @@
+//! Reading stored items back into the domain's records: every attribute parsed strictly, and a
+//! malformed one a `StoreError::Corrupt` naming it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
+use time::OffsetDateTime;
+
+use super::{ACTIVE, PENDING, SIGN_IN_PASS};
+use crate::{
+    domain::{
+        attempts::AttemptLedger,
+        codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
+        link_token::DownloadGrant,
+        record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
+        sealing::SealedSecret,
+        sign_in::SignInPass,
+        user::{Email, UserId},
+    },
+    ports::StoreError,
+};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+pub(super) fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)?.as_b().ok().map(Blob::as_ref)
+}
+
+pub(super) fn timestamp(seconds: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| corrupt("timestamp out of range"))
+}
+
+pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
+    let state = match get_s(item, "totp_state") {
+        Some(PENDING) => EnrollmentState::Pending,
+        Some(ACTIVE) => EnrollmentState::Active,
+        _ => return Err(corrupt("totp_state")),
+    };
+    let secret = get_b(item, "totp_secret").ok_or_else(|| corrupt("totp_secret"))?;
+    let last_step = get_n(item, "totp_last_step").ok_or_else(|| corrupt("totp_last_step"))?;
+    let codes = parse_set(item, "")?;
+    let pending_codes = match (
+        parse_set(item, "pending_")?,
+        get_n(item, "pending_set_expires_at"),
+    ) {
+        (Some(set), Some(expires)) => Some(PendingSet {
+            set,
+            expires_at: timestamp(expires)?,
+        }),
+        _ => None,
+    };
+    let grant = match (get_s(item, "grant_id"), get_n(item, "grant_expires_at")) {
+        (Some(id), Some(expires)) => Some(DownloadGrant {
+            id: id.to_owned(),
+            expires_at: timestamp(expires)?,
+        }),
+        _ => None,
+    };
+    let ledger = AttemptLedger {
+        attempts: get_n(item, "attempts").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        window_ends: get_n(item, "attempts_until").map(timestamp).transpose()?,
+    };
+    Ok(UserRecord {
+        ledger,
+        user_id: user.clone(),
+        totp: TotpEnrollment {
+            state,
+            secret: SealedSecret(secret.to_vec()),
+            last_step: u64::try_from(last_step).map_err(|_| corrupt("totp_last_step"))?,
+            since: get_n(item, "totp_since").map(timestamp).transpose()?,
+            replacement: match (
+                get_b(item, "replacement_secret"),
+                get_n(item, "replacement_expires_at"),
+            ) {
+                (Some(secret), Some(expires)) => Some(Replacement {
+                    secret: SealedSecret(secret.to_vec()),
+                    expires_at: timestamp(expires)?,
+                }),
+                _ => None,
+            },
+        },
+        email: get_s(item, "email").and_then(Email::parse),
+        codes,
+        pending_codes,
+        grant,
+        sign_in_pass: get_n(item, SIGN_IN_PASS)
+            .map(timestamp)
+            .transpose()?
+            .map(|until| SignInPass { until }),
+    })
+}
+
+/// The set stored under attributes named with `prefix` (`""` the active set, `"pending_"` the
+/// pending one); its code map is `codes` or `pending_codes`.
+pub(super) fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSet>, StoreError> {
+    let name = |field: &str| format!("{prefix}{field}");
+    let Some(id) = get_s(item, &name("set_id")) else {
+        return Ok(None);
+    };
+    let salt: [u8; SALT_LEN] = get_b(item, &name("set_salt"))
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| corrupt("set_salt"))?;
+    let generated_at = timestamp(
+        get_n(item, &name("set_generated_at")).ok_or_else(|| corrupt("set_generated_at"))?,
+    )?;
+    let codes = parse_codes(item.get(&name("codes")).ok_or_else(|| corrupt("codes"))?)?;
+    let cost = match get_s(item, &name("set_cost")) {
+        None => None,
+        Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
+    };
+    Ok(Some(BackupCodeSet {
+        id: id.to_owned(),
+        salt,
+        cost,
+        generated_at,
+        codes,
+    }))
+}
+
+pub(super) fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
+    let map = value.as_m().map_err(|_| corrupt("codes"))?;
+    let mut codes = map
+        .iter()
+        .map(|(hex, used)| {
+            let hash = CodeHash::from_hex(hex).ok_or_else(|| corrupt("code hash"))?;
+            let used: i64 = used
+                .as_n()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| corrupt("code used_at"))?;
+            let used_at = if used == 0 {
+                None
+            } else {
+                Some(timestamp(used)?)
+            };
+            Ok(StoredCode { hash, used_at })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // A map has no order; sorting keeps the record stable between reads.
+    codes.sort_by_key(|c| c.hash.to_hex());
+    Ok(codes)
+}

@@ -1,0 +1,454 @@
+//! The admin reset in the behaviour suite: the reset, its mailed single-use link and the
+//! pages that redeem it, under refusals, races, forged tokens and a failing mailer.
+
+use super::*;
+
+pub(crate) const ADMIN_PATH: &str = "/v1/admin/users/{user_id}/backup-codes";
+
+pub(crate) fn admin_path(user: &str) -> String {
+    ADMIN_PATH.replace("{user_id}", user)
+}
+
+/// Enrolls an admin "root" and a user "uma", and has the admin reset uma's codes.
+/// Returns the admin's and uma's TOTP secrets.
+pub(crate) async fn reset_by_admin(app: &TestApp) -> (String, String) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    let (user_secret, _) = app.enrolled("uma").await;
+    app.next_step();
+    let path = admin_path("uma");
+    let reply = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": app.totp(&admin_secret) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    (admin_secret, user_secret)
+}
+
+pub(crate) async fn redeem_json(app: &TestApp, token: &str) -> crate::Reply {
+    app.send(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })))
+        .await
+}
+
+pub(crate) fn is_gone(reply: &crate::Reply) -> bool {
+    reply.status == StatusCode::GONE && reply.json()["error"] == "link_invalid"
+}
+
+pub async fn admin_reset_kills_old_codes_and_mails_a_single_use_link(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    let (_, old) = app.enrolled("uma").await;
+    app.next_step();
+    let path = admin_path("uma");
+    let reply = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .header("x-otp", app.totp(&admin_secret)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.json()["status"], "email_sent");
+    assert_eq!(reply.json()["expires_at"], "2027-01-16T08:00:30Z");
+    assert!(
+        is_invalid_code(&app.verify("uma", &old[0]).await),
+        "old codes die at once"
+    );
+
+    let status = app.status("uma").await;
+    assert_eq!(
+        (
+            status["remaining"].clone(),
+            status["pending_download"].clone()
+        ),
+        (json!(0), json!(true))
+    );
+
+    let mail = app.mailer.last();
+    assert_eq!(
+        mail.to.as_str(),
+        "uma@example.com",
+        "the address on file, never one the admin gives"
+    );
+    assert!(mail.subject.contains("Acme"));
+    assert!(
+        mail.text
+            .contains("An administrator reset the backup codes"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.text.contains("expires on Sat, 16 Jan 2027 08:00:30"),
+        "{}",
+        mail.text
+    );
+    assert!(mail
+        .text
+        .contains("https://codes.example.com/v1/backup-codes/download#token="));
+    assert!(mail
+        .html
+        .contains("href=\"https://codes.example.com/v1/backup-codes/download#token="));
+
+    let token = crate::token_in(&mail);
+    let redeemed = redeem_json(&app, &token).await;
+    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
+    let codes = redeemed.codes();
+    assert_eq!(codes.len(), 10);
+    assert!(
+        is_gone(&redeem_json(&app, &token).await),
+        "a link works once"
+    );
+    assert_eq!(app.verify("uma", &codes[2]).await.status, StatusCode::OK);
+    let status = app.status("uma").await;
+    assert_eq!(
+        (
+            status["remaining"].clone(),
+            status["pending_download"].clone()
+        ),
+        (json!(9), json!(false))
+    );
+}
+
+pub async fn admin_reset_refusals(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    let (user_secret, codes) = app.enrolled("uma").await;
+    app.next_step();
+    let path = admin_path("uma");
+    let not_admin = app
+        .send(
+            Call::new("POST", &path)
+                .user("uma")
+                .json(json!({ "totp": app.totp(&user_secret) })),
+        )
+        .await;
+    assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+    assert_eq!(not_admin.json()["error"], "forbidden");
+
+    let wrong = if app.totp(&admin_secret) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let bad_totp = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": wrong })),
+        )
+        .await;
+    assert!(is_invalid_code(&bad_totp), "{}", bad_totp.text);
+    let no_totp = app.send(Call::new("POST", &path).admin("root")).await;
+    assert_eq!(no_totp.json()["error"], "totp_required");
+
+    app.send(Call::new("POST", "/v1/totp/enrollment").user("pending"))
+        .await;
+    for target in ["pending", "nobody"] {
+        // The admin's code is proven and spent before the target is looked at.
+        app.next_step();
+        let path = admin_path(target);
+        let reply = app
+            .send(
+                Call::new("POST", &path)
+                    .admin("root")
+                    .json(json!({ "totp": app.totp(&admin_secret) })),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CONFLICT,
+            "{target}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json()["error"], "user_not_enrolled");
+    }
+    assert_eq!(app.mailer.count(), 0, "no refusal sends mail");
+    assert_eq!(
+        app.verify("uma", &codes[0]).await.status,
+        StatusCode::OK,
+        "refusals changed nothing"
+    );
+    assert_eq!(app.status("uma").await["pending_download"], false);
+}
+
+pub async fn admin_totp_is_replay_protected(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    app.enrolled("uma").await;
+    app.next_step();
+    let code = app.totp(&admin_secret);
+    let path = admin_path("uma");
+    let first = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": code })),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let replay = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": code })),
+        )
+        .await;
+    assert!(is_invalid_code(&replay));
+    assert!(
+        is_invalid_code(&app.verify("root", &code).await),
+        "the admin's code is spent everywhere"
+    );
+}
+
+pub async fn a_new_admin_reset_replaces_the_link(app: TestApp) {
+    let (admin_secret, _) = reset_by_admin(&app).await;
+    let first = crate::token_in(&app.mailer.last());
+    app.next_step();
+    let path = admin_path("uma");
+    app.send(
+        Call::new("POST", &path)
+            .admin("root")
+            .json(json!({ "totp": app.totp(&admin_secret) })),
+    )
+    .await;
+    let second = crate::token_in(&app.mailer.last());
+    assert_ne!(first, second);
+    assert!(
+        is_gone(&redeem_json(&app, &first).await),
+        "only the newest link works"
+    );
+    assert_eq!(redeem_json(&app, &second).await.status, StatusCode::OK);
+}
+
+pub async fn without_a_link_base_url_the_link_points_at_the_address_called(mut app: TestApp) {
+    app.reconfigure(|config| config.link_base_url = None);
+    reset_by_admin(&app).await;
+    let mail = app.mailer.last();
+    // `Call::event` reports API Gateway's domain as api.example.com, stage `$default`.
+    assert!(
+        mail.text
+            .contains("https://api.example.com/v1/backup-codes/download#token="),
+        "{}",
+        mail.text
+    );
+    let token = crate::token_in(&mail);
+    assert_eq!(redeem_json(&app, &token).await.status, StatusCode::OK);
+}
+
+pub async fn forged_expired_truncated_and_foreign_tokens_are_gone(app: TestApp) {
+    use backup_codes::domain::{
+        codes::random_id,
+        link_token::{DownloadGrant, LinkSigner},
+        sealing::{Keyring, SecretKey},
+        user::UserId,
+    };
+    reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    let mine = LinkSigner::new(Keyring::new(app.signing_key.clone(), vec![]));
+    let grant = |offset: i64| DownloadGrant {
+        id: random_id(),
+        expires_at: backup_codes::ports::Clock::now(&*app.clock) + time::Duration::seconds(offset),
+    };
+    let uma = UserId::parse("uma").unwrap();
+    let root = UserId::parse("root").unwrap();
+    let foreign_key = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![]));
+    let mut flipped = token.clone().into_bytes();
+    let middle = flipped.len() / 3;
+    flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
+    let cases = [
+        ("truncated", token[..token.len() - 4].to_owned()),
+        ("tampered", String::from_utf8(flipped).unwrap()),
+        (
+            "signed by another key",
+            foreign_key.sign(&uma, &grant(3600)),
+        ),
+        ("unknown grant for this user", mine.sign(&uma, &grant(3600))),
+        ("another user's grant", mine.sign(&root, &grant(3600))),
+        ("garbage", "not-a-token".to_owned()),
+    ];
+    for (label, bad) in cases {
+        let reply = redeem_json(&app, &bad).await;
+        assert!(is_gone(&reply), "{label}: {} {}", reply.status, reply.text);
+    }
+    // No token at all is not a link: bad input, named, as the spec's `minLength` says.
+    for empty in ["", "   "] {
+        let reply = redeem_json(&app, empty).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{empty:?}: {}",
+            reply.text
+        );
+        assert_eq!(reply.json()["error"], "invalid_field");
+        assert!(reply.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("`token`"));
+    }
+    // Expiry: the real link stops working after its lifetime, without being used.
+    app.clock.advance(86_400);
+    assert!(is_gone(&redeem_json(&app, &token).await), "expired");
+    let status = app.status("uma").await;
+    assert_eq!(
+        status["pending_download"], false,
+        "an expired grant is not pending"
+    );
+}
+
+pub async fn the_page_never_redeems_on_get_or_head(app: TestApp) {
+    reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    for method in ["GET", "HEAD", "GET"] {
+        let reply = app
+            .send(Call::new(method, "/v1/backup-codes/download"))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{method}");
+        assert_eq!(reply.headers["content-type"], "text/html; charset=utf-8");
+        if method == "HEAD" {
+            assert!(reply.text.is_empty());
+        } else {
+            assert!(reply.text.contains("Continue"), "{}", reply.text);
+            assert!(!reply.text.contains("submit()</script>") && reply.text.contains("isTrusted"));
+        }
+        let csp = reply.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'sha256-"),
+            "{csp}"
+        );
+    }
+    assert_eq!(
+        app.status("uma").await["pending_download"],
+        true,
+        "viewing did not redeem"
+    );
+    assert_eq!(redeem_json(&app, &token).await.status, StatusCode::OK);
+}
+
+pub async fn the_page_form_post_shows_codes_with_download_and_copy(app: TestApp) {
+    reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    let form = |token: &str| {
+        Call::new("POST", "/v1/backup-codes/download")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .raw(format!("token={token}"))
+    };
+    let page = app.send(form(&token)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Save them now."));
+    assert!(page.text.contains("will not be shown again"));
+    assert!(page.text.contains("download=\"backup-codes.txt\""));
+    assert!(page.text.contains(">Copy</button>"));
+    let codes: Vec<&str> = page
+        .text
+        .split("<code>")
+        .skip(1)
+        .map(|c| c.split("</code>").next().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(app.verify("uma", codes[0]).await.status, StatusCode::OK);
+    let again = app.send(form(&token)).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(again.text.contains("This link is no longer valid"));
+    let empty = app.send(form("")).await;
+    assert_eq!(empty.status, StatusCode::GONE);
+}
+
+pub async fn mail_failure_changes_nothing(app: TestApp) {
+    let (admin_secret, _) = app.enrolled("root").await;
+    let (_, codes) = app.enrolled("uma").await;
+    app.next_step();
+    app.mailer
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let path = admin_path("uma");
+    let reply = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": app.totp(&admin_secret) })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
+    assert_eq!(reply.json()["error"], "email_failed");
+    assert_eq!(app.status("uma").await["pending_download"], false);
+    assert_eq!(
+        app.verify("uma", &codes[0]).await.status,
+        StatusCode::OK,
+        "old codes still work"
+    );
+
+    app.mailer
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    app.next_step();
+    let retry = app
+        .send(
+            Call::new("POST", &path)
+                .admin("root")
+                .json(json!({ "totp": app.totp(&admin_secret) })),
+        )
+        .await;
+    assert_eq!(
+        retry.status,
+        StatusCode::ACCEPTED,
+        "calling again sends a new link"
+    );
+    let token = crate::token_in(&app.mailer.last());
+    assert_eq!(redeem_json(&app, &token).await.status, StatusCode::OK);
+}
+
+pub async fn owner_regenerate_cancels_a_pending_link(app: TestApp) {
+    let (_, user_secret) = reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    // The owner still has their authenticator, so may choose new codes themselves; the link then dies.
+    app.next_step();
+    let own = app.regenerate("uma", &app.totp(&user_secret)).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.text);
+    assert_eq!(
+        app.status("uma").await["pending_download"],
+        true,
+        "until the owner's set is saved, the link still stands"
+    );
+    assert_eq!(app.activate("uma", &own).await.status, StatusCode::OK);
+    assert_eq!(app.status("uma").await["pending_download"], false);
+    assert!(is_gone(&redeem_json(&app, &token).await));
+    assert_eq!(
+        app.verify("uma", &own.codes()[0]).await.status,
+        StatusCode::OK,
+        "the owner's set stands"
+    );
+}
+
+pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
+    reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    let app = std::sync::Arc::new(app);
+    let attempts = 16;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(attempts));
+    let tasks: Vec<_> = (0..attempts)
+        .map(|_| {
+            let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                redeem_json(&app, &token).await
+            })
+        })
+        .collect();
+    let mut issued = vec![];
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            StatusCode::OK => issued.push(reply.codes()),
+            StatusCode::GONE => {}
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    assert_eq!(
+        issued.len(),
+        1,
+        "exactly one of {attempts} concurrent redemptions issues codes"
+    );
+    assert_eq!(
+        app.verify("uma", &issued[0][0]).await.status,
+        StatusCode::OK
+    );
+}
