@@ -387,6 +387,16 @@ pub async fn regenerate_needs_a_step_up_proof(app: TestApp) {
     assert_eq!(missing.json()["error"], "totp_required");
     let wrong = app.regenerate("ib", "12345x").await;
     assert!(is_invalid_code(&wrong));
+    for route in ["/v1/backup-codes", "/v1/totp/enrollment"] {
+        let empty = app
+            .send(Call::new("POST", route).user("ib").header("x-otp", " "))
+            .await;
+        assert_eq!(
+            (empty.status, empty.json()["error"].clone()),
+            (StatusCode::BAD_REQUEST, json!("invalid_field")),
+            "{route}: an empty proof is malformed, and counts no attempt"
+        );
+    }
     assert_eq!(app.verify("ib", &codes[0]).await.status, StatusCode::OK);
     // A used backup code proves nothing (an unused one does: see the step-up module).
     let with_used = app.regenerate("ib", &codes[0]).await;

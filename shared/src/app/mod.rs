@@ -350,10 +350,13 @@ impl FactorServices {
                     source,
                 )
                 .with_authorised(authorised);
-            event.remaining_codes = record
-                .codes
-                .as_ref()
-                .map(|set| set.remaining().saturating_sub(1));
+            event.remaining_codes = match authorised.removes_the_codes() {
+                true => Some(0),
+                false => record
+                    .codes
+                    .as_ref()
+                    .map(|set| set.remaining().saturating_sub(1)),
+            };
             self.events.emit(event, record.email.as_ref()).await;
         }
     }

@@ -51,6 +51,11 @@ impl StepUp {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// The change leaves the proving user with no backup codes at all.
+    pub fn removes_the_codes(self) -> bool {
+        matches!(self, StepUp::RemoveCodes | StepUp::DisableTwoFactor)
+    }
+
     /// How the user's mail says what the code was used for.
     pub fn described(self) -> &'static str {
         match self {

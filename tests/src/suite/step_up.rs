@@ -75,7 +75,11 @@ pub async fn a_backup_code_proves_regenerate_and_remove_and_is_spent(app: TestAp
         )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
-    assert_eq!(trail(&app, "lu").await[1]["authorised"], "remove_codes");
+    let used = &trail(&app, "lu").await[1];
+    assert_eq!(
+        (&used["authorised"], &used["remaining_codes"]),
+        (&json!("remove_codes"), &json!(0))
+    );
     assert_eq!(app.status("lu").await["total"], 0);
 }
 

@@ -92,6 +92,7 @@ pub async fn a_lost_phones_backup_code_turns_two_factor_off(app: TestApp) {
         .iter()
         .map(|e| (e["type"].clone(), e["authorised"].clone()))
         .collect();
+    assert_eq!(trail["events"][1]["remaining_codes"], 0, "nothing is left");
     assert_eq!(
         kinds,
         [

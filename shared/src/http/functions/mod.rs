@@ -15,7 +15,7 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{
     request::{optional_json_body, otp},
-    response::ApiError,
+    response::{ApiError, ErrorCode},
 };
 
 pub use self::{
@@ -49,13 +49,32 @@ fn rfc3339(t: OffsetDateTime) -> String {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TotpBody {
+    /// Absent is no proof; `null` or a non-string is malformed, never read as absent.
+    #[serde(default, deserialize_with = "string_if_present")]
     totp: Option<String>,
 }
 
-/// The step-up TOTP code, from the body's `totp` or the `X-OTP` header.
+fn string_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// The step-up proof (a TOTP code or a backup code), from the body's `totp` or else the `X-OTP`
+/// header. An empty one in either place is malformed, whether or not the route needs a proof.
 fn totp_from(req: &Request) -> Result<Option<String>, ApiError> {
     let body: TotpBody = optional_json_body(req)?.unwrap_or_default();
-    otp(body.totp, req)
+    let header = otp(None, req)?;
+    for (given, name) in [(&body.totp, "field `totp`"), (&header, "header X-OTP")] {
+        if given.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidField,
+                format!(
+                    "{name} must not be empty: give a current TOTP code or an unused backup \
+                     code, or leave it out"
+                ),
+            ));
+        }
+    }
+    Ok(body.totp.or(header))
 }
 
 /// Every function at once, as the local server (and the tests, standing in for API Gateway)
