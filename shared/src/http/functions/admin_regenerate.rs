@@ -10,7 +10,7 @@ use super::{rfc3339, serve, totp_from};
 use crate::{
     app::{admin_regenerate, errors::Fault, two_factor, FactorServices, LinkSettings},
     config::IdentitySettings,
-    domain::access::Admin,
+    domain::{access::Admin, user::UserId},
     http::{
         identity::caller,
         request::{caller_source, path_user},
@@ -50,16 +50,37 @@ impl Served for AdminRegenerateApi {
     ];
 }
 
-async fn admin_regenerate(
-    api: &AdminRegenerateApi,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+/// What every admin route reads, in this order: the caller proven an admin, the user acted
+/// on, and the admin's own proof.
+struct AdminRequest {
+    admin: Admin,
+    target: UserId,
+    proof: Option<String>,
+}
+
+fn admin_request(api: &AdminRegenerateApi, req: &Request) -> Result<AdminRequest, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
     let target = path_user(req)?;
     // Authorization before reading the body: a non-admin learns nothing from its validation.
     let admin = admin.ok_or_else(ApiError::not_admin)?;
-    let totp = totp_from(req)?;
+    let proof = totp_from(req)?;
+    Ok(AdminRequest {
+        admin,
+        target,
+        proof,
+    })
+}
+
+async fn admin_regenerate(
+    api: &AdminRegenerateApi,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let AdminRequest {
+        admin,
+        target,
+        proof: totp,
+    } = admin_request(api, req)?;
     let called_at = public_base_url(req);
     let base_url = api
         .link_base_url
@@ -91,12 +112,11 @@ async fn admin_disable_two_factor(
     api: &AdminRegenerateApi,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = caller(req, &api.identity.groups_claim)?;
-    let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
-    let target = path_user(req)?;
-    // Authorization before reading the body: a non-admin learns nothing from its validation.
-    let admin = admin.ok_or_else(ApiError::not_admin)?;
-    let proof = totp_from(req)?;
+    let AdminRequest {
+        admin,
+        target,
+        proof,
+    } = admin_request(api, req)?;
     two_factor::disable_for(
         &api.services,
         &admin,
