@@ -138,7 +138,7 @@ async fn confirm_replacement(
     };
     let user = &record.user_id;
     let (attempt, step) = svc
-        .check_totp_of(record, &replacement.secret, code, source)
+        .check_totp(record, &replacement.secret, code, source)
         .await?;
     if svc
         .store
@@ -288,7 +288,9 @@ async fn activate(
     pass: Option<&SignInPass>,
 ) -> Result<Option<IssuedCodes>, EnrollError> {
     let user = &record.user_id;
-    let (attempt, step) = svc.check_totp(record, code, Actor::User, source).await?;
+    let (attempt, step) = svc
+        .check_totp(record, &record.totp.secret, code, source)
+        .await?;
     let issued = match first_set {
         FirstSet::Now => Some(svc.issue_codes().await?),
         FirstSet::Later => None,

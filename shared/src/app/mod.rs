@@ -176,34 +176,10 @@ impl Services {
 }
 
 impl FactorServices {
-    /// Reserves, then checks a TOTP code for `record`'s authenticator: what confirming an
-    /// enrollment needs (only the new app's code proves the new secret).
+    /// Reserves, then checks a TOTP code of `secret` for `record`'s user: what confirming an
+    /// authenticator needs (its first enrollment, or a replacement), since only the new app's
+    /// code proves the new secret.
     pub(crate) async fn check_totp(
-        &self,
-        record: &UserRecord,
-        code: &str,
-        actor: Actor,
-        source: &Source,
-    ) -> Result<(ReservedAttempt, u64), CheckFailed> {
-        let (attempt, proof) = self
-            .check(
-                record,
-                code,
-                actor,
-                source,
-                Accept::TotpOf(&record.totp.secret),
-            )
-            .await?;
-        match proof {
-            Proof::Totp { step } => Ok((attempt, step)),
-            // `TotpOnly` never yields one; refusing keeps this total without a panic.
-            Proof::BackupCode { .. } => Err(CheckFailed::InvalidCode),
-        }
-    }
-
-    /// Reserves, then checks a TOTP code of `secret`, an authenticator `record`'s user is
-    /// adding in place of the current one.
-    pub(crate) async fn check_totp_of(
         &self,
         record: &UserRecord,
         secret: &SealedSecret,
@@ -215,6 +191,7 @@ impl FactorServices {
             .await?;
         match proof {
             Proof::Totp { step } => Ok((attempt, step)),
+            // `TotpOf` never yields one; refusing keeps this total without a panic.
             Proof::BackupCode { .. } => Err(CheckFailed::InvalidCode),
         }
     }
