@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 
 fn signer() -> LinkSigner {
-    let key = SecretKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
+    let key = SecretKey::from_base64("Q8K4vT0SjfkDbOB7sXchy1T4OK8wARqdW7iiC3LLRQc=").unwrap();
     LinkSigner::new(Keyring::new(key, vec![]))
 }
 

@@ -6,9 +6,11 @@ use crate::{
     app::{LockoutPolicy, Settings},
     domain::{
         codes::HashCost,
+        display_text,
         events::EventKind,
         sealing::{Keyring, SecretKey},
         sign_in::Unenrolled,
+        user::Email,
     },
 };
 
@@ -57,6 +59,64 @@ pub struct Config {
 }
 
 pub const MAX_CODE_COUNT: usize = 50;
+
+/// The longest product name or issuer: it heads every mail subject and page title.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A configured text that people read (a mail's subject, a page's title, an authenticator's
+/// list): printable, no control, bidi, zero-width or line-separator character, at most `max`
+/// characters. A CR/LF here would be a header of its own in a mail.
+fn shown_text(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+    max: usize,
+) -> Result<String, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default.to_owned());
+    };
+    let text = raw.trim();
+    display_text::check(text).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+    })?;
+    if text.chars().count() > max {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("must be at most {max} characters"),
+        });
+    }
+    Ok(text.to_owned())
+}
+
+/// A configured name the service passes on (a table, a claim, a group, a bus): no white space
+/// (so it is compared exactly as written) and nothing hidden, at most `max` characters.
+fn identifier(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    max: usize,
+) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(None);
+    };
+    let value = raw.trim();
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || display_text::is_hidden(c))
+    {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must not contain white space or control characters".to_owned(),
+        });
+    }
+    if value.chars().count() > max {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("must be at most {max} characters"),
+        });
+    }
+    Ok(Some(value.to_owned()))
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -142,7 +202,15 @@ impl Config {
         let link_base_url = get("LINK_BASE_URL")
             .map(|url| {
                 let url = url.trim().trim_end_matches('/').to_owned();
-                if url.starts_with("https://") || url.starts_with("http://") {
+                if url
+                    .chars()
+                    .any(|c| c.is_whitespace() || display_text::is_hidden(c))
+                {
+                    Err(ConfigError::Invalid {
+                        name: "LINK_BASE_URL",
+                        reason: "must not contain spaces or control characters".to_owned(),
+                    })
+                } else if url.starts_with("https://") || url.starts_with("http://") {
                     Ok(url)
                 } else {
                     Err(ConfigError::Invalid {
@@ -153,22 +221,47 @@ impl Config {
             })
             .transpose()?;
         let link_ttl = number("LINK_TTL_SECONDS", 86_400, 60, 30 * 86_400)?;
-        let product = get("PRODUCT_NAME").unwrap_or_else(|| "Backup Codes".to_owned());
+        let product = shown_text(&get, "PRODUCT_NAME", "Backup Codes", MAX_NAME_CHARS)?;
+        let issuer = shown_text(&get, "TOTP_ISSUER", &product, MAX_NAME_CHARS)?;
+        if issuer.contains(':') {
+            // An otpauth label is `issuer:account`; a colon would move part of it.
+            return Err(ConfigError::Invalid {
+                name: if get("TOTP_ISSUER").is_some() {
+                    "TOTP_ISSUER"
+                } else {
+                    "PRODUCT_NAME"
+                },
+                reason: "must not contain a colon (authenticator apps split the label on it)"
+                    .to_owned(),
+            });
+        }
         let retention_days = number("AUDIT_RETENTION_DAYS", 400, 1, 3650)?;
         let notify = notify_list(get("NOTIFY").as_deref())?;
         Ok(Self {
-            table_name: get("TABLE_NAME"),
+            table_name: identifier(&get, "TABLE_NAME", 1024)?,
             keys,
             keys_secret_id,
             signing_keys,
             signing_keys_secret_id,
-            from_address: get("FROM_ADDRESS"),
+            from_address: get("FROM_ADDRESS")
+                .map(|raw| {
+                    let address = raw.trim();
+                    Email::parse(address)
+                        .map(|_| address.to_owned())
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name: "FROM_ADDRESS",
+                            reason: "expected one plain email address, like \
+                                     no-reply@example.com"
+                                .to_owned(),
+                        })
+                })
+                .transpose()?,
             link_base_url,
             link_ttl: time::Duration::seconds(i64::from(link_ttl)),
             hash_cost,
             settings: Settings {
                 code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,
-                issuer: get("TOTP_ISSUER").unwrap_or_else(|| product.clone()),
+                issuer,
                 product,
                 low_codes_threshold: number("LOW_CODES_THRESHOLD", 2, 0, MAX_CODE_COUNT as u32)?
                     as usize,
@@ -184,12 +277,14 @@ impl Config {
                 },
             },
             identity: IdentitySettings {
-                groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_owned()),
-                admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "backup-codes-admins".to_owned()),
+                groups_claim: identifier(&get, "GROUPS_CLAIM", 256)?
+                    .unwrap_or_else(|| "cognito:groups".to_owned()),
+                admin_group: identifier(&get, "ADMIN_GROUP", 256)?
+                    .unwrap_or_else(|| "backup-codes-admins".to_owned()),
             },
             audit_retention: time::Duration::days(i64::from(retention_days)),
             notify,
-            event_bus: get("EVENT_BUS_NAME").map(|name| name.trim().to_owned()),
+            event_bus: identifier(&get, "EVENT_BUS_NAME", 1600)?,
             unenrolled_users: unenrolled(get("UNENROLLED_USERS").as_deref())?,
         })
     }
@@ -288,7 +383,7 @@ mod tests {
         assert!(err.to_string().contains("ENCRYPTION_KEY"), "{err}");
         let err = config(&[(
             "PREVIOUS_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+            "Q8K4vT0SjfkDbOB7sXchy1T4OK8wARqdW7iiC3LLRQc=",
         )])
         .unwrap_err();
         assert_eq!(err, ConfigError::Missing("ENCRYPTION_KEY"));
@@ -297,7 +392,7 @@ mod tests {
         let err = config(&[
             (
                 "SIGNING_KEY",
-                "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+                "Q8K4vT0SjfkDbOB7sXchy1T4OK8wARqdW7iiC3LLRQc=",
             ),
             ("SIGNING_KEY_SECRET_ID", "backup-codes/signing-key"),
         ])
@@ -305,6 +400,86 @@ mod tests {
         assert!(err.to_string().contains("not both"), "{err}");
         let err = config(&[("LINK_TTL_SECONDS", "5")]).unwrap_err();
         assert!(err.to_string().contains("LINK_TTL_SECONDS"), "{err}");
+    }
+
+    /// The weak keys a security review started the service with: each is refused, naming the
+    /// setting it was given in.
+    #[test]
+    fn weak_keys_stop_the_start() {
+        for name in ["ENCRYPTION_KEY", "SIGNING_KEY"] {
+            for weak in [
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                &"a".repeat(44),
+                &"password".repeat(6),
+                "01234567890123456789012345678901234567890123",
+                &"/".repeat(48),
+            ] {
+                let err = config(&[(name, weak)]).unwrap_err();
+                assert!(
+                    matches!(&err, ConfigError::Invalid { name: n, reason }
+                        if *n == name && reason.contains("not random")),
+                    "{name}={weak}: {err}"
+                );
+            }
+        }
+        assert!(config(&[(
+            "SIGNING_KEY",
+            "oZ8fItfwb3HRIR9iAyKpoIj1Ve9XqJfl1CwNetGsVuU="
+        )])
+        .is_ok());
+    }
+
+    #[test]
+    fn shown_texts_are_printable_and_short() {
+        for (name, bad) in [
+            ("PRODUCT_NAME", "Acme\r\nBcc: eve@attacker.example"),
+            ("PRODUCT_NAME", "Acme\u{202E}lanigiro"),
+            ("PRODUCT_NAME", "Acme\u{2028}Security"),
+            ("PRODUCT_NAME", "Acme\u{200B}"),
+            ("TOTP_ISSUER", "Acme\nInc"),
+            ("TOTP_ISSUER", "Acme:Inc"),
+        ] {
+            let err = config(&[(name, bad)]).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{name}={bad:?}: {err}"
+            );
+        }
+        let long = "x".repeat(MAX_NAME_CHARS + 1);
+        assert!(config(&[("PRODUCT_NAME", &long)]).is_err());
+        let c = config(&[("PRODUCT_NAME", " Acme Café ")]).unwrap();
+        assert_eq!(c.settings.product, "Acme Café");
+        assert_eq!(c.settings.issuer, "Acme Café");
+    }
+
+    #[test]
+    fn names_passed_on_are_exact() {
+        for (name, bad) in [
+            ("ADMIN_GROUP", "ops backup-codes-admins"),
+            ("ADMIN_GROUP", "admins\u{200B}"),
+            ("GROUPS_CLAIM", "cognito:groups\tx"),
+            ("TABLE_NAME", "backup codes"),
+            ("EVENT_BUS_NAME", "bus\nname"),
+            (
+                "FROM_ADDRESS",
+                "no-reply@example.com\r\nBcc: eve@attacker.example",
+            ),
+            ("FROM_ADDRESS", "not an address"),
+            ("LINK_BASE_URL", "https://api.example.com/\u{202E}x"),
+        ] {
+            let err = config(&[(name, bad)]).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{name}={bad:?}: {err}"
+            );
+        }
+        let c = config(&[
+            ("ADMIN_GROUP", " ops-admins "),
+            ("FROM_ADDRESS", "no-reply@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.identity.admin_group, "ops-admins");
+        assert_eq!(c.from_address.as_deref(), Some("no-reply@example.com"));
     }
 
     #[test]

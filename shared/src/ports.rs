@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+    attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
     codes::{BackupCodeSet, CodeHash},
     events::{AuditPosition, SecurityEvent},
     link_token::DownloadGrant,
@@ -44,6 +44,13 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
 
+    /// What a code check reads, in one request: the record (`None` for an unknown user) and
+    /// the attempt ledger, which an unknown user has too (see `SeenLedger`).
+    async fn get_user_and_ledger(
+        &self,
+        user: &UserId,
+    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError>;
+
     /// Starts or restarts enrollment with a new secret; refused when TOTP is already active.
     /// A store may sweep an enrollment still pending at `abandoned_after`.
     async fn put_pending_totp(
@@ -55,14 +62,15 @@ pub trait Store: Send + Sync {
 
     /// Counts one code check in the user's attempt ledger, in one conditional write that is
     /// refused when the ledger is full (see `AttemptLedger::reserve`). `seen` is the ledger the
-    /// caller read (`None`: no record), which picks the write most likely to apply; a user with
-    /// no record costs one refused write, as many requests as a user with one.
+    /// caller read, which picks the write most likely to apply. An unknown user's check is
+    /// counted in a ledger of its own, which the store forgets once its window closes, so it
+    /// costs the same requests as a known user's.
     async fn reserve_attempt(
         &self,
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        seen: Option<&AttemptLedger>,
+        seen: SeenLedger<'_>,
     ) -> Result<Reservation, StoreError>;
 
     /// Activates TOTP with the pending secret the code was checked against, records the step,

@@ -34,6 +34,7 @@ def test_a_backup_code_signs_in_once(api: Api, users: Users):
     trail = api.call("GET", "/v1/audit", token=user.sign_in()).json["events"]
     used = next(e for e in trail if e["type"] == "backup_code_used")
     assert (used["ip"], used["user_agent"]) == ("203.0.113.9", "pytest sign-in")
+    assert used["reported_by_sign_in_client"] is True
 
 
 def test_three_wrong_answers_fail_the_sign_in(api: Api, users: Users):

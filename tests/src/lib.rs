@@ -308,7 +308,8 @@ pub struct Call<'a> {
     pub groups: &'a str,
     pub headers: Vec<(&'a str, String)>,
     pub body: Option<String>,
-    /// Claims that replace or join the default ones (`email` is `<sub>@example.com`).
+    /// Claims that replace or join the default ones (`email` is `<sub>@example.com`, any `%`
+    /// in the sub a `-`).
     pub claims: Vec<(&'a str, String)>,
 }
 
@@ -387,7 +388,8 @@ impl<'a> Call<'a> {
             Some(sub) => {
                 let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
                 claims["sub"] = json!(sub);
-                claims["email"] = json!(format!("{sub}@example.com"));
+                // `%` is no part of an accepted address (relays route on it); a sub may hold it.
+                claims["email"] = json!(format!("{}@example.com", sub.replace('%', "-")));
                 claims["cognito:groups"] = json!(self.groups);
                 for (name, value) in &self.claims {
                     claims[*name] = json!(value);

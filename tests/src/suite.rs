@@ -14,6 +14,7 @@ mod new_phone;
 mod pending_sets;
 mod step_up;
 mod two_factor_off;
+mod untrusted_text;
 pub use admin_reset::*;
 pub use claims::*;
 pub use events::*;
@@ -22,6 +23,7 @@ pub use new_phone::*;
 pub use pending_sets::*;
 pub use step_up::*;
 pub use two_factor_off::*;
+pub use untrusted_text::*;
 
 #[macro_export]
 macro_rules! behaviour_suite {
@@ -57,7 +59,8 @@ macro_rules! behaviour_suite {
             concurrent_redemptions_issue_one_set,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,
-            refusals_for_unknown_users_write_nothing,
+            an_unknown_user_is_locked_as_an_enrolled_one_is,
+            an_unknown_users_refusals_do_not_stop_a_later_enrollment,
             concurrent_refusals_are_all_counted,
             a_verify_burst_evaluates_at_most_the_threshold,
             a_step_up_burst_evaluates_at_most_the_threshold,
@@ -66,6 +69,10 @@ macro_rules! behaviour_suite {
             the_admin_totp_is_checked_before_anything_about_the_target,
             the_email_claim_must_be_one_address_and_is_dropped_when_unverified,
             a_comma_in_a_group_name_never_makes_an_admin,
+            white_space_in_a_group_name_never_makes_an_admin,
+            hidden_characters_in_a_reported_user_agent_are_dropped,
+            hidden_characters_in_a_user_agent_header_are_dropped,
+            free_text_in_a_user_agent_never_reaches_the_mail,
             the_admin_path_user_is_decoded_once,
             sets_keep_working_after_the_hash_cost_changes,
             each_security_event_mails_the_user_once_with_its_facts,

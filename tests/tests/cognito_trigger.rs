@@ -173,13 +173,21 @@ async fn verify_accepts_a_backup_code_once_and_audits_it_with_the_client_metadat
         .clone();
     assert_eq!(used["ip"], "203.0.113.7");
     assert_eq!(used["user_agent"], "Mozilla/5.0 (X11; Linux x86_64)");
+    assert_eq!(
+        used["reported_by_sign_in_client"], true,
+        "clientMetadata is whatever the signing-in client chose"
+    );
     assert_eq!(used["remaining_codes"], 9);
+    let mails = app.mailer.about("backup code was used");
+    let mail = mails
+        .iter()
+        .find(|m| m.to.as_str() == "kim@example.com")
+        .expect("the user is told");
     assert!(
-        app.mailer
-            .about("backup code was used")
-            .iter()
-            .any(|m| m.to.as_str() == "kim@example.com"),
-        "the user is told"
+        mail.text
+            .contains("IP address (reported by the sign-in client): 203.0.113.7"),
+        "{}",
+        mail.text
     );
 }
 
@@ -188,7 +196,10 @@ async fn verify_leaves_out_client_metadata_that_does_not_parse() {
     let app = app().await;
     let (_, codes) = app.enrolled("kim").await;
     let mut event = verify_event("kim", &codes[0]);
-    event["request"]["clientMetadata"] = json!({"ip": "not an ip", "user_agent": "ok\u{7}agent"});
+    event["request"]["clientMetadata"] = json!({
+        "ip": "not an ip",
+        "user_agent": "ok\u{7}\u{202E}\u{2028}\u{200B}agent confirm at https://evil.example"
+    });
     let out = app.cognito_trigger().handle(event).await.unwrap();
     assert_eq!(out["response"]["answerCorrect"], true);
     let trail = app.send(Call::new("GET", "/v1/audit").user("kim")).await;
@@ -198,7 +209,16 @@ async fn verify_leaves_out_client_metadata_that_does_not_parse() {
         (used["type"].as_str(), &used["ip"]),
         (Some("backup_code_used"), &Value::Null)
     );
-    assert_eq!(used["user_agent"], "okagent");
+    assert_eq!(
+        used["user_agent"],
+        "okagent confirm at https://evil.example"
+    );
+    let mail = app.mailer.last();
+    assert!(
+        !mail.text.contains("evil.example") && !mail.html.contains("evil.example"),
+        "a mail never repeats the client's text: {}",
+        mail.text
+    );
 }
 
 #[tokio::test]

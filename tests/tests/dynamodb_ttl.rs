@@ -1,5 +1,5 @@
-//! What DynamoDB's TTL may sweep: an enrollment that was started and never confirmed, and
-//! nothing a confirmed user depends on.
+//! What DynamoDB's TTL may sweep: an enrollment that was started and never confirmed, an
+//! unknown user's attempt ledger, and nothing a confirmed user depends on.
 
 use std::sync::Arc;
 
@@ -60,5 +60,26 @@ async fn only_an_unconfirmed_enrollment_carries_the_ttl_attribute() {
         expiry_of("kept").await,
         None,
         "a confirmed user never expires"
+    );
+
+    // An unknown user's counted checks are swept when their window closes; the check
+    // of a known user never puts the attribute on their item.
+    let refused = app
+        .send(Call::new("POST", "/v1/verify").json(json!({ "user_id": "ghost", "code": "000000" })))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        expiry_of("ghost").await,
+        Some(now + 900),
+        "an unknown user's ledger goes when its window closes"
+    );
+    let refused = app
+        .send(Call::new("POST", "/v1/verify").json(json!({ "user_id": "kept", "code": "000000" })))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        expiry_of("kept").await,
+        None,
+        "a known user's ledger never expires their item"
     );
 }

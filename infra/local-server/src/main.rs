@@ -4,7 +4,11 @@
 use std::sync::Arc;
 
 use backup_codes::{
-    adapters::{dynamodb, memory::MemoryStore, outbox::OutboxMailer},
+    adapters::{
+        dynamodb,
+        memory::MemoryStore,
+        outbox::{OutboxMailer, LOCAL_SENDER},
+    },
     config::Config,
     domain::sealing::{Keyring, SecretKey},
     ports::{Storage, SystemClock},
@@ -78,7 +82,13 @@ async fn run() -> Result<(), String> {
         store: store.clone(),
         audit: store,
         clock: Arc::new(SystemClock),
-        mailer: Arc::new(OutboxMailer::new(&options.outbox)),
+        mailer: Arc::new(
+            OutboxMailer::new(
+                &options.outbox,
+                config.from_address.as_deref().unwrap_or(LOCAL_SENDER),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
         bus: None,
     };
     let functions = wiring

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
         codes::{BackupCodeSet, CodeHash},
         events::{AuditPosition, SecurityEvent},
         link_token::DownloadGrant,
@@ -27,6 +27,9 @@ use crate::{
 #[derive(Default)]
 pub struct MemoryStore {
     users: Mutex<HashMap<UserId, UserRecord>>,
+    /// The attempt ledgers of users with no record; a closed window is dropped at the next
+    /// write, so it holds at most the users checked in the last lock window.
+    unknown: Mutex<HashMap<UserId, AttemptLedger>>,
     /// Each user's trail by sort key; nothing here expires, as the process does not live long.
     audit: Mutex<HashMap<UserId, BTreeMap<String, SecurityEvent>>>,
 }
@@ -41,6 +44,11 @@ impl MemoryStore {
         // decides first and mutates last, so the data is still consistent if poisoned.
         let mut guard = self.users.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Taken only inside `with_users`, so the two maps change together.
+    fn unknown_ledgers(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, AttemptLedger>> {
+        self.unknown.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// An accepting write: TOTP active, `step` later than the last one, and the ledger holding
@@ -140,6 +148,22 @@ impl Store for MemoryStore {
         Ok(self.with_users(|users| users.get(user).cloned()))
     }
 
+    async fn get_user_and_ledger(
+        &self,
+        user: &UserId,
+    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError> {
+        Ok(self.with_users(|users| match users.get(user) {
+            Some(record) => (Some(record.clone()), record.ledger),
+            None => (
+                None,
+                self.unknown_ledgers()
+                    .get(user)
+                    .copied()
+                    .unwrap_or_default(),
+            ),
+        }))
+    }
+
     async fn put_pending_totp(
         &self,
         user: &UserId,
@@ -168,7 +192,8 @@ impl Store for MemoryStore {
                         codes: None,
                         pending_codes: None,
                         grant: None,
-                        ledger: AttemptLedger::default(),
+                        // As on DynamoDB, where the ledger is on the same item.
+                        ledger: self.unknown_ledgers().remove(user).unwrap_or_default(),
                         sign_in_pass: None,
                     },
                 );
@@ -182,12 +207,29 @@ impl Store for MemoryStore {
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        _seen: Option<&AttemptLedger>,
+        seen: SeenLedger<'_>,
     ) -> Result<Reservation, StoreError> {
         Ok(self.with_users(|users| {
             let Some(record) = users.get_mut(user) else {
-                return Reservation::NoRecord;
+                if matches!(seen, SeenLedger::Record(_)) {
+                    return Reservation::NoRecord;
+                }
+                let mut unknown = self.unknown_ledgers();
+                unknown.retain(|_, ledger| ledger.is_live(now));
+                let ledger = unknown.entry(user.clone()).or_default();
+                return match ledger.reserve(policy, now) {
+                    Some(next) => {
+                        *ledger = next;
+                        Reservation::Reserved(ReservedAttempt::counted(policy, next.attempts))
+                    }
+                    None => Reservation::Locked {
+                        until: ledger.window_ends.unwrap_or(now + policy.duration),
+                    },
+                };
             };
+            if matches!(seen, SeenLedger::Unknown(_)) {
+                return Reservation::NoRecord;
+            }
             match record.ledger.reserve(policy, now) {
                 Some(next) => {
                     let number = next.attempts;

@@ -7,6 +7,7 @@ pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod memory;
+#[cfg(feature = "outbox")]
 pub mod outbox;
 #[cfg(feature = "aws")]
 pub mod secrets;

@@ -23,7 +23,7 @@ use self::{
 use crate::{
     domain::{
         access::Admin,
-        attempts::{AttemptLedger, Reservation, ReservedAttempt},
+        attempts::{AttemptLedger, Reservation, ReservedAttempt, SeenLedger},
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         events::{Actor, EventKind, SecurityEvent, Source},
         link_token::LinkSigner,
@@ -136,21 +136,22 @@ impl Services {
     }
 
     /// Counts one code check in `user`'s attempt ledger before anything is evaluated. A ledger
-    /// already seen full is refused without a write; `None` means there is no record to count
-    /// against (the caller then does the same work as for a wrong code, and refuses it).
+    /// already seen full is refused without a write. `None`: the check was not counted (the
+    /// user read as unknown enrolled meanwhile); the caller refuses it as a wrong code.
     pub(crate) async fn reserve_attempt(
         &self,
         user: &UserId,
-        record: Option<&UserRecord>,
+        seen: SeenLedger<'_>,
     ) -> Result<Option<ReservedAttempt>, CheckFailed> {
         let now = self.clock.now();
         let policy = &self.settings.lockout;
-        let seen = record.map(|r| &r.ledger);
-        let reservation = match seen {
-            Some(ledger) if ledger.is_locked(policy, now) => Reservation::Locked {
+        let ledger = seen.ledger();
+        let reservation = if ledger.is_locked(policy, now) {
+            Reservation::Locked {
                 until: ledger.window_ends.unwrap_or(now + policy.duration),
-            },
-            _ => self.store.reserve_attempt(user, policy, now, seen).await?,
+            }
+        } else {
+            self.store.reserve_attempt(user, policy, now, seen).await?
         };
         match reservation {
             Reservation::Reserved(attempt) => Ok(Some(attempt)),
@@ -219,7 +220,7 @@ impl FactorServices {
         accept: Accept<'_>,
     ) -> Result<(ReservedAttempt, Proof), CheckFailed> {
         let attempt = self
-            .reserve_attempt(&record.user_id, Some(record))
+            .reserve_attempt(&record.user_id, SeenLedger::Record(&record.ledger))
             .await?
             .ok_or(CheckFailed::InvalidCode)?;
         let proof = match (TotpCode::parse(code), accept) {

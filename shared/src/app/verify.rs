@@ -4,7 +4,7 @@ use tracing::info;
 
 use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
-    attempts::ReservedAttempt,
+    attempts::{ReservedAttempt, SeenLedger},
     codes::{BackupCode, SALT_LEN},
     events::{Actor, EventKind, Source},
     record::UserRecord,
@@ -33,6 +33,8 @@ pub struct Verified {
 /// code all end in `InvalidCode` with the same store requests (a read and one conditional
 /// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
 /// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
+/// An unknown user's checks are counted too (`SeenLedger::Unknown`), so after `threshold`
+/// refusals they are `Locked` exactly as a known user is.
 ///
 /// An accepted code is an event (`totp_used`, audit only; `backup_code_used`, also mailed); so
 /// is the refusal that fills the ledger (`locked_out`). `source` is where the sign-in came from.
@@ -66,10 +68,15 @@ async fn verify_leaving(
     source: &Source,
     pass: Option<&SignInPass>,
 ) -> Result<Verified, VerifyError> {
-    let record = svc.store.get_user(user).await?;
-    let attempt = svc.reserve_attempt(user, record.as_ref()).await?;
+    let (record, ledger) = svc.store.get_user_and_ledger(user).await?;
+    let seen = match &record {
+        Some(_) => SeenLedger::Record(&ledger),
+        None => SeenLedger::Unknown(&ledger),
+    };
+    let attempt = svc.reserve_attempt(user, seen).await?;
     let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
     let email = record.as_ref().and_then(|r| r.email.clone());
+    let record_exists = record.is_some();
     let outcome = check(svc, user, code, record, attempt, pass).await;
     match &outcome {
         Ok(verified) => {
@@ -84,7 +91,8 @@ async fn verify_leaving(
             event.remaining_codes = remaining;
             svc.events.emit(event, email.as_ref()).await;
         }
-        Err(VerifyError::InvalidCode) if last => {
+        // An unknown user's lock has no one to tell and no trail to keep.
+        Err(VerifyError::InvalidCode) if last && record_exists => {
             svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
                 .await;
         }

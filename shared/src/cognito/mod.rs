@@ -105,7 +105,7 @@ fn source(metadata: &HashMap<String, String>) -> Source {
     let user_agent = metadata
         .get("user_agent")
         .and_then(|raw| UserAgent::from_header(raw));
-    Source { ip, user_agent }
+    Source::reported(ip, user_agent)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(

@@ -69,8 +69,28 @@ pub enum Reservation {
     Reserved(ReservedAttempt),
     /// The ledger is full: nothing may be evaluated until `until`.
     Locked { until: OffsetDateTime },
-    /// There is no record to count against (an unknown user); nothing was written.
+    /// The user read as unknown has a record now (they enrolled meanwhile); nothing was
+    /// counted, and the check is refused as for an unknown user.
     NoRecord,
+}
+
+/// The ledger a caller read before reserving, and whose it is. An unknown user's checks are
+/// counted too, in a ledger of its own that lasts as long as its window: so an unknown user
+/// is locked after as many refusals as a known one, and the lock tells no one who exists.
+#[derive(Clone, Copy, Debug)]
+pub enum SeenLedger<'a> {
+    /// The ledger on the user's record.
+    Record(&'a AttemptLedger),
+    /// The ledger of a user with no record (perhaps empty).
+    Unknown(&'a AttemptLedger),
+}
+
+impl SeenLedger<'_> {
+    pub fn ledger(&self) -> &AttemptLedger {
+        match self {
+            SeenLedger::Record(ledger) | SeenLedger::Unknown(ledger) => ledger,
+        }
+    }
 }
 
 impl AttemptLedger {

@@ -6,7 +6,7 @@ use std::{fmt, net::IpAddr, str::FromStr};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use super::{codes::random_id, proof::StepUp, user::UserId};
+use super::{codes::random_id, display_text, proof::StepUp, user::UserId};
 
 /// The longest `user_agent` kept; API Gateway passes whatever the client sent.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
@@ -127,9 +127,35 @@ impl Actor {
 pub struct Source {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<UserAgent>,
+    /// Told by the sign-in client (verify's `ip` and `user_agent`, Cognito's `clientMetadata`)
+    /// rather than seen by API Gateway: whoever signs in chooses it, so mails and the trail say
+    /// so.
+    pub reported: bool,
 }
 
-/// A user agent string: printable, at most `MAX_USER_AGENT_CHARS` characters.
+impl Source {
+    /// What API Gateway saw of the caller's own connection.
+    pub fn seen(ip: Option<IpAddr>, user_agent: Option<UserAgent>) -> Self {
+        Self {
+            ip,
+            user_agent,
+            reported: false,
+        }
+    }
+
+    /// What the sign-in client said of itself; marked reported only when it said something.
+    pub fn reported(ip: Option<IpAddr>, user_agent: Option<UserAgent>) -> Self {
+        let reported = ip.is_some() || user_agent.is_some();
+        Self {
+            ip,
+            user_agent,
+            reported,
+        }
+    }
+}
+
+/// A user agent string as it may be shown to a person: at most `MAX_USER_AGENT_CHARS`
+/// characters, none of them hidden (see `display_text`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserAgent(String);
 
@@ -142,25 +168,29 @@ pub enum UserAgentError {
 }
 
 impl UserAgent {
-    pub fn parse(raw: &str) -> Result<Self, UserAgentError> {
+    /// An explicit field (verify's `user_agent`): too long or holding a control character is
+    /// refused, as a malformed request; other hidden characters (bidi, zero-width, line
+    /// separators) are dropped, so a sign-in never fails on a browser's odd header. `None`
+    /// when nothing is left.
+    pub fn parse(raw: &str) -> Result<Option<Self>, UserAgentError> {
         if raw.chars().count() > MAX_USER_AGENT_CHARS {
             return Err(UserAgentError::TooLong);
         }
         if raw.chars().any(char::is_control) {
             return Err(UserAgentError::Control);
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self::from_header(raw))
     }
 
-    /// What a client sent in its header, cut to the limit rather than refused: the client did
-    /// not choose to be audited, and the request itself is still served.
+    /// What a client sent in its header or metadata, cleaned and cut to the limit rather than
+    /// refused: the client did not choose to be audited, and the request itself is still served.
     pub fn from_header(raw: &str) -> Option<Self> {
-        let kept: String = raw
+        let kept: String = display_text::clean(raw)
             .chars()
-            .filter(|c| !c.is_control())
             .take(MAX_USER_AGENT_CHARS)
             .collect();
-        (!kept.is_empty()).then_some(Self(kept))
+        let kept = kept.trim_end();
+        (!kept.is_empty()).then(|| Self(kept.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -278,6 +308,7 @@ impl SecurityEvent {
             "actor": self.actor.label(),
             "ip": self.source.ip.map(|ip| ip.to_string()),
             "user_agent": self.source.user_agent.as_ref().map(UserAgent::as_str),
+            "reported_by_sign_in_client": self.source.reported,
             "remaining_codes": self.remaining_codes,
             "locked_until": self.locked_until.and_then(rfc3339),
             "authorised": self.authorised.map(StepUp::name),
@@ -321,6 +352,20 @@ mod tests {
         let long = "x".repeat(MAX_USER_AGENT_CHARS + 1);
         assert_eq!(UserAgent::parse(&long), Err(UserAgentError::TooLong));
         assert_eq!(UserAgent::parse("a\nb"), Err(UserAgentError::Control));
+        assert_eq!(
+            UserAgent::parse("Firefox\u{202E}moc.elgoog")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "Firefoxmoc.elgoog"
+        );
+        assert_eq!(UserAgent::parse("\u{200B}"), Ok(None));
+        assert_eq!(
+            UserAgent::from_header("Firefox\u{2028}Device: laptop")
+                .unwrap()
+                .as_str(),
+            "FirefoxDevice: laptop"
+        );
         assert_eq!(
             UserAgent::from_header(&long).unwrap().as_str().len(),
             MAX_USER_AGENT_CHARS

@@ -28,28 +28,90 @@ pub enum SecretKeyError {
     #[error("must be base64 of at least 32 random bytes (for example `openssl rand -base64 32`)")]
     Malformed,
     #[error(
-        "must hold at least 256 bits: base64 of 32 random bytes, or a random string of at least \
-         {MIN_SECRET_CHARS} characters from a varied alphabet (about 43 letters and digits)"
+        "is base64 of bytes that are not random ({0}); make one with `openssl rand -base64 32`"
+    )]
+    NotRandom(&'static str),
+    #[error(
+        "must hold at least 256 bits: base64 of 32 random bytes, or a generated random string \
+         of at least {MIN_SECRET_CHARS} characters; words, keyboard runs, sequences and \
+         repeats count for almost nothing"
     )]
     TooWeak,
 }
 
 /// The shortest secret string accepted when it is not base64 of a key.
-const MIN_SECRET_CHARS: usize = 32;
+const MIN_SECRET_CHARS: usize = 40;
+
+/// Why decoded key bytes are not what a random generator makes, if they are not. Each test
+/// refuses a random 32-byte key with a chance far below 2^-60, and each refuses a kind of
+/// key people type: one byte repeated, a short pattern repeated, a counting sequence, or text
+/// (a passphrase or a digit string run through base64).
+fn not_random(bytes: &[u8]) -> Option<&'static str> {
+    let distinct = bytes
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if distinct == 1 {
+        return Some("every byte is the same");
+    }
+    let half = bytes.len() / 2;
+    if (1..=half).any(|period| bytes.iter().zip(&bytes[period..]).all(|(a, b)| a == b)) {
+        return Some("a short pattern repeats");
+    }
+    let steps: Vec<u8> = bytes.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    if steps.windows(2).all(|w| w[0] == w[1]) {
+        return Some("the bytes count up or down");
+    }
+    // 32 random bytes hold about 30 distinct values; fewer than 20 is a pattern.
+    if distinct < 20.min(bytes.len()) {
+        return Some("too few distinct bytes");
+    }
+    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return Some("the bytes are text, not random");
+    }
+    None
+}
 
 /// A test for one class of characters.
 type CharClass = fn(&char) -> bool;
 
-/// A generous estimate of a random string's entropy: its length times the bits of the alphabet
-/// its character classes span. A string with few distinct characters scores nothing, so a
-/// repeated or patterned "secret" is refused however long it is.
+/// A keyboard's rows, for telling runs like `qwerty` or `1q2w` from random text.
+const KEYBOARD_ROWS: [&str; 4] = [
+    "`1234567890-=",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+];
+
+fn key_position(c: char) -> Option<(i32, i32)> {
+    let c = c.to_ascii_lowercase();
+    KEYBOARD_ROWS
+        .iter()
+        .enumerate()
+        .find_map(|(row, keys)| keys.find(c).map(|col| (row as i32, col as i32)))
+}
+
+/// True when `b` follows `a` the way typed or counted text does: the same character, the next
+/// or previous one, or a neighbouring key.
+fn follows(a: char, b: char) -> bool {
+    let (a_low, b_low) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+    if (a_low as i64 - b_low as i64).abs() <= 1 {
+        return true;
+    }
+    match (key_position(a), key_position(b)) {
+        (Some((ra, ca)), Some((rb, cb))) => (ra - rb).abs() <= 1 && (ca - cb).abs() <= 1,
+        _ => false,
+    }
+}
+
+/// An honest estimate of a secret string's entropy: each character is worth the bits of the
+/// alphabet its classes span, except one that continues a run (a repeat, a sequence, a
+/// keyboard run: the third character of three that each follow the one before), ends a three-character run seen before in the string (a repeated word or
+/// pattern), or continues a run of four or more lowercase letters (a word): those are worth
+/// one bit. A generator's output loses a few characters to chance; typed text loses most.
 fn estimated_bits(text: &str) -> f64 {
     let chars: Vec<char> = text.chars().collect();
-    let distinct = chars
-        .iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    if chars.len() < MIN_SECRET_CHARS || distinct < 16 {
+    if chars.len() < MIN_SECRET_CHARS {
         return 0.0;
     }
     let classes: [(CharClass, u32); 5] = [
@@ -64,20 +126,52 @@ fn estimated_bits(text: &str) -> f64 {
         .filter(|(is, _)| chars.iter().any(is))
         .map(|(_, size)| size)
         .sum();
-    chars.len() as f64 * f64::from(alphabet.max(2)).log2()
+    let full = f64::from(alphabet.max(2)).log2();
+    let mut seen = std::collections::HashSet::new();
+    let mut lowercase_run = 0;
+    let mut bits = 0.0;
+    for (i, &c) in chars.iter().enumerate() {
+        lowercase_run = if c.is_ascii_lowercase() {
+            lowercase_run + 1
+        } else {
+            0
+        };
+        // One neighbour happens by chance; two in a row is a run.
+        let follows_previous =
+            i >= 2 && follows(chars[i - 1], c) && follows(chars[i - 2], chars[i - 1]);
+        let repeated = i >= 2 && !seen.insert(&chars[i - 2..=i]);
+        let in_word = lowercase_run >= 4;
+        bits += if follows_previous || repeated || in_word {
+            1.0
+        } else {
+            full
+        };
+    }
+    bits
 }
 
 impl SecretKey {
     /// Accepts base64 of 32 or more random bytes; longer input is condensed with SHA-256.
+    /// Bytes that are not what a generator makes (see `not_random`), or base64 text that reads
+    /// as typed (words, runs, repeats), are refused.
     pub fn from_base64(text: &str) -> Result<Self, SecretKeyError> {
         use base64::Engine;
+        let text = text.trim();
         let raw = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
+                .decode(text)
                 .map_err(|_| SecretKeyError::Malformed)?,
         );
         if raw.len() < 32 {
             return Err(SecretKeyError::Malformed);
+        }
+        if let Some(reason) = not_random(&raw) {
+            return Err(SecretKeyError::NotRandom(reason));
+        }
+        // Base64 of 32 random bytes scores 184 or more on this estimate (200,000 tried); typed text that happens
+        // to be valid base64 ("Password1Password2...") scores under 140.
+        if estimated_bits(text) < 160.0 {
+            return Err(SecretKeyError::NotRandom("it reads as typed text"));
         }
         let mut material = Zeroizing::new([0u8; 32]);
         if raw.len() == 32 {
@@ -90,11 +184,13 @@ impl SecretKey {
 
     /// A key from a secret string as any generator makes it. Base64 of 32 or more bytes (what
     /// `openssl rand -base64 32` and Secrets Manager's alphanumeric generator give) is read as
-    /// `from_base64` reads it, so existing keys keep their meaning; any other string of at least
-    /// 256 estimated bits (punctuation included) is stretched into a key with HKDF-SHA256.
+    /// `from_base64` reads it, so existing keys keep their meaning, and is refused as it
+    /// refuses; any other string of at least 256 honestly estimated bits (`estimated_bits`) is
+    /// stretched into a key with HKDF-SHA256.
     pub fn from_secret_string(text: &str) -> Result<Self, SecretKeyError> {
-        if let Ok(key) = Self::from_base64(text) {
-            return Ok(key);
+        match Self::from_base64(text) {
+            Err(SecretKeyError::Malformed) => {}
+            read => return read,
         }
         let text = text.trim();
         if estimated_bits(text) < 256.0 {
@@ -284,13 +380,13 @@ mod tests {
             SecretKey::from_base64(alphanumeric).unwrap().id(),
             "an existing key keeps its meaning"
         );
-        let b64 = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+        let b64 = "Q8K4vT0SjfkDbOB7sXchy1T4OK8wARqdW7iiC3LLRQc=";
         assert_eq!(
             SecretKey::from_secret_string(b64).unwrap().id(),
             SecretKey::from_base64(b64).unwrap().id()
         );
         // What another generator makes: punctuation, not base64.
-        let punctuated = "k#8Qz!v2R@p5^Lm&9tW*x3(Yc)7_Hn-4+Fb=6{Jd}1[Gs]0";
+        let punctuated = "k#8Qz!v2R@p5^Lm&9tW*x3(Yc)7_Hn-4+Fb=6{Jd}1[Gs]0;Xe%Ut<Kw>Zr?Vi|Oa";
         assert!(SecretKey::from_base64(punctuated).is_err());
         let stretched = SecretKey::from_secret_string(punctuated).unwrap();
         assert_eq!(
@@ -379,8 +475,99 @@ mod tests {
             SecretKey::from_base64("c2hvcnQ=").err(),
             Some(SecretKeyError::Malformed)
         );
-        let a = SecretKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
-        let b = SecretKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
+        let a = SecretKey::from_base64("oZ8fItfwb3HRIR9iAyKpoIj1Ve9XqJfl1CwNetGsVuU=").unwrap();
+        let b = SecretKey::from_base64("oZ8fItfwb3HRIR9iAyKpoIj1Ve9XqJfl1CwNetGsVuU=").unwrap();
         assert_eq!(a.id(), b.id());
+    }
+
+    /// Every weak key a security review started the service with, in the form it was given.
+    #[test]
+    fn patterned_keys_are_refused_in_every_form() {
+        let not_random = [
+            (
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                "32 zero bytes",
+            ),
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "44 x a"),
+            (
+                "passwordpasswordpasswordpasswordpasswordpassword",
+                "a repeated word",
+            ),
+            ("01234567890123456789012345678901234567890123", "digits"),
+            ("////////////////////////////////////////////////", "48 x /"),
+            (
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                "bytes 0 to 31",
+            ),
+            (
+                "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+                "base64 of a digit string",
+            ),
+            (
+                "Password1Password2Password3Password4Password5Pas",
+                "typed, valid base64",
+            ),
+        ];
+        for (key, what) in not_random {
+            assert!(
+                matches!(
+                    SecretKey::from_base64(key),
+                    Err(SecretKeyError::NotRandom(_))
+                ),
+                "{what}: {key}"
+            );
+            assert!(
+                matches!(
+                    SecretKey::from_secret_string(key),
+                    Err(SecretKeyError::NotRandom(_))
+                ),
+                "{what}, as a secret: {key}"
+            );
+        }
+        let typed = [
+            "qwertyuiop[]asdfghjkl;'zxcvbnm,./1234567890-=!QWE",
+            "Password1!Password2!Password3!Password4!Password5!Password6!Password7!Password8!",
+            "correct horse battery staple correct horse battery staple!!",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$",
+            "Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3",
+        ];
+        for key in typed {
+            assert_eq!(
+                SecretKey::from_secret_string(key).err(),
+                Some(SecretKeyError::TooWeak),
+                "{key}"
+            );
+        }
+    }
+
+    /// What generators make is accepted every time, not just usually.
+    #[test]
+    fn generated_keys_are_accepted() {
+        use base64::Engine;
+        let printable: Vec<char> = (33u8..=126).map(char::from).collect();
+        let alphanumeric: Vec<char> = ('0'..='9').chain('a'..='z').chain('A'..='Z').collect();
+        let pick = |alphabet: &[char], len: usize| -> String {
+            (0..len)
+                .map(|_| alphabet[(OsRng.next_u32() as usize) % alphabet.len()])
+                .collect()
+        };
+        for _ in 0..2_000 {
+            let mut bytes = [0u8; 32];
+            OsRng.fill_bytes(&mut bytes);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            assert!(SecretKey::from_base64(&b64).is_ok(), "{b64}");
+            // Secrets Manager's generator, as the template asks it: 64, no punctuation.
+            let generated = pick(&alphanumeric, 64);
+            assert!(
+                SecretKey::from_secret_string(&generated).is_ok(),
+                "{generated}"
+            );
+            // Its default alphabet, punctuation included, at the length the README names.
+            let punctuated = pick(&printable, 64);
+            assert!(
+                SecretKey::from_secret_string(&punctuated).is_ok(),
+                "{punctuated}"
+            );
+        }
     }
 }

@@ -51,11 +51,14 @@ pub struct Email(String);
 
 impl Email {
     /// Exactly one plain address: an RFC 5322 dot-atom local part, `@`, and a domain of at least
-    /// two letter-digit-hyphen labels. A list, a display name, quotes, comments, an address
-    /// literal or surrounding space is refused: the value decides where a reset link is mailed.
+    /// two letter-digit-hyphen labels whose last (the top-level domain) has two or more
+    /// characters and starts with a letter. A list, a display name, quotes, comments, an
+    /// address literal or surrounding space is refused: the value decides where a reset link
+    /// is mailed. So are `%` and `!` in the local part: old relays route on them
+    /// (`eve%attacker.example@example.com` can be delivered to attacker.example).
     pub fn parse(raw: &str) -> Option<Self> {
         const MAX_LEN: usize = 254;
-        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+        let atext = |c: char| c.is_ascii_alphanumeric() || "#$&'*+-/=?^_`{|}~".contains(c);
         let ldh = |c: char| c.is_ascii_alphanumeric() || c == '-';
         let (local, domain) = raw.split_once('@')?;
         let local_ok = local.len() <= 64
@@ -63,7 +66,11 @@ impl Email {
                 .split('.')
                 .all(|part| !part.is_empty() && part.chars().all(atext));
         let labels: Vec<&str> = domain.split('.').collect();
+        let top_level_ok = labels.last().is_some_and(|tld| {
+            tld.len() >= 2 && tld.starts_with(|c: char| c.is_ascii_alphabetic())
+        });
         let domain_ok = labels.len() >= 2
+            && top_level_ok
             && labels.iter().all(|label| {
                 (1..=63).contains(&label.len())
                     && label.chars().all(ldh)
@@ -107,6 +114,8 @@ mod tests {
             "ana@example.com",
             "a.b+tag@mail.example.co.uk",
             "o'neil@ex-ample.org",
+            "ana@xn--bcher-kva.example",
+            "ana@mail.xn--p1ai",
         ] {
             assert!(Email::parse(ok).is_some(), "{ok}");
         }
@@ -123,6 +132,11 @@ mod tests {
             "ana@-example.com",
             "ana@[192.0.2.1]",
             "ana@example.com\r\nBcc: eve@attacker.example",
+            "eve%attacker.example@example.com",
+            "attacker.example!eve@example.com",
+            "ana@example.c",
+            "ana@192.0.2.1",
+            "ana@example.123",
         ] {
             assert!(Email::parse(bad).is_none(), "{bad}");
         }

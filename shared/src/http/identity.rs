@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{request::RequestContext, Request, RequestExt};
+use tracing::warn;
 
 use super::response::{ApiError, ErrorCode};
 use crate::domain::user::{Email, UserId};
@@ -68,19 +69,26 @@ fn invalid_claim(message: &str) -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidClaim, message)
 }
 
-/// A JSON array of names, or API Gateway's flattening of an array claim, `[a b]`, split on
-/// spaces only (group names cannot hold white space; they can hold commas, so a comma never
-/// separates). Anything else is one group name, as it is.
+/// A JSON array of names, or API Gateway's flattening of an array claim, `[a b]`: names
+/// separated by exactly one space (group names cannot hold white space; they can hold commas,
+/// so a comma never separates). A flattening with an empty name (a leading, trailing or double
+/// space) came from a name that held white space: the claim is refused whole, so no part of
+/// such a name can pass for a group. Anything else is one group name, as it is. A name with
+/// white space is kept as it is, and so never equals a configured group (which has none).
 pub fn parse_groups(raw: &str) -> Vec<String> {
     if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
         return list;
     }
     match raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        Some(inner) => inner
-            .split(' ')
-            .filter(|g| !g.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        Some("") => vec![],
+        Some(inner) => {
+            let names: Vec<&str> = inner.split(' ').collect();
+            if names.iter().any(|name| name.is_empty()) {
+                warn!("the groups claim holds a name with white space; no group is taken from it");
+                return vec![];
+            }
+            names.into_iter().map(str::to_owned).collect()
+        }
         None => vec![raw.to_owned()],
     }
 }
@@ -112,5 +120,27 @@ mod tests {
             assert!(!parse_groups(raw).contains(&admin), "{raw}");
         }
         assert!(parse_groups("[ops backup-codes-admins]").contains(&admin));
+    }
+
+    /// A group name holding white space never makes its holder an admin, in either form.
+    #[test]
+    fn a_name_with_white_space_is_never_the_admin_group() {
+        let admin = "backup-codes-admins".to_owned();
+        for raw in [
+            // As a JSON array: the name is kept whole, and equals nothing configured.
+            r#"["ops backup-codes-admins"]"#,
+            r#"["backup-codes-admins "]"#,
+            r#"[" backup-codes-admins"]"#,
+            r#"["backup-codes-admins\t"]"#,
+            // As API Gateway flattens it: an empty name shows white space was in one.
+            "[backup-codes-admins ]",
+            "[ backup-codes-admins]",
+            "[ops  backup-codes-admins]",
+            "[ops backup-codes-admins ]",
+            "backup-codes-admins ",
+            " backup-codes-admins",
+        ] {
+            assert!(!parse_groups(raw).contains(&admin), "{raw:?}");
+        }
     }
 }

@@ -149,14 +149,13 @@ pub fn caller_source(req: &Request) -> Source {
     let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
         return Source::default();
     };
-    Source {
-        ip: ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
-        user_agent: ctx
-            .http
+    Source::seen(
+        ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        ctx.http
             .user_agent
             .as_deref()
             .and_then(UserAgent::from_header),
-    }
+    )
 }
 
 /// The sign-in's source as the team's auth server reports it in `ip` and `user_agent`.
@@ -177,8 +176,9 @@ pub fn reported_source(ip: Option<&str>, user_agent: Option<&str>) -> Result<Sou
                 ApiError::bad_request(ErrorCode::InvalidField, format!("field `user_agent` {e}"))
             })
         })
-        .transpose()?;
-    Ok(Source { ip, user_agent })
+        .transpose()?
+        .flatten();
+    Ok(Source::reported(ip, user_agent))
 }
 
 /// The `{user_id}` of an admin route. API Gateway has already matched and percent-decoded the

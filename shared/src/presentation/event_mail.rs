@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use async_trait::async_trait;
 use time::{format_description::well_known::Rfc2822, OffsetDateTime};
 
-use super::markup::escape_html;
+use super::{device, markup::escape_html};
 use crate::{
     domain::{
         events::{Actor, EventKind, SecurityEvent},
@@ -50,6 +50,46 @@ fn when(t: OffsetDateTime) -> String {
 
 const HOW_TO_REGENERATE: &str = "To make a new set, sign in, open your security settings and \
      generate new backup codes (you will need your authenticator app).";
+
+/// Where the event came from, as a mail says it: the time, the IP address, and the device by
+/// name only (`device::describe`), each labelled "reported by the sign-in client" when the
+/// client told it rather than API Gateway seeing it.
+struct Facts {
+    at: String,
+    ip_label: &'static str,
+    ip: String,
+    device_label: &'static str,
+    /// In quotation marks: it is what a browser says of itself, not our words.
+    device_quoted: String,
+}
+
+impl Facts {
+    fn of(event: &SecurityEvent) -> Self {
+        let source = &event.source;
+        let (ip_label, device_label) = if source.reported {
+            (
+                "IP address (reported by the sign-in client)",
+                "Device (reported by the sign-in client)",
+            )
+        } else {
+            ("IP address", "Device")
+        };
+        let device = source
+            .user_agent
+            .as_ref()
+            .and_then(|ua| device::describe(ua.as_str()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self {
+            at: when(event.at),
+            ip_label,
+            ip: source
+                .ip
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+            device_label,
+            device_quoted: format!("\u{201c}{device}\u{201d}"),
+        }
+    }
+}
 
 /// The mail for `event`, if its kind is one users are told about.
 pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<OutgoingMail> {
@@ -140,27 +180,22 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
         ),
         _ => return None,
     };
-    let ip = event
-        .source
-        .ip
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let agent = event
-        .source
-        .user_agent
-        .as_ref()
-        .map_or("unknown", |ua| ua.as_str());
-    let at = when(event.at);
-    let text =
-        format!("Hello,\n\n{what}\n\nWhen: {at}\nIP address: {ip}\nDevice: {agent}\n\n{advice}\n");
+    let facts = Facts::of(event);
+    let text = format!(
+        "Hello,\n\n{what}\n\nWhen: {}\n{}: {}\n{}: {}\n\n{advice}\n",
+        facts.at, facts.ip_label, facts.ip, facts.device_label, facts.device_quoted,
+    );
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
          <p>Hello,</p><p>{}</p>\
-         <table><tr><td>When</td><td>{}</td></tr><tr><td>IP address</td><td>{}</td></tr>\
-         <tr><td>Device</td><td>{}</td></tr></table><p>{}</p></body></html>",
+         <table><tr><td>When</td><td>{}</td></tr><tr><td>{}</td><td><code>{}</code></td></tr>\
+         <tr><td>{}</td><td><code>{}</code></td></tr></table><p>{}</p></body></html>",
         escape_html(&what),
-        escape_html(&at),
-        escape_html(&ip),
-        escape_html(agent),
+        escape_html(&facts.at),
+        escape_html(facts.ip_label),
+        escape_html(&facts.ip),
+        escape_html(facts.device_label),
+        escape_html(&facts.device_quoted),
         escape_html(&advice),
     );
     Some(OutgoingMail {

@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use super::{is_gone, redeem_json, BURST};
 use crate::{Call, TestApp};
 
+/// The browser the walk's settings requests come from.
+const SETTINGS_BROWSER: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15";
+
 /// Every event of one user's life, in order, each with its own mail count checked: returns
 /// the codes redeemed last. `ana` is the user, `root` the administrator.
 async fn walk_every_event(app: &TestApp) -> Vec<String> {
@@ -37,7 +40,7 @@ async fn walk_every_event(app: &TestApp) -> Vec<String> {
         .send(
             Call::new("POST", "/v1/backup-codes")
                 .user("ana")
-                .header("user-agent", "Settings page")
+                .header("user-agent", SETTINGS_BROWSER)
                 .json(json!({ "totp": app.totp(&secret) })),
         )
         .await;
@@ -47,7 +50,7 @@ async fn walk_every_event(app: &TestApp) -> Vec<String> {
         .send(
             Call::new("POST", "/v1/backup-codes/activate")
                 .user("ana")
-                .header("user-agent", "Settings page")
+                .header("user-agent", SETTINGS_BROWSER)
                 .json(json!({ "set_id": regenerated.json()["set_id"] })),
         )
         .await;
@@ -88,7 +91,7 @@ async fn walk_every_event(app: &TestApp) -> Vec<String> {
 }
 
 /// Every page of `path`'s trail, `limit` at a time, with the cursors' count.
-async fn whole_trail(
+pub(super) async fn whole_trail(
     app: &TestApp,
     path: &str,
     caller: Call<'static>,
@@ -133,19 +136,32 @@ pub async fn each_security_event_mails_the_user_once_with_its_facts(app: TestApp
     );
     assert!(mails.iter().all(|m| m.to.as_str() == "ana@example.com"));
     let used = &mails[0];
+    // What the auth server reported is labelled so; the device is named, never quoted whole.
     for fact in [
-        "203.0.113.7",
-        "Firefox/140.0 (test)",
+        "IP address (reported by the sign-in client): 203.0.113.7",
+        "Device (reported by the sign-in client): \u{201c}Firefox\u{201d}",
         "9 backup codes left",
         "generate new backup codes",
     ] {
         assert!(used.text.contains(fact), "{fact} in {}", used.text);
     }
-    assert!(used.html.contains("203.0.113.7") && used.html.contains("Firefox/140.0 (test)"));
+    assert!(!used.text.contains("(test)"), "{}", used.text);
     assert!(
-        mails[1].text.contains("Settings page"),
-        "the user agent API Gateway saw"
+        used.html.contains("<code>203.0.113.7</code>")
+            && used.html.contains("<code>\u{201c}Firefox\u{201d}</code>"),
+        "{}",
+        used.html
     );
+    for fact in [
+        "IP address: 192.0.2.1",
+        "Device: \u{201c}Safari on macOS\u{201d}",
+    ] {
+        assert!(
+            mails[1].text.contains(fact),
+            "what API Gateway saw is not labelled as reported: {fact} in {}",
+            mails[1].text
+        );
+    }
     for mail in &mails {
         for code in &redeemed {
             assert!(!mail.text.contains(code.as_str()) && !mail.html.contains(code.as_str()));
@@ -184,7 +200,9 @@ pub async fn the_audit_trail_says_who_did_what_from_where(app: TestApp) {
         "192.0.2.1",
         "API Gateway's sourceIp"
     );
-    assert_eq!(of("codes_regenerated")["user_agent"], "Settings page");
+    assert_eq!(of("codes_regenerated")["user_agent"], SETTINGS_BROWSER);
+    assert_eq!(of("backup_code_used")["reported_by_sign_in_client"], true);
+    assert_eq!(of("codes_regenerated")["reported_by_sign_in_client"], false);
     assert!(events.iter().all(|e| e["user_id"] == "ana"));
     let root = whole_trail(&app, "/v1/audit", Call::new("GET", "").user("root"), 100)
         .await

@@ -1,5 +1,5 @@
 //! The attempt ledger in the behaviour suite: refusals lock, an accepted code clears, unknown
-//! users write nothing, and bursts on every route that checks a code evaluate at most the
+//! users are locked exactly as known ones are, and bursts on every route that checks a code evaluate at most the
 //! threshold.
 
 use super::*;
@@ -63,8 +63,6 @@ pub async fn repeated_refusals_lock_verifies_for_a_while(app: TestApp) {
         "refusals do not extend the lock"
     );
     assert_eq!(app.status("lee").await["remaining"], 10, "nothing was used");
-    // An unknown user is never locked: the same 401 as a wrong code, however often.
-    assert!(is_invalid_code(&app.verify("nobody", &codes[0]).await));
 
     app.clock.advance(870);
     let after = app.verify("lee", &codes[0]).await;
@@ -93,16 +91,65 @@ pub async fn an_accepted_code_resets_the_failure_count(app: TestApp) {
     );
 }
 
-pub async fn refusals_for_unknown_users_write_nothing(app: TestApp) {
-    for _ in 0..12 {
-        assert!(is_invalid_code(&app.verify("ghost", WRONG_CODE).await));
-        assert!(is_invalid_code(&app.verify("ghost", "123456").await));
-    }
+/// Verify's lock does not tell who is enrolled: an unknown user, a user who only started
+/// enrollment and an enrolled one get the same answers, refusal by refusal, and are locked at
+/// the same refusal for the same time.
+pub async fn an_unknown_user_is_locked_as_an_enrolled_one_is(app: TestApp) {
+    app.enrolled("known").await;
+    let pending = app
+        .send(Call::new("POST", "/v1/totp/enrollment").user("pending"))
+        .await;
+    assert_eq!(pending.status, StatusCode::CREATED);
+    let answers = |user: &'static str| {
+        let app = &app;
+        async move {
+            let mut seen = vec![];
+            for _ in 0..12 {
+                let reply = app.verify(user, WRONG_CODE).await;
+                let mut headers: Vec<String> = reply
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| *name != "date")
+                    .map(|(name, value)| format!("{name}: {value:?}"))
+                    .collect();
+                headers.sort();
+                seen.push((reply.status, reply.text, headers));
+            }
+            seen
+        }
+    };
+    let known = answers("known").await;
+    assert_eq!(known[9].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        known[10].0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        known[10].1
+    );
+    assert_eq!(answers("pending").await, known, "a pending user");
+    assert_eq!(answers("ghost").await, known, "an unknown user");
+
+    // Their locks end together too, and an unknown user's ledger starts afresh.
+    app.clock.advance(900);
+    assert!(is_invalid_code(&app.verify("ghost", WRONG_CODE).await));
     let ghost = backup_codes::domain::user::UserId::parse("ghost").unwrap();
     assert_eq!(
         app.store.get_user(&ghost).await.unwrap(),
         None,
-        "no record is created for a user who does not exist"
+        "counting an unknown user's checks makes no record"
+    );
+}
+
+/// A user who was refused while unknown, then enrolls, starts with the ledger they had: an
+/// attacker cannot clear a lock by making the user enroll, nor is anything else carried over.
+pub async fn an_unknown_users_refusals_do_not_stop_a_later_enrollment(app: TestApp) {
+    for _ in 0..3 {
+        assert!(is_invalid_code(&app.verify("newcomer", WRONG_CODE).await));
+    }
+    let (_, codes) = app.enrolled("newcomer").await;
+    assert_eq!(
+        app.verify("newcomer", &codes[0]).await.status,
+        StatusCode::OK
     );
 }
 

@@ -20,6 +20,8 @@ use crate::{
 pub const AUDIT_INDEX: &str = "audit";
 pub const AUDIT_USER: &str = "audit_user";
 pub const AUDIT_SORT_KEY: &str = "audit_sk";
+/// Present (true) when the event's source was told by the sign-in client.
+const SOURCE_REPORTED: &str = "source_reported";
 
 fn audit_item_key(user: &UserId, sort_key: &str) -> AttributeValue {
     s(format!("audit#{user}#{sort_key}"))
@@ -56,6 +58,9 @@ impl AuditLog for DynamoStore {
         }
         if let Some(agent) = &event.source.user_agent {
             request = request.item("user_agent", s(agent.as_str()));
+        }
+        if event.source.reported {
+            request = request.item(SOURCE_REPORTED, AttributeValue::Bool(true));
         }
         if let Some(remaining) = event.remaining_codes {
             request = request.item("remaining_codes", n(remaining));
@@ -119,9 +124,11 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
     let ip = get_s(item, "ip")
         .map(|ip| ip.parse().map_err(|_| corrupt("ip")))
         .transpose()?;
-    let user_agent = get_s(item, "user_agent")
-        .map(|ua| UserAgent::parse(ua).map_err(|_| corrupt("user_agent")))
-        .transpose()?;
+    // Cleaned rather than refused: an event written before today's display rule still reads.
+    let user_agent = get_s(item, "user_agent").and_then(UserAgent::from_header);
+    let reported = item
+        .get(SOURCE_REPORTED)
+        .is_some_and(|v| v.as_bool().is_ok_and(|b| *b));
     let at = timestamp(get_n(item, "event_at").ok_or_else(|| corrupt("event_at"))?)?;
     let remaining_codes = get_n(item, "remaining_codes")
         .map(|n| usize::try_from(n).map_err(|_| corrupt("remaining_codes")))
@@ -136,7 +143,11 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
         user: user.clone(),
         kind,
         actor,
-        source: Source { ip, user_agent },
+        source: Source {
+            ip,
+            user_agent,
+            reported,
+        },
         remaining_codes,
         locked_until,
         authorised,

@@ -68,10 +68,7 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
         }),
         _ => None,
     };
-    let ledger = AttemptLedger {
-        attempts: get_n(item, "attempts").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
-        window_ends: get_n(item, "attempts_until").map(timestamp).transpose()?,
-    };
+    let ledger = parse_ledger(item)?;
     Ok(UserRecord {
         ledger,
         user_id: user.clone(),
@@ -99,6 +96,14 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
             .map(timestamp)
             .transpose()?
             .map(|until| SignInPass { until }),
+    })
+}
+
+/// The attempt ledger, on a record or on an unknown user's item.
+pub(super) fn parse_ledger(item: &Item) -> Result<AttemptLedger, StoreError> {
+    Ok(AttemptLedger {
+        attempts: get_n(item, "attempts").map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+        window_ends: get_n(item, "attempts_until").map(timestamp).transpose()?,
     })
 }
 

@@ -13,7 +13,7 @@ pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
 pub use self::table::ensure_table;
 
 use self::expressions::{codes_map, holding, leaving, spending, with_set, SET_CLAUSE};
-use self::item::{corrupt, get_n, get_s, parse_codes, parse_record, timestamp, Item};
+use self::item::{corrupt, get_n, get_s, parse_codes, parse_ledger, parse_record, timestamp, Item};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
         codes::{BackupCodeSet, CodeHash},
         link_token::DownloadGrant,
         proof::Proof,
@@ -42,7 +42,8 @@ use crate::{
 /// The table's only key attribute.
 pub const PARTITION_KEY: &str = "pk";
 /// The table's TTL attribute (epoch seconds). Only an enrollment that was started and never
-/// confirmed carries it, so DynamoDB sweeps abandoned enrollments and nothing else; a download
+/// confirmed, and an unknown user's attempt ledger (see `SeenLedger`), carry it, so DynamoDB
+/// sweeps those and nothing else; a download
 /// grant lives on the user's item (see `grant_download`) and simply stops working at its expiry.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 const PENDING: &str = "pending";
@@ -176,6 +177,13 @@ fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.get_user_and_ledger(user).await?.0)
+    }
+
+    async fn get_user_and_ledger(
+        &self,
+        user: &UserId,
+    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError> {
         let out = self
             .client
             .get_item()
@@ -188,11 +196,17 @@ impl Store for DynamoStore {
                 operation: "read a user record",
                 source: Box::new(err),
             })?;
-        out.item
-            // Two-factor turned off leaves the key alone: as if there were no record.
-            .filter(|item| item.contains_key("totp_state"))
-            .map(|item| parse_record(user, &item))
-            .transpose()
+        let Some(item) = out.item else {
+            return Ok((None, AttemptLedger::default()));
+        };
+        let ledger = parse_ledger(&item)?;
+        // Two-factor turned off, or an unknown user's counted checks, leave an item with no
+        // factor on it: as if there were no record.
+        let record = item
+            .contains_key("totp_state")
+            .then(|| parse_record(user, &item))
+            .transpose()?;
+        Ok((record, ledger))
     }
 
     async fn put_pending_totp(
@@ -222,37 +236,48 @@ impl Store for DynamoStore {
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        seen: Option<&AttemptLedger>,
+        seen: SeenLedger<'_>,
     ) -> Result<Reservation, StoreError> {
         let until = now + policy.duration;
+        // A known user's ledger is on their record; an unknown user's is an item with no
+        // factor, which the table's TTL deletes once its window has closed.
+        let (whose, expiry) = match seen {
+            SeenLedger::Record(_) => ("attribute_exists(totp_state)", String::new()),
+            SeenLedger::Unknown(_) => (
+                "attribute_not_exists(totp_state)",
+                format!(", {TTL_ATTRIBUTE} = :until"),
+            ),
+        };
         // Counting in the live window is an ADD-like increment that concurrent requests can all
         // apply until the threshold; opening a new window (none yet, or the last one closed)
         // is a reset that only one of them wins. Start with the one the read suggests.
         let increment = || {
             self.update(user)
-                .update_expression(
-                    "SET attempts = if_not_exists(attempts, :zero) + :one, attempts_until = :until",
-                )
-                .condition_expression(
-                    "attribute_exists(totp_state) AND (attribute_not_exists(attempts_until) \
-                     OR (attempts_until > :now AND attempts < :threshold))",
-                )
+                .update_expression(format!(
+                    "SET attempts = if_not_exists(attempts, :zero) + :one, \
+                     attempts_until = :until{expiry}"
+                ))
+                .condition_expression(format!(
+                    "{whose} AND (attribute_not_exists(attempts_until) \
+                     OR (attempts_until > :now AND attempts < :threshold))"
+                ))
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":threshold", n(policy.threshold))
         };
         let new_window = || {
             self.update(user)
-                .update_expression("SET attempts = :one, attempts_until = :until")
-                .condition_expression("attribute_exists(totp_state) AND attempts_until <= :now")
+                .update_expression(format!(
+                    "SET attempts = :one, attempts_until = :until{expiry}"
+                ))
+                .condition_expression(format!("{whose} AND attempts_until <= :now"))
         };
-        let closed = seen.is_some_and(|l| l.window_ends.is_some() && !l.is_live(now));
+        let ledger = seen.ledger();
+        let closed = ledger.window_ends.is_some() && !ledger.is_live(now);
         let mut order = [increment(), new_window()];
         if closed {
             order.reverse();
         }
-        // A user with no record gets one refused write, like a user with one.
-        let tries = if seen.is_some() { 2 } else { 1 };
-        for request in order.into_iter().take(tries) {
+        for request in order {
             let request = request
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":until", n(until.unix_timestamp()))
@@ -267,16 +292,14 @@ impl Store for DynamoStore {
                 )));
             }
         }
-        Ok(match seen {
-            None => Reservation::NoRecord,
-            // Refused although the read saw room: concurrent checks filled it just now, each
-            // moving its window to about `until`.
-            Some(ledger) => Reservation::Locked {
-                until: ledger
-                    .window_ends
-                    .filter(|_| ledger.is_locked(policy, now))
-                    .unwrap_or(until),
-            },
+        // Refused although the read saw room: concurrent checks filled it just now, each
+        // moving its window to about `until`. (Or, rarely, the record appeared or went since
+        // the read: refusing that one check costs nothing.)
+        Ok(Reservation::Locked {
+            until: ledger
+                .window_ends
+                .filter(|_| ledger.is_locked(policy, now))
+                .unwrap_or(until),
         })
     }
 
