@@ -1,5 +1,6 @@
 //! Keys read from Secrets Manager (moto): the current version signs, the previous one still
-//! verifies after a rotation, and a secret that is not a key stops the cold start with its name.
+//! verifies after a rotation, and a secret that is not a key (short, patterned, typed) stops the
+//! cold start with its name.
 
 use backup_codes::{
     adapters::secrets,
@@ -89,6 +90,36 @@ async fn a_secret_that_is_not_a_key_is_refused_by_name() {
         .to_string();
     assert!(err.contains(&name) && err.contains("32"), "{err}");
 
+    // The patterned keys a security review started the service with, and typed strings: each
+    // stops the start, naming the secret.
+    for weak in [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        &"a".repeat(44),
+        &"password".repeat(6),
+        "01234567890123456789012345678901234567890123",
+        &"/".repeat(48),
+        "qwertyuiop[]asdfghjkl;'zxcvbnm,./1234567890-=!QWE",
+        "Password1!Password2!Password3!Password4!Password5!Password6!Password7!Password8!",
+    ] {
+        let name = format!("weak-{}", random_id());
+        client
+            .create_secret()
+            .name(&name)
+            .secret_string(weak)
+            .send()
+            .await
+            .unwrap();
+        let err = secrets::keyring(&client, &name)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&name), "{weak}: {err}");
+        assert!(
+            err.contains("not random") || err.contains("256 bits"),
+            "{weak}: {err}"
+        );
+    }
+
     let missing = format!("missing-{}", random_id());
     let err = secrets::keyring(&client, &missing)
         .await
@@ -101,10 +132,11 @@ async fn a_secret_that_is_not_a_key_is_refused_by_name() {
 async fn a_key_rotated_to_another_generator_keeps_working() {
     let (client, name, _, user, grant, old_link) = a_link_signed_with_a_new_secret().await;
 
-    // Secrets Manager's own generator with punctuation: not base64, still 256+ bits.
+    // Secrets Manager's own generator with punctuation, at the length the README names: not
+    // base64, still 256+ bits.
     let punctuated = client
         .get_random_password()
-        .password_length(48)
+        .password_length(64)
         .require_each_included_type(true)
         .send()
         .await
