@@ -73,21 +73,27 @@ async fn a_rotated_signing_key_still_verifies_links_made_before_the_rotation() {
     );
 }
 
-#[tokio::test]
-async fn a_secret_that_is_not_a_key_is_refused_by_name() {
-    let client = secrets_client().await;
-    let name = format!("short-{}", random_id());
+/// Creates a secret holding `value` and reads it as a keyring: (its name, the error).
+async fn refusal_of(client: &aws_sdk_secretsmanager::Client, value: &str) -> (String, String) {
+    let name = format!("refused-{}", random_id());
     client
         .create_secret()
         .name(&name)
-        .secret_string("too short")
+        .secret_string(value)
         .send()
         .await
         .unwrap();
-    let err = secrets::keyring(&client, &name)
+    let err = secrets::keyring(client, &name)
         .await
-        .unwrap_err()
+        .expect_err("not a key")
         .to_string();
+    (name, err)
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_a_key_is_refused_by_name() {
+    let client = secrets_client().await;
+    let (name, err) = refusal_of(&client, "too short").await;
     assert!(err.contains(&name) && err.contains("32"), "{err}");
 
     // The patterned keys a security review started the service with, and typed strings: each
@@ -101,18 +107,7 @@ async fn a_secret_that_is_not_a_key_is_refused_by_name() {
         "qwertyuiop[]asdfghjkl;'zxcvbnm,./1234567890-=!QWE",
         "Password1!Password2!Password3!Password4!Password5!Password6!Password7!Password8!",
     ] {
-        let name = format!("weak-{}", random_id());
-        client
-            .create_secret()
-            .name(&name)
-            .secret_string(weak)
-            .send()
-            .await
-            .unwrap();
-        let err = secrets::keyring(&client, &name)
-            .await
-            .unwrap_err()
-            .to_string();
+        let (name, err) = refusal_of(&client, weak).await;
         assert!(err.contains(&name), "{weak}: {err}");
         assert!(
             err.contains("not random") || err.contains("256 bits"),
