@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "dynamodb")]
+use backup_codes::adapters::dynamodb;
 use backup_codes::{
     adapters::{
-        dynamodb,
         memory::MemoryStore,
         outbox::{OutboxMailer, LOCAL_SENDER},
     },
@@ -48,6 +49,7 @@ async fn run() -> Result<(), String> {
             }
             Arc::new(MemoryStore::new())
         }
+        #[cfg(feature = "dynamodb")]
         StoreKind::DynamoDb => {
             let table = config
                 .require_table()
@@ -62,6 +64,15 @@ async fn run() -> Result<(), String> {
                 format!("cannot use DynamoDB table {table}: {e}: {cause}")
             })?;
             Arc::new(dynamodb::DynamoStore::new(client, table))
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        StoreKind::DynamoDb => {
+            return Err(
+                "this build has no DynamoDB store (it keeps the AWS SDK out of the \
+                        first build): run `cargo run -p local-server --features dynamodb -- \
+                        --store dynamodb`"
+                    .to_owned(),
+            )
         }
     };
     let listener = TcpListener::bind(options.addr)

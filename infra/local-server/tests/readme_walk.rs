@@ -80,6 +80,7 @@ async fn the_readme_walk_works_against_the_binary() {
     walk(&start(&[], &[])).await;
 }
 
+#[cfg(feature = "dynamodb")]
 #[tokio::test]
 async fn the_walk_works_on_dynamodb_and_the_table_is_created() {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
@@ -95,6 +96,19 @@ async fn the_walk_works_on_dynamodb_and_the_table_is_created() {
         ],
     );
     walk(&server).await;
+}
+
+/// The default build leaves the AWS SDK out; asking it for DynamoDB says how to get it.
+#[cfg(not(feature = "dynamodb"))]
+#[test]
+fn the_default_build_names_the_feature_for_dynamodb() {
+    let out = Command::new(env!("CARGO_BIN_EXE_local-server"))
+        .args(["--addr", "127.0.0.1:0", "--store", "dynamodb"])
+        .output()
+        .expect("run local-server");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--features dynamodb"), "{stderr}");
 }
 
 /// Enrolls the user the claims name, as README steps 2 and 3 do: (bearer, secret, codes).
