@@ -8,11 +8,12 @@ use std::{
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
-    app::{enroll, verify},
+    app::{enroll, redeem, verify, FactorServices, LinkSettings},
     config::Config,
     domain::events::Source,
     domain::{
-        codes::{BackupCode, CodeHasher, HashCost},
+        codes::{random_id, BackupCode, CodeHasher, HashCost, IssuedCodes},
+        link_token::{DownloadGrant, LinkSigner},
         sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
         user::UserId,
@@ -55,6 +56,93 @@ impl Mailer for Discard {
     }
 }
 
+/// A user enrolled as a person would be: their id, authenticator secret and first codes.
+async fn enrolled(
+    svc: &FactorServices,
+    clock: &dyn Clock,
+    name: &str,
+) -> (UserId, TotpSecret, IssuedCodes) {
+    let source = Source::default();
+    let user = UserId::parse(name).unwrap();
+    let started = enroll::start(svc, &user, None, None, &source)
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
+    let code = secret.code_at_step(step_at(clock.now()));
+    let enroll::Confirmed::Enrolled(issued) = enroll::confirm(svc, &user, None, &code, &source)
+        .await
+        .unwrap()
+    else {
+        panic!("a first enrollment issues codes")
+    };
+    (user, secret, issued)
+}
+
+/// CPU seconds this process has used (user and system), from /proc: coarse (10 ms ticks) but
+/// enough for bursts that each hash whole sets.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
+    let after_name: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat names the command in parentheses")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are the 14th and 15th fields; 12th and 13th after the name.
+    let ticks: f64 =
+        after_name[11].parse::<f64>().unwrap() + after_name[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// Racing redemptions of one live link: one issues codes, and the rest must be refused before
+/// they hash a set, so a burst costs about one set of CPU however large it is.
+async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<SteppingClock>) {
+    let signer = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![]));
+    let links = Arc::new(LinkSettings {
+        signer: signer.clone(),
+        ttl: time::Duration::hours(1),
+    });
+    let svc = Arc::new(svc);
+    let mut one_set = None;
+    for (n, burst) in [1usize, 1, 10, 30, 100].into_iter().enumerate() {
+        let (user, _, _) = enrolled(&svc, &*clock, &format!("race-{label}-{n}")).await;
+        let grant = DownloadGrant {
+            id: random_id(),
+            expires_at: clock.now() + time::Duration::hours(1),
+        };
+        svc.store.grant_download(&user, &grant).await.unwrap();
+        let token = signer.sign(&user, &grant);
+        let (cpu, started) = (cpu_seconds(), Instant::now());
+        let tasks: Vec<_> = (0..burst)
+            .map(|_| {
+                let (svc, links, token) = (svc.clone(), links.clone(), token.clone());
+                tokio::spawn(async move {
+                    redeem::redeem(&svc, &links, &token, &Source::default())
+                        .await
+                        .is_ok()
+                })
+            })
+            .collect();
+        let mut issued = 0;
+        for task in tasks {
+            issued += usize::from(task.await.unwrap());
+        }
+        let (cpu, wall) = (cpu_seconds() - cpu, started.elapsed());
+        // The first single redemption warms up; the second is the unit.
+        if n == 1 {
+            one_set = Some(cpu);
+        }
+        if n >= 1 {
+            let sets = one_set.map_or(0.0, |one| cpu / one.max(0.01));
+            println!(
+                "racing redemptions of one link ({label}): {burst:>3} at once   {issued} issued   \
+                 CPU {cpu:.2} s ({sets:.1} sets' worth)   wall {:.0} ms",
+                wall.as_secs_f64() * 1000.0
+            );
+        }
+    }
+}
+
 async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
     // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
@@ -80,19 +168,7 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let mut user_n = 0;
     while backup.len() < SAMPLES {
         user_n += 1;
-        let user = UserId::parse(&format!("bench-{user_n}")).unwrap();
-        let started = enroll::start(&svc, &user, None, None, &source)
-            .await
-            .unwrap();
-        let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();
-        let code = secret.code_at_step(step_at(clock.now()));
-        let enroll::Confirmed::Enrolled(issued) =
-            enroll::confirm(&svc, &user, None, &code, &source)
-                .await
-                .unwrap()
-        else {
-            panic!("a first enrollment issues codes")
-        };
+        let (user, secret, issued) = enrolled(&svc, &*clock, &format!("bench-{user_n}")).await;
         for code in issued.display() {
             let t = Instant::now();
             verify::verify(&svc, &user, &code, &source).await.unwrap();
@@ -146,6 +222,7 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
         wrong_totp_known,
     );
     report(&format!("TOTP code, unknown user ({label})"), totp_unknown);
+    bench_racing_redemptions(label, svc, clock).await;
 }
 
 #[tokio::main]

@@ -8,7 +8,7 @@ use crate::domain::{
     attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
     codes::{BackupCodeSet, CodeHash},
     events::{AuditPosition, SecurityEvent},
-    link_token::DownloadGrant,
+    link_token::{DownloadGrant, GrantClaim},
     proof::Proof,
     record::{PendingSet, Replacement, UserRecord},
     sealing::SealedSecret,
@@ -199,12 +199,23 @@ pub trait Store: Send + Sync {
         grant: &DownloadGrant,
     ) -> Result<Written, StoreError>;
 
-    /// Redeems grant `grant_id` with a new set, in one write conditional on that grant being the
-    /// live one and unexpired at `now`: of N concurrent redemptions exactly one applies.
+    /// Holds the grant `claim` names for one redemption, in one write conditional on it being
+    /// the user's live grant, unexpired at `now`, and held by no other redemption: of N
+    /// concurrent redemptions one holds it, and only that one hashes a set. The record as held
+    /// (for the user's address), or `None` when refused.
+    async fn claim_download(
+        &self,
+        user: &UserId,
+        claim: &GrantClaim,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Redeems the grant `claim` holds with a new set, in one write conditional on the claim
+    /// still holding it and the grant unexpired at `now`; the grant and the claim go.
     async fn redeem_download(
         &self,
         user: &UserId,
-        grant_id: &str,
+        claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError>;

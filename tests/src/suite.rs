@@ -57,6 +57,7 @@ macro_rules! behaviour_suite {
             mail_failure_changes_nothing,
             owner_regenerate_cancels_a_pending_link,
             concurrent_redemptions_issue_one_set,
+            a_held_link_refuses_other_redemptions_until_the_hold_lapses,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,
             an_unknown_user_is_locked_as_an_enrolled_one_is,

@@ -324,8 +324,11 @@ where
             // The one step of an admin reset that commits before the target is touched: the
             // admin's own code is spent, as a successful sign-in would spend it.
             let spent_admin_code = *user == "root" && changed == ["totp_last_step"];
+            // A redemption holds its link before it hashes: if the table goes after that, the
+            // hold stays until it lapses (a minute), and then the link works again.
+            let held_link = changed == ["grant_claim", "grant_claim_until"];
             assert!(
-                changed.is_empty() || spent_admin_code,
+                changed.is_empty() || spent_admin_code || held_link,
                 "{name}, table gone after {k} requests: {user}'s record changed in {changed:?}"
             );
         }

@@ -14,7 +14,7 @@ use crate::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
         codes::{BackupCodeSet, CodeHash},
         events::{AuditPosition, SecurityEvent},
-        link_token::DownloadGrant,
+        link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
@@ -192,6 +192,7 @@ impl Store for MemoryStore {
                         codes: None,
                         pending_codes: None,
                         grant: None,
+                        grant_claim: None,
                         // As on DynamoDB, where the ledger is on the same item.
                         ledger: self.unknown_ledgers().remove(user).unwrap_or_default(),
                         sign_in_pass: None,
@@ -467,22 +468,41 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn claim_download(
+        &self,
+        user: &UserId,
+        claim: &GrantClaim,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record)
+                if has_live_grant(record, &claim.grant_id, now)
+                    && !record
+                        .grant_claim
+                        .as_ref()
+                        .is_some_and(|held| held.holds(&claim.grant_id, now)) =>
+            {
+                record.grant_claim = Some(claim.clone());
+                Some(record.clone())
+            }
+            _ => None,
+        }))
+    }
+
     async fn redeem_download(
         &self,
         user: &UserId,
-        grant_id: &str,
+        claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
-                if record.is_enrolled()
-                    && record
-                        .grant
-                        .as_ref()
-                        .is_some_and(|g| g.id == grant_id && g.is_live(now)) =>
+                if has_live_grant(record, &claim.grant_id, now)
+                    && record.grant_claim.as_ref() == Some(claim) =>
             {
                 record.grant = None;
+                record.grant_claim = None;
                 record.codes = Some(set.clone());
                 record.pending_codes = None;
                 Written::Applied
@@ -490,6 +510,15 @@ impl Store for MemoryStore {
             _ => Written::ConditionFailed,
         }))
     }
+}
+
+/// The enrolled user's live grant is `grant_id`.
+fn has_live_grant(record: &UserRecord, grant_id: &str, now: OffsetDateTime) -> bool {
+    record.is_enrolled()
+        && record
+            .grant
+            .as_ref()
+            .is_some_and(|g| g.id == grant_id && g.is_live(now))
 }
 
 #[async_trait]

@@ -7,6 +7,7 @@ use crate::{
     domain::{
         codes::IssuedCodes,
         events::{Actor, EventKind, Source},
+        link_token::GrantClaim,
     },
     ports::Written,
 };
@@ -24,13 +25,11 @@ pub async fn redeem(
         info!(%reason, "download link refused");
         RedeemError::LinkInvalid
     })?;
-    // A used, replaced or expired grant is refused by one read before any hashing: replaying a
-    // link must not make this public route spend argon2id work.
-    let record = svc.store.get_user(&claims.user).await?;
-    let email = record.as_ref().and_then(|r| r.email.clone());
-    let live = record
-        .and_then(|record| record.grant)
-        .is_some_and(|grant| grant.id == claims.grant.id && grant.is_live(now));
+    // The grant is held for this redemption by one conditional write before any hashing: a
+    // used, replaced or expired link, and every redemption racing the holder, is refused there,
+    // so neither a replay nor a burst of one live link makes this public route spend argon2id.
+    let claim = GrantClaim::new(&claims.grant.id, now);
+    let held = svc.store.claim_download(&claims.user, &claim, now).await?;
     // A well-signed link that no longer works is worth a line in the trail: someone has it.
     let refused = || {
         svc.event(
@@ -40,15 +39,16 @@ pub async fn redeem(
             source,
         )
     };
-    if !live {
-        info!(user = %claims.user, "download link already used, replaced or expired");
+    let Some(record) = held else {
+        info!(user = %claims.user, "download link used, replaced, expired or being redeemed");
         svc.events.emit(refused(), None).await;
         return Err(RedeemError::LinkInvalid);
-    }
+    };
+    let email = record.email;
     let issued = svc.issue_codes().await?;
     match svc
         .store
-        .redeem_download(&claims.user, &claims.grant.id, now, &issued.set)
+        .redeem_download(&claims.user, &claim, now, &issued.set)
         .await?
     {
         Written::Applied => {

@@ -33,6 +33,37 @@ impl DownloadGrant {
     }
 }
 
+/// A redemption in progress holds its grant until `until`: of racing redemptions of one link,
+/// only the holder generates and hashes a set, and the rest are refused before any argon2id
+/// work. One that dies holding it frees the link at `until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantClaim {
+    /// The grant held.
+    pub grant_id: String,
+    /// The redemption holding it (random).
+    pub id: String,
+    pub until: OffsetDateTime,
+}
+
+impl GrantClaim {
+    /// Far longer than hashing a set takes, short enough that a dead holder costs the user
+    /// only a moment.
+    pub const LIFETIME: time::Duration = time::Duration::seconds(60);
+
+    pub fn new(grant_id: &str, now: OffsetDateTime) -> Self {
+        Self {
+            grant_id: grant_id.to_owned(),
+            id: super::codes::random_id(),
+            until: now + Self::LIFETIME,
+        }
+    }
+
+    /// Whether this claim still holds `grant_id` at `now`.
+    pub fn holds(&self, grant_id: &str, now: OffsetDateTime) -> bool {
+        self.grant_id == grant_id && now < self.until
+    }
+}
+
 /// What a valid token proves.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LinkClaims {

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{
     attempts::AttemptLedger,
     codes::BackupCodeSet,
-    link_token::DownloadGrant,
+    link_token::{DownloadGrant, GrantClaim},
     sealing::SealedSecret,
     sign_in::SignInPass,
     user::{Email, UserId},
@@ -56,6 +56,8 @@ pub struct UserRecord {
     pub pending_codes: Option<PendingSet>,
     /// A download link an administrator had mailed, not yet redeemed (it may have expired).
     pub grant: Option<DownloadGrant>,
+    /// A redemption of that grant in progress (see `GrantClaim`).
+    pub grant_claim: Option<GrantClaim>,
     pub ledger: AttemptLedger,
     /// A Cognito sign-in's passed challenge, not yet turned into tokens.
     pub sign_in_pass: Option<SignInPass>,

@@ -452,3 +452,57 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
         StatusCode::OK
     );
 }
+
+/// A redemption holds the link with one write before it hashes anything: while it is held,
+/// every other redemption of that link is refused at that write (no set is generated for
+/// it), and a holder that never finishes frees the link once its hold lapses.
+pub async fn a_held_link_refuses_other_redemptions_until_the_hold_lapses(app: TestApp) {
+    use backup_codes::{
+        domain::{link_token::GrantClaim, user::UserId},
+        ports::Clock,
+    };
+    reset_by_admin(&app).await;
+    let token = crate::token_in(&app.mailer.last());
+    let uma = UserId::parse("uma").unwrap();
+    let grant = app
+        .store
+        .get_user(&uma)
+        .await
+        .unwrap()
+        .unwrap()
+        .grant
+        .unwrap();
+    // A redemption that took the link and then died before storing its set.
+    let dead = GrantClaim::new(&grant.id, app.clock.now());
+    assert!(app
+        .store
+        .claim_download(&uma, &dead, app.clock.now())
+        .await
+        .unwrap()
+        .is_some());
+
+    let refused = redeem_json(&app, &token).await;
+    assert!(is_gone(&refused), "{}", refused.text);
+    assert_eq!(
+        app.status("uma").await["remaining"],
+        0,
+        "no set was stored while the link was held"
+    );
+
+    app.clock.advance(GrantClaim::LIFETIME.whole_seconds() + 1);
+    let redeemed = redeem_json(&app, &token).await;
+    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
+    let codes = redeemed.codes();
+    let hasher = backup_codes::domain::codes::CodeHasher::new(crate::TEST_HASH_COST).unwrap();
+    let late =
+        backup_codes::domain::codes::IssuedCodes::generate(&hasher, 1, app.clock.now()).unwrap();
+    assert_eq!(
+        app.store
+            .redeem_download(&uma, &dead, app.clock.now(), &late.set)
+            .await
+            .unwrap(),
+        backup_codes::ports::Written::ConditionFailed,
+        "the lapsed holder can no longer store a set"
+    );
+    assert_eq!(app.verify("uma", &codes[0]).await.status, StatusCode::OK);
+}

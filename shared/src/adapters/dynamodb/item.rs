@@ -11,7 +11,7 @@ use crate::{
     domain::{
         attempts::AttemptLedger,
         codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
-        link_token::DownloadGrant,
+        link_token::{DownloadGrant, GrantClaim},
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
@@ -68,6 +68,18 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
         }),
         _ => None,
     };
+    let grant_claim = match (
+        &grant,
+        get_s(item, "grant_claim"),
+        get_n(item, "grant_claim_until"),
+    ) {
+        (Some(grant), Some(id), Some(until)) => Some(GrantClaim {
+            grant_id: grant.id.clone(),
+            id: id.to_owned(),
+            until: timestamp(until)?,
+        }),
+        _ => None,
+    };
     let ledger = parse_ledger(item)?;
     Ok(UserRecord {
         ledger,
@@ -92,6 +104,7 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
         codes,
         pending_codes,
         grant,
+        grant_claim,
         sign_in_pass: get_n(item, SIGN_IN_PASS)
             .map(timestamp)
             .transpose()?

@@ -29,7 +29,7 @@ use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
         codes::{BackupCodeSet, CodeHash},
-        link_token::DownloadGrant,
+        link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
         record::{PendingSet, Replacement, UserRecord},
         sealing::SealedSecret,
@@ -49,7 +49,8 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
-const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at";
+/// The grant, and the redemption holding it (see `GrantClaim`): removed together, always.
+const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at, grant_claim, grant_claim_until";
 /// A regenerated set waiting to be activated: the active set's attributes, `pending_` first,
 /// and when it is dropped.
 const PENDING_SET_ATTRIBUTES: &str = "pending_set_id, pending_set_salt, pending_set_cost, \
@@ -69,7 +70,7 @@ const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_s
      replacement_secret, replacement_expires_at, email, expires_at, \
      set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
      pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
-     grant_id, grant_expires_at, \
+     grant_id, grant_expires_at, grant_claim, grant_claim_until, \
      attempts, attempts_until, failures, locked_until, sign_in_pass_until";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
@@ -595,10 +596,35 @@ impl Store for DynamoStore {
         Ok(written(conditional(request, "grant a download").await?))
     }
 
+    async fn claim_download(
+        &self,
+        user: &UserId,
+        claim: &GrantClaim,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("SET grant_claim = :claim, grant_claim_until = :until")
+            .condition_expression(
+                "totp_state = :active AND grant_id = :grant AND grant_expires_at > :now \
+                 AND (attribute_not_exists(grant_claim_until) OR grant_claim_until <= :now)",
+            )
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":grant", s(&claim.grant_id))
+            .expression_attribute_values(":claim", s(&claim.id))
+            .expression_attribute_values(":until", n(claim.until.unix_timestamp()))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .return_values(ReturnValue::AllNew);
+        conditional(request, "claim a download")
+            .await?
+            .map(|item| parse_record(user, &item))
+            .transpose()
+    }
+
     async fn redeem_download(
         &self,
         user: &UserId,
-        grant_id: &str,
+        claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
     ) -> Result<Written, StoreError> {
@@ -607,10 +633,12 @@ impl Store for DynamoStore {
                 "SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}"
             ))
             .condition_expression(
-                "totp_state = :active AND grant_id = :grant AND grant_expires_at > :now",
+                "totp_state = :active AND grant_id = :grant AND grant_claim = :claim \
+                 AND grant_expires_at > :now",
             )
             .expression_attribute_values(":active", s(ACTIVE))
-            .expression_attribute_values(":grant", s(grant_id))
+            .expression_attribute_values(":grant", s(&claim.grant_id))
+            .expression_attribute_values(":claim", s(&claim.id))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
         Ok(written(conditional(request, "redeem a download").await?))
     }
