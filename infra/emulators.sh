@@ -5,6 +5,7 @@
 EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 DYNALITE_VERSION="4.0.0"
+AXE_CORE_VERSION="4.11.0"
 EMULATOR_PIDS=()
 
 need_node() {
@@ -92,6 +93,16 @@ need_chromium() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
   export CHROMIUM="${CHROMIUM:-$(command -v chromium)}" CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+  # axe-core checks every state of the web components for accessibility in that browser.
+  need_node
+  local dir="$EMULATOR_ROOT/node"
+  if [ ! -f "$dir/node_modules/axe-core/package.json" ] ||
+    [ "$(node -p "require('$dir/node_modules/axe-core/package.json').version")" != "$AXE_CORE_VERSION" ]; then
+    echo "installing axe-core $AXE_CORE_VERSION from npm into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION" >&2
+  fi
+  export AXE_CORE="$dir/node_modules/axe-core/axe.min.js"
 }
 
 stop_emulators() {

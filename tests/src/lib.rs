@@ -1,6 +1,7 @@
 //! Test harness: a fresh app per test on either store, driven by API Gateway v2 events through
 //! the same dispatch the Lambda binaries use.
 
+pub mod browser;
 pub mod cognito;
 pub mod suite;
 

@@ -1,97 +1,15 @@
 //! End to end in a real headless Chromium: an admin resets a user's codes, the link is taken
 //! from the mail moto accepted, and a person opens it, clicks Continue, downloads and copies.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use backup_codes::adapters::ses::SesMailer;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use integration_tests::{
+    browser::{chromium, screenshot, tempdir, wait_for_file},
     mail_in_moto, ses_client_with_sender, store, Backend, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
-use serde_json::{json, Value};
-
-struct Chromium {
-    driver: Child,
-    client: Client,
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn chromium(downloads: &Path, profile: &Path) -> Chromium {
-    let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let port = free_port();
-    let driver = Command::new(&driver_path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {driver_path} ({e}): install Debian's chromium and chromium-driver (`bash infra/test.sh` does)")
-        });
-    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let capabilities = json!({
-        "goog:chromeOptions": {
-            "binary": binary,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-            "prefs": {
-                "download.default_directory": downloads.display().to_string(),
-                "download.prompt_for_download": false,
-            },
-        }
-    });
-    let Value::Object(capabilities) = capabilities else {
-        unreachable!()
-    };
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let client = ClientBuilder::rustls()
-        .expect("TLS roots")
-        .capabilities(capabilities)
-        .connect(&url)
-        .await
-        .expect("a Chromium session through chromedriver");
-    Chromium { driver, client }
-}
-
-async fn wait_for_file(path: &Path) -> String {
-    for _ in 0..100 {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if !text.is_empty() {
-                return text;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{} was not downloaded within 10 s", path.display());
-}
 
 /// The page swaps its content after the POST answers, so an `h1` found a moment earlier can go
 /// stale: look it up afresh on every try.
@@ -120,13 +38,6 @@ async fn main_text(client: &Client) -> String {
         .text()
         .await
         .unwrap()
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    if let Ok(png) = client.screenshot().await {
-        let _ = std::fs::write(dir.join(name), png);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +95,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         intro.contains("An administrator reset the backup codes"),
         "{intro}"
     );
-    screenshot(c, "download-landing.png").await;
+    screenshot(c, "download-landing").await;
     // Opening the link, even with scripts running, redeems nothing.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.status("kim").await["pending_download"], true);
@@ -211,7 +122,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         page.contains("Save them now.") && page.contains("will not be shown again"),
         "{page}"
     );
-    screenshot(c, "download-codes.png").await;
+    screenshot(c, "download-codes").await;
 
     c.find(Locator::Id("download"))
         .await
@@ -268,15 +179,6 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         .unwrap();
     let text = heading_once_it_contains(c, "no longer valid").await;
     assert_eq!(text, "This link is no longer valid");
-    screenshot(c, "download-invalid.png").await;
+    screenshot(c, "download-invalid").await;
     browser.client.clone().close().await.unwrap();
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{name}-{}",
-        backup_codes::domain::codes::random_id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

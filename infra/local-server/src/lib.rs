@@ -2,6 +2,7 @@
 //! the Lambda binaries use.
 
 pub mod event;
+pub mod home;
 pub mod options;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
@@ -17,17 +18,32 @@ use hyper_util::rt::TokioIo;
 use lambda_http::{http::StatusCode, Body};
 use tokio::net::TcpListener;
 
+use self::home::Home;
+
 /// Far above the handlers' own 16 KiB limit, so they, not the server, give the documented error.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// The API and a home page that lists no mail.
 pub async fn serve(listener: TcpListener, functions: Arc<Functions>) -> std::io::Result<()> {
+    serve_with_home(listener, functions, Home::default()).await
+}
+
+/// The API, and at `/` the home page that shows it, listing the mails in `home.outbox`.
+pub async fn serve_with_home(
+    listener: TcpListener,
+    functions: Arc<Functions>,
+    home: Home,
+) -> std::io::Result<()> {
+    let home = Arc::new(home);
     loop {
         let (stream, _) = listener.accept().await?;
         let functions = functions.clone();
+        let home = home.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let functions = functions.clone();
-                async move { Ok::<_, Infallible>(handle(&functions, req).await) }
+                let home = home.clone();
+                async move { Ok::<_, Infallible>(handle(&functions, &home, req).await) }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -41,8 +57,12 @@ pub async fn serve(listener: TcpListener, functions: Arc<Functions>) -> std::io:
 
 async fn handle(
     functions: &Functions,
+    home: &Home,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {
+    if let Some(page) = home.serve(req.method(), req.uri().path()) {
+        return page;
+    }
     let (parts, body) = req.into_parts();
     let Ok(body) = Limited::new(body, MAX_READ_BYTES).collect().await else {
         return refusal(

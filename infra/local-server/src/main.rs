@@ -17,8 +17,9 @@ use backup_codes::{
 };
 use local_server::{
     check_loopback,
+    home::Home,
     options::{Options, StoreKind},
-    serve,
+    serve_with_home,
 };
 use tokio::net::TcpListener;
 
@@ -110,8 +111,12 @@ async fn run() -> Result<(), String> {
          (API Gateway's JWT authorizer checks it in production); for local use only"
     );
     eprintln!("emails are written to {}", options.outbox.display());
+    eprintln!("open http://{addr}/ in a browser: the screens, a sign-in to try and the outbox");
     println!("listening on http://{addr}");
-    serve(listener, Arc::new(functions))
+    let home = Home {
+        outbox: Some(options.outbox.clone()),
+    };
+    serve_with_home(listener, Arc::new(functions), home)
         .await
         .map_err(|e| e.to_string())
 }

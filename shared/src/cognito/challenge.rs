@@ -19,6 +19,7 @@ use crate::{
         verify,
     },
     domain::sign_in::{after_password, next_step, Challenge, Next, Step, Unenrolled},
+    presentation::components::qr_modules,
 };
 
 /// The private parameter that names which challenge Create posed, and the one that names the
@@ -95,6 +96,10 @@ impl CognitoTrigger {
                 let name = Challenge::Enrollment.name();
                 response.public_challenge_parameters = [
                     (TYPE.to_owned(), name.to_owned()),
+                    (
+                        "qr".to_owned(),
+                        qr_modules(&started.otpauth_uri).unwrap_or_default(),
+                    ),
                     ("otpauth_uri".to_owned(), started.otpauth_uri),
                     ("secret".to_owned(), started.secret_base32),
                 ]

@@ -358,6 +358,17 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         .expect("static headers are valid")
 }
 
+/// The web components: the same bytes for everyone, so browsers and CDNs may keep them an hour.
+pub fn script_response(script: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .header(header::CONTENT_TYPE, "text/javascript; charset=utf-8")
+        .header("x-content-type-options", "nosniff")
+        .body(Body::Text(script.to_owned()))
+        .expect("static headers are valid")
+}
+
 pub fn empty_response(status: StatusCode) -> Response<Body> {
     base(status)
         .body(Body::Empty)
@@ -378,8 +389,8 @@ pub fn html_response(
         .expect("static headers are valid")
 }
 
-pub fn text_attachment(filename: &str, text: String) -> Response<Body> {
-    base(StatusCode::CREATED)
+pub fn text_attachment(status: StatusCode, filename: &str, text: String) -> Response<Body> {
+    base(status)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(
             header::CONTENT_DISPOSITION,

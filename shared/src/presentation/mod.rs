@@ -1,6 +1,7 @@
 //! What people see: the download pages, the reset mail, the codes file, and the link that
 //! ties them together. The use cases return what happened; this module says it.
 
+pub mod components;
 pub mod device;
 pub mod download_mail;
 pub mod event_mail;

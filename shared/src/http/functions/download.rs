@@ -11,10 +11,10 @@ use crate::{
     domain::link_token::MAX_TOKEN_LEN,
     http::{
         request::{caller_source, is_form, json_body, MAX_BODY_BYTES},
-        response::{html_response, json_response, ApiError, ErrorCode},
+        response::{html_response, json_response, script_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
-    presentation::{codes_file, pages, DOWNLOAD_PATH},
+    presentation::{codes_file, components, pages, DOWNLOAD_PATH},
 };
 
 pub struct DownloadApi {
@@ -22,7 +22,7 @@ pub struct DownloadApi {
     pub links: LinkSettings,
 }
 
-serve!(DownloadApi: download_page, redeem_download);
+serve!(DownloadApi: download_page, redeem_download, components_script);
 
 impl Served for DownloadApi {
     const FUNCTION: Function = Function::Download;
@@ -39,6 +39,12 @@ impl Served for DownloadApi {
             authorization: Authorization::None,
             handler: serve::redeem_download,
         },
+        Route {
+            method: "GET",
+            path: components::PATH,
+            authorization: Authorization::None,
+            handler: serve::components_script,
+        },
     ];
 }
 
@@ -54,6 +60,11 @@ async fn download_page(api: &DownloadApi, _: &Request) -> Result<Response<Body>,
         StatusCode::OK,
         &pages::landing(&api.services.settings.product),
     ))
+}
+
+/// The web components, public like the pages: this function already serves what browsers load.
+async fn components_script(_: &DownloadApi, _: &Request) -> Result<Response<Body>, ApiError> {
+    Ok(script_response(components::SCRIPT))
 }
 
 /// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.

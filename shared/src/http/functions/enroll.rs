@@ -14,10 +14,11 @@ use crate::{
     config::IdentitySettings,
     http::{
         identity::caller,
-        request::{caller_source, json_body},
-        response::{empty_response, json_response, ApiError},
+        request::{caller_source, json_body, wants_text},
+        response::{empty_response, json_response, text_attachment, ApiError},
         table::{Authorization, Function, Route, Served},
     },
+    presentation::codes_file,
 };
 
 pub struct EnrollApi {
@@ -90,6 +91,11 @@ async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<B
     )
     .await?;
     Ok(match confirmed {
+        Confirmed::Enrolled(issued) if wants_text(req) => text_attachment(
+            StatusCode::OK,
+            "backup-codes.txt",
+            codes_file(&api.services.settings.product, &issued),
+        ),
         Confirmed::Enrolled(issued) => json_response(
             StatusCode::OK,
             &json!({ "backup_codes": issued.display(), "remaining": issued.plaintext.len() }),

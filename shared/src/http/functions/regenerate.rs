@@ -104,6 +104,7 @@ async fn regenerate_code_set(
     let issued = &pending.issued;
     if wants_text(req) {
         let mut file = text_attachment(
+            StatusCode::CREATED,
             "backup-codes.txt",
             codes_file(&api.services.settings.product, issued),
         );

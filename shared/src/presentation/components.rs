@@ -1,0 +1,49 @@
+//! The drop-in web components (`ui/backup-codes.js`): a plain file in the repository, built
+//! into the `download` function so the API serves them from its own origin.
+
+/// Versioned with the API: a page that loads `/v1/ui/...` gets components that speak `/v1`.
+pub const PATH: &str = "/v1/ui/backup-codes.js";
+
+pub const SCRIPT: &str = include_str!("../../../ui/backup-codes.js");
+
+/// A QR code as its modules, `<width>.<base64url of the dark modules, row by row, first
+/// module in the highest bit>`: what the sign-in challenge's client draws, a few hundred
+/// characters where an SVG would be thousands (Cognito's challenge parameters carry it).
+pub fn qr_modules(text: &str) -> Option<String> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let colors = code.to_colors();
+    let mut packed = vec![0u8; colors.len().div_ceil(8)];
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            packed[i / 8] |= 0x80 >> (i % 8);
+        }
+    }
+    Some(format!(
+        "{}.{}",
+        code.width(),
+        URL_SAFE_NO_PAD.encode(packed)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_round_trip_to_the_code() {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        let uri = "otpauth://totp/Acme:ana?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Acme";
+        let packed = qr_modules(uri).unwrap();
+        let (width, bits) = packed.split_once('.').unwrap();
+        let width: usize = width.parse().unwrap();
+        let bytes = URL_SAFE_NO_PAD.decode(bits).unwrap();
+        let code = qrcode::QrCode::new(uri.as_bytes()).unwrap();
+        assert_eq!(width, code.width());
+        for (i, color) in code.to_colors().iter().enumerate() {
+            let dark = bytes[i / 8] & (0x80 >> (i % 8)) != 0;
+            assert_eq!(dark, *color == qrcode::Color::Dark, "module {i}");
+        }
+        assert!(packed.len() < 400, "{} characters", packed.len());
+    }
+}

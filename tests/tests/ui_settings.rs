@@ -1,0 +1,484 @@
+//! The settings card (`<backup-codes-settings>`) on the local server's home page, in a real
+//! headless Chromium: enroll, the codes shown once (download, print, copy, the "I have saved
+//! these codes" gate), a sign-in by code, regenerate, a wrong code, the lost phone, the activity
+//! list, the lock and turning two-factor off. Every state is checked with axe-core and
+//! photographed into target/ui-screenshots/; the page runs under `default-src 'self'`.
+
+use std::sync::Arc;
+
+use fantoccini::{Client, Locator};
+use integration_tests::{
+    browser::{
+        accessibility_violations, chromium, console, devtools, eventually, screenshot, tempdir,
+        wait_for_file,
+    },
+    Backend, TestApp,
+};
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+const CARD: &str = "document.querySelector('backup-codes-settings').shadowRoot";
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// The card's visible text once it contains `wanted`.
+async fn card_says(c: &Client, wanted: &str) -> String {
+    let wanted_js = serde_json::to_string(wanted).unwrap();
+    eventually(
+        c,
+        &format!("{CARD}.textContent.includes({wanted_js}) && {CARD}.textContent"),
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .to_owned()
+}
+
+/// Clicks the card's button whose text is `label`, as a person's click would.
+async fn press(c: &Client, label: &str) {
+    let label_js = serde_json::to_string(label).unwrap();
+    let found = js(
+        c,
+        &format!("const b = [...{CARD}.querySelectorAll('button, a.button')].find((b) => b.textContent === {label_js}); if (b) b.click(); return !!b;"),
+    )
+    .await;
+    assert_eq!(found, true, "no button {label} in the card");
+}
+
+/// Types `code` into the input that has focus and presses Enter: proves focus moved there.
+async fn type_into_focus(c: &Client, code: &str) {
+    let focused = js(
+        c,
+        &format!("const a = {CARD}.activeElement; return a && a.tagName + ':' + a.name;"),
+    )
+    .await;
+    assert_eq!(focused, "INPUT:code", "focus is on the code field");
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{code}\u{E007}"))
+        .await
+        .unwrap();
+}
+
+/// Fills the card's code field and submits its form.
+async fn submit_code(c: &Client, code: &str) {
+    js(
+        c,
+        &format!("const i = {CARD}.querySelector('input[name=code]'); i.value = {}; i.form.requestSubmit();",
+            serde_json::to_string(code).unwrap()),
+    )
+    .await;
+}
+
+async fn no_violations(c: &Client, state: &str) {
+    let violations = accessibility_violations(c).await;
+    assert!(violations.is_empty(), "axe-core, {state}: {violations:#?}");
+    println!("axe-core {state}: no serious or critical violation");
+}
+
+async fn shown_codes(c: &Client) -> Vec<String> {
+    let codes = eventually(
+        c,
+        &format!("[...{CARD}.querySelectorAll('ol.codes code')].map((e) => e.textContent)"),
+    )
+    .await;
+    serde_json::from_value(codes).unwrap()
+}
+
+async fn sign_in(c: &Client, user: &str) {
+    let field = c.find(Locator::Id("user")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(user).await.unwrap();
+    c.find(Locator::Css("#sign-in button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Console messages that are not the API's expected refusals (a 401 for a wrong code is a
+/// "failed resource" to Chrome): CSP violations and script errors are what must never appear.
+async fn unexpected_console(c: &Client) -> Vec<String> {
+    console(c)
+        .await
+        .into_iter()
+        .filter(|m| m.starts_with("SEVERE") || m.starts_with("WARNING"))
+        .filter(|m| {
+            !(m.contains("Failed to load resource")
+                && ["401", "409", "429"]
+                    .iter()
+                    .any(|s| m.contains(&format!("status of {s}"))))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_card_covers_the_whole_factor_in_chromium() {
+    let app = TestApp::new(Backend::Memory).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
+
+    let work = tempdir("ui-settings");
+    let downloads = work.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let browser = chromium(&downloads, &work.join("profile")).await;
+    let c = &browser.client;
+    devtools(
+        c,
+        "Browser.grantPermissions",
+        json!({ "origin": base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+    )
+    .await;
+
+    c.goto(&format!("{base}/")).await.unwrap();
+    js(c, "window.seen = []; ['codes-shown', 'codes-saved', 'enrolled', 'authenticator-replaced', 'codes-removed', 'two-factor-disabled'].forEach((n) => document.addEventListener('backup-codes-' + n, (e) => seen.push({ type: e.type, detail: e.detail, composed: e.composed })));").await;
+    sign_in(c, "ana").await;
+    card_says(c, "Two-factor authentication is off").await;
+    no_violations(c, "not enrolled").await;
+    screenshot(c, "settings-not-enrolled").await;
+
+    // Enroll: the QR and the key, then the first code from the app.
+    press(c, "Set up an authenticator app").await;
+    let key = eventually(
+        c,
+        &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent"),
+    )
+    .await;
+    let secret = key.as_str().unwrap().replace(' ', "");
+    assert_eq!(
+        js(
+            c,
+            &format!("return {CARD}.querySelector('.qr svg').getAttribute('role')")
+        )
+        .await,
+        "img"
+    );
+    no_violations(c, "scan").await;
+    screenshot(c, "settings-scan").await;
+    submit_code(c, &app.totp(&secret)).await;
+    let codes = shown_codes(c).await;
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    card_says(c, "Save your backup codes").await;
+    no_violations(c, "codes shown").await;
+    screenshot(c, "settings-codes").await;
+
+    // The gate: Continue stays disabled until the box is ticked.
+    let continue_disabled = format!(
+        "[...{CARD}.querySelectorAll('button')].find((b) => b.textContent === 'Continue').disabled"
+    );
+    assert_eq!(js(c, &format!("return {continue_disabled}")).await, true);
+
+    // Download: the API's own file.
+    press(c, "Download").await;
+    let file = wait_for_file(&downloads.join("backup-codes.txt")).await;
+    assert!(file.starts_with("Acme backup codes\nGenerated "), "{file}");
+    assert_eq!(
+        file.split("\n\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .collect::<Vec<_>>(),
+        codes
+    );
+
+    // Copy: one code a line.
+    press(c, "Copy").await;
+    eventually(
+        c,
+        &format!("{CARD}.querySelector('[role=status]').textContent === 'Codes copied.'"),
+    )
+    .await;
+    let copied = c
+        .execute_async("navigator.clipboard.readText().then(arguments[0])", vec![])
+        .await
+        .unwrap();
+    assert_eq!(copied.as_str().unwrap(), format!("{}\n", codes.join("\n")));
+
+    // Print: only the product, the date and the codes.
+    devtools(c, "Emulation.setEmulatedMedia", json!({ "media": "print" })).await;
+    let printed = js(
+        c,
+        &format!("return {CARD}.querySelector('.card').innerText"),
+    )
+    .await;
+    let printed = printed.as_str().unwrap();
+    let mut expected = vec!["Acme backup codes".to_owned()];
+    expected.push(file.lines().nth(1).unwrap()[10..20].to_owned());
+    expected.extend(codes.iter().cloned());
+    let printed_lines: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(printed_lines, expected, "the print rendering of the card");
+    for outside in ["h1", "#sign-in", "#verify"] {
+        let visibility = js(
+            c,
+            &format!("return getComputedStyle(document.querySelector('{outside}')).visibility"),
+        )
+        .await;
+        assert_eq!(visibility, "hidden", "{outside} is not printed");
+    }
+    screenshot(c, "settings-print").await;
+    devtools(c, "Emulation.setEmulatedMedia", json!({ "media": "" })).await;
+
+    js(
+        c,
+        &format!("{CARD}.querySelector('input[type=checkbox]').click()"),
+    )
+    .await;
+    assert_eq!(js(c, &format!("return {continue_disabled}")).await, false);
+    press(c, "Continue").await;
+    card_says(c, "10 of 10 left").await;
+    card_says(c, "Two-factor turned on").await;
+    no_violations(c, "status").await;
+    screenshot(c, "settings-status").await;
+
+    // A sign-in by backup code in the page's "try a sign-in" box, then the card again.
+    let code_field = c.find(Locator::Id("code")).await.unwrap();
+    code_field.send_keys(&codes[0]).await.unwrap();
+    c.find(Locator::Css("#verify button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = eventually(c, "document.getElementById('verdict').textContent").await;
+    assert!(
+        verdict.as_str().unwrap().contains("9 backup codes left"),
+        "{verdict}"
+    );
+    sign_in(c, "ana").await;
+    card_says(c, "9 of 10 left").await;
+    card_says(c, "Used codes (1)").await;
+    card_says(c, "A backup code was used").await;
+
+    // Regenerate behind a fresh code; the old set works until the new one is saved.
+    app.next_step();
+    press(c, "Make new backup codes").await;
+    card_says(
+        c,
+        "Your current codes keep working until you save the new ones",
+    )
+    .await;
+    no_violations(c, "confirm regenerate").await;
+    type_into_focus(c, &app.totp(&secret)).await;
+    card_says(c, "Your old codes keep working until you continue").await;
+    let new_codes = shown_codes(c).await;
+    assert_ne!(new_codes, codes);
+    assert_eq!(
+        app.verify("ana", &codes[1]).await.status,
+        StatusCode::OK,
+        "old set still works while pending"
+    );
+    js(
+        c,
+        &format!("{CARD}.querySelector('input[type=checkbox]').click()"),
+    )
+    .await;
+    press(c, "Continue").await;
+    card_says(
+        c,
+        "Your new backup codes are active; the old ones no longer work.",
+    )
+    .await;
+    assert_eq!(
+        app.verify("ana", &codes[2]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.status("ana").await["remaining"], 10);
+
+    // A wrong code: a readable error, the form stays, and nothing changes.
+    press(c, "Remove backup codes").await;
+    type_into_focus(c, "000000").await;
+    eventually(
+        c,
+        &format!(
+            "{CARD}.querySelector('[role=alert]').textContent.includes(\"That code didn't work\")"
+        ),
+    )
+    .await;
+    no_violations(c, "wrong code").await;
+    screenshot(c, "settings-wrong-code").await;
+    press(c, "Cancel").await;
+    card_says(c, "10 of 10 left").await;
+
+    // The lost phone: a backup code proves the person, a new phone is set up, the old app dies.
+    press(c, "I don't have my phone").await;
+    card_says(c, "One of your backup codes").await;
+    screenshot(c, "settings-lost-phone").await;
+    type_into_focus(c, &new_codes[0]).await;
+    let key = eventually(c, &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent.replace(/ /g, '') !== {} && {CARD}.querySelector('.key').textContent", serde_json::to_string(&key).unwrap())).await;
+    let new_secret = key.as_str().unwrap().replace(' ', "");
+    assert_ne!(new_secret, secret);
+    app.next_step();
+    submit_code(c, &app.totp(&new_secret)).await;
+    card_says(
+        c,
+        "Your new authenticator is set up; the old one no longer works.",
+    )
+    .await;
+    card_says(c, "9 of 10 left").await;
+    card_says(c, "Authenticator replaced").await;
+    app.next_step();
+    assert_eq!(
+        app.verify("ana", &app.totp(&secret)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The activity list pages: five at a time, then more.
+    let listed = format!("{CARD}.querySelectorAll('ul.events li').length");
+    eventually(c, &format!("{listed} === 5")).await;
+    press(c, "Show more").await;
+    eventually(c, &format!("{listed} > 5")).await;
+
+    // Turn two-factor off behind a code from the new phone.
+    app.next_step();
+    press(c, "Turn two-factor off").await;
+    card_says(c, "sign in with your password alone").await;
+    type_into_focus(c, &app.totp(&new_secret)).await;
+    card_says(c, "Set up an authenticator app").await;
+    eventually(c, &format!("{CARD}.querySelector('[role=status]').textContent === 'Two-factor authentication is off.'")).await;
+
+    // Events cross the shadow boundary and carry counts and times, never a code.
+    let seen = js(c, "return seen").await;
+    let names: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "backup-codes-enrolled",
+            "backup-codes-codes-shown",
+            "backup-codes-codes-saved",
+            "backup-codes-codes-shown",
+            "backup-codes-codes-saved",
+            "backup-codes-authenticator-replaced",
+            "backup-codes-two-factor-disabled"
+        ]
+    );
+    let seen_text = seen.to_string();
+    for code in codes.iter().chain(&new_codes) {
+        assert!(
+            !seen_text.contains(code.as_str()),
+            "an event carried a code: {seen_text}"
+        );
+    }
+    assert!(seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["composed"] == true));
+
+    let problems = unexpected_console(c).await;
+    assert!(
+        problems.is_empty(),
+        "console under default-src 'self': {problems:#?}"
+    );
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
+    let app = TestApp::new(Backend::Memory).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
+    app.enrolled("lee").await;
+    for _ in 0..10 {
+        app.verify("lee", "000000").await;
+    }
+
+    let work = tempdir("ui-errors");
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    sign_in(c, "lee").await;
+    card_says(c, "10 of 10 left").await;
+    press(c, "Make new backup codes").await;
+    type_into_focus(c, "123456").await;
+    let alert = eventually(
+        c,
+        &format!("{CARD}.querySelector('[role=alert]').textContent"),
+    )
+    .await;
+    assert_eq!(alert, "Too many wrong codes. Try again in 15 minutes.");
+    no_violations(c, "locked").await;
+    screenshot(c, "settings-locked").await;
+
+    // The page's session ends: the card says so instead of failing silently.
+    js(
+        c,
+        "document.querySelector('backup-codes-settings').getToken = async () => null",
+    )
+    .await;
+    press(c, "Cancel").await;
+    let alert = eventually(
+        c,
+        &format!("{CARD}.querySelector('[role=alert]').textContent"),
+    )
+    .await;
+    assert_eq!(alert, "Your session has expired. Sign in again.");
+    browser.client.clone().close().await.unwrap();
+}
+
+#[test]
+fn the_three_components_fit_in_15_kb_gzipped_as_served() {
+    use std::io::Write;
+    let served = backup_codes::presentation::components::SCRIPT;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(served.as_bytes()).unwrap();
+    let gzipped = gz.finish().unwrap().len();
+    println!(
+        "ui/backup-codes.js: {} bytes, {gzipped} bytes gzipped",
+        served.len()
+    );
+    assert!(gzipped <= 15 * 1024, "{gzipped} bytes gzipped");
+    for forbidden in [
+        "innerHTML",
+        "eval(",
+        "new Function",
+        "setAttribute('style'",
+        "localStorage",
+    ] {
+        assert!(
+            !served.contains(forbidden),
+            "the components use {forbidden}"
+        );
+    }
+}
+
+// The served file is the repository's file, byte for byte.
+#[tokio::test]
+async fn the_api_serves_the_components_as_a_cacheable_script() {
+    let app = TestApp::new(Backend::Memory).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, Arc::clone(&app.functions)));
+    let reply = reqwest::get(format!("{base}/v1/ui/backup-codes.js"))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(
+        reply.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(reply.headers()["cache-control"], "public, max-age=3600");
+    let text = reply.text().await.unwrap();
+    let file = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ui/backup-codes.js"
+    ))
+    .unwrap();
+    assert_eq!(text, file);
+}

@@ -1,0 +1,553 @@
+/* backup-codes web components: <backup-codes-settings>, <backup-codes-admin-reset> and
+ * <backup-codes-challenge>. A classic script with no dependencies, no inline style or script (it
+ * runs under `Content-Security-Policy: default-src 'self'`), served by the API at
+ * /v1/ui/backup-codes.js. The page owns the look (CSS custom properties, ::part) and the words
+ * (the `strings` property, or window.BackupCodes.strings for every element at once). Codes are
+ * never put in an event, a log, a URL or an attribute. */
+(() => {
+  'use strict';
+  if (window.BackupCodes) return;
+  const here = document.currentScript && document.currentScript.src;
+  // Where the script came from is where the API is, unless the element's api-base says otherwise.
+  const servedFrom = here ? here.replace(/\/v1\/ui\/[^/]*$/, '') : '';
+
+  const strings = {
+    title: 'Two-factor authentication',
+    off: 'Two-factor authentication is off. Add a code from an authenticator app to your sign-in.',
+    setUp: 'Set up an authenticator app',
+    scanTitle: 'Scan this QR code',
+    scanHelp: 'Scan it with your authenticator app, then enter the 6-digit code the app shows.',
+    qrLabel: 'QR code for your authenticator app',
+    typeKey: "Can't scan it? Type this key",
+    appCode: 'The 6-digit code your app shows',
+    confirm: 'Confirm',
+    cancel: 'Cancel',
+    codesTitle: 'Save your backup codes',
+    codesHelp: 'Each code signs you in once if you cannot use your phone. They are shown only now.',
+    codesPending: 'Your old codes keep working until you continue (by {time}).',
+    codesList: 'Your backup codes',
+    download: 'Download',
+    print: 'Print',
+    copy: 'Copy',
+    copied: 'Codes copied.',
+    copyFailed: 'Could not copy: select the codes and copy them yourself.',
+    saved: 'I have saved these codes',
+    continue: 'Continue',
+    activated: 'Your new backup codes are active; the old ones no longer work.',
+    enrolledDone: 'Two-factor authentication is on.',
+    app: 'Authenticator app',
+    onSince: 'On since {date}',
+    replacing: 'A new authenticator was started and waits for its first code.',
+    codes: 'Backup codes',
+    left: '{remaining} of {total} left, made {date}',
+    none: 'None',
+    low: 'Only {remaining} backup codes left. Make new ones before you run out.',
+    pendingSet: 'New codes made {time} were never saved; they are dropped {expires}. Make new codes to see a set again.',
+    pendingDownload: 'An administrator reset your codes: open the link we emailed you to collect the new ones.',
+    used: 'Used codes ({count})',
+    usedAt: 'Used {time}',
+    regenerate: 'Make new backup codes',
+    regenerateInfo: 'You will see a new set once. Your current codes keep working until you save the new ones.',
+    remove: 'Remove backup codes',
+    removeInfo: 'Every backup code stops working now. Your authenticator app keeps working.',
+    removed: 'Your backup codes were removed.',
+    replace: 'Replace the authenticator',
+    replaceInfo: 'Set up a new phone. The current app keeps working until the new one confirms its first code.',
+    lost: "I don't have my phone",
+    lostInfo: 'Use one of your backup codes to set up a new phone. That code is then used up.',
+    lostProof: 'One of your backup codes',
+    replaced: 'Your new authenticator is set up; the old one no longer works.',
+    disable: 'Turn two-factor off',
+    disableInfo: 'Your authenticator and every backup code stop working, and you sign in with your password alone.',
+    disabled: 'Two-factor authentication is off.',
+    proof: 'A code from your authenticator app or a backup code',
+    activity: 'Recent security activity',
+    noActivity: 'No security events yet.',
+    more: 'Show more',
+    eventLine: '{when} · IP {ip} · {browser}',
+    unknown: 'unknown',
+    loading: 'Loading…',
+    adminTitle: 'Two-factor for {user}',
+    adminIntro: 'Reset the backup codes of a user who lost them, or turn two-factor off for a user who lost both the phone and the codes.',
+    adminReset: 'Reset backup codes',
+    adminResetInfo: "{user}'s current codes stop working at once, and we email {user} a link to collect new ones.",
+    adminOff: 'Turn two-factor off',
+    adminOffInfo: '{user} will sign in with the password alone until they set up two-factor again.',
+    adminProof: 'Your own code (authenticator app or backup code)',
+    adminResetDone: 'Done. The old codes no longer work; we emailed {user} a link to their new codes, valid until {time}.',
+    adminOffDone: 'Two-factor is off for {user}.',
+    challengeTitle: 'Enter your code',
+    challengeProof: 'A code from your authenticator app or a backup code',
+    challengeEnrollTitle: 'Set up two-factor authentication',
+    verify: 'Verify',
+    signedIn: 'Signed in.',
+    challengeWrong: "That code didn't work. Try again, or use a backup code.",
+    challengeOver: 'The sign-in could not continue. Start again from the password.',
+    wrongCode: "That code didn't work. Check it and try again.",
+    locked: 'Too many wrong codes. Try again in {minutes} minutes.',
+    unavailable: 'The service is busy. Try again shortly.',
+    expired: 'Your session has expired. Sign in again.',
+    forbidden: 'You are not allowed to do this.',
+    notEnrolled: 'Two-factor authentication is not set up.',
+    userNotEnrolled: '{user} has not set up two-factor authentication.',
+    userHasNoEmail: '{user} has no email address to send the link to.',
+    emailFailed: 'The email could not be sent; nothing changed. Try again.',
+    setExpired: 'These codes expired before they were saved. Make new ones.',
+    network: 'The service could not be reached. Check your connection and try again.',
+    failed: 'Something went wrong ({error}). Try again.',
+    ev_enrolled: 'Two-factor turned on',
+    ev_codes_issued: 'Backup codes made',
+    ev_backup_code_used: 'A backup code was used',
+    ev_totp_used: 'Signed in with the authenticator app',
+    ev_codes_regenerated: 'New backup codes saved',
+    ev_codes_removed: 'Backup codes removed',
+    ev_codes_reset_by_admin: 'An administrator reset your codes',
+    ev_download_link_redeemed: 'Emailed codes collected',
+    ev_download_link_refused: 'An emailed link was refused',
+    ev_locked_out: 'Locked after wrong codes',
+    ev_two_factor_disabled: 'Two-factor turned off',
+    ev_authenticator_replaced: 'Authenticator replaced',
+  };
+  window.BackupCodes = { strings };
+
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`
+:host{display:block;font:var(--backup-codes-font,inherit);color:var(--backup-codes-text,inherit);--a:var(--backup-codes-accent,#1b4ed8);--r:var(--backup-codes-radius,.4rem)}
+.card{border:1px solid var(--backup-codes-border,#c9ced6);border-radius:var(--r);padding:1rem 1.25rem;background:var(--backup-codes-background,#fff)}
+h2{font-size:1.2rem;margin:0 0 .75rem}h3{font-size:1rem;margin:1.25rem 0 .5rem}h2:focus,h3:focus{outline:none}
+button,a.button{font:inherit;text-decoration:none;display:inline-block;padding:.45rem .9rem;border-radius:var(--r);border:1px solid var(--a);background:#fff;color:var(--a);cursor:pointer;margin:.25rem .5rem .25rem 0}
+button.primary{background:var(--a);color:#fff}button.danger{border-color:#b3261e;background:#b3261e;color:#fff}
+button:disabled{opacity:.55;cursor:not-allowed}:focus-visible{outline:3px solid var(--backup-codes-focus,#f5a623);outline-offset:2px}
+label{display:block;margin:.75rem 0 .25rem;font-weight:600}label.check{font-weight:400}
+input[type=text]{font:inherit;font-size:1.1rem;padding:.4rem .6rem;border:1px solid #767676;border-radius:var(--r);width:14rem;max-width:100%;letter-spacing:.05em}
+.codes{columns:2;font-family:ui-monospace,monospace;font-size:1.1rem;padding-left:2rem;margin:.75rem 0}.codes li{margin:.15rem 0}
+.error{color:#b3261e;font-weight:600}.error:empty,.status:empty{display:none}.status{margin:.5rem 0}
+.warn{background:#fff4d6;border-left:4px solid #e0a100;padding:.5rem .75rem}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;margin:0 0 .75rem}dt{font-weight:600}dd{margin:0}
+.qr svg{width:200px;height:200px;display:block;background:#fff}.key{font-family:ui-monospace,monospace;word-spacing:.3em}
+ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;border-bottom:1px solid #e3e6ea}.muted{color:#555;font-size:.92rem}
+.print-only{display:none}[hidden]{display:none!important}
+@media print{.card{border:0;padding:0}.status,.error{display:none!important}.card>*:not(.printable){display:none!important}.print-only{display:block}}`);
+  // While codes are on screen, printing the page prints them and nothing else of the page.
+  const pageSheet = new CSSStyleSheet();
+  pageSheet.replaceSync(`@media print{body *{visibility:hidden}[data-backup-codes-print]{visibility:visible;position:fixed;top:0;left:0;right:0}}`);
+
+  const h = (tag, props, ...kids) => {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value == null || value === false) continue;
+      if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+      else if (key === 'text') el.textContent = value;
+      else el.setAttribute(key, value === true ? '' : value);
+    }
+    el.append(...kids.flat().filter((k) => k != null && k !== false));
+    return el;
+  };
+  let unique = 0;
+
+  class Base extends HTMLElement {
+    constructor() {
+      super();
+      this.strings = {};
+      const root = this.attachShadow({ mode: 'open' });
+      root.adoptedStyleSheets = [sheet];
+      this.view = h('div', { class: 'card', part: 'card' });
+      this.alert = h('p', { class: 'error', part: 'error', role: 'alert' });
+      this.status = h('p', { class: 'status', part: 'status', role: 'status' });
+      root.append(h('div', { part: 'container' }, this.status, this.alert, this.view));
+      // Focus follows new content only once the person has acted here, never on the page's load.
+      const engage = () => { this.engaged = true; };
+      root.addEventListener('click', engage, true);
+      root.addEventListener('keydown', engage, true);
+    }
+
+    connectedCallback() {
+      if (!this.started) {
+        this.started = true;
+        this.start();
+      }
+    }
+
+    t(key, vars) {
+      const text = String(this.strings[key] ?? strings[key] ?? key);
+      return text.replace(/\{(\w+)\}/g, (all, name) => (vars && name in vars ? vars[name] : all));
+    }
+
+    when(time) {
+      if (!time) return this.t('unknown');
+      return new Date(time).toLocaleString(this.getAttribute('lang') || undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    }
+
+    say(text) {
+      this.alert.textContent = '';
+      this.status.textContent = text || '';
+    }
+
+    fail(problem) {
+      this.status.textContent = '';
+      this.alert.textContent = problem.message;
+    }
+
+    // Replaces the card's content and moves focus to its heading, so a screen reader reads on from there.
+    show(...nodes) {
+      this.view.replaceChildren(...nodes.filter((n) => n != null && n !== false));
+      this.toggleAttribute('data-backup-codes-print', !!this.view.querySelector('.printable'));
+      const target = this.view.querySelector('[data-focus]') || this.view.querySelector('h2');
+      if (target && this.engaged) {
+        if (!target.matches('input,button')) target.tabIndex = -1;
+        target.focus();
+      }
+    }
+
+    emit(name, detail) {
+      this.dispatchEvent(new CustomEvent(`backup-codes-${name}`, { bubbles: true, composed: true, detail }));
+    }
+
+    async call(method, path, options = {}) {
+      const headers = { Accept: options.file ? 'text/plain' : 'application/json' };
+      let token = null;
+      try {
+        token = typeof this.getToken === 'function' ? await this.getToken() : null;
+      } catch (e) {
+        token = null;
+      }
+      if (!token) throw { status: 401, message: this.t('expired') };
+      headers.Authorization = `Bearer ${token}`;
+      // The proof travels in a header, never in a URL.
+      if (options.proof) headers['X-OTP'] = options.proof;
+      if (options.body) headers['Content-Type'] = 'application/json';
+      let response;
+      try {
+        response = await fetch((this.getAttribute('api-base') || servedFrom).replace(/\/$/, '') + path, {
+          method, headers, body: options.body && JSON.stringify(options.body), credentials: 'omit', cache: 'no-store',
+        });
+      } catch (e) {
+        throw { status: 0, message: this.t('network') };
+      }
+      const text = response.status === 204 ? '' : await response.text();
+      const json = (response.headers.get('Content-Type') || '').includes('json') && text ? JSON.parse(text) : null;
+      if (response.ok) return { response, text, json };
+      throw this.problem(response, json || {});
+    }
+
+    problem(response, body) {
+      const after = Number(response.headers.get('Retry-After') || body.retry_after_seconds) || 60;
+      const vars = { minutes: Math.max(1, Math.ceil(after / 60)), user: this.getAttribute('user-id'), error: body.error || response.status };
+      const keys = {
+        invalid_code: 'wrongCode', totp_required: 'wrongCode', locked: 'locked', unavailable: 'unavailable',
+        unauthenticated: 'expired', forbidden: 'forbidden', not_enrolled: 'notEnrolled', user_not_enrolled: 'userNotEnrolled',
+        user_has_no_email: 'userHasNoEmail', email_failed: 'emailFailed', set_not_pending: 'setExpired',
+      };
+      const key = keys[body.error] || (response.status === 503 ? 'unavailable' : response.status === 429 ? 'locked' : 'failed');
+      return { status: response.status, code: body.error, message: this.t(key, vars), retryAfter: after };
+    }
+
+    // A form asking for one code; `act` runs with it, and a refusal leaves the form for another try.
+    codeForm(label, submit, act, options = {}) {
+      const id = `bc-${++unique}`;
+      const input = h('input', {
+        id, type: 'text', name: 'code', inputmode: options.digits ? 'numeric' : 'text', autocomplete: 'one-time-code',
+        autocapitalize: 'off', spellcheck: 'false', required: true, maxlength: '32', part: 'input', 'data-focus': options.focus,
+      });
+      const button = h('button', { type: 'submit', class: options.danger ? 'danger' : 'primary', part: 'button', text: submit });
+      const form = h('form', {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const code = input.value.trim();
+          if (!code) return input.focus();
+          button.disabled = true;
+          try {
+            await act(code);
+          } catch (problem) {
+            this.fail(problem);
+            input.value = '';
+            input.focus();
+          } finally {
+            button.disabled = false;
+          }
+        },
+      }, h('label', { for: id, text: label }), input, h('div', null, button, options.cancel &&
+        h('button', { type: 'button', part: 'button', text: this.t('cancel'), onclick: options.cancel })));
+      return form;
+    }
+
+    qr(svgText) {
+      const parsed = new DOMParser().parseFromString(svgText || '<svg xmlns="http://www.w3.org/2000/svg"/>', 'image/svg+xml');
+      const svg = document.importNode(parsed.documentElement, true);
+      svg.querySelectorAll('script,foreignObject').forEach((n) => n.remove());
+      svg.setAttribute('viewBox', svg.getAttribute('viewBox') || `0 0 ${svg.getAttribute('width')} ${svg.getAttribute('height')}`);
+      svg.setAttribute('role', 'img');
+      svg.setAttribute('aria-label', this.t('qrLabel'));
+      return h('div', { class: 'qr', part: 'qr' }, svg);
+    }
+
+    // The challenge carries the QR as its modules ("<width>.<base64 bits>"), far smaller than an SVG.
+    qrModules(packed) {
+      const [width, bits] = String(packed || '').split('.');
+      const size = Number(width);
+      const bytes = atob((bits || '').replace(/-/g, '+').replace(/_/g, '/'));
+      let d = '';
+      for (let i = 0; i < size * size; i++) {
+        if (bytes.charCodeAt(i >> 3) & (128 >> (i & 7))) d += `M${(i % size) + 4} ${Math.floor(i / size) + 4}h1v1h-1z`;
+      }
+      const ns = 'http://www.w3.org/2000/svg';
+      const svg = document.createElementNS(ns, 'svg');
+      svg.setAttribute('viewBox', `0 0 ${size + 8} ${size + 8}`);
+      svg.setAttribute('role', 'img');
+      svg.setAttribute('aria-label', this.t('qrLabel'));
+      const path = document.createElementNS(ns, 'path');
+      path.setAttribute('d', d);
+      path.setAttribute('fill', '#000');
+      svg.append(path);
+      return h('div', { class: 'qr', part: 'qr' }, svg);
+    }
+
+    secretKey(secret) {
+      return h('details', null, h('summary', { text: this.t('typeKey') }),
+        h('p', { class: 'key', part: 'key', text: String(secret || '').replace(/(.{4})/g, '$1 ').trim() }));
+    }
+  }
+
+  const browserOf = (agent) => {
+    if (!agent) return null;
+    const browser = /Edg\//.test(agent) ? 'Edge' : /Firefox\//.test(agent) ? 'Firefox' : /Chrom(e|ium)\//.test(agent) ? 'Chrome' : /Safari\//.test(agent) ? 'Safari' : null;
+    const system = /Android/.test(agent) ? 'Android' : /iPhone|iPad/.test(agent) ? 'iOS' : /Windows/.test(agent) ? 'Windows' : /Mac OS X/.test(agent) ? 'macOS' : /Linux/.test(agent) ? 'Linux' : null;
+    return [browser, system].filter(Boolean).join(' on ') || agent.slice(0, 40);
+  };
+
+  class Settings extends Base {
+    start() {
+      this.load();
+    }
+
+    async load(message) {
+      this.say(this.t('loading'));
+      try {
+        const { json } = await this.call('GET', '/v1/backup-codes');
+        this.overview(json, message);
+      } catch (problem) {
+        if (problem.code === 'not_enrolled') this.notEnrolled(message);
+        else this.fail(problem);
+      }
+    }
+
+    notEnrolled(message) {
+      this.say(message);
+      this.show(h('h2', { text: this.t('title') }), h('p', { text: this.t('off') }),
+        h('button', { type: 'button', class: 'primary', part: 'button', text: this.t('setUp'), onclick: () => this.begin().catch((p) => this.fail(p)) }));
+    }
+
+    async begin(proof) {
+      const { json } = await this.call('POST', '/v1/totp/enrollment', { proof });
+      this.say('');
+      this.show(h('h2', { text: this.t('scanTitle') }), h('p', { text: this.t('scanHelp') }), this.qr(json.qr_svg), this.secretKey(json.secret),
+        this.codeForm(this.t('appCode'), this.t('confirm'), async (code) => {
+          const answer = await this.call('POST', '/v1/totp/enrollment/confirm', { body: { code }, file: true });
+          if (answer.json && answer.json.authenticator_replaced) {
+            this.emit('authenticator-replaced', {});
+            return this.load(this.t('replaced'));
+          }
+          this.emit('enrolled', {});
+          this.codes(answer.text, null);
+        }, { digits: true, cancel: () => this.load() }));
+    }
+
+    // The API's own file: a header naming the product and date, a blank line, one code a line.
+    codes(file, pending) {
+      const [header, body = ''] = file.split(/\n\n/);
+      const [product] = header.split('\n');
+      const date = (header.match(/\d{4}-\d{2}-\d{2}/) || [''])[0];
+      const list = body.split('\n').filter(Boolean);
+      const url = URL.createObjectURL(new Blob([file], { type: 'text/plain' }));
+      const tick = h('input', { type: 'checkbox', id: `bc-${++unique}`, part: 'checkbox' });
+      const next = h('button', { type: 'button', class: 'primary', part: 'button', disabled: true, text: this.t('continue') });
+      tick.addEventListener('change', () => { next.disabled = !tick.checked; });
+      next.addEventListener('click', async () => {
+        next.disabled = true;
+        try {
+          if (pending) await this.call('POST', '/v1/backup-codes/activate', { body: { set_id: pending.id } });
+          URL.revokeObjectURL(url);
+          this.emit('codes-saved', { count: list.length, generated: date });
+          this.load(this.t(pending ? 'activated' : 'enrolledDone'));
+        } catch (problem) {
+          this.fail(problem);
+          next.disabled = false;
+        }
+      });
+      this.say('');
+      this.show(h('h2', { text: this.t('codesTitle') }), h('p', { text: this.t('codesHelp') }),
+        pending && h('p', { text: this.t('codesPending', { time: this.when(pending.expires) }) }),
+        h('div', { class: 'printable' }, h('p', { class: 'print-only', text: product }), h('p', { class: 'print-only', text: date }),
+          h('ol', { class: 'codes', part: 'codes', 'aria-label': this.t('codesList') }, list.map((c) => h('li', null, h('code', { text: c }))))),
+        h('div', null,
+          h('a', { href: url, download: 'backup-codes.txt', class: 'button', part: 'button', text: this.t('download') }),
+          h('button', { type: 'button', part: 'button', text: this.t('print'), onclick: () => window.print() }),
+          h('button', { type: 'button', part: 'button', text: this.t('copy'), onclick: () => this.copy(list) })),
+        h('p', null, h('label', { class: 'check', for: tick.id }, tick, ' ', this.t('saved'))), next);
+      this.emit('codes-shown', { count: list.length, generated: date });
+    }
+
+    async copy(list) {
+      try {
+        await navigator.clipboard.writeText(list.join('\n') + '\n');
+        this.say(this.t('copied'));
+      } catch (e) {
+        this.fail({ message: this.t('copyFailed') });
+      }
+    }
+
+    overview(s, message) {
+      this.say(message);
+      const codes = s.total ? this.t('left', { remaining: s.remaining, total: s.total, date: this.when(s.generated_at) }) : this.t('none');
+      const actions = [
+        ['regenerate', 'proof', (code) => this.regenerate(code)],
+        ['remove', 'proof', (code) => this.remove(code)],
+        ['replace', 'proof', (code) => this.begin(code)],
+        ['lost', 'lostProof', (code) => this.begin(code)],
+        ['disable', 'proof', (code) => this.disable(code)],
+      ].filter(([name]) => name !== 'remove' || s.total);
+      this.show(h('h2', { text: this.t('title') }),
+        h('dl', null, h('dt', { text: this.t('app') }), h('dd', { text: this.t('onSince', { date: this.when(s.totp.since) }) }),
+          h('dt', { text: this.t('codes') }), h('dd', { text: codes })),
+        s.totp.replacement_pending && h('p', { class: 'muted', text: this.t('replacing') }),
+        s.low && s.total > 0 && h('p', { class: 'warn', part: 'warning', text: this.t('low', { remaining: s.remaining }) }),
+        s.pending_set && h('p', { class: 'muted', text: this.t('pendingSet', { time: this.when(s.pending_set.generated_at), expires: this.when(s.pending_set.expires_at) }) }),
+        s.pending_download && h('p', { class: 'warn', text: this.t('pendingDownload') }),
+        s.used.length > 0 && h('details', null, h('summary', { text: this.t('used', { count: s.used.length }) }),
+          h('ul', null, s.used.map((u) => h('li', { text: this.t('usedAt', { time: this.when(u.used_at) }) })))),
+        h('div', { part: 'actions' }, actions.map(([name, proof, act]) =>
+          h('button', { type: 'button', part: 'button', class: name === 'disable' ? 'danger' : null, text: this.t(name),
+            onclick: () => this.ask(name, proof, act) }))),
+        this.activity());
+    }
+
+    // Every change says what will happen and asks for a proof before anything is sent.
+    ask(name, proof, act) {
+      this.say('');
+      this.show(h('h2', { text: this.t(name) }), h('p', { text: this.t(`${name}Info`) }),
+        this.codeForm(this.t(proof), this.t(name), act, { danger: name !== 'regenerate', cancel: () => this.load(), focus: true }));
+    }
+
+    async regenerate(proof) {
+      const { response, text } = await this.call('POST', '/v1/backup-codes', { proof, file: true });
+      this.codes(text, { id: response.headers.get('X-Backup-Codes-Set-Id'), expires: response.headers.get('X-Backup-Codes-Expires-At') });
+    }
+
+    async remove(proof) {
+      await this.call('DELETE', '/v1/backup-codes', { proof });
+      this.emit('codes-removed', {});
+      this.load(this.t('removed'));
+    }
+
+    async disable(proof) {
+      await this.call('DELETE', '/v1/totp/enrollment', { proof });
+      this.emit('two-factor-disabled', {});
+      this.notEnrolled(this.t('disabled'));
+    }
+
+    activity() {
+      const list = h('ul', { class: 'events', part: 'activity' });
+      const more = h('button', { type: 'button', part: 'button', hidden: true, text: this.t('more') });
+      let next = null;
+      const page = async () => {
+        try {
+          const query = next ? `?limit=5&next=${encodeURIComponent(next)}` : '?limit=5';
+          const { json } = await this.call('GET', `/v1/audit${query}`);
+          json.events.forEach((e) => list.append(h('li', null, h('strong', { text: this.t(`ev_${e.type}`) }), h('br'),
+            h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: browserOf(e.user_agent) || this.t('unknown') }) }))));
+          if (!list.children.length) list.append(h('li', { class: 'muted', text: this.t('noActivity') }));
+          next = json.next;
+          more.hidden = !next;
+        } catch (problem) {
+          this.fail(problem);
+        }
+      };
+      more.addEventListener('click', page);
+      page();
+      return h('section', null, h('h3', { text: this.t('activity') }), list, more);
+    }
+  }
+
+  class AdminReset extends Base {
+    static get observedAttributes() { return ['user-id']; }
+
+    attributeChangedCallback() {
+      if (this.started) this.start();
+    }
+
+    start() {
+      const user = this.getAttribute('user-id') || '';
+      const path = `/v1/admin/users/${encodeURIComponent(user)}`;
+      const ask = (name, act) => () => {
+        this.say('');
+        this.show(h('h2', { text: this.t(name) }), h('p', { text: this.t(`${name}Info`, { user }) }),
+          this.codeForm(this.t('adminProof'), this.t(name), act, { danger: true, cancel: () => this.start(), focus: true }));
+      };
+      this.say('');
+      this.show(h('h2', { text: this.t('adminTitle', { user }) }), h('p', { text: this.t('adminIntro') }),
+        h('button', { type: 'button', part: 'button', text: this.t('adminReset'), onclick: ask('adminReset', async (proof) => {
+          const { json } = await this.call('POST', `${path}/backup-codes`, { proof });
+          this.emit('admin-reset', { user_id: user, expires_at: json.expires_at });
+          this.done(this.t('adminResetDone', { user, time: this.when(json.expires_at) }));
+        }) }),
+        h('button', { type: 'button', part: 'button', class: 'danger', text: this.t('adminOff'), onclick: ask('adminOff', async (proof) => {
+          await this.call('DELETE', `${path}/totp`, { proof });
+          this.emit('admin-two-factor-disabled', { user_id: user });
+          this.done(this.t('adminOffDone', { user }));
+        }) }));
+    }
+
+    done(message) {
+      this.show(h('h2', { text: this.t('adminTitle', { user: this.getAttribute('user-id') }) }), h('p', { text: message }),
+        h('button', { type: 'button', part: 'button', text: this.t('continue'), onclick: () => this.start() }));
+      this.say(message);
+    }
+  }
+
+  // The code step of a Cognito custom-auth sign-in. The page sets `parameters` (the challenge's
+  // public parameters: Amplify's nextStep.additionalInfo) and `answer`, an async function that
+  // sends the code (Amplify's confirmSignIn) and returns its result.
+  class Challenge extends Base {
+    set parameters(value) {
+      this.params = value || {};
+      if (this.started) this.start();
+    }
+
+    get parameters() {
+      return this.params || {};
+    }
+
+    start() {
+      const p = this.parameters;
+      const enrolling = p.type === 'TOTP_ENROLLMENT';
+      this.show(h('h2', { text: this.t(enrolling ? 'challengeEnrollTitle' : 'challengeTitle') }),
+        enrolling && h('p', { text: this.t('scanHelp') }), enrolling && this.qrModules(p.qr), enrolling && this.secretKey(p.secret),
+        this.codeForm(this.t(enrolling ? 'appCode' : 'challengeProof'), this.t('verify'), (code) => this.send(code), { digits: enrolling, focus: true }));
+    }
+
+    async send(code) {
+      let result;
+      try {
+        result = await this.answer(code);
+      } catch (e) {
+        this.emit('sign-in-failed', {});
+        throw { message: this.t('challengeOver') };
+      }
+      const next = result && result.nextStep;
+      if (result === true || (result && result.isSignedIn) || (next && next.signInStep === 'DONE')) {
+        this.show(h('h2', { text: this.t('signedIn') }));
+        this.say(this.t('signedIn'));
+        return this.emit('signed-in', {});
+      }
+      if (next && next.additionalInfo) this.params = next.additionalInfo;
+      this.emit('code-refused', {});
+      throw { message: this.t('challengeWrong') };
+    }
+  }
+
+  const define = (name, type) => customElements.get(name) || customElements.define(name, type);
+  define('backup-codes-settings', Settings);
+  define('backup-codes-admin-reset', AdminReset);
+  define('backup-codes-challenge', Challenge);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, pageSheet];
+})();
