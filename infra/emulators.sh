@@ -6,6 +6,8 @@ EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 DYNALITE_VERSION="4.0.0"
 AXE_CORE_VERSION="4.11.0"
+AMPLIFY_VERSION="6.22.1"
+ESBUILD_VERSION="0.28.2"
 EMULATOR_PIDS=()
 
 need_node() {
@@ -103,6 +105,22 @@ need_chromium() {
     npm install --prefix "$dir" --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION" >&2
   fi
   export AXE_CORE="$dir/node_modules/axe-core/axe.min.js"
+}
+
+# aws-amplify, bundled into one classic script for the deployed test's sign-in page (a team's
+# page imports it through its own build; the test page has none).
+need_amplify() {
+  need_node
+  local dir="$EMULATOR_ROOT/amplify" wanted="aws-amplify@$AMPLIFY_VERSION esbuild@$ESBUILD_VERSION"
+  if [ ! -f "$dir/amplify.js" ] || [ "$(cat "$dir/.installed" 2>/dev/null)" != "$wanted" ]; then
+    echo "installing $wanted from npm into $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent $wanted >&2
+    NODE_PATH="$dir/node_modules" "$dir/node_modules/.bin/esbuild" "$(dirname "${BASH_SOURCE[0]}")/../tests/deployed/challenge_page/amplify-entry.mjs" \
+      --bundle --format=iife --minify --log-level=warning --outfile="$dir/amplify.js" >&2
+    echo "$wanted" >"$dir/.installed"
+  fi
+  export AMPLIFY_BUNDLE="$dir/amplify.js"
 }
 
 stop_emulators() {

@@ -46,6 +46,7 @@ cargo test --quiet -p integration-tests --test suite_registration -- --nocapture
 
 echo "== the deployed stack: template.yaml on ministack (emulated AWS), walked through its API Gateway" >&2
 start_ministack
+need_amplify
 PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -p no:cacheprovider -q -rxX tests/deployed
 
 echo "== HTTP contract: schemathesis, every check, against the local server" >&2

@@ -33,6 +33,10 @@ ARTIFACT_BUCKET = "backup-codes-artifacts"
 SENDER = "no-reply@example.com"
 ADMIN_GROUP = "backup-codes-admins"
 REGION = "us-east-1"
+# The origin of the test's sign-in page (tests/deployed/challenge_page), a team's own site: the
+# created pool's stack lists it in CorsOrigin beside another, as a team lists its apps.
+PAGE_ORIGIN = f"http://127.0.0.1:{os.environ.get('CHALLENGE_PAGE_PORT', '8431')}"
+OTHER_ORIGIN = "https://admin.example.com"
 
 
 def client(service: str):
@@ -156,7 +160,10 @@ def deploy_with_created_pool(stack_name: str) -> Stack:
     required (UnenrolledUsers=require), nothing else about identity; the template's pool, app
     client, admin group, triggers and token guard are what gets tested."""
     stack = deploy_stack(
-        stack_name, {"CreateUserPool": "true", "UnenrolledUsers": "require", "SenderAddress": SENDER}, None
+        stack_name,
+        {"CreateUserPool": "true", "UnenrolledUsers": "require", "SenderAddress": SENDER,
+         "CorsOrigin": f"{PAGE_ORIGIN},{OTHER_ORIGIN}"},
+        None,
     )
     idp = client("cognito-idp")
     described = idp.describe_user_pool(UserPoolId=stack.outputs["UserPoolId"])["UserPool"]
@@ -208,7 +215,27 @@ def deploy_stack(name: str, parameters: dict[str, str], pool: UserPool | None) -
         **{logical: r["PhysicalResourceId"] for logical, r in resources.items()},
     }
     create_routes(tpl, stack, refs)
+    apply_cors(tpl, stack, refs)
     return stack
+
+
+def apply_cors(tpl: dict, stack: Stack, refs: dict[str, str]) -> None:
+    """Emulator gap, as for the routes: the SAM transform puts the HTTP API's CORS settings in
+    the OpenAPI Body, which ministack ignores. Set the template's CorsConfiguration, resolved
+    with this stack's parameters, through the apigatewayv2 API (ministack then answers
+    preflights and adds the headers as API Gateway does)."""
+    cors = tpl["Resources"]["Api"]["Properties"]["CorsConfiguration"]
+    condition, then, _ = cors["Fn::If"]
+    if not holds(tpl["Conditions"][condition], refs):
+        return
+    listed = lambda value: [v for v in str(resolve(value, refs)).split(",") if v]
+    client("apigatewayv2").update_api(ApiId=stack.api_id, CorsConfiguration={
+        "AllowOrigins": listed(then["AllowOrigins"]),
+        "AllowHeaders": then["AllowHeaders"],
+        "AllowMethods": then["AllowMethods"],
+        "ExposeHeaders": then["ExposeHeaders"],
+        "MaxAge": then["MaxAge"],
+    })
 
 
 def attach_triggers(pool: UserPool, function_arn: str) -> None:
@@ -328,6 +355,10 @@ def resolve(value, refs: dict[str, str]):
         return refs[name] if name in refs else tpl["Parameters"][name].get("Default")
     if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         return re.sub(r"\$\{([^}]+)\}", lambda m: resolve({"Ref": m.group(1)}, refs), value["Fn::Sub"])
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        resolved = resolve(parts, refs)
+        return separator.join(resolved.split(",") if isinstance(resolved, str) else resolved)
     if isinstance(value, dict) and set(value) == {"Fn::If"}:
         condition, then, otherwise = value["Fn::If"]
         chosen = then if holds(tpl["Conditions"][condition], refs) else otherwise

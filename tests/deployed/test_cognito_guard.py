@@ -111,7 +111,7 @@ def test_a_new_user_of_the_created_pool_enrolls_at_sign_in_and_then_uses_the_api
     challenges: list[dict] = []
     tokens = user.custom_sign_in([user.first_code], challenges=challenges)
     assert [c["type"] for c in challenges] == ["TOTP_ENROLLMENT"], challenges
-    assert set(challenges[0]) == {"type", "otpauth_uri", "secret"}
+    assert set(challenges[0]) == {"type", "qr", "otpauth_uri", "secret"}
     assert tokens and tokens["IdToken"], "the first code from the app gets the tokens"
     enrollment_code = pyotp.TOTP(user.secret).at(user.last_step * 30)
     assert user.custom_sign_in([enrollment_code]) is None, "the enrollment's code is a replay"

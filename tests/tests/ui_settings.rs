@@ -339,11 +339,30 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     press(c, "Show more").await;
     eventually(c, &format!("{listed} > 5")).await;
 
-    // Turn two-factor off behind a code from the new phone.
+    // A new phone with the old one in hand: replace behind a code from the current app.
+    app.next_step();
+    press(c, "Replace the authenticator").await;
+    card_says(
+        c,
+        "The current app keeps working until the new one confirms its first code.",
+    )
+    .await;
+    type_into_focus(c, &app.totp(&new_secret)).await;
+    let key = eventually(c, &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent.replace(/ /g, '') !== {} && {CARD}.querySelector('.key').textContent", serde_json::to_string(&new_secret).unwrap())).await;
+    let third_secret = key.as_str().unwrap().replace(' ', "");
+    app.next_step();
+    submit_code(c, &app.totp(&third_secret)).await;
+    card_says(
+        c,
+        "Your new authenticator is set up; the old one no longer works.",
+    )
+    .await;
+
+    // Turn two-factor off behind a code from the phone now in use.
     app.next_step();
     press(c, "Turn two-factor off").await;
     card_says(c, "sign in with your password alone").await;
-    type_into_focus(c, &app.totp(&new_secret)).await;
+    type_into_focus(c, &app.totp(&third_secret)).await;
     card_says(c, "Set up an authenticator app").await;
     eventually(c, &format!("{CARD}.querySelector('[role=status]').textContent === 'Two-factor authentication is off.'")).await;
 
@@ -363,6 +382,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
             "backup-codes-codes-saved",
             "backup-codes-codes-shown",
             "backup-codes-codes-saved",
+            "backup-codes-authenticator-replaced",
             "backup-codes-authenticator-replaced",
             "backup-codes-two-factor-disabled"
         ]
@@ -416,6 +436,28 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     no_violations(c, "locked").await;
     screenshot(c, "settings-locked").await;
 
+    // Few codes left and a set made but never saved: both said on the card.
+    let (mo_secret, mo_codes) = app.enrolled("mo").await;
+    for code in &mo_codes[..8] {
+        assert_eq!(app.verify("mo", code).await.status, StatusCode::OK);
+    }
+    app.next_step();
+    let made = app.regenerate("mo", &app.totp(&mo_secret)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    sign_in(c, "mo").await;
+    card_says(
+        c,
+        "Only 2 backup codes left. Make new ones before you run out.",
+    )
+    .await;
+    card_says(c, "were never saved").await;
+    card_says(c, "Used codes (8)").await;
+    no_violations(c, "low and unsaved").await;
+    screenshot(c, "settings-low-and-unsaved").await;
+
+    sign_in(c, "lee").await;
+    card_says(c, "10 of 10 left").await;
+    press(c, "Make new backup codes").await;
     // The page's session ends: the card says so instead of failing silently.
     js(
         c,
