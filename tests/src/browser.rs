@@ -215,3 +215,113 @@ pub async fn click(client: &Client, css: &str) {
         .await
         .unwrap();
 }
+
+pub async fn js(client: &Client, script: &str) -> Value {
+    client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+pub async fn no_violations(client: &Client, state: &str) {
+    let violations = accessibility_violations(client).await;
+    assert!(violations.is_empty(), "axe-core, {state}: {violations:#?}");
+    println!("axe-core {state}: no serious or critical violation");
+}
+
+/// Console messages that are not the API's expected refusals (a 401 for a wrong code is a
+/// "failed resource" to Chrome): CSP violations and script errors must never appear.
+pub async fn unexpected_console(client: &Client, expected_statuses: &[u16]) -> Vec<String> {
+    console(client)
+        .await
+        .into_iter()
+        .filter(|m| m.starts_with("SEVERE") || m.starts_with("WARNING"))
+        .filter(|m| {
+            !(m.contains("Failed to load resource")
+                && expected_statuses
+                    .iter()
+                    .any(|s| m.contains(&format!("status of {s}"))))
+        })
+        .collect()
+}
+
+/// A web component on the page, reached through its shadow root: `Component("document
+/// .querySelector('backup-codes-settings').shadowRoot")` formats as that expression.
+pub struct Component(pub &'static str);
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Component {
+    /// The component's text once it contains `wanted`.
+    pub async fn says(&self, client: &Client, wanted: &str) -> String {
+        let wanted = serde_json::to_string(wanted).unwrap();
+        eventually(
+            client,
+            &format!("{self}.textContent.includes({wanted}) && {self}.textContent"),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    /// Clicks the component's button (or button-styled link) whose text is `label`.
+    pub async fn press(&self, client: &Client, label: &str) {
+        let label_js = serde_json::to_string(label).unwrap();
+        let found = js(
+            client,
+            &format!("const b = [...{self}.querySelectorAll('button, a.button')].find((b) => b.textContent === {label_js}); if (b) b.click(); return !!b;"),
+        )
+        .await;
+        assert_eq!(found, true, "no button {label}");
+    }
+
+    /// Types `code` into the field that has focus and presses Enter: proves focus moved to the
+    /// code field.
+    pub async fn type_into_focus(&self, client: &Client, code: &str) {
+        let focused = js(
+            client,
+            &format!("const a = {self}.activeElement; return a && a.tagName + ':' + a.name;"),
+        )
+        .await;
+        assert_eq!(focused, "INPUT:code", "focus is on the code field");
+        client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("{code}\u{E007}"))
+            .await
+            .unwrap();
+    }
+
+    /// Fills the component's code field and submits its form.
+    pub async fn submit_code(&self, client: &Client, code: &str) {
+        let code = serde_json::to_string(code).unwrap();
+        js(
+            client,
+            &format!("const i = {self}.querySelector('input[name=code]'); i.value = {code}; i.form.requestSubmit();"),
+        )
+        .await;
+    }
+
+    /// The text of the component's alert region once it has some.
+    pub async fn alert(&self, client: &Client) -> String {
+        let text = eventually(
+            client,
+            &format!("{self}.querySelector('[role=alert]').textContent"),
+        )
+        .await;
+        text.as_str().unwrap().to_owned()
+    }
+}
+
+/// A state the tests reach: axe-core finds no serious or critical violation in it, and its
+/// screenshot is `target/ui-screenshots/<name>.png`.
+pub async fn check_state(client: &Client, name: &str) {
+    no_violations(client, name).await;
+    screenshot(client, name).await;
+}

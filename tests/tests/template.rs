@@ -556,3 +556,50 @@ fn a_user_pool_may_invoke_the_cognito_triggers_only_when_named_or_created() {
         Some("UnenrolledUsers")
     );
 }
+
+/// The web components call the API from the team's pages: CORS for a list of origins, and the
+/// headers a page needs readable (a regenerate answered as a file names its set in one).
+#[test]
+fn cors_takes_a_list_of_origins_and_exposes_what_the_components_read() {
+    use backup_codes::http::functions::regenerate::{SET_EXPIRES_HEADER, SET_ID_HEADER};
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["CorsOrigin"]["Type"],
+        "CommaDelimitedList"
+    );
+    let Value::Tagged(cors) = &template["Resources"]["Api"]["Properties"]["CorsConfiguration"]
+    else {
+        panic!("CorsConfiguration is an !If on CorsOn");
+    };
+    let on = &cors.value[1];
+    assert_eq!(
+        tagged_str(&on["AllowOrigins"]).as_deref(),
+        Some("CorsOrigin")
+    );
+    let listed = |key: &str| -> Vec<String> {
+        on[key]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{key}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_ascii_lowercase())
+            .collect()
+    };
+    for header in ["authorization", "content-type", "x-otp", "accept"] {
+        assert!(
+            listed("AllowHeaders").contains(&header.to_owned()),
+            "{header}"
+        );
+    }
+    for header in [SET_ID_HEADER, SET_EXPIRES_HEADER, "retry-after"] {
+        assert!(
+            listed("ExposeHeaders").contains(&header.to_owned()),
+            "{header}"
+        );
+    }
+    for method in ["get", "post", "delete"] {
+        assert!(
+            listed("AllowMethods").contains(&method.to_owned()),
+            "{method}"
+        );
+    }
+}

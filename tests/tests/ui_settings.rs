@@ -9,77 +9,15 @@ use std::sync::Arc;
 use fantoccini::{Client, Locator};
 use integration_tests::{
     browser::{
-        accessibility_violations, chromium, console, devtools, eventually, screenshot, tempdir,
-        wait_for_file,
+        check_state, chromium, devtools, eventually, js, no_violations, screenshot, tempdir,
+        unexpected_console, wait_for_file, Component,
     },
     Backend, TestApp,
 };
 use lambda_http::http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const CARD: &str = "document.querySelector('backup-codes-settings').shadowRoot";
-
-async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![])
-        .await
-        .unwrap_or_else(|e| panic!("{script}: {e}"))
-}
-
-/// The card's visible text once it contains `wanted`.
-async fn card_says(c: &Client, wanted: &str) -> String {
-    let wanted_js = serde_json::to_string(wanted).unwrap();
-    eventually(
-        c,
-        &format!("{CARD}.textContent.includes({wanted_js}) && {CARD}.textContent"),
-    )
-    .await
-    .as_str()
-    .unwrap()
-    .to_owned()
-}
-
-/// Clicks the card's button whose text is `label`, as a person's click would.
-async fn press(c: &Client, label: &str) {
-    let label_js = serde_json::to_string(label).unwrap();
-    let found = js(
-        c,
-        &format!("const b = [...{CARD}.querySelectorAll('button, a.button')].find((b) => b.textContent === {label_js}); if (b) b.click(); return !!b;"),
-    )
-    .await;
-    assert_eq!(found, true, "no button {label} in the card");
-}
-
-/// Types `code` into the input that has focus and presses Enter: proves focus moved there.
-async fn type_into_focus(c: &Client, code: &str) {
-    let focused = js(
-        c,
-        &format!("const a = {CARD}.activeElement; return a && a.tagName + ':' + a.name;"),
-    )
-    .await;
-    assert_eq!(focused, "INPUT:code", "focus is on the code field");
-    c.active_element()
-        .await
-        .unwrap()
-        .send_keys(&format!("{code}\u{E007}"))
-        .await
-        .unwrap();
-}
-
-/// Fills the card's code field and submits its form.
-async fn submit_code(c: &Client, code: &str) {
-    js(
-        c,
-        &format!("const i = {CARD}.querySelector('input[name=code]'); i.value = {}; i.form.requestSubmit();",
-            serde_json::to_string(code).unwrap()),
-    )
-    .await;
-}
-
-async fn no_violations(c: &Client, state: &str) {
-    let violations = accessibility_violations(c).await;
-    assert!(violations.is_empty(), "axe-core, {state}: {violations:#?}");
-    println!("axe-core {state}: no serious or critical violation");
-}
+const CARD: Component = Component("document.querySelector('backup-codes-settings').shadowRoot");
 
 async fn shown_codes(c: &Client) -> Vec<String> {
     let codes = eventually(
@@ -100,22 +38,6 @@ async fn sign_in(c: &Client, user: &str) {
         .click()
         .await
         .unwrap();
-}
-
-/// Console messages that are not the API's expected refusals (a 401 for a wrong code is a
-/// "failed resource" to Chrome): CSP violations and script errors are what must never appear.
-async fn unexpected_console(c: &Client) -> Vec<String> {
-    console(c)
-        .await
-        .into_iter()
-        .filter(|m| m.starts_with("SEVERE") || m.starts_with("WARNING"))
-        .filter(|m| {
-            !(m.contains("Failed to load resource")
-                && ["401", "409", "429"]
-                    .iter()
-                    .any(|s| m.contains(&format!("status of {s}"))))
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,12 +62,11 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     c.goto(&format!("{base}/")).await.unwrap();
     js(c, "window.seen = []; ['codes-shown', 'codes-saved', 'enrolled', 'authenticator-replaced', 'codes-removed', 'two-factor-disabled'].forEach((n) => document.addEventListener('backup-codes-' + n, (e) => seen.push({ type: e.type, detail: e.detail, composed: e.composed })));").await;
     sign_in(c, "ana").await;
-    card_says(c, "Two-factor authentication is off").await;
-    no_violations(c, "not enrolled").await;
-    screenshot(c, "settings-not-enrolled").await;
+    CARD.says(c, "Two-factor authentication is off").await;
+    check_state(c, "settings-not-enrolled").await;
 
     // Enroll: the QR and the key, then the first code from the app.
-    press(c, "Set up an authenticator app").await;
+    CARD.press(c, "Set up an authenticator app").await;
     let key = eventually(
         c,
         &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent"),
@@ -160,14 +81,12 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         .await,
         "img"
     );
-    no_violations(c, "scan").await;
-    screenshot(c, "settings-scan").await;
-    submit_code(c, &app.totp(&secret)).await;
+    check_state(c, "settings-scan").await;
+    CARD.submit_code(c, &app.totp(&secret)).await;
     let codes = shown_codes(c).await;
     assert_eq!(codes.len(), 10, "{codes:?}");
-    card_says(c, "Save your backup codes").await;
-    no_violations(c, "codes shown").await;
-    screenshot(c, "settings-codes").await;
+    CARD.says(c, "Save your backup codes").await;
+    check_state(c, "settings-codes").await;
 
     // The gate: Continue stays disabled until the box is ticked.
     let continue_disabled = format!(
@@ -176,7 +95,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     assert_eq!(js(c, &format!("return {continue_disabled}")).await, true);
 
     // Download: the API's own file.
-    press(c, "Download").await;
+    CARD.press(c, "Download").await;
     let file = wait_for_file(&downloads.join("backup-codes.txt")).await;
     assert!(file.starts_with("Acme backup codes\nGenerated "), "{file}");
     assert_eq!(
@@ -189,7 +108,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     );
 
     // Copy: one code a line.
-    press(c, "Copy").await;
+    CARD.press(c, "Copy").await;
     eventually(
         c,
         &format!("{CARD}.querySelector('[role=status]').textContent === 'Codes copied.'"),
@@ -235,11 +154,10 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     )
     .await;
     assert_eq!(js(c, &format!("return {continue_disabled}")).await, false);
-    press(c, "Continue").await;
-    card_says(c, "10 of 10 left").await;
-    card_says(c, "Two-factor turned on").await;
-    no_violations(c, "status").await;
-    screenshot(c, "settings-status").await;
+    CARD.press(c, "Continue").await;
+    CARD.says(c, "10 of 10 left").await;
+    CARD.says(c, "Two-factor turned on").await;
+    check_state(c, "settings-status").await;
 
     // A sign-in by backup code in the page's "try a sign-in" box, then the card again.
     let code_field = c.find(Locator::Id("code")).await.unwrap();
@@ -256,21 +174,22 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         "{verdict}"
     );
     sign_in(c, "ana").await;
-    card_says(c, "9 of 10 left").await;
-    card_says(c, "Used codes (1)").await;
-    card_says(c, "A backup code was used").await;
+    CARD.says(c, "9 of 10 left").await;
+    CARD.says(c, "Used codes (1)").await;
+    CARD.says(c, "A backup code was used").await;
 
     // Regenerate behind a fresh code; the old set works until the new one is saved.
     app.next_step();
-    press(c, "Make new backup codes").await;
-    card_says(
+    CARD.press(c, "Make new backup codes").await;
+    CARD.says(
         c,
         "Your current codes keep working until you save the new ones",
     )
     .await;
     no_violations(c, "confirm regenerate").await;
-    type_into_focus(c, &app.totp(&secret)).await;
-    card_says(c, "Your old codes keep working until you continue").await;
+    CARD.type_into_focus(c, &app.totp(&secret)).await;
+    CARD.says(c, "Your old codes keep working until you continue")
+        .await;
     let new_codes = shown_codes(c).await;
     assert_ne!(new_codes, codes);
     assert_eq!(
@@ -283,8 +202,8 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         &format!("{CARD}.querySelector('input[type=checkbox]').click()"),
     )
     .await;
-    press(c, "Continue").await;
-    card_says(
+    CARD.press(c, "Continue").await;
+    CARD.says(
         c,
         "Your new backup codes are active; the old ones no longer work.",
     )
@@ -296,8 +215,8 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     assert_eq!(app.status("ana").await["remaining"], 10);
 
     // A wrong code: a readable error, the form stays, and nothing changes.
-    press(c, "Remove backup codes").await;
-    type_into_focus(c, "000000").await;
+    CARD.press(c, "Remove backup codes").await;
+    CARD.type_into_focus(c, "000000").await;
     eventually(
         c,
         &format!(
@@ -305,28 +224,27 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         ),
     )
     .await;
-    no_violations(c, "wrong code").await;
-    screenshot(c, "settings-wrong-code").await;
-    press(c, "Cancel").await;
-    card_says(c, "10 of 10 left").await;
+    check_state(c, "settings-wrong-code").await;
+    CARD.press(c, "Cancel").await;
+    CARD.says(c, "10 of 10 left").await;
 
     // The lost phone: a backup code proves the person, a new phone is set up, the old app dies.
-    press(c, "I don't have my phone").await;
-    card_says(c, "One of your backup codes").await;
+    CARD.press(c, "I don't have my phone").await;
+    CARD.says(c, "One of your backup codes").await;
     screenshot(c, "settings-lost-phone").await;
-    type_into_focus(c, &new_codes[0]).await;
+    CARD.type_into_focus(c, &new_codes[0]).await;
     let key = eventually(c, &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent.replace(/ /g, '') !== {} && {CARD}.querySelector('.key').textContent", serde_json::to_string(&key).unwrap())).await;
     let new_secret = key.as_str().unwrap().replace(' ', "");
     assert_ne!(new_secret, secret);
     app.next_step();
-    submit_code(c, &app.totp(&new_secret)).await;
-    card_says(
+    CARD.submit_code(c, &app.totp(&new_secret)).await;
+    CARD.says(
         c,
         "Your new authenticator is set up; the old one no longer works.",
     )
     .await;
-    card_says(c, "9 of 10 left").await;
-    card_says(c, "Authenticator replaced").await;
+    CARD.says(c, "9 of 10 left").await;
+    CARD.says(c, "Authenticator replaced").await;
     app.next_step();
     assert_eq!(
         app.verify("ana", &app.totp(&secret)).await.status,
@@ -336,23 +254,23 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     // The activity list pages: five at a time, then more.
     let listed = format!("{CARD}.querySelectorAll('ul.events li').length");
     eventually(c, &format!("{listed} === 5")).await;
-    press(c, "Show more").await;
+    CARD.press(c, "Show more").await;
     eventually(c, &format!("{listed} > 5")).await;
 
     // A new phone with the old one in hand: replace behind a code from the current app.
     app.next_step();
-    press(c, "Replace the authenticator").await;
-    card_says(
+    CARD.press(c, "Replace the authenticator").await;
+    CARD.says(
         c,
         "The current app keeps working until the new one confirms its first code.",
     )
     .await;
-    type_into_focus(c, &app.totp(&new_secret)).await;
+    CARD.type_into_focus(c, &app.totp(&new_secret)).await;
     let key = eventually(c, &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent.replace(/ /g, '') !== {} && {CARD}.querySelector('.key').textContent", serde_json::to_string(&new_secret).unwrap())).await;
     let third_secret = key.as_str().unwrap().replace(' ', "");
     app.next_step();
-    submit_code(c, &app.totp(&third_secret)).await;
-    card_says(
+    CARD.submit_code(c, &app.totp(&third_secret)).await;
+    CARD.says(
         c,
         "Your new authenticator is set up; the old one no longer works.",
     )
@@ -360,10 +278,10 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
 
     // Turn two-factor off behind a code from the phone now in use.
     app.next_step();
-    press(c, "Turn two-factor off").await;
-    card_says(c, "sign in with your password alone").await;
-    type_into_focus(c, &app.totp(&third_secret)).await;
-    card_says(c, "Set up an authenticator app").await;
+    CARD.press(c, "Turn two-factor off").await;
+    CARD.says(c, "sign in with your password alone").await;
+    CARD.type_into_focus(c, &app.totp(&third_secret)).await;
+    CARD.says(c, "Set up an authenticator app").await;
     eventually(c, &format!("{CARD}.querySelector('[role=status]').textContent === 'Two-factor authentication is off.'")).await;
 
     // Events cross the shadow boundary and carry counts and times, never a code.
@@ -400,7 +318,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         .iter()
         .all(|e| e["composed"] == true));
 
-    let problems = unexpected_console(c).await;
+    let problems = unexpected_console(c, &[401, 409, 429]).await;
     assert!(
         problems.is_empty(),
         "console under default-src 'self': {problems:#?}"
@@ -424,17 +342,12 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     let c = &browser.client;
     c.goto(&format!("{base}/")).await.unwrap();
     sign_in(c, "lee").await;
-    card_says(c, "10 of 10 left").await;
-    press(c, "Make new backup codes").await;
-    type_into_focus(c, "123456").await;
-    let alert = eventually(
-        c,
-        &format!("{CARD}.querySelector('[role=alert]').textContent"),
-    )
-    .await;
+    CARD.says(c, "10 of 10 left").await;
+    CARD.press(c, "Make new backup codes").await;
+    CARD.type_into_focus(c, "123456").await;
+    let alert = CARD.alert(c).await;
     assert_eq!(alert, "Too many wrong codes. Try again in 15 minutes.");
-    no_violations(c, "locked").await;
-    screenshot(c, "settings-locked").await;
+    check_state(c, "settings-locked").await;
 
     // Few codes left and a set made but never saved: both said on the card.
     let (mo_secret, mo_codes) = app.enrolled("mo").await;
@@ -445,31 +358,26 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     let made = app.regenerate("mo", &app.totp(&mo_secret)).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
     sign_in(c, "mo").await;
-    card_says(
+    CARD.says(
         c,
         "Only 2 backup codes left. Make new ones before you run out.",
     )
     .await;
-    card_says(c, "were never saved").await;
-    card_says(c, "Used codes (8)").await;
-    no_violations(c, "low and unsaved").await;
-    screenshot(c, "settings-low-and-unsaved").await;
+    CARD.says(c, "were never saved").await;
+    CARD.says(c, "Used codes (8)").await;
+    check_state(c, "settings-low-and-unsaved").await;
 
     sign_in(c, "lee").await;
-    card_says(c, "10 of 10 left").await;
-    press(c, "Make new backup codes").await;
+    CARD.says(c, "10 of 10 left").await;
+    CARD.press(c, "Make new backup codes").await;
     // The page's session ends: the card says so instead of failing silently.
     js(
         c,
         "document.querySelector('backup-codes-settings').getToken = async () => null",
     )
     .await;
-    press(c, "Cancel").await;
-    let alert = eventually(
-        c,
-        &format!("{CARD}.querySelector('[role=alert]').textContent"),
-    )
-    .await;
+    CARD.press(c, "Cancel").await;
+    let alert = CARD.alert(c).await;
     assert_eq!(alert, "Your session has expired. Sign in again.");
     browser.client.clone().close().await.unwrap();
 }
