@@ -1,10 +1,18 @@
-//! The drop-in web components (`ui/backup-codes.js`): a plain file in the repository, built
-//! into the `download` function so the API serves them from its own origin.
+//! The drop-in web components: plain files in the repository's `ui/`, one per component on top
+//! of their shared base, built into the `download` function and served as one script.
 
 /// Versioned with the API: a page that loads `/v1/ui/...` gets components that speak `/v1`.
 pub const PATH: &str = "/v1/ui/backup-codes.js";
 
-pub const SCRIPT: &str = include_str!("../../../ui/backup-codes.js");
+/// The files of `ui/`, base first, in the order they are served.
+pub const FILES: [&str; 4] = ["base.js", "settings.js", "admin-reset.js", "challenge.js"];
+
+pub const SCRIPT: &str = concat!(
+    include_str!("../../../ui/base.js"),
+    include_str!("../../../ui/settings.js"),
+    include_str!("../../../ui/admin-reset.js"),
+    include_str!("../../../ui/challenge.js"),
+);
 
 /// A QR code as its modules, `<width>.<base64url of the dark modules, row by row, first
 /// module in the highest bit>`: what the sign-in challenge's client draws, a few hundred

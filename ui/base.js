@@ -1,4 +1,5 @@
-/* backup-codes web components: <backup-codes-settings>, <backup-codes-admin-reset> and
+/* backup-codes web components, part 1 of 4 (base.js, settings.js, admin-reset.js, challenge.js,
+ * served as one file in that order): <backup-codes-settings>, <backup-codes-admin-reset> and
  * <backup-codes-challenge>. A classic script with no dependencies, no inline style or script (it
  * runs under `Content-Security-Policy: default-src 'self'`), served by the API at
  * /v1/ui/backup-codes.js. The page owns the look (CSS custom properties, ::part) and the words
@@ -108,7 +109,6 @@
     ev_two_factor_disabled: 'Two-factor turned off',
     ev_authenticator_replaced: 'Authenticator replaced',
   };
-  window.BackupCodes = { strings };
 
   const sheet = new CSSStyleSheet();
   sheet.replaceSync(`
@@ -144,6 +144,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
     return el;
   };
   let unique = 0;
+  const uid = () => `bc-${++unique}`;
 
   class Base extends HTMLElement {
     constructor() {
@@ -244,7 +245,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
 
     // A form asking for one code; `act` runs with it, and a refusal leaves the form for another try.
     codeForm(label, submit, act, options = {}) {
-      const id = `bc-${++unique}`;
+      const id = uid();
       const input = h('input', {
         id, type: 'text', name: 'code', inputmode: options.digits ? 'numeric' : 'text', autocomplete: 'one-time-code',
         autocapitalize: 'off', spellcheck: 'false', required: true, maxlength: '32', part: 'input', 'data-focus': options.focus,
@@ -308,246 +309,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
     }
   }
 
-  const browserOf = (agent) => {
-    if (!agent) return null;
-    const browser = /Edg\//.test(agent) ? 'Edge' : /Firefox\//.test(agent) ? 'Firefox' : /Chrom(e|ium)\//.test(agent) ? 'Chrome' : /Safari\//.test(agent) ? 'Safari' : null;
-    const system = /Android/.test(agent) ? 'Android' : /iPhone|iPad/.test(agent) ? 'iOS' : /Windows/.test(agent) ? 'Windows' : /Mac OS X/.test(agent) ? 'macOS' : /Linux/.test(agent) ? 'Linux' : null;
-    return [browser, system].filter(Boolean).join(' on ') || agent.slice(0, 40);
-  };
-
-  class Settings extends Base {
-    start() {
-      this.load();
-    }
-
-    async load(message) {
-      this.say(this.t('loading'));
-      try {
-        const { json } = await this.call('GET', '/v1/backup-codes');
-        this.overview(json, message);
-      } catch (problem) {
-        if (problem.code === 'not_enrolled') this.notEnrolled(message);
-        else this.fail(problem);
-      }
-    }
-
-    notEnrolled(message) {
-      this.say(message);
-      this.show(h('h2', { text: this.t('title') }), h('p', { text: this.t('off') }),
-        h('button', { type: 'button', class: 'primary', part: 'button', text: this.t('setUp'), onclick: () => this.begin().catch((p) => this.fail(p)) }));
-    }
-
-    async begin(proof) {
-      const { json } = await this.call('POST', '/v1/totp/enrollment', { proof });
-      this.say('');
-      this.show(h('h2', { text: this.t('scanTitle') }), h('p', { text: this.t('scanHelp') }), this.qr(json.qr_svg), this.secretKey(json.secret),
-        this.codeForm(this.t('appCode'), this.t('confirm'), async (code) => {
-          const answer = await this.call('POST', '/v1/totp/enrollment/confirm', { body: { code }, file: true });
-          if (answer.json && answer.json.authenticator_replaced) {
-            this.emit('authenticator-replaced', {});
-            return this.load(this.t('replaced'));
-          }
-          this.emit('enrolled', {});
-          this.codes(answer.text, null);
-        }, { digits: true, cancel: () => this.load() }));
-    }
-
-    // The API's own file: a header naming the product and date, a blank line, one code a line.
-    codes(file, pending) {
-      const [header, body = ''] = file.split(/\n\n/);
-      const [product] = header.split('\n');
-      const date = (header.match(/\d{4}-\d{2}-\d{2}/) || [''])[0];
-      const list = body.split('\n').filter(Boolean);
-      const url = URL.createObjectURL(new Blob([file], { type: 'text/plain' }));
-      const tick = h('input', { type: 'checkbox', id: `bc-${++unique}`, part: 'checkbox' });
-      const next = h('button', { type: 'button', class: 'primary', part: 'button', disabled: true, text: this.t('continue') });
-      tick.addEventListener('change', () => { next.disabled = !tick.checked; });
-      next.addEventListener('click', async () => {
-        next.disabled = true;
-        try {
-          if (pending) await this.call('POST', '/v1/backup-codes/activate', { body: { set_id: pending.id } });
-          URL.revokeObjectURL(url);
-          this.emit('codes-saved', { count: list.length, generated: date });
-          this.load(this.t(pending ? 'activated' : 'enrolledDone'));
-        } catch (problem) {
-          this.fail(problem);
-          next.disabled = false;
-        }
-      });
-      this.say('');
-      this.show(h('h2', { text: this.t('codesTitle') }), h('p', { text: this.t('codesHelp') }),
-        pending && h('p', { text: this.t('codesPending', { time: this.when(pending.expires) }) }),
-        h('div', { class: 'printable' }, h('p', { class: 'print-only', text: product }), h('p', { class: 'print-only', text: date }),
-          h('ol', { class: 'codes', part: 'codes', 'aria-label': this.t('codesList') }, list.map((c) => h('li', null, h('code', { text: c }))))),
-        h('div', null,
-          h('a', { href: url, download: 'backup-codes.txt', class: 'button', part: 'button', text: this.t('download') }),
-          h('button', { type: 'button', part: 'button', text: this.t('print'), onclick: () => window.print() }),
-          h('button', { type: 'button', part: 'button', text: this.t('copy'), onclick: () => this.copy(list) })),
-        h('p', null, h('label', { class: 'check', for: tick.id }, tick, ' ', this.t('saved'))), next);
-      this.emit('codes-shown', { count: list.length, generated: date });
-    }
-
-    async copy(list) {
-      try {
-        await navigator.clipboard.writeText(list.join('\n') + '\n');
-        this.say(this.t('copied'));
-      } catch (e) {
-        this.fail({ message: this.t('copyFailed') });
-      }
-    }
-
-    overview(s, message) {
-      this.say(message);
-      const codes = s.total ? this.t('left', { remaining: s.remaining, total: s.total, date: this.when(s.generated_at) }) : this.t('none');
-      const actions = [
-        ['regenerate', 'proof', (code) => this.regenerate(code)],
-        ['remove', 'proof', (code) => this.remove(code)],
-        ['replace', 'proof', (code) => this.begin(code)],
-        ['lost', 'lostProof', (code) => this.begin(code)],
-        ['disable', 'proof', (code) => this.disable(code)],
-      ].filter(([name]) => name !== 'remove' || s.total);
-      this.show(h('h2', { text: this.t('title') }),
-        h('dl', null, h('dt', { text: this.t('app') }), h('dd', { text: this.t('onSince', { date: this.when(s.totp.since) }) }),
-          h('dt', { text: this.t('codes') }), h('dd', { text: codes })),
-        s.totp.replacement_pending && h('p', { class: 'muted', text: this.t('replacing') }),
-        s.low && s.total > 0 && h('p', { class: 'warn', part: 'warning', text: this.t('low', { remaining: s.remaining }) }),
-        s.pending_set && h('p', { class: 'muted', text: this.t('pendingSet', { time: this.when(s.pending_set.generated_at), expires: this.when(s.pending_set.expires_at) }) }),
-        s.pending_download && h('p', { class: 'warn', text: this.t('pendingDownload') }),
-        s.used.length > 0 && h('details', null, h('summary', { text: this.t('used', { count: s.used.length }) }),
-          h('ul', null, s.used.map((u) => h('li', { text: this.t('usedAt', { time: this.when(u.used_at) }) })))),
-        h('div', { part: 'actions' }, actions.map(([name, proof, act]) =>
-          h('button', { type: 'button', part: 'button', class: name === 'disable' ? 'danger' : null, text: this.t(name),
-            onclick: () => this.ask(name, proof, act) }))),
-        this.activity());
-    }
-
-    // Every change says what will happen and asks for a proof before anything is sent.
-    ask(name, proof, act) {
-      this.say('');
-      this.show(h('h2', { text: this.t(name) }), h('p', { text: this.t(`${name}Info`) }),
-        this.codeForm(this.t(proof), this.t(name), act, { danger: name !== 'regenerate', cancel: () => this.load(), focus: true }));
-    }
-
-    async regenerate(proof) {
-      const { response, text } = await this.call('POST', '/v1/backup-codes', { proof, file: true });
-      this.codes(text, { id: response.headers.get('X-Backup-Codes-Set-Id'), expires: response.headers.get('X-Backup-Codes-Expires-At') });
-    }
-
-    async remove(proof) {
-      await this.call('DELETE', '/v1/backup-codes', { proof });
-      this.emit('codes-removed', {});
-      this.load(this.t('removed'));
-    }
-
-    async disable(proof) {
-      await this.call('DELETE', '/v1/totp/enrollment', { proof });
-      this.emit('two-factor-disabled', {});
-      this.notEnrolled(this.t('disabled'));
-    }
-
-    activity() {
-      const list = h('ul', { class: 'events', part: 'activity' });
-      const more = h('button', { type: 'button', part: 'button', hidden: true, text: this.t('more') });
-      let next = null;
-      const page = async () => {
-        try {
-          const query = next ? `?limit=5&next=${encodeURIComponent(next)}` : '?limit=5';
-          const { json } = await this.call('GET', `/v1/audit${query}`);
-          json.events.forEach((e) => list.append(h('li', null, h('strong', { text: this.t(`ev_${e.type}`) }), h('br'),
-            h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: browserOf(e.user_agent) || this.t('unknown') }) }))));
-          if (!list.children.length) list.append(h('li', { class: 'muted', text: this.t('noActivity') }));
-          next = json.next;
-          more.hidden = !next;
-        } catch (problem) {
-          this.fail(problem);
-        }
-      };
-      more.addEventListener('click', page);
-      page();
-      return h('section', null, h('h3', { text: this.t('activity') }), list, more);
-    }
-  }
-
-  class AdminReset extends Base {
-    static get observedAttributes() { return ['user-id']; }
-
-    attributeChangedCallback() {
-      if (this.started) this.start();
-    }
-
-    start() {
-      const user = this.getAttribute('user-id') || '';
-      const path = `/v1/admin/users/${encodeURIComponent(user)}`;
-      const ask = (name, act) => () => {
-        this.say('');
-        this.show(h('h2', { text: this.t(name) }), h('p', { text: this.t(`${name}Info`, { user }) }),
-          this.codeForm(this.t('adminProof'), this.t(name), act, { danger: true, cancel: () => this.start(), focus: true }));
-      };
-      this.say('');
-      this.show(h('h2', { text: this.t('adminTitle', { user }) }), h('p', { text: this.t('adminIntro') }),
-        h('button', { type: 'button', part: 'button', text: this.t('adminReset'), onclick: ask('adminReset', async (proof) => {
-          const { json } = await this.call('POST', `${path}/backup-codes`, { proof });
-          this.emit('admin-reset', { user_id: user, expires_at: json.expires_at });
-          this.done(this.t('adminResetDone', { user, time: this.when(json.expires_at) }));
-        }) }),
-        h('button', { type: 'button', part: 'button', class: 'danger', text: this.t('adminOff'), onclick: ask('adminOff', async (proof) => {
-          await this.call('DELETE', `${path}/totp`, { proof });
-          this.emit('admin-two-factor-disabled', { user_id: user });
-          this.done(this.t('adminOffDone', { user }));
-        }) }));
-    }
-
-    done(message) {
-      this.show(h('h2', { text: this.t('adminTitle', { user: this.getAttribute('user-id') }) }), h('p', { text: message }),
-        h('button', { type: 'button', part: 'button', text: this.t('continue'), onclick: () => this.start() }));
-      this.say(message);
-    }
-  }
-
-  // The code step of a Cognito custom-auth sign-in. The page sets `parameters` (the challenge's
-  // public parameters: Amplify's nextStep.additionalInfo) and `answer`, an async function that
-  // sends the code (Amplify's confirmSignIn) and returns its result.
-  class Challenge extends Base {
-    set parameters(value) {
-      this.params = value || {};
-      if (this.started) this.start();
-    }
-
-    get parameters() {
-      return this.params || {};
-    }
-
-    start() {
-      const p = this.parameters;
-      const enrolling = p.type === 'TOTP_ENROLLMENT';
-      this.show(h('h2', { text: this.t(enrolling ? 'challengeEnrollTitle' : 'challengeTitle') }),
-        enrolling && h('p', { text: this.t('scanHelp') }), enrolling && this.qrModules(p.qr), enrolling && this.secretKey(p.secret),
-        this.codeForm(this.t(enrolling ? 'appCode' : 'challengeProof'), this.t('verify'), (code) => this.send(code), { digits: enrolling, focus: true }));
-    }
-
-    async send(code) {
-      let result;
-      try {
-        result = await this.answer(code);
-      } catch (e) {
-        this.emit('sign-in-failed', {});
-        throw { message: this.t('challengeOver') };
-      }
-      const next = result && result.nextStep;
-      if (result === true || (result && result.isSignedIn) || (next && next.signInStep === 'DONE')) {
-        this.show(h('h2', { text: this.t('signedIn') }));
-        this.say(this.t('signedIn'));
-        return this.emit('signed-in', {});
-      }
-      if (next && next.additionalInfo) this.params = next.additionalInfo;
-      this.emit('code-refused', {});
-      throw { message: this.t('challengeWrong') };
-    }
-  }
-
   const define = (name, type) => customElements.get(name) || customElements.define(name, type);
-  define('backup-codes-settings', Settings);
-  define('backup-codes-admin-reset', AdminReset);
-  define('backup-codes-challenge', Challenge);
+  window.BackupCodes = { strings, Base, h, uid, define };
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, pageSheet];
 })();
