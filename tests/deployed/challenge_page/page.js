@@ -4,7 +4,7 @@
 (async () => {
   'use strict';
   const config = await (await fetch('/config.json')).json();
-  const { Amplify, signIn, confirmSignIn, fetchAuthSession } = window.AmplifyForTest;
+  const { Amplify, signIn, confirmSignIn, fetchAuthSession, signOut } = window.AmplifyForTest;
   Amplify.configure({
     Auth: { Cognito: { userPoolId: config.userPoolId, userPoolClientId: config.userPoolClientId, userPoolEndpoint: config.userPoolEndpoint } },
   });
@@ -13,6 +13,8 @@
 
   document.getElementById('password-step').addEventListener('submit', async (event) => {
     event.preventDefault();
+    // A page opened again while a session is kept: sign out first, as a "switch user" would.
+    if ((await fetchAuthSession()).tokens) await signOut().catch(() => {});
     const { nextStep } = await signIn({
       username: document.getElementById('username').value,
       password: document.getElementById('password').value,
