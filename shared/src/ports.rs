@@ -249,6 +249,14 @@ pub trait AuditLog: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// One more repeat of a repeated event (see `SecurityEvent::repeated`): the first makes it
+    /// with a count of 1, every later one adds 1, atomically. Answers the count now.
+    async fn count(
+        &self,
+        event: &SecurityEvent,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
     /// Up to `limit` of `user`'s events, newest first, starting after `after`.
     async fn page(
         &self,
@@ -292,6 +300,13 @@ pub trait EventSink: Send + Sync {
 
     /// `to` is the user's address, for a sink that writes to them.
     async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError>;
+
+    /// For a repeated event: a sink that keeps the count (the audit trail) counts it and
+    /// answers whether it was the window's first; the others answer `None` and are given the
+    /// window's first only.
+    async fn count(&self, _event: &SecurityEvent) -> Result<Option<bool>, SinkError> {
+        Ok(None)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::{Call, TestApp};
 
 mod admin_reset;
+mod bounded_events;
 mod claims;
 mod events;
 mod ledger;
@@ -16,6 +17,7 @@ mod step_up;
 mod two_factor_off;
 mod untrusted_text;
 pub use admin_reset::*;
+pub use bounded_events::*;
 pub use claims::*;
 pub use events::*;
 pub use ledger::*;
@@ -58,6 +60,7 @@ macro_rules! behaviour_suite {
             owner_regenerate_cancels_a_pending_link,
             concurrent_redemptions_issue_one_set,
             a_held_link_refuses_other_redemptions_until_the_hold_lapses,
+            replays_of_a_used_link_are_one_counted_event_per_hour,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,
             an_unknown_user_is_locked_as_an_enrolled_one_is,

@@ -532,6 +532,24 @@ impl AuditLog for MemoryStore {
         Ok(())
     }
 
+    async fn count(&self, event: &SecurityEvent, _: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
+        let trail = audit.entry(event.user.clone()).or_default();
+        // The first repeat's time places the event; later ones find it by its id.
+        let key = trail
+            .iter()
+            .find(|(_, kept)| kept.id == event.id)
+            .map(|(key, _)| key.clone())
+            .unwrap_or_else(|| AuditPosition::of(event).sort_key());
+        let kept = trail.entry(key).or_insert_with(|| SecurityEvent {
+            repeats: Some(0),
+            ..event.clone()
+        });
+        let count = kept.repeats.unwrap_or(0) + 1;
+        kept.repeats = Some(count);
+        Ok(count)
+    }
+
     async fn page(
         &self,
         user: &UserId,

@@ -28,26 +28,55 @@ impl Events {
     }
 
     /// Hands `event` to every sink at once and waits for them all; `to` is the user's address.
+    /// A repeated event (`event.repeats`) is counted by the sinks that keep a count, and
+    /// reaches the others (the bus) once per window.
     pub async fn emit(&self, event: SecurityEvent, to: Option<&Email>) {
-        let sent = self.sinks.iter().map(|sink| {
+        if event.repeats.is_none() {
+            return publish(self.sinks.iter(), &event, to).await;
+        }
+        let counted = self.sinks.iter().map(|sink| {
             let event = &event;
-            async move { (sink.name(), sink.publish(event, to).await) }
+            async move { (sink, sink.count(event).await) }
         });
-        for (sink, outcome) in futures::future::join_all(sent).await {
-            if let Err(err) = outcome {
-                let cause = std::error::Error::source(&err)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                error!(
-                    event = %event.kind,
-                    sink,
-                    error = %cause,
-                    "security event not delivered to a sink"
-                );
-                println!("{}", sink_failure_metric(sink, event.kind.name(), &event));
+        let mut first = true;
+        let mut uncounted = vec![];
+        for (sink, outcome) in futures::future::join_all(counted).await {
+            match outcome {
+                Ok(None) => uncounted.push(sink),
+                Ok(Some(was_first)) => first &= was_first,
+                Err(err) => failed(sink.name(), &event, &err),
             }
         }
+        if first {
+            publish(uncounted.into_iter(), &event, to).await;
+        }
     }
+}
+
+async fn publish(
+    sinks: impl Iterator<Item = &Arc<dyn EventSink>>,
+    event: &SecurityEvent,
+    to: Option<&Email>,
+) {
+    let sent = sinks.map(|sink| async move { (sink.name(), sink.publish(event, to).await) });
+    for (sink, outcome) in futures::future::join_all(sent).await {
+        if let Err(err) = outcome {
+            failed(sink, event, &err);
+        }
+    }
+}
+
+fn failed(sink: &str, event: &SecurityEvent, err: &SinkError) {
+    let cause = std::error::Error::source(err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    error!(
+        event = %event.kind,
+        sink,
+        error = %cause,
+        "security event not delivered to a sink"
+    );
+    println!("{}", sink_failure_metric(sink, event.kind.name(), event));
 }
 
 /// One embedded-metric-format record: CloudWatch turns this log line into a data point.
@@ -84,6 +113,14 @@ impl EventSink for AuditSink {
         self.log
             .append(event, event.at + self.retention)
             .await
+            .map_err(|e| SinkError(Box::new(e)))
+    }
+
+    async fn count(&self, event: &SecurityEvent) -> Result<Option<bool>, SinkError> {
+        self.log
+            .count(event, event.at + self.retention)
+            .await
+            .map(|count| Some(count == 1))
             .map_err(|e| SinkError(Box::new(e)))
     }
 }

@@ -6,7 +6,7 @@ use super::{errors::RedeemError, LinkSettings, Services};
 use crate::{
     domain::{
         codes::IssuedCodes,
-        events::{Actor, EventKind, Source},
+        events::{Actor, EventKind, SecurityEvent, Source},
         link_token::GrantClaim,
     },
     ports::Written,
@@ -31,12 +31,16 @@ pub async fn redeem(
     let claim = GrantClaim::new(&claims.grant.id, now);
     let held = svc.store.claim_download(&claims.user, &claim, now).await?;
     // A well-signed link that no longer works is worth a line in the trail: someone has it.
+    // Its repeats within the hour are that one line with a count, so replaying it cannot
+    // flood the trail or the bus.
     let refused = || {
-        svc.event(
+        SecurityEvent::repeated(
             EventKind::DownloadLinkRefused,
             &claims.user,
             Actor::User,
             source,
+            &claims.grant.id,
+            now,
         )
     };
     let Some(record) = held else {

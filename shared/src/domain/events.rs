@@ -8,6 +8,10 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{codes::random_id, display_text, proof::StepUp, user::UserId};
 
+/// Repeats of one refusal (a used download link replayed) within this many seconds are one
+/// event with a count, so a replay loop cannot push a user's real events out of sight.
+pub const REPEAT_WINDOW_SECONDS: i64 = 3600;
+
 /// The longest `user_agent` kept; API Gateway passes whatever the client sent.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -214,6 +218,8 @@ pub struct SecurityEvent {
     pub locked_until: Option<OffsetDateTime>,
     /// For `backup_code_used`: the change the code proved, when it was not a sign-in.
     pub authorised: Option<StepUp>,
+    /// For an event that stands for repeats (`download_link_refused`): how many it counts.
+    pub repeats: Option<u64>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -294,6 +300,32 @@ impl SecurityEvent {
             remaining_codes: None,
             locked_until: None,
             authorised: None,
+            repeats: None,
+        }
+    }
+
+    /// The one event that stands for every repeat of `kind` about `subject` (a download
+    /// link's grant) in the window holding `at`: every repeat makes the same id, so the trail
+    /// counts them on one item, which keeps the first repeat's time and source.
+    pub fn repeated(
+        kind: EventKind,
+        user: &UserId,
+        actor: Actor,
+        source: &Source,
+        subject: &str,
+        at: OffsetDateTime,
+    ) -> Self {
+        use sha2::{Digest, Sha256};
+        let start = at.unix_timestamp() - at.unix_timestamp().rem_euclid(REPEAT_WINDOW_SECONDS);
+        let digest = Sha256::digest(format!("{}#{kind}#{subject}#{start}", user.as_str()));
+        let tail: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            id: format!(
+                "{:016x}{tail}",
+                (start as u64).saturating_mul(1_000_000_000)
+            ),
+            repeats: Some(1),
+            ..Self::new(kind, user, actor, source, at)
         }
     }
 
@@ -312,6 +344,7 @@ impl SecurityEvent {
             "remaining_codes": self.remaining_codes,
             "locked_until": self.locked_until.and_then(rfc3339),
             "authorised": self.authorised.map(StepUp::name),
+            "repeats": self.repeats,
         })
     }
 

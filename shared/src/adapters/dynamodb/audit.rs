@@ -22,6 +22,8 @@ pub const AUDIT_USER: &str = "audit_user";
 pub const AUDIT_SORT_KEY: &str = "audit_sk";
 /// Present (true) when the event's source was told by the sign-in client.
 const SOURCE_REPORTED: &str = "source_reported";
+/// On a repeated event: how many repeats it stands for.
+const REPEATS: &str = "repeats";
 
 fn audit_item_key(user: &UserId, sort_key: &str) -> AttributeValue {
     s(format!("audit#{user}#{sort_key}"))
@@ -76,6 +78,71 @@ impl AuditLog for DynamoStore {
             .await
             .map_err(|e| fault("append an audit event")(Box::new(e)))?;
         Ok(())
+    }
+
+    /// One UpdateItem on an item keyed by the event's id alone: the first repeat sets the
+    /// event (its time, and so its place in the trail, and its source are the first one's),
+    /// each adds 1 to the count, atomically, so concurrent repeats are each counted once.
+    async fn count(
+        &self,
+        event: &SecurityEvent,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let sort_key = AuditPosition::of(event).sort_key();
+        let mut values = vec![
+            (AUDIT_USER, user_key(&event.user)),
+            ("event_id", s(&event.id)),
+            ("event_type", s(event.kind.name())),
+            ("actor", s(event.actor.label())),
+            (TTL_ATTRIBUTE, n(expires_at.unix_timestamp())),
+        ];
+        let set_always = values.len();
+        values.push((AUDIT_SORT_KEY, s(&sort_key)));
+        values.push(("event_at", n(event.at.unix_timestamp())));
+        if let Some(ip) = event.source.ip {
+            values.push(("ip", s(ip.to_string())));
+        }
+        if let Some(agent) = &event.source.user_agent {
+            values.push(("user_agent", s(agent.as_str())));
+        }
+        if event.source.reported {
+            values.push((SOURCE_REPORTED, AttributeValue::Bool(true)));
+        }
+        let assignments: Vec<String> = (0..values.len())
+            .map(|i| {
+                if i < set_always {
+                    format!("#a{i} = :a{i}")
+                } else {
+                    format!("#a{i} = if_not_exists(#a{i}, :a{i})")
+                }
+            })
+            .collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                super::PARTITION_KEY,
+                audit_item_key(&event.user, &format!("repeat#{}", event.id)),
+            )
+            .update_expression(format!("SET {} ADD #repeats :one", assignments.join(", ")))
+            .expression_attribute_names("#repeats", REPEATS)
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        for (i, (name, value)) in values.into_iter().enumerate() {
+            request = request
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| fault("count a repeated audit event")(Box::new(e)))?;
+        out.attributes
+            .as_ref()
+            .and_then(|item| get_n(item, REPEATS))
+            .and_then(|count| u64::try_from(count).ok())
+            .ok_or_else(|| corrupt(REPEATS))
     }
 
     async fn page(
@@ -151,5 +218,8 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
         remaining_codes,
         locked_until,
         authorised,
+        repeats: get_n(item, REPEATS)
+            .map(|n| u64::try_from(n).map_err(|_| corrupt(REPEATS)))
+            .transpose()?,
     })
 }
