@@ -19,6 +19,8 @@ pub enum Fault {
     Hashing(#[from] HashingFailed),
     #[error("a hashing task did not finish")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    HashingPool(#[from] super::hashing::PoolStopped),
     #[error("this function is not configured for {0}")]
     NotConfigured(&'static str),
 }

@@ -7,6 +7,7 @@ pub mod backup_codes;
 pub mod enroll;
 pub mod errors;
 pub mod events;
+pub mod hashing;
 pub mod redeem;
 pub mod two_factor;
 pub mod verify;
@@ -18,6 +19,7 @@ use tracing::warn;
 use self::{
     errors::{AdminResetError, CheckFailed, Fault, Locked},
     events::Events,
+    hashing::HashingPool,
 };
 
 use crate::{
@@ -125,14 +127,17 @@ impl Services {
         self.events.emit(event, to).await;
     }
 
-    /// argon2id is deliberately slow; running it off the async workers keeps other requests moving.
+    /// argon2id is deliberately slow: it runs on the hashing pool, off the async workers, in
+    /// the pool thread's reused memory.
     pub(crate) async fn hash_code(
         &self,
         hasher: CodeHasher,
         code: BackupCode,
         salt: [u8; SALT_LEN],
     ) -> Result<CodeHash, Fault> {
-        Ok(tokio::task::spawn_blocking(move || hasher.hash(&code, &salt)).await??)
+        Ok(HashingPool::shared()
+            .run(move |memory| hasher.hash_in(&code, &salt, memory))
+            .await??)
     }
 
     /// Counts one code check in `user`'s attempt ledger before anything is evaluated. A ledger
@@ -169,10 +174,9 @@ impl Services {
         let hasher = self.hasher.clone();
         let count = self.settings.code_count;
         let now = self.clock.now();
-        Ok(
-            tokio::task::spawn_blocking(move || IssuedCodes::generate(&hasher, count, now))
-                .await??,
-        )
+        Ok(HashingPool::shared()
+            .run(move |memory| IssuedCodes::generate_in(&hasher, count, now, memory))
+            .await??)
     }
 }
 

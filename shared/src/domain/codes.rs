@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::{rngs::OsRng, Rng, RngCore};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -150,14 +150,23 @@ impl CodeHasher {
         code: &BackupCode,
         salt: &[u8; SALT_LEN],
     ) -> Result<CodeHash, HashingFailed> {
-        let argon = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            params(self.cost).map_err(HashingFailed)?,
-        );
+        self.hash_in(code, salt, &mut Vec::new())
+    }
+
+    /// As `hash`, computing in `memory`, which is grown to the cost's size once and reused:
+    /// every block is overwritten before it is read, so what a previous hash left is never used.
+    pub fn hash_in(
+        &self,
+        code: &BackupCode,
+        salt: &[u8; SALT_LEN],
+        memory: &mut Vec<Block>,
+    ) -> Result<CodeHash, HashingFailed> {
+        let params = params(self.cost).map_err(HashingFailed)?;
+        memory.resize(params.block_count(), Block::default());
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut out = [0u8; HASH_LEN];
         argon
-            .hash_password_into(code.0.as_bytes(), salt, &mut out)
+            .hash_password_into_with_memory(code.0.as_bytes(), salt, &mut out, &mut memory[..])
             .map_err(HashingFailed)?;
         Ok(CodeHash(out))
     }
@@ -249,6 +258,16 @@ impl IssuedCodes {
         count: usize,
         now: OffsetDateTime,
     ) -> Result<Self, HashingFailed> {
+        Self::generate_in(hasher, count, now, &mut Vec::new())
+    }
+
+    /// As `generate`, hashing in `memory` (see `CodeHasher::hash_in`).
+    pub fn generate_in(
+        hasher: &CodeHasher,
+        count: usize,
+        now: OffsetDateTime,
+        memory: &mut Vec<Block>,
+    ) -> Result<Self, HashingFailed> {
         let mut salt = [0u8; SALT_LEN];
         OsRng.fill_bytes(&mut salt);
         let mut plaintext: Vec<BackupCode> = Vec::with_capacity(count);
@@ -263,7 +282,7 @@ impl IssuedCodes {
             .iter()
             .map(|code| {
                 Ok(StoredCode {
-                    hash: hasher.hash(code, &salt)?,
+                    hash: hasher.hash_in(code, &salt, memory)?,
                     used_at: None,
                 })
             })
@@ -301,6 +320,29 @@ mod tests {
             parallelism: 1,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn reused_memory_hashes_as_fresh_memory_does() {
+        let hasher = cheap_hasher();
+        let bigger = CodeHasher::new(HashCost {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let salt = [7u8; SALT_LEN];
+        let (first, second) = (BackupCode::generate(), BackupCode::generate());
+        let mut memory = Vec::new();
+        hasher.hash_in(&first, &salt, &mut memory).unwrap();
+        bigger.hash_in(&first, &salt, &mut memory).unwrap();
+        for cost in [&hasher, &bigger] {
+            assert_eq!(
+                cost.hash_in(&second, &salt, &mut memory).unwrap(),
+                cost.hash(&second, &salt).unwrap(),
+                "what an earlier hash left in the memory changes nothing"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Peak memory of the local server (release) under argon2id work: 100 sequential, then 60
+# concurrent, then five bursts of 20 verifies, each for a different unknown user (one argon2id
+# hash each, the same work as a wrong code for a known user; distinct users so no ledger locks).
+# Prints VmHWM (peak RSS) after each phase. Usage: infra/bench_memory.sh <local-server binary>
+set -euo pipefail
+server="$1"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+outbox=$(mktemp -d)
+"$server" --addr "127.0.0.1:$port" --outbox "$outbox" >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$outbox"' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+peak() { awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status"; }
+verify() {
+  curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    -d "{\"user_id\":\"$1\",\"code\":\"abcde-12345\"}" "http://127.0.0.1:$port/v1/verify"
+}
+export -f verify
+export port
+echo "local server, idle:                              peak RSS $(peak)"
+for i in $(seq 1 100); do verify "seq-$i" >/dev/null; done
+echo "after 100 sequential hashing requests:           peak RSS $(peak)"
+seq 1 60 | xargs -P 60 -I{} bash -c 'verify con-{}' | sort | uniq -c | tr '\n' ' ' >&2
+echo >&2
+echo "after 60 concurrent hashing requests:            peak RSS $(peak)"
+for burst in 1 2 3 4 5; do
+  seq 1 20 | xargs -P 20 -I{} bash -c "verify burst-$burst-{}" >/dev/null
+done
+echo "after five bursts of 20:                         peak RSS $(peak)"
