@@ -535,10 +535,10 @@ impl AuditLog for MemoryStore {
     async fn count(&self, event: &SecurityEvent, _: OffsetDateTime) -> Result<u64, StoreError> {
         let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
         let trail = audit.entry(event.user.clone()).or_default();
-        // The first repeat's time places the event; later ones find it by its id.
+        // The first repeat's time places the event; later ones find it by the repeat key.
         let key = trail
             .iter()
-            .find(|(_, kept)| kept.id == event.id)
+            .find(|(_, kept)| kept.repeat_key.is_some() && kept.repeat_key == event.repeat_key)
             .map(|(key, _)| key.clone())
             .unwrap_or_else(|| AuditPosition::of(event).sort_key());
         let kept = trail.entry(key).or_insert_with(|| SecurityEvent {

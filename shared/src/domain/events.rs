@@ -220,6 +220,9 @@ pub struct SecurityEvent {
     pub authorised: Option<StepUp>,
     /// For an event that stands for repeats (`download_link_refused`): how many it counts.
     pub repeats: Option<u64>,
+    /// For such an event: what every repeat in its window shares, so the trail finds the one
+    /// item that counts them. Never shown.
+    pub repeat_key: Option<String>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -301,12 +304,13 @@ impl SecurityEvent {
             locked_until: None,
             authorised: None,
             repeats: None,
+            repeat_key: None,
         }
     }
 
     /// The one event that stands for every repeat of `kind` about `subject` (a download
-    /// link's grant) in the window holding `at`: every repeat makes the same id, so the trail
-    /// counts them on one item, which keeps the first repeat's time and source.
+    /// link's grant) in the window holding `at`: every repeat makes the same `repeat_key`, so
+    /// the trail counts them on one item, which keeps the first repeat's id, time and source.
     pub fn repeated(
         kind: EventKind,
         user: &UserId,
@@ -318,13 +322,9 @@ impl SecurityEvent {
         use sha2::{Digest, Sha256};
         let start = at.unix_timestamp() - at.unix_timestamp().rem_euclid(REPEAT_WINDOW_SECONDS);
         let digest = Sha256::digest(format!("{}#{kind}#{subject}#{start}", user.as_str()));
-        let tail: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Self {
-            id: format!(
-                "{:016x}{tail}",
-                (start as u64).saturating_mul(1_000_000_000)
-            ),
             repeats: Some(1),
+            repeat_key: Some(digest[..16].iter().map(|b| format!("{b:02x}")).collect()),
             ..Self::new(kind, user, actor, source, at)
         }
     }

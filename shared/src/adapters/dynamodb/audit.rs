@@ -80,23 +80,24 @@ impl AuditLog for DynamoStore {
         Ok(())
     }
 
-    /// One UpdateItem on an item keyed by the event's id alone: the first repeat sets the
-    /// event (its time, and so its place in the trail, and its source are the first one's),
-    /// each adds 1 to the count, atomically, so concurrent repeats are each counted once.
+    /// One UpdateItem on an item keyed by the repeat key alone: the first repeat sets the
+    /// event (its id and time, and so its place in the trail, and its source are the first
+    /// one's), each adds 1 to the count, atomically, so concurrent repeats count once each.
     async fn count(
         &self,
         event: &SecurityEvent,
         expires_at: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let sort_key = AuditPosition::of(event).sort_key();
+        let repeat_key = event.repeat_key.as_deref().unwrap_or(&event.id);
         let mut values = vec![
             (AUDIT_USER, user_key(&event.user)),
-            ("event_id", s(&event.id)),
             ("event_type", s(event.kind.name())),
             ("actor", s(event.actor.label())),
             (TTL_ATTRIBUTE, n(expires_at.unix_timestamp())),
         ];
         let set_always = values.len();
+        values.push(("event_id", s(&event.id)));
         values.push((AUDIT_SORT_KEY, s(&sort_key)));
         values.push(("event_at", n(event.at.unix_timestamp())));
         if let Some(ip) = event.source.ip {
@@ -123,7 +124,7 @@ impl AuditLog for DynamoStore {
             .table_name(&self.table)
             .key(
                 super::PARTITION_KEY,
-                audit_item_key(&event.user, &format!("repeat#{}", event.id)),
+                audit_item_key(&event.user, &format!("repeat#{repeat_key}")),
             )
             .update_expression(format!("SET {} ADD #repeats :one", assignments.join(", ")))
             .expression_attribute_names("#repeats", REPEATS)
@@ -221,5 +222,6 @@ fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> 
         repeats: get_n(item, REPEATS)
             .map(|n| u64::try_from(n).map_err(|_| corrupt(REPEATS)))
             .transpose()?,
+        repeat_key: None,
     })
 }
