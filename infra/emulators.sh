@@ -1,10 +1,9 @@
 # Sourced by infra/test.sh (and usable by hand): installs and starts the emulators on loopback,
 # exports the endpoints the AWS SDK reads, and stops them again.
-#   source infra/emulators.sh; start_dynalite; ...; stop_emulators
+#   source infra/emulators.sh; start_dynamodb; start_moto; ...; stop_emulators
 
 EMULATOR_ROOT="${EMULATOR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools}"
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
-DYNALITE_VERSION="4.0.0"
 AXE_CORE_VERSION="4.11.0"
 AMPLIFY_VERSION="6.22.1"
 ESBUILD_VERSION="0.28.2"
@@ -31,26 +30,6 @@ wait_for_port() { # name port pid
   return 1
 }
 
-start_dynalite() {
-  need_node
-  local dir="$EMULATOR_ROOT/node"
-  if [ ! -f "$dir/node_modules/dynalite/cli.js" ]; then
-    echo "installing dynalite $DYNALITE_VERSION from npm into $dir" >&2
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --silent "dynalite@$DYNALITE_VERSION" >&2
-  fi
-  local port
-  port=$(free_port)
-  node "$dir/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" --createTableMs 0 \
-    >"$EMULATOR_ROOT/dynalite.log" 2>&1 &
-  EMULATOR_PIDS+=($!)
-  wait_for_port dynalite "$port" $!
-  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
-  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-  export AWS_REGION="${AWS_REGION:-us-east-1}"
-  echo "dynalite listening on $AWS_ENDPOINT_URL_DYNAMODB" >&2
-}
-
 start_moto() {
   need_python_tools
   local port
@@ -75,7 +54,7 @@ start_ministack() {
   # It unpacks each function's zip under TMPDIR: keep that in .tools, fresh each start.
   rm -rf "$scratch" && mkdir -p "$scratch"
   # The functions it runs inherit its environment: the other emulators' per-service endpoints
-  # (exported by start_dynalite and start_moto) would send them away from it.
+  # (exported by start_moto) would send them away from it.
   local others=()
   for name in $(compgen -e | grep '^AWS_ENDPOINT_URL_' || true); do others+=(-u "$name"); done
   env "${others[@]}" TMPDIR="$scratch" BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" IOT_MTLS_ENABLED=0 \
@@ -105,6 +84,17 @@ need_chromium() {
     npm install --prefix "$dir" --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION" >&2
   fi
   export AXE_CORE="$dir/node_modules/axe-core/axe.min.js"
+}
+
+# The DynamoDB the tests run on: ministack's, which has TransactWriteItems and streams and
+# serializes conditional writes per item (the store suite's bursts of 60 concurrent conditional
+# writes on one item prove it on every run). One ministack serves them and the deployed stack.
+start_dynamodb() {
+  [ -n "${MINISTACK_URL:-}" ] || start_ministack
+  export AWS_ENDPOINT_URL_DYNAMODB="$MINISTACK_URL"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  echo "DynamoDB (ministack's) at $AWS_ENDPOINT_URL_DYNAMODB" >&2
 }
 
 # aws-amplify, bundled into one classic script for the deployed test's sign-in page (a team's

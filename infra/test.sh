@@ -33,7 +33,7 @@ bash infra/package.sh
 
 echo "== emulators and browser" >&2
 need_chromium
-start_dynalite
+start_dynamodb
 start_moto
 
 echo "== tests" >&2
@@ -45,7 +45,8 @@ cargo test -p local-server --no-fail-fast
 cargo test --quiet -p integration-tests --test suite_registration -- --nocapture 2>&1 | grep "behaviour suite"
 
 echo "== the deployed stack: template.yaml on ministack (emulated AWS), walked through its API Gateway" >&2
-start_ministack
+# The same ministack the tests' DynamoDB ran on.
+[ -n "${MINISTACK_URL:-}" ] || start_ministack
 need_amplify
 PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -p no:cacheprovider -q -rxX tests/deployed
 

@@ -1,5 +1,5 @@
 //! Prints what one verify costs next to one argon2id hash, at the production (OWASP) cost.
-//! `bash infra/bench.sh` runs it with dynalite up, so the DynamoDB figures are included.
+//! `bash infra/bench.sh` runs it with DynamoDB (ministack's) up, so its figures are included.
 
 use std::{
     sync::{atomic::AtomicI64, atomic::Ordering, Arc},
@@ -255,7 +255,7 @@ async fn main() {
             let table = format!("bench-{}", backup_codes::domain::codes::random_id());
             dynamodb::ensure_table(&client, &table).await.unwrap();
             bench_store(
-                "dynalite",
+                "DynamoDB (ministack)",
                 Arc::new(dynamodb::DynamoStore::new(client, table)),
             )
             .await;

@@ -128,7 +128,7 @@ pub enum Backend {
     DynamoDb,
 }
 
-/// The endpoint the test script exports after starting dynalite.
+/// The endpoint the test script exports after starting DynamoDB (ministack's).
 /// The Lambda binaries, one directory each under functions/, sorted.
 pub fn function_binaries() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
@@ -143,8 +143,8 @@ pub fn function_binaries() -> Vec<String> {
 pub fn dynamodb_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
         panic!(
-            "DynamoDB tests need a running dynalite. Run `bash infra/test.sh`, which installs and \
-             starts it (npm package dynalite) and exports AWS_ENDPOINT_URL_DYNAMODB."
+            "DynamoDB tests need a running DynamoDB. Run `bash infra/test.sh`, which starts \
+             ministack's (`source infra/emulators.sh; start_dynamodb`) and exports AWS_ENDPOINT_URL_DYNAMODB."
         )
     })
 }

@@ -1,5 +1,5 @@
 //! The behaviour suite. Every function here runs against the in-memory store and against
-//! DynamoDB (dynalite): `behaviour_suite!` instantiates them as tests for a backend.
+//! DynamoDB (ministack's): `behaviour_suite!` instantiates them as tests for a backend.
 
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};

@@ -53,7 +53,7 @@ enum Mode {
     },
 }
 
-/// A proxy between the SDK and dynalite that can stop forwarding at any request.
+/// A proxy between the SDK and DynamoDB that can stop forwarding at any request.
 struct FaultyTable {
     url: String,
     mode: Arc<Mutex<Mode>>,
@@ -147,7 +147,7 @@ async fn forward(
             request = request.header(name.as_str(), value.as_bytes());
         }
     }
-    let answer = request.send().await.expect("dynalite answers");
+    let answer = request.send().await.expect("DynamoDB answers");
     let mut response = Response::builder().status(answer.status().as_u16());
     for (name, value) in answer.headers() {
         response = response.header(name.as_str(), value.as_bytes());

@@ -1,2 +1,2 @@
-//! The behaviour suite on DynamoDB, through dynalite.
+//! The behaviour suite on DynamoDB (ministack's emulator).
 integration_tests::behaviour_suite!(integration_tests::Backend::DynamoDb);

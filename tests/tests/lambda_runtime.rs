@@ -1,6 +1,6 @@
 //! The packaged functions, as Lambda runs them: each `bootstrap` from its zip is started as a
 //! process against a stand-in for the Lambda Runtime API, takes its keys from Secrets Manager
-//! (moto), its data from DynamoDB (dynalite), mails through SES (moto), and answers API Gateway
+//! (moto), its data from DynamoDB (ministack's), mails through SES (moto), and answers API Gateway
 //! HTTP API v2 events. Together they walk the whole product.
 //!
 //! The zips come from `bash infra/package.sh` (the test command runs it first).

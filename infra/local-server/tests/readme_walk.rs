@@ -84,7 +84,7 @@ async fn the_readme_walk_works_against_the_binary() {
 #[tokio::test]
 async fn the_walk_works_on_dynamodb_and_the_table_is_created() {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .expect("this test needs dynalite: run `bash infra/test.sh`, which starts it");
+        .expect("this test needs DynamoDB: run `bash infra/test.sh`, which starts ministack's");
     let table = format!("local-server-{}", backup_codes::domain::codes::random_id());
     let key = "Q8K4vT0SjfkDbOB7sXchy1T4OK8wARqdW7iiC3LLRQc=".to_owned();
     let server = start(
