@@ -19,6 +19,16 @@ use local_server::home::Home;
 
 const ADMIN: Component = Component("document.querySelector('backup-codes-admin-reset').shadowRoot");
 
+/// The home page, signed in as the administrator `admin`, with the component open for `user`.
+async fn open_admin_component(c: &Client, base: &str, admin: &str, user: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    fill(c, "user", admin).await;
+    click(c, "#admin").await;
+    click(c, "#sign-in button").await;
+    fill(c, "target-user", user).await;
+    click(c, "#target button").await;
+}
+
 async fn fill(c: &Client, id: &str, text: &str) {
     let field = c.find(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -51,12 +61,7 @@ async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
 
     let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
     let c = &browser.client;
-    c.goto(&format!("{base}/")).await.unwrap();
-    fill(c, "user", "root").await;
-    click(c, "#admin").await;
-    click(c, "#sign-in button").await;
-    fill(c, "target-user", "kim").await;
-    click(c, "#target button").await;
+    open_admin_component(c, &base, "root", "kim").await;
     ADMIN.says(c, "Two-factor for kim").await;
     check_state(c, "admin-start").await;
 
@@ -119,12 +124,7 @@ async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
     );
 
     // The admin turns kim's two-factor off: its own confirm, the admin's own code again.
-    c.goto(&format!("{base}/")).await.unwrap();
-    fill(c, "user", "root").await;
-    click(c, "#admin").await;
-    click(c, "#sign-in button").await;
-    fill(c, "target-user", "kim").await;
-    click(c, "#target button").await;
+    open_admin_component(c, &base, "root", "kim").await;
     ADMIN.press(c, "Turn two-factor off").await;
     ADMIN
         .says(c, "kim will sign in with the password alone")
