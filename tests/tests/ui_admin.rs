@@ -106,6 +106,11 @@ async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
         link.starts_with(&format!("{base}/v1/backup-codes/download#token=")),
         "{link}"
     );
+    js(
+        c,
+        "document.getElementById('outbox-title').scrollIntoView()",
+    )
+    .await;
     screenshot(c, "home-outbox").await;
     c.goto(&link).await.unwrap();
     click(c, "#continue").await;

@@ -66,16 +66,20 @@ fn newest_mails(dir: &Path) -> Vec<Value> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return vec![];
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| {
+            let written = e.metadata().and_then(|m| m.modified());
+            (written.unwrap_or(std::time::UNIX_EPOCH), e.path())
+        })
         .collect();
-    // Named `<unix seconds>-<random>.eml`: by name is by time, to the second.
+    // Newest first: the names carry the second, the file's time orders mails within it.
     files.sort_by(|a, b| b.cmp(a));
     files
         .iter()
         .take(LISTED_MAILS)
-        .filter_map(|path| mail(path))
+        .filter_map(|(_, path)| mail(path))
         .collect()
 }
 
