@@ -184,9 +184,11 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
       this.status.textContent = text || '';
     }
 
+    // `problem` is what `call` threw; anything else (a script error) still reads as a sentence.
     fail(problem) {
       this.status.textContent = '';
-      this.alert.textContent = problem.message;
+      const readable = problem && !(problem instanceof Error) && typeof problem.message === 'string';
+      this.alert.textContent = readable ? problem.message : this.t('failed', { error: 'unexpected' });
     }
 
     // Replaces the card's content and moves focus to its heading, so a screen reader reads on from there.
