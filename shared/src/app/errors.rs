@@ -17,8 +17,6 @@ pub enum Fault {
     Unseal(#[from] UnsealError),
     #[error(transparent)]
     Hashing(#[from] HashingFailed),
-    #[error("a hashing task did not finish")]
-    Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
     HashingPool(#[from] super::hashing::PoolStopped),
     #[error("this function is not configured for {0}")]

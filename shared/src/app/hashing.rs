@@ -11,7 +11,7 @@ use argon2::Block;
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 pub struct HashingPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     workers: usize,
 }
 
@@ -54,7 +54,7 @@ impl HashingPool {
                 .expect("the OS starts a hashing thread");
         }
         Self {
-            jobs: Mutex::new(sender),
+            jobs: sender,
             workers,
         }
     }
@@ -72,11 +72,7 @@ impl HashingPool {
         let job: Job = Box::new(move |memory| {
             let _ = answer.send(work(memory));
         });
-        self.jobs
-            .lock()
-            .map_err(|_| PoolStopped)?
-            .send(job)
-            .map_err(|_| PoolStopped)?;
+        self.jobs.send(job).map_err(|_| PoolStopped)?;
         answered.await.map_err(|_| PoolStopped)
     }
 }
