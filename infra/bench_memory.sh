@@ -4,17 +4,11 @@
 # hash each, the same work as a wrong code for a known user; distinct users so no ledger locks).
 # Prints VmHWM (peak RSS) after each phase. Usage: infra/bench_memory.sh <local-server binary>
 set -euo pipefail
-server="$1"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-outbox=$(mktemp -d)
-"$server" --addr "127.0.0.1:$port" --outbox "$outbox" >/dev/null 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$outbox"' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-peak() { awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$pid/status"; }
+source "$(dirname "$0")/tools.sh"
+trap stop_local_server EXIT
+start_local_server "$1"
+port=$LOCAL_SERVER_PORT
+peak() { awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$LOCAL_SERVER_PID/status"; }
 verify() {
   curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
     -d "{\"user_id\":\"$1\",\"code\":\"abcde-12345\"}" "http://127.0.0.1:$port/v1/verify"

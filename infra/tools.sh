@@ -25,3 +25,26 @@ need_python_tools() {
   # cargo-lambda finds zig through the venv's python3 (`python3 -m ziglang`).
   case ":$PATH:" in *":$venv/bin:"*) ;; *) export PATH="$venv/bin:$PATH" ;; esac
 }
+
+# The local server from the binary $1 on a free loopback port with a fresh outbox, once it
+# listens: sets LOCAL_SERVER_PORT and LOCAL_SERVER_PID; stop_local_server stops it and removes
+# the outbox (contract.sh and bench_memory.sh).
+start_local_server() {
+  LOCAL_SERVER_OUTBOX=$(mktemp -d)
+  LOCAL_SERVER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$1" --addr "127.0.0.1:$LOCAL_SERVER_PORT" --outbox "$LOCAL_SERVER_OUTBOX" >"$LOCAL_SERVER_OUTBOX/server.log" 2>&1 &
+  LOCAL_SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$LOCAL_SERVER_PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "the local server did not listen on 127.0.0.1:$LOCAL_SERVER_PORT within 10 s" >&2
+  cat "$LOCAL_SERVER_OUTBOX/server.log" >&2
+  return 1
+}
+
+stop_local_server() {
+  kill "$LOCAL_SERVER_PID" 2>/dev/null || true
+  wait "$LOCAL_SERVER_PID" 2>/dev/null || true
+  rm -rf "$LOCAL_SERVER_OUTBOX"
+}
