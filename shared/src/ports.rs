@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
+    attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
     codes::{BackupCodeSet, CodeHash},
     events::{AuditPosition, SecurityEvent},
     link_token::{DownloadGrant, GrantClaim},
@@ -44,12 +44,16 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
 
-    /// What a code check reads, in one request: the record (`None` for an unknown user) and
-    /// the attempt ledger, which an unknown user has too (see `SeenLedger`).
-    async fn get_user_and_ledger(
+    /// What a verify does first, in one request: counts the check in the user's attempt ledger
+    /// and answers the record as that write left it (`None` for an unknown user, whose check
+    /// is counted in a ledger of its own that the store forgets once its window closes, so it
+    /// costs the same requests as a known user's). A full ledger is `Locked`, nothing written.
+    async fn reserve_reading(
         &self,
         user: &UserId,
-    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError>;
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+    ) -> Result<(Option<UserRecord>, Reservation), StoreError>;
 
     /// Starts or restarts enrollment with a new secret; refused when TOTP is already active.
     /// A store may sweep an enrollment still pending at `abandoned_after`.
@@ -60,17 +64,16 @@ pub trait Store: Send + Sync {
         abandoned_after: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 
-    /// Counts one code check in the user's attempt ledger, in one conditional write that is
-    /// refused when the ledger is full (see `AttemptLedger::reserve`). `seen` is the ledger the
-    /// caller read, which picks the write most likely to apply. An unknown user's check is
-    /// counted in a ledger of its own, which the store forgets once its window closes, so it
-    /// costs the same requests as a known user's.
+    /// Counts one code check in an enrolling or enrolled user's attempt ledger, in one
+    /// conditional write that is refused when the ledger is full (see
+    /// `AttemptLedger::reserve`). `seen` is the ledger the caller read with the record, which
+    /// picks the write most likely to apply; `NoRecord` when the record went meanwhile.
     async fn reserve_attempt(
         &self,
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        seen: SeenLedger<'_>,
+        seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError>;
 
     /// Activates TOTP with the pending secret the code was checked against, records the step,

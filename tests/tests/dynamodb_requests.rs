@@ -61,8 +61,8 @@ async fn counted_app() -> (TestApp, RequestLog) {
     )
 }
 
-/// The attempt ledger's reservation is the second request of every code check; an accepted
-/// code adds the write that uses it and clears the ledger, and the audit trail's event.
+/// A verify's first request is the reservation that also reads the record; an accepted code
+/// adds the write that uses it and clears the ledger, and the audit trail's event.
 const READ: &str = "GetItem";
 const WRITE: &str = "UpdateItem";
 const AUDIT: &str = "PutItem";
@@ -76,8 +76,8 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE, AUDIT],
-        "backup code: read, reserve, use, audit"
+        [WRITE, WRITE, AUDIT],
+        "backup code: reserve and read, use, audit"
     );
 
     app.next_step();
@@ -87,19 +87,15 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE, AUDIT],
-        "TOTP: read, reserve, use, audit"
+        [WRITE, WRITE, AUDIT],
+        "TOTP: reserve and read, use, audit"
     );
 
     assert_eq!(
         app.verify("ana", &codes[0]).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        log.take(),
-        [READ, WRITE],
-        "a refusal: the read and the reservation"
-    );
+    assert_eq!(log.take(), [WRITE], "a refusal: the reservation alone");
 
     // An unknown user's check is counted in a ledger of its own: the same requests, and the
     // same lock after the threshold, so neither tells who exists.
@@ -110,7 +106,7 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
         );
         assert_eq!(
             log.take(),
-            [READ, WRITE],
+            [WRITE],
             "an unknown user costs the same requests"
         );
     }
@@ -118,7 +114,11 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
         app.verify("nobody", &codes[1]).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    assert_eq!(log.take(), [READ], "and is locked as a known user is");
+    assert_eq!(
+        log.take(),
+        [WRITE],
+        "and is locked as a known user is, by the refused reservation"
+    );
 
     for _ in 0..8 {
         app.verify("ana", &codes[0]).await;
@@ -130,7 +130,7 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, AUDIT],
+        [WRITE, AUDIT],
         "the refusal that fills the ledger also records locked_out"
     );
     assert_eq!(
@@ -139,11 +139,20 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ],
-        "a ledger read as full is refused without a write"
+        [WRITE],
+        "a full ledger refuses the reservation, which answers why"
     );
 
     app.clock.advance(900);
+    assert_eq!(
+        app.verify("nobody", &codes[1]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log.take(),
+        [WRITE, WRITE],
+        "a closed window: the refused count answers why, and one write opens the next"
+    );
     app.next_step();
     let regenerated = app.regenerate("ana", &app.totp(&secret)).await;
     assert_eq!(
@@ -178,7 +187,7 @@ async fn a_cognito_sign_in_costs_the_verify_and_one_write_for_the_token_guard() 
     assert!(answer(&app, "ana", &codes[0]).await);
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE, AUDIT],
+        [WRITE, WRITE, AUDIT],
         "the challenge is a verify: the pass rides on the write that uses the code"
     );
     assert!(tokens_issued(&app, "ana").await);

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
         events::{AuditPosition, SecurityEvent},
         link_token::{DownloadGrant, GrantClaim},
@@ -137,6 +137,19 @@ fn unspent(record: &UserRecord, proof: &Proof) -> bool {
     }
 }
 
+/// One more attempt in `ledger`, unless it is full.
+fn reserve(ledger: &mut AttemptLedger, policy: &LockoutPolicy, now: OffsetDateTime) -> Reservation {
+    match ledger.reserve(policy, now) {
+        Some(next) => {
+            *ledger = next;
+            Reservation::Reserved(ReservedAttempt::counted(policy, next.attempts))
+        }
+        None => Reservation::Locked {
+            until: ledger.window_ends.unwrap_or(now + policy.duration),
+        },
+    }
+}
+
 /// The ledger still counts the reserved attempt and is not past the threshold.
 fn holds(record: &UserRecord, attempt: &ReservedAttempt) -> bool {
     (1..=attempt.threshold()).contains(&record.ledger.attempts)
@@ -148,19 +161,21 @@ impl Store for MemoryStore {
         Ok(self.with_users(|users| users.get(user).cloned()))
     }
 
-    async fn get_user_and_ledger(
+    async fn reserve_reading(
         &self,
         user: &UserId,
-    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError> {
-        Ok(self.with_users(|users| match users.get(user) {
-            Some(record) => (Some(record.clone()), record.ledger),
-            None => (
-                None,
-                self.unknown_ledgers()
-                    .get(user)
-                    .copied()
-                    .unwrap_or_default(),
-            ),
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+    ) -> Result<(Option<UserRecord>, Reservation), StoreError> {
+        Ok(self.with_users(|users| {
+            let Some(record) = users.get_mut(user) else {
+                let mut unknown = self.unknown_ledgers();
+                unknown.retain(|_, ledger| ledger.is_live(now));
+                let ledger = unknown.entry(user.clone()).or_default();
+                return (None, reserve(ledger, policy, now));
+            };
+            let reservation = reserve(&mut record.ledger, policy, now);
+            (Some(record.clone()), reservation)
         }))
     }
 
@@ -208,39 +223,11 @@ impl Store for MemoryStore {
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        seen: SeenLedger<'_>,
+        _seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError> {
-        Ok(self.with_users(|users| {
-            let Some(record) = users.get_mut(user) else {
-                if matches!(seen, SeenLedger::Record(_)) {
-                    return Reservation::NoRecord;
-                }
-                let mut unknown = self.unknown_ledgers();
-                unknown.retain(|_, ledger| ledger.is_live(now));
-                let ledger = unknown.entry(user.clone()).or_default();
-                return match ledger.reserve(policy, now) {
-                    Some(next) => {
-                        *ledger = next;
-                        Reservation::Reserved(ReservedAttempt::counted(policy, next.attempts))
-                    }
-                    None => Reservation::Locked {
-                        until: ledger.window_ends.unwrap_or(now + policy.duration),
-                    },
-                };
-            };
-            if matches!(seen, SeenLedger::Unknown(_)) {
-                return Reservation::NoRecord;
-            }
-            match record.ledger.reserve(policy, now) {
-                Some(next) => {
-                    let number = next.attempts;
-                    record.ledger = next;
-                    Reservation::Reserved(ReservedAttempt::counted(policy, number))
-                }
-                None => Reservation::Locked {
-                    until: record.ledger.window_ends.unwrap_or(now + policy.duration),
-                },
-            }
+        Ok(self.with_users(|users| match users.get_mut(user) {
+            Some(record) => reserve(&mut record.ledger, policy, now),
+            None => Reservation::NoRecord,
         }))
     }
 

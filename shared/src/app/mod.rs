@@ -25,7 +25,7 @@ use self::{
 use crate::{
     domain::{
         access::Admin,
-        attempts::{AttemptLedger, Reservation, ReservedAttempt, SeenLedger},
+        attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         events::{Actor, EventKind, SecurityEvent, Source},
         link_token::LinkSigner,
@@ -140,24 +140,34 @@ impl Services {
             .await??)
     }
 
-    /// Counts one code check in `user`'s attempt ledger before anything is evaluated. A ledger
-    /// already seen full is refused without a write. `None`: the check was not counted (the
-    /// user read as unknown enrolled meanwhile); the caller refuses it as a wrong code.
+    /// Counts one code check in the ledger `seen` on `user`'s record before anything is
+    /// evaluated. A ledger already seen full is refused without a write. `None`: the check was
+    /// not counted (the record went meanwhile); the caller refuses it as a wrong code.
     pub(crate) async fn reserve_attempt(
         &self,
         user: &UserId,
-        seen: SeenLedger<'_>,
+        seen: &AttemptLedger,
     ) -> Result<Option<ReservedAttempt>, CheckFailed> {
         let now = self.clock.now();
         let policy = &self.settings.lockout;
-        let ledger = seen.ledger();
-        let reservation = if ledger.is_locked(policy, now) {
+        let reservation = if seen.is_locked(policy, now) {
             Reservation::Locked {
-                until: ledger.window_ends.unwrap_or(now + policy.duration),
+                until: seen.window_ends.unwrap_or(now + policy.duration),
             }
         } else {
             self.store.reserve_attempt(user, policy, now, seen).await?
         };
+        self.reserved(user, reservation)
+    }
+
+    /// What a reservation means for the check: go on (`None` when nothing was counted) or
+    /// refuse it as locked.
+    pub(crate) fn reserved(
+        &self,
+        user: &UserId,
+        reservation: Reservation,
+    ) -> Result<Option<ReservedAttempt>, CheckFailed> {
+        let now = self.clock.now();
         match reservation {
             Reservation::Reserved(attempt) => Ok(Some(attempt)),
             Reservation::NoRecord => Ok(None),
@@ -224,7 +234,7 @@ impl FactorServices {
         accept: Accept<'_>,
     ) -> Result<(ReservedAttempt, Proof), CheckFailed> {
         let attempt = self
-            .reserve_attempt(&record.user_id, SeenLedger::Record(&record.ledger))
+            .reserve_attempt(&record.user_id, &record.ledger)
             .await?
             .ok_or(CheckFailed::InvalidCode)?;
         let proof = match (TotpCode::parse(code), accept) {

@@ -4,7 +4,7 @@ use tracing::info;
 
 use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
-    attempts::{ReservedAttempt, SeenLedger},
+    attempts::ReservedAttempt,
     codes::{BackupCode, SALT_LEN},
     events::{Actor, EventKind, Source},
     record::UserRecord,
@@ -28,13 +28,13 @@ pub struct Verified {
     pub low: bool,
 }
 
-/// Every check is reserved in the user's attempt ledger first; a full ledger is `Locked`
-/// before any hashing, unsealing or HMAC work. Unknown user, unenrolled user, wrong code and used
-/// code all end in `InvalidCode` with the same store requests (a read and one conditional
-/// write) and the same work (one argon2id hash for a backup-code-shaped guess, one unseal and
-/// three HMACs for a TOTP-shaped one), so neither the answer nor its timing tells them apart.
-/// An unknown user's checks are counted too (`SeenLedger::Unknown`), so after `threshold`
-/// refusals they are `Locked` exactly as a known user is.
+/// Every check is reserved in the user's attempt ledger first, by the write that also reads the
+/// record; a full ledger is `Locked` before any hashing, unsealing or HMAC work. Unknown user,
+/// unenrolled user, wrong code and used code all end in `InvalidCode` with the same store
+/// request (that one conditional write) and the same work (one argon2id hash for a
+/// backup-code-shaped guess, one unseal and three HMACs for a TOTP-shaped one), so neither the
+/// answer nor its timing tells them apart. An unknown user's checks are counted too, so after
+/// `threshold` refusals they are `Locked` exactly as a known user is.
 ///
 /// An accepted code is an event (`totp_used`, audit only; `backup_code_used`, also mailed); so
 /// is the refusal that fills the ledger (`locked_out`). `source` is where the sign-in came from.
@@ -68,12 +68,12 @@ async fn verify_leaving(
     source: &Source,
     pass: Option<&SignInPass>,
 ) -> Result<Verified, VerifyError> {
-    let (record, ledger) = svc.store.get_user_and_ledger(user).await?;
-    let seen = match &record {
-        Some(_) => SeenLedger::Record(&ledger),
-        None => SeenLedger::Unknown(&ledger),
-    };
-    let attempt = svc.reserve_attempt(user, seen).await?;
+    let policy = &svc.settings.lockout;
+    let (record, reservation) = svc
+        .store
+        .reserve_reading(user, policy, svc.clock.now())
+        .await?;
+    let attempt = svc.reserved(user, reservation)?;
     let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
     let email = record.as_ref().and_then(|r| r.email.clone());
     let record_exists = record.is_some();

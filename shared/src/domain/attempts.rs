@@ -15,6 +15,15 @@ pub struct LockoutPolicy {
     pub duration: Duration,
 }
 
+impl LockoutPolicy {
+    /// The longest a window can stay open: each of `threshold` reservations, the last one
+    /// included, moves its end to `duration` later. An unknown user's ledger, kept only for
+    /// its window, may be forgotten after this.
+    pub fn longest_window(&self) -> Duration {
+        self.duration * self.threshold
+    }
+}
+
 impl Default for LockoutPolicy {
     fn default() -> Self {
         Self {
@@ -69,28 +78,9 @@ pub enum Reservation {
     Reserved(ReservedAttempt),
     /// The ledger is full: nothing may be evaluated until `until`.
     Locked { until: OffsetDateTime },
-    /// The user read as unknown has a record now (they enrolled meanwhile); nothing was
-    /// counted, and the check is refused as for an unknown user.
+    /// The record read before reserving is gone (two-factor turned off meanwhile); nothing
+    /// was counted, and the check is refused as for an unknown user.
     NoRecord,
-}
-
-/// The ledger a caller read before reserving, and whose it is. An unknown user's checks are
-/// counted too, in a ledger of its own that lasts as long as its window: so an unknown user
-/// is locked after as many refusals as a known one, and the lock tells no one who exists.
-#[derive(Clone, Copy, Debug)]
-pub enum SeenLedger<'a> {
-    /// The ledger on the user's record.
-    Record(&'a AttemptLedger),
-    /// The ledger of a user with no record (perhaps empty).
-    Unknown(&'a AttemptLedger),
-}
-
-impl SeenLedger<'_> {
-    pub fn ledger(&self) -> &AttemptLedger {
-        match self {
-            SeenLedger::Record(ledger) | SeenLedger::Unknown(ledger) => ledger,
-        }
-    }
 }
 
 impl AttemptLedger {

@@ -20,14 +20,14 @@ use aws_sdk_dynamodb::{
     error::SdkError,
     operation::update_item::{builders::UpdateItemFluentBuilder, UpdateItemError},
     primitives::Blob,
-    types::{AttributeValue, ReturnValue},
+    types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
     Client,
 };
 use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt, SeenLedger},
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
@@ -41,11 +41,14 @@ use crate::{
 
 /// The table's only key attribute.
 pub const PARTITION_KEY: &str = "pk";
-/// The table's TTL attribute (epoch seconds). Only an enrollment that was started and never
-/// confirmed, and an unknown user's attempt ledger (see `SeenLedger`), carry it, so DynamoDB
-/// sweeps those and nothing else; a download
-/// grant lives on the user's item (see `grant_download`) and simply stops working at its expiry.
+/// The table's TTL attribute (epoch seconds). An enrollment that was started and never
+/// confirmed, an unknown user's attempt ledger (see `reserve_reading`) and an audit event carry
+/// a time; an enrolled user carries `NEVER_SWEPT`. A download grant lives on the user's item
+/// (see `grant_download`) and simply stops working at its expiry.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// An enrolled user's `expires_at`: 9999-12-31T23:59:59Z, which the TTL never reaches. Its
+/// presence is what tells a verify's reservation that the item is not an unknown user's.
+pub const NEVER_SWEPT: i64 = 253_402_300_799;
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
@@ -109,6 +112,20 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// Gives a record enrolled before `NEVER_SWEPT` existed its mark, once, so that a verify's
+    /// reservation can tell it from an unknown user's ledger.
+    async fn mark_never_swept(&self, user: &UserId) -> Result<(), StoreError> {
+        let request = self
+            .update(user)
+            .update_expression(format!("SET {TTL_ATTRIBUTE} = :never"))
+            .condition_expression(format!(
+                "attribute_exists(totp_state) AND attribute_not_exists({TTL_ATTRIBUTE})"
+            ))
+            .expression_attribute_values(":never", n(NEVER_SWEPT));
+        conditional(request, "mark a record as never swept").await?;
+        Ok(())
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -168,6 +185,45 @@ async fn conditional(
     }
 }
 
+/// Sends a conditional update that answers the item after it applied, or as it was when its
+/// condition failed (empty when there was no item).
+async fn reading(
+    request: UpdateItemFluentBuilder,
+    operation: &'static str,
+) -> Result<Result<Item, Item>, StoreError> {
+    let request = request
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    match request.send().await {
+        Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                Ok(Err(refused.item().cloned().unwrap_or_default()))
+            }
+            _ => Err(request_failed(operation)(err)),
+        },
+    }
+}
+
+/// The record and the reservation a counting write's answer holds.
+fn reserved(
+    user: &UserId,
+    policy: &LockoutPolicy,
+    item: &Item,
+) -> Result<(Option<UserRecord>, Reservation), StoreError> {
+    let number = get_n(item, "attempts")
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| corrupt("attempts"))?;
+    let record = item
+        .contains_key("totp_state")
+        .then(|| parse_record(user, item))
+        .transpose()?;
+    Ok((
+        record,
+        Reservation::Reserved(ReservedAttempt::counted(policy, number)),
+    ))
+}
+
 fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
     match result {
         Some(_) => Written::Applied,
@@ -178,13 +234,6 @@ fn written(result: Option<HashMap<String, AttributeValue>>) -> Written {
 #[async_trait]
 impl Store for DynamoStore {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        Ok(self.get_user_and_ledger(user).await?.0)
-    }
-
-    async fn get_user_and_ledger(
-        &self,
-        user: &UserId,
-    ) -> Result<(Option<UserRecord>, AttemptLedger), StoreError> {
         let out = self
             .client
             .get_item()
@@ -197,17 +246,96 @@ impl Store for DynamoStore {
                 operation: "read a user record",
                 source: Box::new(err),
             })?;
-        let Some(item) = out.item else {
-            return Ok((None, AttemptLedger::default()));
-        };
-        let ledger = parse_ledger(&item)?;
         // Two-factor turned off, or an unknown user's counted checks, leave an item with no
         // factor on it: as if there were no record.
-        let record = item
-            .contains_key("totp_state")
-            .then(|| parse_record(user, &item))
-            .transpose()?;
-        Ok((record, ledger))
+        out.item
+            .filter(|item| item.contains_key("totp_state"))
+            .map(|item| parse_record(user, &item))
+            .transpose()
+    }
+
+    async fn reserve_reading(
+        &self,
+        user: &UserId,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+    ) -> Result<(Option<UserRecord>, Reservation), StoreError> {
+        let until = now + policy.duration;
+        // A few rounds at most: each refused write answers the item as it was, which says why
+        // (a full ledger ends it; a closed window or an unmarked record takes one more write).
+        for _ in 0..3 {
+            // Counting in a live window (or the first window) is an increment concurrent checks
+            // can all apply until the threshold. Only an item without `expires_at` gets one:
+            // an unknown user's ledger, which the TTL then sweeps once any window it can
+            // open has closed; an enrolled user's item carries `NEVER_SWEPT`.
+            let counted = self
+                .update(user)
+                .update_expression(format!(
+                    "SET attempts = if_not_exists(attempts, :zero) + :one, attempts_until = :until, \
+                     {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :sweep)"
+                ))
+                .condition_expression(format!(
+                    "(attribute_exists({TTL_ATTRIBUTE}) OR attribute_not_exists(totp_state)) \
+                     AND (attribute_not_exists(attempts_until) \
+                     OR (attempts_until > :now AND attempts < :threshold))"
+                ))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":until", n(until.unix_timestamp()))
+                .expression_attribute_values(":now", n(now.unix_timestamp()))
+                .expression_attribute_values(":threshold", n(policy.threshold))
+                .expression_attribute_values(
+                    ":sweep",
+                    n((now + policy.longest_window()).unix_timestamp()),
+                );
+            let old = match reading(counted, "reserve a code check").await? {
+                Ok(item) => return reserved(user, policy, &item),
+                Err(old) => old,
+            };
+            let known = old.contains_key("totp_state");
+            if known && !old.contains_key(TTL_ATTRIBUTE) {
+                self.mark_never_swept(user).await?;
+                continue;
+            }
+            let ledger = parse_ledger(&old)?;
+            let record = known.then(|| parse_record(user, &old)).transpose()?;
+            if ledger.is_locked(policy, now) {
+                let until = ledger.window_ends.unwrap_or(until);
+                return Ok((record, Reservation::Locked { until }));
+            }
+            if ledger.is_live(now) || ledger.window_ends.is_none() {
+                continue; // the item changed between the write and its answer: count again
+            }
+            // The window closed: open a new one, which only one of many racing checks does.
+            let (whose, sweep) = match known {
+                true => ("attribute_exists(totp_state)", ""),
+                false => (
+                    "attribute_not_exists(totp_state)",
+                    ", expires_at = :sweep", // TTL_ATTRIBUTE
+                ),
+            };
+            let mut opened = self
+                .update(user)
+                .update_expression(format!(
+                    "SET attempts = :one, attempts_until = :until{sweep}"
+                ))
+                .condition_expression(format!("{whose} AND attempts_until <= :now"))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":until", n(until.unix_timestamp()))
+                .expression_attribute_values(":now", n(now.unix_timestamp()));
+            if !known {
+                opened = opened.expression_attribute_values(
+                    ":sweep",
+                    n((now + policy.longest_window()).unix_timestamp()),
+                );
+            }
+            if let Ok(item) = reading(opened, "reserve a code check").await? {
+                return reserved(user, policy, &item);
+            }
+        }
+        // Still refused: concurrent checks are filling the ledger just now.
+        let record = self.get_user(user).await?;
+        Ok((record, Reservation::Locked { until }))
     }
 
     async fn put_pending_totp(
@@ -237,18 +365,10 @@ impl Store for DynamoStore {
         user: &UserId,
         policy: &LockoutPolicy,
         now: OffsetDateTime,
-        seen: SeenLedger<'_>,
+        seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError> {
         let until = now + policy.duration;
-        // A known user's ledger is on their record; an unknown user's is an item with no
-        // factor, which the table's TTL deletes once its window has closed.
-        let (whose, expiry) = match seen {
-            SeenLedger::Record(_) => ("attribute_exists(totp_state)", String::new()),
-            SeenLedger::Unknown(_) => (
-                "attribute_not_exists(totp_state)",
-                format!(", {TTL_ATTRIBUTE} = :until"),
-            ),
-        };
+        let (whose, expiry) = ("attribute_exists(totp_state)", "");
         // Counting in the live window is an ADD-like increment that concurrent requests can all
         // apply until the threshold; opening a new window (none yet, or the last one closed)
         // is a reset that only one of them wins. Start with the one the read suggests.
@@ -272,7 +392,7 @@ impl Store for DynamoStore {
                 ))
                 .condition_expression(format!("{whose} AND attempts_until <= :now"))
         };
-        let ledger = seen.ledger();
+        let ledger = seen;
         let closed = ledger.window_ends.is_some() && !ledger.is_live(now);
         let mut order = [increment(), new_window()];
         if closed {
@@ -318,9 +438,10 @@ impl Store for DynamoStore {
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let mut request = request.expression_attribute_values(":since", n(at.unix_timestamp()));
         let mut expression = format!(
-            "SET totp_state = :active, totp_last_step = :step, totp_since = :since{pass_clause}"
+            "SET totp_state = :active, totp_last_step = :step, totp_since = :since, \
+             {TTL_ATTRIBUTE} = :never{pass_clause}"
         );
-        let mut removed = vec![TTL_ATTRIBUTE, LEDGER_ATTRIBUTES];
+        let mut removed = vec![LEDGER_ATTRIBUTES];
         match email {
             Some(email) => {
                 expression.push_str(", email = :email");
@@ -339,6 +460,7 @@ impl Store for DynamoStore {
                 format!("totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step AND {HOLDS_RESERVATION}"),
             )
             .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":never", n(NEVER_SWEPT))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":checked", b(&checked_secret.0))
             .expression_attribute_values(":step", n(step));
