@@ -110,7 +110,7 @@ async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<S
             id: random_id(),
             expires_at: clock.now() + time::Duration::hours(1),
         };
-        svc.store.grant_download(&user, &grant).await.unwrap();
+        svc.store.grant_download(&user, &grant, &[]).await.unwrap();
         let token = signer.sign(&user, &grant);
         let (cpu, started) = (cpu_seconds(), Instant::now());
         let tasks: Vec<_> = (0..burst)

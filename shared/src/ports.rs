@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::domain::{
     attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
     codes::{BackupCodeSet, CodeHash},
-    events::{AuditPosition, SecurityEvent},
+    events::{AuditPosition, Recorded, SecurityEvent},
     link_token::{DownloadGrant, GrantClaim},
     proof::Proof,
     record::{PendingSet, Replacement, UserRecord},
@@ -39,7 +39,9 @@ pub enum StoreError {
 }
 
 /// The user records. Every method that changes state is a single conditional write, so that
-/// concurrent requests serialize on the item and exactly one of two racing writers wins.
+/// concurrent requests serialize on the item and exactly one of two racing writers wins. The
+/// `records` a change takes are the events it records: they are kept in the same atomic write
+/// (a transaction), so there is no change without its events and no event without its change.
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
@@ -90,6 +92,7 @@ pub trait Store: Send + Sync {
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Starts replacing an enrolled user's authenticator, spending their step-up `proof` (a
@@ -102,6 +105,7 @@ pub trait Store: Send + Sync {
         proof: &Proof,
         replacement: &Replacement,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Swaps in the replacement secret the code was checked against, in one write conditional
@@ -114,6 +118,7 @@ pub trait Store: Send + Sync {
         checked_secret: &SealedSecret,
         step: u64,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Records `step` as used and clears the ledger; refused unless it is later than the last
@@ -125,11 +130,12 @@ pub trait Store: Send + Sync {
         attempt: &ReservedAttempt,
         step: u64,
         pass: Option<&SignInPass>,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Marks the code with this hash in this set used and clears the ledger (leaving `pass`,
-    /// as `use_totp_step` does). Returns the codes left, or `None` when the code was already
-    /// used or the set was replaced meanwhile.
+    /// as `use_totp_step` does); refused when the code was already used or the set was
+    /// replaced meanwhile.
     #[allow(clippy::too_many_arguments)]
     async fn use_backup_code(
         &self,
@@ -139,7 +145,8 @@ pub trait Store: Send + Sync {
         hash: &CodeHash,
         at: OffsetDateTime,
         pass: Option<&SignInPass>,
-    ) -> Result<Option<usize>, StoreError>;
+        records: &[Recorded],
+    ) -> Result<Written, StoreError>;
 
     /// The token guard: removes an enrolled user's live sign-in pass in one conditional write.
     /// Of two token generations racing for one pass, exactly one applies; a user with no
@@ -159,6 +166,7 @@ pub trait Store: Send + Sync {
         proof: &Proof,
         pending: &PendingSet,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Makes the pending set `set_id` the only set, in one write conditional on it still being
@@ -169,6 +177,7 @@ pub trait Store: Send + Sync {
         user: &UserId,
         set_id: &str,
         now: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Spends the step-up `proof` and removes the active and any pending set, and any pending
@@ -178,6 +187,7 @@ pub trait Store: Send + Sync {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Turns the owner's two-factor off, spending their step-up `proof`: the TOTP secret, the
@@ -188,11 +198,16 @@ pub trait Store: Send + Sync {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// The same for an administrator, whose own proof was spent on their record: refused only
     /// when the user has no active TOTP.
-    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError>;
+    async fn disable_two_factor_for(
+        &self,
+        user: &UserId,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError>;
 
     /// An administrator's reset: the enrolled user's set is removed and `grant` becomes the only
     /// live download, in one write, so the codes never die without a link to the new ones.
@@ -200,6 +215,7 @@ pub trait Store: Send + Sync {
         &self,
         user: &UserId,
         grant: &DownloadGrant,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
     /// Holds the grant `claim` names for one redemption, in one write conditional on it being
@@ -221,6 +237,7 @@ pub trait Store: Send + Sync {
         claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
+        records: &[Recorded],
     ) -> Result<Written, StoreError>;
 }
 
@@ -245,12 +262,8 @@ pub trait Mailer: Send + Sync {
 /// A user's audit trail: security events, kept for a retention period.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Keeps `event` until `expires_at`.
-    async fn append(
-        &self,
-        event: &SecurityEvent,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    /// Keeps an event that records no change of its own (a refusal that locked the ledger).
+    async fn append(&self, record: &Recorded) -> Result<(), StoreError>;
 
     /// One more repeat of a repeated event (see `SecurityEvent::repeated`): the first makes it
     /// with a count of 1, every later one adds 1, atomically. Answers the count now.
@@ -295,7 +308,7 @@ impl AuditPage {
     }
 }
 
-/// Somewhere security events go: the audit trail, the user's mailbox, the team's event bus.
+/// Somewhere a kept security event goes: the user's mailbox, the team's event bus.
 #[async_trait]
 pub trait EventSink: Send + Sync {
     /// The name failures are logged and counted under.
@@ -303,13 +316,6 @@ pub trait EventSink: Send + Sync {
 
     /// `to` is the user's address, for a sink that writes to them.
     async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError>;
-
-    /// For a repeated event: a sink that keeps the count (the audit trail) counts it and
-    /// answers whether it was the window's first; the others answer `None` and are given the
-    /// window's first only.
-    async fn count(&self, _event: &SecurityEvent) -> Result<Option<bool>, SinkError> {
-        Ok(None)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

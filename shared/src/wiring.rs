@@ -7,10 +7,7 @@
 use std::sync::Arc;
 
 use crate::{
-    app::{
-        events::{AuditSink, Events},
-        FactorServices, LinkSettings, Services,
-    },
+    app::{events::Events, FactorServices, LinkSettings, Services},
     cognito::CognitoTrigger,
     config::Config,
     domain::{
@@ -42,26 +39,24 @@ impl Wiring<'_> {
     pub fn services(&self) -> Result<Services, HashCostError> {
         Ok(Services {
             store: self.store.clone(),
+            audit: self.audit.clone(),
             clock: self.clock.clone(),
             hasher: CodeHasher::new(self.config.hash_cost)?,
             settings: self.config.settings.clone(),
+            retention: self.config.audit_retention,
             events: self.events(),
         })
     }
 
-    /// Every event goes to the audit trail, the user's mail (the kinds `NOTIFY` keeps) and the
-    /// event bus if there is one.
+    /// Once kept, an event goes to the user's mail (the kinds `NOTIFY` keeps) and the event
+    /// bus if there is one.
     fn events(&self) -> Events {
-        let audit = AuditSink {
-            log: self.audit.clone(),
-            retention: self.config.audit_retention,
-        };
         let mail = MailSink {
             mailer: self.mailer.clone(),
             product: self.config.settings.product.clone(),
             notify: self.config.notify.clone(),
         };
-        let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(audit), Arc::new(mail)];
+        let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(mail)];
         sinks.extend(self.bus.clone());
         Events::new(sinks)
     }

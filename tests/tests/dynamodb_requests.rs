@@ -62,9 +62,11 @@ async fn counted_app() -> (TestApp, RequestLog) {
 }
 
 /// A verify's first request is the reservation that also reads the record; an accepted code
-/// adds the write that uses it and clears the ledger, and the audit trail's event.
+/// adds one transaction: the write that uses it and clears the ledger, and the event it records.
 const READ: &str = "GetItem";
 const WRITE: &str = "UpdateItem";
+const CHANGE_AND_EVENT: &str = "TransactWriteItems";
+/// An event that records no change of its own: the refusal that fills the ledger.
 const AUDIT: &str = "PutItem";
 
 #[tokio::test]
@@ -76,8 +78,8 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
     assert_eq!(
         log.take(),
-        [WRITE, WRITE, AUDIT],
-        "backup code: reserve and read, use, audit"
+        [WRITE, CHANGE_AND_EVENT],
+        "backup code: reserve and read, then use and record in one transaction"
     );
 
     app.next_step();
@@ -87,8 +89,8 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [WRITE, WRITE, AUDIT],
-        "TOTP: reserve and read, use, audit"
+        [WRITE, CHANGE_AND_EVENT],
+        "TOTP: reserve and read, then use and record in one transaction"
     );
 
     assert_eq!(
@@ -172,8 +174,8 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, AUDIT],
-        "activate: read, swap the set in, audit"
+        [READ, CHANGE_AND_EVENT],
+        "activate: read, then swap the set in and record it in one transaction"
     );
 }
 
@@ -187,7 +189,7 @@ async fn a_cognito_sign_in_costs_the_verify_and_one_write_for_the_token_guard() 
     assert!(answer(&app, "ana", &codes[0]).await);
     assert_eq!(
         log.take(),
-        [WRITE, WRITE, AUDIT],
+        [WRITE, CHANGE_AND_EVENT],
         "the challenge is a verify: the pass rides on the write that uses the code"
     );
     assert!(tokens_issued(&app, "ana").await);

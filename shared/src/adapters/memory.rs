@@ -13,7 +13,7 @@ use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
-        events::{AuditPosition, SecurityEvent},
+        events::{AuditPosition, Recorded, SecurityEvent},
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
@@ -32,6 +32,8 @@ pub struct MemoryStore {
     unknown: Mutex<HashMap<UserId, AttemptLedger>>,
     /// Each user's trail by sort key; nothing here expires, as the process does not live long.
     audit: Mutex<HashMap<UserId, BTreeMap<String, SecurityEvent>>>,
+    /// Events kept since the notifier last took them: what DynamoDB's stream is to the table.
+    outbox: Mutex<Vec<Recorded>>,
 }
 
 impl MemoryStore {
@@ -44,6 +46,36 @@ impl MemoryStore {
         // decides first and mutates last, so the data is still consistent if poisoned.
         let mut guard = self.users.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Keeps `records` when the change they record applied.
+    fn recording(&self, records: &[Recorded], written: Written) -> Written {
+        if written == Written::Applied {
+            for record in records {
+                self.keep(record);
+            }
+        }
+        written
+    }
+
+    fn keep(&self, record: &Recorded) {
+        let event = &record.event;
+        self.audit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(event.user.clone())
+            .or_default()
+            .insert(AuditPosition::of(event).sort_key(), event.clone());
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record.clone());
+    }
+
+    /// The events kept since the last call, oldest first: the local server hands them to the
+    /// notifier after each request, as DynamoDB's stream hands the notify function new items.
+    pub fn take_outbox(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Taken only inside `with_users`, so the two maps change together.
@@ -241,25 +273,29 @@ impl Store for MemoryStore {
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.totp.state == EnrollmentState::Pending
-                    && record.totp.secret == *checked_secret
-                    && record.totp.last_step < step
-                    && holds(record, attempt) =>
-            {
-                record.ledger = AttemptLedger::default();
-                record.totp.state = EnrollmentState::Active;
-                record.totp.last_step = step;
-                record.totp.since = Some(at);
-                record.email = email.cloned();
-                record.codes = set.cloned();
-                leave(record, pass);
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record)
+                    if record.totp.state == EnrollmentState::Pending
+                        && record.totp.secret == *checked_secret
+                        && record.totp.last_step < step
+                        && holds(record, attempt) =>
+                {
+                    record.ledger = AttemptLedger::default();
+                    record.totp.state = EnrollmentState::Active;
+                    record.totp.last_step = step;
+                    record.totp.since = Some(at);
+                    record.email = email.cloned();
+                    record.codes = set.cloned();
+                    leave(record, pass);
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
     async fn start_replacement(
@@ -269,11 +305,15 @@ impl Store for MemoryStore {
         proof: &Proof,
         replacement: &Replacement,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.behind_proof(user, attempt, proof, |record| {
-            spend_keeping_the_set(record, proof, at);
-            record.totp.replacement = Some(replacement.clone());
-        }))
+        Ok(self.recording(
+            records,
+            self.behind_proof(user, attempt, proof, |record| {
+                spend_keeping_the_set(record, proof, at);
+                record.totp.replacement = Some(replacement.clone());
+            }),
+        ))
     }
 
     async fn confirm_replacement(
@@ -283,27 +323,31 @@ impl Store for MemoryStore {
         checked_secret: &SealedSecret,
         step: u64,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.is_enrolled()
-                    && record.totp.last_step < step
-                    && holds(record, attempt)
-                    && record
-                        .totp
-                        .replacement
-                        .as_ref()
-                        .is_some_and(|r| r.secret == *checked_secret && r.is_live(at)) =>
-            {
-                record.totp.secret = checked_secret.clone();
-                record.totp.last_step = step;
-                record.totp.since = Some(at);
-                record.totp.replacement = None;
-                record.ledger = AttemptLedger::default();
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record)
+                    if record.is_enrolled()
+                        && record.totp.last_step < step
+                        && holds(record, attempt)
+                        && record
+                            .totp
+                            .replacement
+                            .as_ref()
+                            .is_some_and(|r| r.secret == *checked_secret && r.is_live(at)) =>
+                {
+                    record.totp.secret = checked_secret.clone();
+                    record.totp.last_step = step;
+                    record.totp.since = Some(at);
+                    record.totp.replacement = None;
+                    record.ledger = AttemptLedger::default();
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
     async fn use_totp_step(
@@ -312,8 +356,9 @@ impl Store for MemoryStore {
         attempt: &ReservedAttempt,
         step: u64,
         pass: Option<&SignInPass>,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.accept_step(user, attempt, step, pass, |_| {}))
+        Ok(self.recording(records, self.accept_step(user, attempt, step, pass, |_| {})))
     }
 
     async fn use_backup_code(
@@ -324,8 +369,9 @@ impl Store for MemoryStore {
         hash: &CodeHash,
         at: OffsetDateTime,
         pass: Option<&SignInPass>,
-    ) -> Result<Option<usize>, StoreError> {
-        Ok(self.with_users(|users| {
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        let used = self.with_users(|users| {
             let record = users.get_mut(user).filter(|r| holds(r, attempt))?;
             let set = record.codes.as_mut()?;
             if set.id != set_id {
@@ -336,11 +382,15 @@ impl Store for MemoryStore {
                 .iter_mut()
                 .find(|c| c.hash == *hash && c.used_at.is_none())?;
             code.used_at = Some(at);
-            let remaining = set.remaining();
             record.ledger = AttemptLedger::default();
             leave(record, pass);
-            Some(remaining)
-        }))
+            Some(())
+        });
+        let written = match used {
+            Some(()) => Written::Applied,
+            None => Written::ConditionFailed,
+        };
+        Ok(self.recording(records, written))
     }
 
     async fn consume_sign_in_pass(
@@ -366,11 +416,15 @@ impl Store for MemoryStore {
         proof: &Proof,
         pending: &PendingSet,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.behind_proof(user, attempt, proof, |record| {
-            spend_keeping_the_set(record, proof, at);
-            record.pending_codes = Some(pending.clone());
-        }))
+        Ok(self.recording(
+            records,
+            self.behind_proof(user, attempt, proof, |record| {
+                spend_keeping_the_set(record, proof, at);
+                record.pending_codes = Some(pending.clone());
+            }),
+        ))
     }
 
     async fn activate_pending_set(
@@ -378,21 +432,25 @@ impl Store for MemoryStore {
         user: &UserId,
         set_id: &str,
         now: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if record.is_enrolled()
-                    && record
-                        .pending_codes
-                        .as_ref()
-                        .is_some_and(|p| p.set.id == set_id && p.is_live(now)) =>
-            {
-                record.codes = record.pending_codes.take().map(|p| p.set);
-                record.grant = None;
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record)
+                    if record.is_enrolled()
+                        && record
+                            .pending_codes
+                            .as_ref()
+                            .is_some_and(|p| p.set.id == set_id && p.is_live(now)) =>
+                {
+                    record.codes = record.pending_codes.take().map(|p| p.set);
+                    record.grant = None;
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
     async fn remove_code_sets(
@@ -400,16 +458,20 @@ impl Store for MemoryStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.behind_proof(user, attempt, proof, |record| {
-            if let Proof::Totp { step } = proof {
-                record.totp.last_step = *step;
-            }
-            // A backup code as the proof goes with the set it belonged to.
-            record.codes = None;
-            record.pending_codes = None;
-            record.grant = None;
-        }))
+        Ok(self.recording(
+            records,
+            self.behind_proof(user, attempt, proof, |record| {
+                if let Proof::Totp { step } = proof {
+                    record.totp.last_step = *step;
+                }
+                // A backup code as the proof goes with the set it belonged to.
+                record.codes = None;
+                record.pending_codes = None;
+                record.grant = None;
+            }),
+        ))
     }
 
     async fn disable_two_factor(
@@ -417,42 +479,57 @@ impl Store for MemoryStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get(user) {
-            Some(record)
-                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
-            {
-                users.remove(user);
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get(user) {
+                Some(record)
+                    if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+                {
+                    users.remove(user);
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
-    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get(user) {
-            Some(record) if record.is_enrolled() => {
-                users.remove(user);
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+    async fn disable_two_factor_for(
+        &self,
+        user: &UserId,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get(user) {
+                Some(record) if record.is_enrolled() => {
+                    users.remove(user);
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
     async fn grant_download(
         &self,
         user: &UserId,
         grant: &DownloadGrant,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record) if record.is_enrolled() => {
-                record.codes = None;
-                record.pending_codes = None;
-                record.grant = Some(grant.clone());
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record) if record.is_enrolled() => {
+                    record.codes = None;
+                    record.pending_codes = None;
+                    record.grant = Some(grant.clone());
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 
     async fn claim_download(
@@ -482,20 +559,24 @@ impl Store for MemoryStore {
         claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record)
-                if has_live_grant(record, &claim.grant_id, now)
-                    && record.grant_claim.as_ref() == Some(claim) =>
-            {
-                record.grant = None;
-                record.grant_claim = None;
-                record.codes = Some(set.clone());
-                record.pending_codes = None;
-                Written::Applied
-            }
-            _ => Written::ConditionFailed,
-        }))
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record)
+                    if has_live_grant(record, &claim.grant_id, now)
+                        && record.grant_claim.as_ref() == Some(claim) =>
+                {
+                    record.grant = None;
+                    record.grant_claim = None;
+                    record.codes = Some(set.clone());
+                    record.pending_codes = None;
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
     }
 }
 
@@ -510,12 +591,8 @@ fn has_live_grant(record: &UserRecord, grant_id: &str, now: OffsetDateTime) -> b
 
 #[async_trait]
 impl AuditLog for MemoryStore {
-    async fn append(&self, event: &SecurityEvent, _: OffsetDateTime) -> Result<(), StoreError> {
-        let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-        audit
-            .entry(event.user.clone())
-            .or_default()
-            .insert(AuditPosition::of(event).sort_key(), event.clone());
+    async fn append(&self, record: &Recorded) -> Result<(), StoreError> {
+        self.keep(record);
         Ok(())
     }
 

@@ -55,10 +55,6 @@ pub async fn regenerate_for(
         .send(&to, &token, grant.expires_at)
         .await
         .map_err(AdminResetError::EmailFailed)?;
-    if svc.store.grant_download(target, &grant).await? == Written::ConditionFailed {
-        return Err(AdminResetError::UserNotEnrolled);
-    }
-    info!("backup codes reset by an administrator; download link mailed");
     // The link mail above is what the user is told; the event goes to the trail and the bus.
     let event = svc
         .event(
@@ -68,6 +64,11 @@ pub async fn regenerate_for(
             source,
         )
         .with_remaining(0);
-    svc.events.emit(event, None).await;
+    let records = [svc.record(event, None)];
+    if svc.store.grant_download(target, &grant, &records).await? == Written::ConditionFailed {
+        return Err(AdminResetError::UserNotEnrolled);
+    }
+    info!("backup codes reset by an administrator; download link mailed");
+    svc.published(&records).await;
     Ok(grant)
 }

@@ -81,17 +81,20 @@ async fn start_replacement(
         secret: svc.sealer.seal(user, &secret),
         expires_at: now + PENDING_ENROLLMENT_LIFETIME,
     };
+    let records: Vec<_> = svc
+        .proof_record(record, &proof, StepUp::ReplaceAuthenticator, source)
+        .into_iter()
+        .collect();
     if svc
         .store
-        .start_replacement(user, &attempt, &proof, &replacement, now)
+        .start_replacement(user, &attempt, &proof, &replacement, now, &records)
         .await?
         == Written::ConditionFailed
     {
         return Err(EnrollError::InvalidCode);
     }
     info!("authenticator replacement started");
-    svc.proof_spent(record, &proof, StepUp::ReplaceAuthenticator, source)
-        .await;
+    svc.published(&records).await;
     Ok(secret)
 }
 
@@ -140,9 +143,11 @@ async fn confirm_replacement(
     let (attempt, step) = svc
         .check_totp(record, &replacement.secret, code, source)
         .await?;
+    let event = svc.event(EventKind::AuthenticatorReplaced, user, Actor::User, source);
+    let records = [svc.record(event, record.email.as_ref())];
     if svc
         .store
-        .confirm_replacement(user, &attempt, &replacement.secret, step, now)
+        .confirm_replacement(user, &attempt, &replacement.secret, step, now, &records)
         .await?
         == Written::ConditionFailed
     {
@@ -150,8 +155,7 @@ async fn confirm_replacement(
         return Err(EnrollError::InvalidCode);
     }
     info!("authenticator replaced");
-    let event = svc.event(EventKind::AuthenticatorReplaced, user, Actor::User, source);
-    svc.events.emit(event, record.email.as_ref()).await;
+    svc.published(&records).await;
     Ok(Confirmed::Replaced)
 }
 
@@ -296,6 +300,18 @@ async fn activate(
         FirstSet::Later => None,
     };
     let set = issued.as_ref().map(|i| &i.set);
+    let kinds: &[EventKind] = match issued {
+        Some(_) => &[EventKind::Enrolled, EventKind::CodesIssued],
+        None => &[EventKind::Enrolled],
+    };
+    let records: Vec<_> = kinds
+        .iter()
+        .map(|kind| {
+            let mut event = svc.event(*kind, user, Actor::User, source);
+            event.remaining_codes = issued.as_ref().map(|i| i.plaintext.len());
+            svc.record(event, email)
+        })
+        .collect();
     let written = svc
         .store
         .activate_totp(
@@ -307,6 +323,7 @@ async fn activate(
             set,
             pass,
             svc.clock.now(),
+            &records,
         )
         .await?;
     if written == Written::ConditionFailed {
@@ -314,14 +331,6 @@ async fn activate(
         return Err(EnrollError::InvalidCode);
     }
     info!(first_set = issued.is_some(), "TOTP enrollment confirmed");
-    let kinds: &[EventKind] = match issued {
-        Some(_) => &[EventKind::Enrolled, EventKind::CodesIssued],
-        None => &[EventKind::Enrolled],
-    };
-    for kind in kinds {
-        let mut event = svc.event(*kind, user, Actor::User, source);
-        event.remaining_codes = issued.as_ref().map(|i| i.plaintext.len());
-        svc.events.emit(event, email).await;
-    }
+    svc.published(&records).await;
     Ok(issued)
 }

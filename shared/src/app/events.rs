@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use tracing::error;
 
 use crate::{
     domain::{events::SecurityEvent, user::Email},
-    ports::{AuditLog, EventSink, SinkError},
+    ports::EventSink,
 };
 
 /// The metric a failed sink is counted in; the template's alarm watches it.
@@ -28,28 +27,8 @@ impl Events {
     }
 
     /// Hands `event` to every sink at once and waits for them all; `to` is the user's address.
-    /// A repeated event (`event.repeats`) is counted by the sinks that keep a count, and
-    /// reaches the others (the bus) once per window.
     pub async fn emit(&self, event: SecurityEvent, to: Option<&Email>) {
-        if event.repeats.is_none() {
-            return publish(self.sinks.iter(), &event, to).await;
-        }
-        let counted = self.sinks.iter().map(|sink| {
-            let event = &event;
-            async move { (sink, sink.count(event).await) }
-        });
-        let mut first = true;
-        let mut uncounted = vec![];
-        for (sink, outcome) in futures::future::join_all(counted).await {
-            match outcome {
-                Ok(None) => uncounted.push(sink),
-                Ok(Some(was_first)) => first &= was_first,
-                Err(err) => failed(sink.name(), &event, &err),
-            }
-        }
-        if first {
-            publish(uncounted.into_iter(), &event, to).await;
-        }
+        publish(self.sinks.iter(), &event, to).await
     }
 }
 
@@ -66,10 +45,10 @@ async fn publish(
     }
 }
 
-fn failed(sink: &str, event: &SecurityEvent, err: &SinkError) {
-    let cause = std::error::Error::source(err)
-        .map(ToString::to_string)
-        .unwrap_or_default();
+pub(crate) fn failed(sink: &str, event: &SecurityEvent, err: &dyn std::error::Error) {
+    let cause = err
+        .source()
+        .map_or_else(|| err.to_string(), ToString::to_string);
     error!(
         event = %event.kind,
         sink,
@@ -95,34 +74,6 @@ fn sink_failure_metric(sink: &str, kind: &str, event: &SecurityEvent) -> String 
         "event_type": kind,
     })
     .to_string()
-}
-
-/// The audit trail: every event, kept for the retention period.
-pub struct AuditSink {
-    pub log: Arc<dyn AuditLog>,
-    pub retention: time::Duration,
-}
-
-#[async_trait]
-impl EventSink for AuditSink {
-    fn name(&self) -> &'static str {
-        "audit"
-    }
-
-    async fn publish(&self, event: &SecurityEvent, _: Option<&Email>) -> Result<(), SinkError> {
-        self.log
-            .append(event, event.at + self.retention)
-            .await
-            .map_err(|e| SinkError(Box::new(e)))
-    }
-
-    async fn count(&self, event: &SecurityEvent) -> Result<Option<bool>, SinkError> {
-        self.log
-            .count(event, event.at + self.retention)
-            .await
-            .map(|count| Some(count == 1))
-            .map_err(|e| SinkError(Box::new(e)))
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::{
         access::Admin,
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
         codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
-        events::{Actor, EventKind, SecurityEvent, Source},
+        events::{Actor, EventKind, Recorded, SecurityEvent, Source},
         link_token::LinkSigner,
         proof::{Proof, StepUp},
         record::UserRecord,
@@ -35,7 +35,7 @@ use crate::{
         totp::TotpCode,
         user::{Email, UserId},
     },
-    ports::{Clock, Store, Written},
+    ports::{AuditLog, Clock, Store, Written},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -65,9 +65,14 @@ pub struct LinkSettings {
 #[derive(Clone)]
 pub struct Services {
     pub store: Arc<dyn Store>,
+    /// The audit trail, for the events that record no change of their own (a refusal).
+    pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,
     pub settings: Settings,
+    /// How long the trail keeps an event.
+    pub retention: time::Duration,
+    /// Where an event goes once the trail has it: the user's mail and the team's bus.
     pub events: Events,
 }
 
@@ -108,6 +113,49 @@ impl Services {
         SecurityEvent::new(kind, user, actor, source, self.clock.now())
     }
 
+    /// `event` as the trail keeps it; `to` is the address its mail goes to.
+    pub(crate) fn record(&self, event: SecurityEvent, to: Option<&Email>) -> Recorded {
+        Recorded {
+            expires_at: event.at + self.retention,
+            event,
+            to: to.cloned(),
+        }
+    }
+
+    /// After the change that kept `records` applied: each goes on to the mail and the bus.
+    pub(crate) async fn published(&self, records: &[Recorded]) {
+        for record in records {
+            self.events
+                .emit(record.event.clone(), record.to.as_ref())
+                .await;
+        }
+    }
+
+    /// An event that records no change (a refusal): the trail keeps it on its own, then it
+    /// goes on. A trail that fails is logged and counted, never the request's failure.
+    pub(crate) async fn recorded_alone(&self, event: SecurityEvent, to: Option<&Email>) {
+        let record = self.record(event, to);
+        if let Err(err) = self.audit.append(&record).await {
+            events::failed("audit", &record.event, &err);
+        }
+        self.published(std::slice::from_ref(&record)).await;
+    }
+
+    /// A repeated refusal (see `SecurityEvent::repeated`): the trail counts it, and only the
+    /// window's first goes on to the bus.
+    pub(crate) async fn counted(&self, event: SecurityEvent) {
+        let first = match self.audit.count(&event, event.at + self.retention).await {
+            Ok(count) => count == 1,
+            Err(err) => {
+                events::failed("audit", &event, &err);
+                true
+            }
+        };
+        if first {
+            self.events.emit(event, None).await;
+        }
+    }
+
     pub(crate) fn is_low(&self, remaining: usize) -> bool {
         remaining <= self.settings.low_codes_threshold
     }
@@ -124,7 +172,7 @@ impl Services {
         let event = self
             .event(EventKind::LockedOut, user, actor, source)
             .with_locked_until(self.clock.now() + self.settings.lockout.duration);
-        self.events.emit(event, to).await;
+        self.recorded_alone(event, to).await;
     }
 
     /// argon2id is deliberately slow: it runs on the hashing pool, off the async workers, in
@@ -297,10 +345,17 @@ impl FactorServices {
         let (attempt, proof) = self
             .check_step_up(&record, code, Actor::User, source)
             .await?;
-        if !self.spend_proof(admin.user(), &attempt, &proof).await? {
+        let records: Vec<_> = self
+            .proof_record(&record, &proof, authorised, source)
+            .into_iter()
+            .collect();
+        if !self
+            .spend_proof(admin.user(), &attempt, &proof, &records)
+            .await?
+        {
             return Err(AdminResetError::InvalidCode);
         }
-        self.proof_spent(&record, &proof, authorised, source).await;
+        self.published(&records).await;
         Ok(())
     }
 
@@ -311,46 +366,52 @@ impl FactorServices {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<bool, Fault> {
-        Ok(match proof {
+        let written = match proof {
             Proof::Totp { step } => {
-                self.store.use_totp_step(user, attempt, *step, None).await? == Written::Applied
+                self.store
+                    .use_totp_step(user, attempt, *step, None, records)
+                    .await?
             }
-            Proof::BackupCode { set_id, hash } => self
-                .store
-                .use_backup_code(user, attempt, set_id, hash, self.clock.now(), None)
-                .await?
-                .is_some(),
-        })
+            Proof::BackupCode { set_id, hash } => {
+                self.store
+                    .use_backup_code(user, attempt, set_id, hash, self.clock.now(), None, records)
+                    .await?
+            }
+        };
+        Ok(written == Written::Applied)
     }
 
     /// The trail's record of a backup code spent as a step-up proof: `backup_code_used`,
-    /// naming what it authorised, and mailed like any use. A TOTP proof leaves no event.
-    pub(crate) async fn proof_spent(
+    /// naming what it authorised, and mailed like any use; kept by the write that spends it.
+    /// A TOTP proof leaves no event.
+    pub(crate) fn proof_record(
         &self,
         record: &UserRecord,
         proof: &Proof,
         authorised: StepUp,
         source: &Source,
-    ) {
-        if let Proof::BackupCode { .. } = proof {
-            let mut event = self
-                .event(
-                    EventKind::BackupCodeUsed,
-                    &record.user_id,
-                    Actor::User,
-                    source,
-                )
-                .with_authorised(authorised);
-            event.remaining_codes = match authorised.removes_the_codes() {
-                true => Some(0),
-                false => record
-                    .codes
-                    .as_ref()
-                    .map(|set| set.remaining().saturating_sub(1)),
-            };
-            self.events.emit(event, record.email.as_ref()).await;
-        }
+    ) -> Option<Recorded> {
+        let Proof::BackupCode { .. } = proof else {
+            return None;
+        };
+        let mut event = self
+            .event(
+                EventKind::BackupCodeUsed,
+                &record.user_id,
+                Actor::User,
+                source,
+            )
+            .with_authorised(authorised);
+        event.remaining_codes = match authorised.removes_the_codes() {
+            true => Some(0),
+            false => record
+                .codes
+                .as_ref()
+                .map(|set| set.remaining().saturating_sub(1)),
+        };
+        Some(self.record(event, record.email.as_ref()))
     }
 
     /// The step a fresh TOTP code proves for `record`, if it is valid and not a replay. With no

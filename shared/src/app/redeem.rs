@@ -45,32 +45,33 @@ pub async fn redeem(
     };
     let Some(record) = held else {
         info!(user = %claims.user, "download link used, replaced, expired or being redeemed");
-        svc.events.emit(refused(), None).await;
+        svc.counted(refused()).await;
         return Err(RedeemError::LinkInvalid);
     };
     let email = record.email;
     let issued = svc.issue_codes().await?;
+    let event = svc
+        .event(
+            EventKind::DownloadLinkRedeemed,
+            &claims.user,
+            Actor::User,
+            source,
+        )
+        .with_remaining(issued.plaintext.len());
+    let records = [svc.record(event, email.as_ref())];
     match svc
         .store
-        .redeem_download(&claims.user, &claim, now, &issued.set)
+        .redeem_download(&claims.user, &claim, now, &issued.set, &records)
         .await?
     {
         Written::Applied => {
             info!(user = %claims.user, "download link redeemed; new backup codes issued");
-            let event = svc
-                .event(
-                    EventKind::DownloadLinkRedeemed,
-                    &claims.user,
-                    Actor::User,
-                    source,
-                )
-                .with_remaining(issued.plaintext.len());
-            svc.events.emit(event, email.as_ref()).await;
+            svc.published(&records).await;
             Ok(issued)
         }
         Written::ConditionFailed => {
             info!(user = %claims.user, "download link already used or replaced");
-            svc.events.emit(refused(), None).await;
+            svc.counted(refused()).await;
             Err(RedeemError::LinkInvalid)
         }
     }

@@ -37,14 +37,22 @@ pub async fn disable(
     let (attempt, proof) = svc
         .check_step_up(&record, proof, Actor::User, source)
         .await?;
-    if svc.store.disable_two_factor(user, &attempt, &proof).await? == Written::ConditionFailed {
+    // The proof's event first: the trail orders events of one second by when they were made.
+    let mut records: Vec<_> = svc
+        .proof_record(&record, &proof, StepUp::DisableTwoFactor, source)
+        .into_iter()
+        .collect();
+    let disabled = svc.event(EventKind::TwoFactorDisabled, user, Actor::User, source);
+    records.push(svc.record(disabled, record.email.as_ref()));
+    let written = svc
+        .store
+        .disable_two_factor(user, &attempt, &proof, &records)
+        .await?;
+    if written == Written::ConditionFailed {
         return Err(CodeSetError::InvalidCode);
     }
     info!("two-factor turned off by its owner");
-    svc.proof_spent(&record, &proof, StepUp::DisableTwoFactor, source)
-        .await;
-    let event = svc.event(EventKind::TwoFactorDisabled, user, Actor::User, source);
-    svc.events.emit(event, record.email.as_ref()).await;
+    svc.published(&records).await;
     Ok(())
 }
 
@@ -66,12 +74,14 @@ pub async fn disable_for(
         .await?
         .filter(UserRecord::is_enrolled)
         .ok_or(AdminResetError::UserNotEnrolled)?;
-    if svc.store.disable_two_factor_for(target).await? == Written::ConditionFailed {
+    let actor = Actor::Admin(admin.user().clone());
+    let event = svc.event(EventKind::TwoFactorDisabled, target, actor, source);
+    let records = [svc.record(event, target_record.email.as_ref())];
+    let written = svc.store.disable_two_factor_for(target, &records).await?;
+    if written == Written::ConditionFailed {
         return Err(AdminResetError::UserNotEnrolled);
     }
     info!("two-factor turned off by an administrator");
-    let actor = Actor::Admin(admin.user().clone());
-    let event = svc.event(EventKind::TwoFactorDisabled, target, actor, source);
-    svc.events.emit(event, target_record.email.as_ref()).await;
+    svc.published(&records).await;
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
     attempts::ReservedAttempt,
     codes::{BackupCode, SALT_LEN},
-    events::{Actor, EventKind, Source},
+    events::{Actor, EventKind, Recorded, Source},
     record::UserRecord,
     sign_in::SignInPass,
     totp::TotpCode,
@@ -36,8 +36,8 @@ pub struct Verified {
 /// answer nor its timing tells them apart. An unknown user's checks are counted too, so after
 /// `threshold` refusals they are `Locked` exactly as a known user is.
 ///
-/// An accepted code is an event (`totp_used`, audit only; `backup_code_used`, also mailed); so
-/// is the refusal that fills the ledger (`locked_out`). `source` is where the sign-in came from.
+/// An accepted code is an event, kept by the write that accepts it; so is the refusal that fills
+/// the ledger (`locked_out`). `source` is where the sign-in came from.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn verify(
     svc: &FactorServices,
@@ -77,20 +77,9 @@ async fn verify_leaving(
     let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
     let email = record.as_ref().and_then(|r| r.email.clone());
     let record_exists = record.is_some();
-    let outcome = check(svc, user, code, record, attempt, pass).await;
+    let outcome = check(svc, user, code, record, attempt, pass, source).await;
     match &outcome {
-        Ok(verified) => {
-            let (kind, remaining) = match verified.method {
-                Method::Totp => (EventKind::TotpUsed, None),
-                Method::BackupCode => (
-                    EventKind::BackupCodeUsed,
-                    Some(verified.remaining_backup_codes),
-                ),
-            };
-            let mut event = svc.event(kind, user, Actor::AuthServer, source);
-            event.remaining_codes = remaining;
-            svc.events.emit(event, email.as_ref()).await;
-        }
+        Ok((_, records)) => svc.published(records).await,
         // An unknown user's lock has no one to tell and no trail to keep.
         Err(VerifyError::InvalidCode) if last && record_exists => {
             svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
@@ -98,9 +87,11 @@ async fn verify_leaving(
         }
         Err(_) => {}
     }
-    outcome
+    outcome.map(|(verified, _)| verified)
 }
 
+/// The check, and on success what the accepting write recorded: `totp_used` (audit only) or
+/// `backup_code_used` (also mailed), caused by the auth server from `source`.
 async fn check(
     svc: &FactorServices,
     user: &UserId,
@@ -108,7 +99,8 @@ async fn check(
     record: Option<UserRecord>,
     attempt: Option<ReservedAttempt>,
     pass: Option<&SignInPass>,
-) -> Result<Verified, VerifyError> {
+    source: &Source,
+) -> Result<(Verified, Vec<Recorded>), VerifyError> {
     // Only an enrolled user whose attempt was counted can have a code accepted.
     let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
     if let Some(totp) = TotpCode::parse(code) {
@@ -116,16 +108,23 @@ async fn check(
         let (Some((record, attempt)), Some(step)) = (checked, step) else {
             return Err(VerifyError::InvalidCode);
         };
-        if svc.store.use_totp_step(user, &attempt, step, pass).await? == Written::ConditionFailed {
+        let event = svc.event(EventKind::TotpUsed, user, Actor::AuthServer, source);
+        let records = vec![svc.record(event, record.email.as_ref())];
+        let written = svc
+            .store
+            .use_totp_step(user, &attempt, step, pass, &records)
+            .await?;
+        if written == Written::ConditionFailed {
             return Err(VerifyError::InvalidCode);
         }
         info!(method = "totp", "verified");
         let remaining = record.codes.as_ref().map_or(0, |s| s.remaining());
-        return Ok(Verified {
+        let verified = Verified {
             method: Method::Totp,
             remaining_backup_codes: remaining,
             low: svc.is_low(remaining),
-        });
+        };
+        return Ok((verified, records));
     }
     let code = BackupCode::parse(code).ok_or(VerifyError::InvalidCode)?;
     let set = checked.as_ref().and_then(|(r, _)| r.codes.as_ref());
@@ -140,15 +139,33 @@ async fn check(
     if !unused {
         return Err(VerifyError::InvalidCode);
     }
-    let remaining = svc
+    // The set as the reservation read it, less this code: what the user has left unless
+    // another of their codes is being used at this same moment.
+    let remaining = set.remaining().saturating_sub(1);
+    let event = svc
+        .event(EventKind::BackupCodeUsed, user, Actor::AuthServer, source)
+        .with_remaining(remaining);
+    let records = vec![svc.record(event, record.email.as_ref())];
+    let written = svc
         .store
-        .use_backup_code(user, &attempt, &set.id, &hash, svc.clock.now(), pass)
-        .await?
-        .ok_or(VerifyError::InvalidCode)?;
+        .use_backup_code(
+            user,
+            &attempt,
+            &set.id,
+            &hash,
+            svc.clock.now(),
+            pass,
+            &records,
+        )
+        .await?;
+    if written == Written::ConditionFailed {
+        return Err(VerifyError::InvalidCode);
+    }
     info!(method = "backup_code", remaining, "verified");
-    Ok(Verified {
+    let verified = Verified {
         method: Method::BackupCode,
         remaining_backup_codes: remaining,
         low: svc.is_low(remaining),
-    })
+    };
+    Ok((verified, records))
 }

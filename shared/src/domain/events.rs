@@ -12,6 +12,16 @@ use super::{codes::random_id, display_text, proof::StepUp, user::UserId};
 /// event with a count, so a replay loop cannot push a user's real events out of sight.
 pub const REPEAT_WINDOW_SECONDS: i64 = 3600;
 
+/// An event as the trail keeps it: written in the same atomic step as the change it records,
+/// with the address its mail goes to (read before the change, which may remove it) and when
+/// the trail lets it go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub event: SecurityEvent,
+    pub to: Option<super::user::Email>,
+    pub expires_at: OffsetDateTime,
+}
+
 /// The longest `user_agent` kept; API Gateway passes whatever the client sent.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 

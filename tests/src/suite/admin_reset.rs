@@ -498,7 +498,7 @@ pub async fn a_held_link_refuses_other_redemptions_until_the_hold_lapses(app: Te
         backup_codes::domain::codes::IssuedCodes::generate(&hasher, 1, app.clock.now()).unwrap();
     assert_eq!(
         app.store
-            .redeem_download(&uma, &dead, app.clock.now(), &late.set)
+            .redeem_download(&uma, &dead, app.clock.now(), &late.set, &[])
             .await
             .unwrap(),
         backup_codes::ports::Written::ConditionFailed,

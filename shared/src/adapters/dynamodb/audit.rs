@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{corrupt, get_n, get_s, n, s, timestamp, user_key, DynamoStore, Item, TTL_ATTRIBUTE};
 use crate::{
     domain::{
-        events::{Actor, AuditPosition, EventKind, SecurityEvent, Source, UserAgent},
+        events::{Actor, AuditPosition, EventKind, Recorded, SecurityEvent, Source, UserAgent},
         proof::StepUp,
         user::UserId,
     },
@@ -35,45 +35,63 @@ fn fault(
     move |source| StoreError::Request { operation, source }
 }
 
+/// The address an event's mail goes to, until the notifier has sent it (see `notify`).
+pub(super) const MAIL_TO: &str = "mail_to";
+
+/// An event's item: what the trail keeps, and what the table's stream hands the notifier.
+pub(super) fn item(record: &Recorded) -> Item {
+    let event = &record.event;
+    let sort_key = AuditPosition::of(event).sort_key();
+    let mut item = Item::from([
+        (
+            super::PARTITION_KEY.to_owned(),
+            audit_item_key(&event.user, &sort_key),
+        ),
+        (AUDIT_USER.to_owned(), user_key(&event.user)),
+        (AUDIT_SORT_KEY.to_owned(), s(sort_key)),
+        ("event_id".to_owned(), s(&event.id)),
+        ("event_type".to_owned(), s(event.kind.name())),
+        ("event_at".to_owned(), n(event.at.unix_timestamp())),
+        ("actor".to_owned(), s(event.actor.label())),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            n(record.expires_at.unix_timestamp()),
+        ),
+    ]);
+    let mut put = |name: &str, value| {
+        item.insert(name.to_owned(), value);
+    };
+    if let Some(ip) = event.source.ip {
+        put("ip", s(ip.to_string()));
+    }
+    if let Some(agent) = &event.source.user_agent {
+        put("user_agent", s(agent.as_str()));
+    }
+    if event.source.reported {
+        put(SOURCE_REPORTED, AttributeValue::Bool(true));
+    }
+    if let Some(remaining) = event.remaining_codes {
+        put("remaining_codes", n(remaining));
+    }
+    if let Some(until) = event.locked_until {
+        put("locked_until", n(until.unix_timestamp()));
+    }
+    if let Some(step_up) = event.authorised {
+        put("authorised", s(step_up.name()));
+    }
+    if let Some(to) = &record.to {
+        put(MAIL_TO, s(to.as_str()));
+    }
+    item
+}
+
 #[async_trait]
 impl AuditLog for DynamoStore {
-    async fn append(
-        &self,
-        event: &SecurityEvent,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let sort_key = AuditPosition::of(event).sort_key();
-        let mut request = self
-            .client
+    async fn append(&self, record: &Recorded) -> Result<(), StoreError> {
+        self.client
             .put_item()
             .table_name(&self.table)
-            .item(super::PARTITION_KEY, audit_item_key(&event.user, &sort_key))
-            .item(AUDIT_USER, user_key(&event.user))
-            .item(AUDIT_SORT_KEY, s(sort_key))
-            .item("event_id", s(&event.id))
-            .item("event_type", s(event.kind.name()))
-            .item("event_at", n(event.at.unix_timestamp()))
-            .item("actor", s(event.actor.label()))
-            .item(TTL_ATTRIBUTE, n(expires_at.unix_timestamp()));
-        if let Some(ip) = event.source.ip {
-            request = request.item("ip", s(ip.to_string()));
-        }
-        if let Some(agent) = &event.source.user_agent {
-            request = request.item("user_agent", s(agent.as_str()));
-        }
-        if event.source.reported {
-            request = request.item(SOURCE_REPORTED, AttributeValue::Bool(true));
-        }
-        if let Some(remaining) = event.remaining_codes {
-            request = request.item("remaining_codes", n(remaining));
-        }
-        if let Some(until) = event.locked_until {
-            request = request.item("locked_until", n(until.unix_timestamp()));
-        }
-        if let Some(step_up) = event.authorised {
-            request = request.item("authorised", s(step_up.name()));
-        }
-        request
+            .set_item(Some(item(record)))
             .send()
             .await
             .map_err(|e| fault("append an audit event")(Box::new(e)))?;

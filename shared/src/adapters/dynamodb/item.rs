@@ -147,7 +147,7 @@ pub(super) fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSe
     }))
 }
 
-pub(super) fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
+fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
     let map = value.as_m().map_err(|_| corrupt("codes"))?;
     let mut codes = map
         .iter()

@@ -13,14 +13,18 @@ pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
 pub use self::table::ensure_table;
 
 use self::expressions::{codes_map, holding, leaving, spending, with_set, SET_CLAUSE};
-use self::item::{corrupt, get_n, get_s, parse_codes, parse_ledger, parse_record, timestamp, Item};
+use self::item::{corrupt, get_n, get_s, parse_ledger, parse_record, timestamp, Item};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     error::SdkError,
+    operation::transact_write_items::TransactWriteItemsError,
     operation::update_item::{builders::UpdateItemFluentBuilder, UpdateItemError},
     primitives::Blob,
-    types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
+    types::{
+        AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+        Update,
+    },
     Client,
 };
 use time::OffsetDateTime;
@@ -29,6 +33,7 @@ use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
+        events::Recorded,
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
         record::{PendingSet, Replacement, UserRecord},
@@ -126,6 +131,71 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Applies the conditional `request` and keeps `records` in one atomic write: the update
+    /// alone when it records nothing, else a transaction whose first item is the update, so a
+    /// failed condition there is `ConditionFailed` and nothing is written.
+    async fn change(
+        &self,
+        request: UpdateItemFluentBuilder,
+        records: &[Recorded],
+        operation: &'static str,
+    ) -> Result<Written, StoreError> {
+        if records.is_empty() {
+            return Ok(written(conditional(request, operation).await?));
+        }
+        let input = request.as_input();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(input.get_key().clone())
+            .set_update_expression(input.get_update_expression().clone())
+            .set_condition_expression(input.get_condition_expression().clone())
+            .set_expression_attribute_names(input.get_expression_attribute_names().clone())
+            .set_expression_attribute_values(input.get_expression_attribute_values().clone())
+            .build()
+            .map_err(|e| request_failed_with(operation, e))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for record in records {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(audit::item(record)))
+                .build()
+                .map_err(|e| request_failed_with(operation, e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // A transaction that meets a concurrent write to the same item is cancelled with
+        // `TransactionConflict` rather than serialized behind it: try it again, a few times.
+        let mut conflicts = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => return Ok(Written::Applied),
+                Err(err) => err,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
+            {
+                let codes: Vec<_> = cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|reason| reason.code().unwrap_or("None"))
+                    .collect();
+                if codes.first() == Some(&"ConditionalCheckFailed") {
+                    return Ok(Written::ConditionFailed);
+                }
+                if codes.contains(&"TransactionConflict") && conflicts < MAX_ATTEMPTS {
+                    conflicts += 1;
+                    continue;
+                }
+            }
+            return Err(request_failed_with(operation, err));
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -155,6 +225,16 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 fn b(bytes: &[u8]) -> AttributeValue {
     AttributeValue::B(Blob::new(bytes))
+}
+
+fn request_failed_with(
+    operation: &'static str,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Request {
+        operation,
+        source: Box::new(err),
+    }
 }
 
 fn request_failed(
@@ -434,6 +514,7 @@ impl Store for DynamoStore {
         set: Option<&BackupCodeSet>,
         pass: Option<&SignInPass>,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let mut request = request.expression_attribute_values(":since", n(at.unix_timestamp()));
@@ -464,7 +545,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":checked", b(&checked_secret.0))
             .expression_attribute_values(":step", n(step));
-        Ok(written(conditional(request, "activate TOTP").await?))
+        self.change(request, records, "activate TOTP").await
     }
 
     async fn start_replacement(
@@ -474,6 +555,7 @@ impl Store for DynamoStore {
         proof: &Proof,
         replacement: &Replacement,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let (request, spend, unspent) =
             spending(holding(self.update(user), attempt), proof, Some(at));
@@ -488,9 +570,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":replacement", b(&replacement.secret.0))
             .expression_attribute_values(":expires", n(replacement.expires_at.unix_timestamp()));
-        Ok(written(
-            conditional(request, "start replacing an authenticator").await?,
-        ))
+        self.change(request, records, "start replacing an authenticator")
+            .await
     }
 
     async fn confirm_replacement(
@@ -500,6 +581,7 @@ impl Store for DynamoStore {
         checked_secret: &SealedSecret,
         step: u64,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let request = holding(self.update(user), attempt)
             .update_expression(format!(
@@ -514,9 +596,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":checked", b(&checked_secret.0))
             .expression_attribute_values(":step", n(step))
             .expression_attribute_values(":at", n(at.unix_timestamp()));
-        Ok(written(
-            conditional(request, "confirm a replacement authenticator").await?,
-        ))
+        self.change(request, records, "confirm a replacement authenticator")
+            .await
     }
 
     async fn use_totp_step(
@@ -525,6 +606,7 @@ impl Store for DynamoStore {
         attempt: &ReservedAttempt,
         step: u64,
         pass: Option<&SignInPass>,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let request = request
@@ -536,7 +618,7 @@ impl Store for DynamoStore {
             ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":step", n(step));
-        Ok(written(conditional(request, "record a TOTP step").await?))
+        self.change(request, records, "record a TOTP step").await
     }
 
     async fn use_backup_code(
@@ -547,7 +629,8 @@ impl Store for DynamoStore {
         hash: &CodeHash,
         at: OffsetDateTime,
         pass: Option<&SignInPass>,
-    ) -> Result<Option<usize>, StoreError> {
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let request = request
             .update_expression(format!(
@@ -559,16 +642,8 @@ impl Store for DynamoStore {
             .expression_attribute_names("#code", hash.to_hex())
             .expression_attribute_values(":used_at", n(at.unix_timestamp().max(1)))
             .expression_attribute_values(":set_id", s(set_id))
-            .expression_attribute_values(":unused", n(0))
-            .return_values(ReturnValue::AllNew);
-        let Some(item) = conditional(request, "use a backup code").await? else {
-            return Ok(None);
-        };
-        let codes = item
-            .get("codes")
-            .ok_or_else(|| StoreError::Corrupt("codes missing after use".into()))
-            .and_then(parse_codes)?;
-        Ok(Some(codes.iter().filter(|c| c.used_at.is_none()).count()))
+            .expression_attribute_values(":unused", n(0));
+        self.change(request, records, "use a backup code").await
     }
 
     async fn consume_sign_in_pass(
@@ -595,6 +670,7 @@ impl Store for DynamoStore {
         proof: &Proof,
         pending: &PendingSet,
         at: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let (request, spend, unspent) =
             spending(holding(self.update(user), attempt), proof, Some(at));
@@ -617,9 +693,8 @@ impl Store for DynamoStore {
                 ":pending_expires",
                 n(pending.expires_at.unix_timestamp()),
             );
-        Ok(written(
-            conditional(request, "put a pending backup code set").await?,
-        ))
+        self.change(request, records, "put a pending backup code set")
+            .await
     }
 
     async fn activate_pending_set(
@@ -627,6 +702,7 @@ impl Store for DynamoStore {
         user: &UserId,
         set_id: &str,
         now: OffsetDateTime,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         // Each active attribute takes its pending twin's value, in the same write.
         let request = self
@@ -642,9 +718,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":id", s(set_id))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
-        Ok(written(
-            conditional(request, "activate a pending backup code set").await?,
-        ))
+        self.change(request, records, "activate a pending backup code set")
+            .await
     }
 
     async fn remove_code_sets(
@@ -652,6 +727,7 @@ impl Store for DynamoStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         // The sets go, so a backup code as the proof is spent by going with them.
         let (request, spend, unspent) = spending(holding(self.update(user), attempt), proof, None);
@@ -667,9 +743,8 @@ impl Store for DynamoStore {
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
             .expression_attribute_values(":active", s(ACTIVE));
-        Ok(written(
-            conditional(request, "remove the backup code sets").await?,
-        ))
+        self.change(request, records, "remove the backup code sets")
+            .await
     }
 
     async fn disable_two_factor(
@@ -677,6 +752,7 @@ impl Store for DynamoStore {
         user: &UserId,
         attempt: &ReservedAttempt,
         proof: &Proof,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         // Whatever the proof is, it goes with the factor it belonged to: only its condition.
         let (request, _, unspent) = spending(holding(self.update(user), attempt), proof, None);
@@ -686,24 +762,28 @@ impl Store for DynamoStore {
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
             .expression_attribute_values(":active", s(ACTIVE));
-        Ok(written(conditional(request, "turn two-factor off").await?))
+        self.change(request, records, "turn two-factor off").await
     }
 
-    async fn disable_two_factor_for(&self, user: &UserId) -> Result<Written, StoreError> {
+    async fn disable_two_factor_for(
+        &self,
+        user: &UserId,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
         let request = self
             .update(user)
             .update_expression(format!("REMOVE {FACTOR_ATTRIBUTES}"))
             .condition_expression("totp_state = :active")
             .expression_attribute_values(":active", s(ACTIVE));
-        Ok(written(
-            conditional(request, "turn a user's two-factor off").await?,
-        ))
+        self.change(request, records, "turn a user's two-factor off")
+            .await
     }
 
     async fn grant_download(
         &self,
         user: &UserId,
         grant: &DownloadGrant,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let request = self
             .update(user)
@@ -715,7 +795,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":grant", s(&grant.id))
             .expression_attribute_values(":expires", n(grant.expires_at.unix_timestamp()));
-        Ok(written(conditional(request, "grant a download").await?))
+        self.change(request, records, "grant a download").await
     }
 
     async fn claim_download(
@@ -749,6 +829,7 @@ impl Store for DynamoStore {
         claim: &GrantClaim,
         now: OffsetDateTime,
         set: &BackupCodeSet,
+        records: &[Recorded],
     ) -> Result<Written, StoreError> {
         let request = with_set(self.update(user), set)
             .update_expression(format!(
@@ -762,6 +843,6 @@ impl Store for DynamoStore {
             .expression_attribute_values(":grant", s(&claim.grant_id))
             .expression_attribute_values(":claim", s(&claim.id))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
-        Ok(written(conditional(request, "redeem a download").await?))
+        self.change(request, records, "redeem a download").await
     }
 }
