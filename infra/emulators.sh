@@ -58,7 +58,7 @@ start_ministack() {
   local others=()
   for name in $(compgen -e | grep '^AWS_ENDPOINT_URL_' || true); do others+=(-u "$name"); done
   env "${others[@]}" TMPDIR="$scratch" BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" IOT_MTLS_ENABLED=0 \
-    SERVICES=cloudformation,s3,lambda,apigateway,dynamodb,secretsmanager,ses,cognito-idp,iam,logs,monitoring,sts \
+    SERVICES=cloudformation,s3,lambda,apigateway,dynamodb,dynamodbstreams,secretsmanager,ses,cognito-idp,iam,logs,monitoring,sts,sqs,events \
     AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
     AWS_DEFAULT_REGION=us-east-1 python3 "$(dirname "${BASH_SOURCE[0]}")/ministack_launch.py" >"$EMULATOR_ROOT/ministack.log" 2>&1 &
   EMULATOR_PIDS+=($!)

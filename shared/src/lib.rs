@@ -14,4 +14,6 @@ pub mod ports;
 pub mod presentation;
 #[cfg(feature = "aws")]
 pub mod runtime;
+#[cfg(feature = "aws")]
+pub mod stream;
 pub mod wiring;

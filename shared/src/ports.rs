@@ -318,6 +318,36 @@ pub trait EventSink: Send + Sync {
     async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError>;
 }
 
+/// What the notifier knows of an event's delivery, so that a retried batch sends nothing twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// This notifier holds the event until the hold lapses; `sent` names the sinks that
+    /// already have it (from an earlier try).
+    Held { sent: Vec<String> },
+    /// Every sink has it: nothing to do.
+    Done,
+    /// Another try holds it now (a concurrent retry): try again later.
+    Busy,
+}
+
+/// Where the notifier keeps, per event id, which sinks have it.
+#[async_trait]
+pub trait Deliveries: Send + Sync {
+    /// Holds `event_id` for this notifier until `until`, unless it is done or held.
+    async fn hold(
+        &self,
+        event_id: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Delivery, StoreError>;
+
+    /// `sink` has the event: a later try skips it.
+    async fn sent(&self, event_id: &str, sink: &str) -> Result<(), StoreError>;
+
+    /// Every sink has it (`done`), or a sink failed and the hold is let go for the retry.
+    async fn release(&self, event_id: &str, done: bool) -> Result<(), StoreError>;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the event sink failed")]
 pub struct SinkError(#[source] pub Box<dyn std::error::Error + Send + Sync>);

@@ -20,6 +20,7 @@ use crate::{
         VerifyApi,
     },
     ports::{EventSink, SystemClock},
+    stream::NotifyFunction,
     wiring::{audit_api, Wiring},
 };
 
@@ -182,6 +183,23 @@ pub async fn run_cognito_trigger() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let trigger = &trigger;
         async move { Ok::<Value, Error>(trigger.handle(event.payload).await?) }
+    }))
+    .await
+}
+
+/// The notify function: the same cold start (no keys: it opens no secret and signs nothing),
+/// then each batch of the table's stream to `NotifyFunction`.
+pub async fn run_notify() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let aws = aws_config::load_from_env().await;
+    let start = ColdStart::new(&config, &aws)?;
+    let function = NotifyFunction {
+        notifier: start.wiring()?.notifier(start.store.clone()),
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let function = &function;
+        async move { Ok::<Value, Error>(function.handle(&event.payload).await?) }
     }))
     .await
 }

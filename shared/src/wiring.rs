@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::{
-    app::{events::Events, FactorServices, LinkSettings, Services},
+    app::{events::Events, notify::Notifier, FactorServices, LinkSettings, Services},
     cognito::CognitoTrigger,
     config::Config,
     domain::{
@@ -18,7 +18,7 @@ use crate::{
     http::{
         AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
     },
-    ports::{AuditLog, Clock, EventSink, Mailer, Store},
+    ports::{AuditLog, Clock, Deliveries, EventSink, Mailer, Store},
     presentation::event_mail::MailSink,
 };
 
@@ -44,13 +44,20 @@ impl Wiring<'_> {
             hasher: CodeHasher::new(self.config.hash_cost)?,
             settings: self.config.settings.clone(),
             retention: self.config.audit_retention,
-            events: self.events(),
         })
     }
 
-    /// Once kept, an event goes to the user's mail (the kinds `NOTIFY` keeps) and the event
-    /// bus if there is one.
-    fn events(&self) -> Events {
+    /// The notify function: once kept, an event goes to the user's mail (the kinds `NOTIFY`
+    /// keeps) and the event bus if there is one; `deliveries` remembers which have it.
+    pub fn notifier(&self, deliveries: Arc<dyn Deliveries>) -> Notifier {
+        Notifier {
+            sinks: self.sinks(),
+            deliveries,
+            clock: self.clock.clone(),
+        }
+    }
+
+    fn sinks(&self) -> Events {
         let mail = MailSink {
             mailer: self.mailer.clone(),
             product: self.config.settings.product.clone(),

@@ -59,6 +59,7 @@ pub async fn answer(app: &TestApp, user: &str, code: &str) -> bool {
         .handle(verify_event(user, code))
         .await
         .expect("verify answers");
+    app.deliver().await;
     out["response"]["answerCorrect"]
         .as_bool()
         .expect("a boolean")

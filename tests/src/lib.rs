@@ -3,12 +3,14 @@
 
 pub mod browser;
 pub mod cognito;
+pub mod stream;
 pub mod suite;
 
 use std::sync::{Arc, Mutex};
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
+    app::notify::Notifier,
     config::Config,
     domain::{
         codes::HashCost,
@@ -16,7 +18,8 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
     },
     http::{dispatch_any, Functions},
-    ports::{Clock, EventSink, MailError, Mailer, OutgoingMail, Storage},
+    ports::{Clock, Deliveries, EventSink, MailError, Mailer, OutgoingMail, Storage},
+    stream::deliver_batch,
     wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -230,16 +233,6 @@ pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     (client, table)
 }
 
-pub async fn store(backend: Backend) -> Arc<dyn Storage> {
-    match backend {
-        Backend::Memory => Arc::new(MemoryStore::new()),
-        Backend::DynamoDb => {
-            let (client, table) = fresh_table().await;
-            Arc::new(dynamodb::DynamoStore::new(client, table))
-        }
-    }
-}
-
 /// The configuration every test app is built from, through production's `Config` parsing:
 /// a cheap hash cost, the product "Acme", links under `LINK_BASE_URL`, and defaults otherwise.
 pub fn test_config() -> Config {
@@ -285,9 +278,33 @@ impl Reply {
     }
 }
 
+/// Where a test app finds the events its requests kept, for the notifier it runs after each
+/// request as the table's stream runs the notify function.
+pub enum Outbox {
+    Memory(Arc<MemoryStore>),
+    Stream {
+        feed: stream::StreamFeed,
+        /// The delivery marks, through a client of their own (so request counts and fault
+        /// proxies on the app's client see only the requests' own traffic).
+        marks: Arc<dynamodb::DynamoStore>,
+    },
+}
+
+impl Outbox {
+    fn deliveries(&self) -> Arc<dyn Deliveries> {
+        match self {
+            Outbox::Memory(store) => store.clone(),
+            Outbox::Stream { marks, .. } => marks.clone(),
+        }
+    }
+}
+
 pub struct TestApp {
     /// Every function, wired as production wires them, from `config`.
     pub functions: Arc<Functions>,
+    /// The notify function's notifier, over the same mailer and bus.
+    pub notifier: Arc<Notifier>,
+    pub outbox: Option<Outbox>,
     pub config: Config,
     pub clock: Arc<TestClock>,
     pub store: Arc<dyn Storage>,
@@ -420,7 +437,8 @@ fn wire(
     (sealing_key, signing_key): (&SecretKey, &SecretKey),
     sender: &Arc<dyn Mailer>,
     bus: Option<Arc<dyn EventSink>>,
-) -> Functions {
+    outbox: Option<&Outbox>,
+) -> (Functions, Notifier) {
     let wiring = Wiring {
         config,
         store: store.clone(),
@@ -429,27 +447,59 @@ fn wire(
         mailer: sender.clone(),
         bus,
     };
-    wiring
+    let functions = wiring
         .functions(
             Keyring::new(sealing_key.clone(), vec![]),
             Keyring::new(signing_key.clone(), vec![]),
         )
-        .expect("the test configuration builds")
+        .expect("the test configuration builds");
+    let deliveries = outbox.map_or_else(
+        || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
+        Outbox::deliveries,
+    );
+    (functions, wiring.notifier(deliveries))
 }
 
 impl TestApp {
+    /// Over a new store of `backend`, whose kept events are delivered after each request.
     pub async fn new(backend: Backend) -> Self {
-        Self::with_store(store(backend).await)
-    }
-
-    pub fn with_store(store: Arc<dyn Storage>) -> Self {
         let mailer = Arc::new(RecordingMailer::default());
-        Self::with_store_and_mailer(store, mailer.clone(), mailer)
+        Self::with_mailer(backend, mailer.clone(), mailer).await
     }
 
     /// `mailer` sends; `recorder` is what tests read (the same object unless a real mailer is used).
-    pub fn with_store_and_mailer(
+    pub async fn with_mailer(
+        backend: Backend,
+        mailer: Arc<dyn Mailer>,
+        recorder: Arc<RecordingMailer>,
+    ) -> Self {
+        let (store, outbox): (Arc<dyn Storage>, Outbox) = match backend {
+            Backend::Memory => {
+                let store = Arc::new(MemoryStore::new());
+                (store.clone(), Outbox::Memory(store))
+            }
+            Backend::DynamoDb => {
+                let (client, table) = fresh_table().await;
+                let marks = dynamodb::DynamoStore::new(dynamodb_client().await, table.clone());
+                let outbox = Outbox::Stream {
+                    feed: stream::StreamFeed::new(&table),
+                    marks: Arc::new(marks),
+                };
+                (Arc::new(dynamodb::DynamoStore::new(client, table)), outbox)
+            }
+        };
+        Self::build(store, Some(outbox), mailer, recorder)
+    }
+
+    /// Over `store`, with no notifier run: for tests that count or break the table's requests.
+    pub fn with_store(store: Arc<dyn Storage>) -> Self {
+        let mailer = Arc::new(RecordingMailer::default());
+        Self::build(store, None, mailer.clone(), mailer)
+    }
+
+    fn build(
         store: Arc<dyn Storage>,
+        outbox: Option<Outbox>,
         mailer: Arc<dyn Mailer>,
         recorder: Arc<RecordingMailer>,
     ) -> Self {
@@ -460,16 +510,19 @@ impl TestApp {
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         )));
         let config = test_config();
-        let functions = wire(
+        let (functions, notifier) = wire(
             &config,
             &store,
             clock.clone(),
             (&sealing_key, &signing_key),
             &mailer,
             None,
+            outbox.as_ref(),
         );
         Self {
             functions: Arc::new(functions),
+            notifier: Arc::new(notifier),
+            outbox,
             config,
             clock,
             store,
@@ -485,14 +538,17 @@ impl TestApp {
     /// leaves it, over the same store, clock, keys and mailer.
     pub fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) {
         change(&mut self.config);
-        self.functions = Arc::new(wire(
+        let (functions, notifier) = wire(
             &self.config,
             &self.store,
             self.clock.clone(),
             (&self.sealing_key, &self.signing_key),
             &self.sender,
             self.bus.clone(),
-        ));
+            self.outbox.as_ref(),
+        );
+        self.functions = Arc::new(functions);
+        self.notifier = Arc::new(notifier);
     }
 
     /// The Cognito triggers' function over the same store, clock, keys and mailer.
@@ -521,6 +577,7 @@ impl TestApp {
         let request =
             lambda_http::request::from_str(&call.event().to_string()).expect("valid event");
         let response = dispatch_any(&self.functions, request).await;
+        self.deliver().await;
         let (parts, body) = response.into_parts();
         let text = match body {
             Body::Text(t) => t,
@@ -531,6 +588,34 @@ impl TestApp {
             status: parts.status,
             headers: parts.headers,
             text,
+        }
+    }
+
+    /// Hands the events kept since the last delivery to the notifier, as the table's stream
+    /// does in production; one that fails is tried again at the next delivery.
+    pub async fn deliver(&self) {
+        match &self.outbox {
+            None => {}
+            Some(Outbox::Memory(store)) => {
+                let failed = {
+                    let mut failed = vec![];
+                    for record in store.take_outbox() {
+                        if self.notifier.notify(&record).await.is_err() {
+                            failed.push(record);
+                        }
+                    }
+                    failed
+                };
+                store.return_to_outbox(failed);
+            }
+            Some(Outbox::Stream { feed, .. }) => {
+                let batch = feed.read().await;
+                if batch["Records"].as_array().is_some_and(Vec::is_empty) {
+                    return;
+                }
+                let answer = deliver_batch(&self.notifier, &batch).await;
+                feed.answered(&batch, answer.as_ref().map_err(|_| ()));
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use backup_codes::adapters::ses::SesMailer;
 use fantoccini::{Client, Locator};
 use integration_tests::{
     browser::{chromium, screenshot, tempdir, wait_for_file},
-    mail_in_moto, ses_client_with_sender, store, Backend, RecordingMailer, TestApp,
+    mail_in_moto, ses_client_with_sender, Backend, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
 
@@ -44,11 +44,12 @@ async fn main_text(client: &Client) -> String {
 async fn a_person_redeems_the_emailed_link_in_chromium() {
     let from = "security@acme.example";
     let mailer = Arc::new(SesMailer::new(ses_client_with_sender(from).await, from));
-    let mut app = TestApp::with_store_and_mailer(
-        store(Backend::DynamoDb).await,
+    let mut app = TestApp::with_mailer(
+        Backend::DynamoDb,
         mailer,
         Arc::new(RecordingMailer::default()),
-    );
+    )
+    .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     app.reconfigure(|config| config.link_base_url = Some(base.clone()));

@@ -6,12 +6,12 @@
 use backup_codes::domain::sign_in::Unenrolled;
 use integration_tests::{
     cognito::{create_event, password_passed, tokens_issued, verify_event},
-    store, Backend, Call, TestApp,
+    Backend, Call, TestApp,
 };
 use serde_json::{json, Value};
 
 async fn app() -> TestApp {
-    let mut app = TestApp::with_store(store(Backend::DynamoDb).await);
+    let mut app = TestApp::new(Backend::DynamoDb).await;
     app.reconfigure(|c| c.unenrolled_users = Unenrolled::Require);
     app
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use backup_codes::{cognito::TriggerError, domain::sign_in::Unenrolled};
 use integration_tests::{
     cognito::{answer, token_event, tokens_issued},
-    store, Backend, TestApp,
+    Backend, TestApp,
 };
 use serde_json::json;
 
@@ -20,7 +20,7 @@ const SIGN_IN_SOURCES: [&str; 4] = [
 ];
 
 async fn app() -> TestApp {
-    TestApp::with_store(store(Backend::DynamoDb).await)
+    TestApp::new(Backend::DynamoDb).await
 }
 
 async fn generate(

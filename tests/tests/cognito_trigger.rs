@@ -8,12 +8,12 @@ use std::sync::Arc;
 use backup_codes::{cognito::TriggerError, domain::sign_in::Unenrolled};
 use integration_tests::{
     cognito::{answer, define_event, entry, fixture, password_passed, verify_event},
-    store, Backend, Call, TestApp,
+    Backend, Call, TestApp,
 };
 use serde_json::{json, Value};
 
 async fn app() -> TestApp {
-    TestApp::with_store(store(Backend::DynamoDb).await)
+    TestApp::new(Backend::DynamoDb).await
 }
 
 /// (challengeName, issueTokens, failAuthentication) as Define answers.

@@ -42,7 +42,10 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
     let mut functions: Vec<String> = Function::ALL
         .iter()
         .map(|f| f.name())
-        .chain([backup_codes::cognito::FUNCTION_NAME])
+        .chain([
+            backup_codes::cognito::FUNCTION_NAME,
+            backup_codes::stream::FUNCTION_NAME,
+        ])
         .map(str::to_owned)
         .collect();
     functions.sort();

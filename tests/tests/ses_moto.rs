@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use backup_codes::adapters::ses::SesMailer;
 use integration_tests::{
-    mail_in_moto, ses_client_with_sender, store, Backend, Call, RecordingMailer, TestApp,
+    mail_in_moto, ses_client_with_sender, Backend, Call, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
 use serde_json::json;
@@ -18,11 +18,12 @@ async fn app_with_ses(from: &str, verify_sender: bool) -> TestApp {
         )
     };
     let mailer = Arc::new(SesMailer::new(client, from));
-    TestApp::with_store_and_mailer(
-        store(Backend::DynamoDb).await,
+    TestApp::with_mailer(
+        Backend::DynamoDb,
         mailer,
         Arc::new(RecordingMailer::default()),
     )
+    .await
 }
 
 #[tokio::test]

@@ -79,6 +79,10 @@ fn template_routes_match_the_spec_the_served_routes_and_their_authorizers() {
             .unwrap_or(&Mapping::new())
         {
             let p = &event["Properties"];
+            if event["Type"] == "DynamoDB" {
+                assert_eq!(binary, "notify", "only the notifier reads the stream");
+                continue;
+            }
             assert_eq!(event["Type"], "HttpApi", "event {name:?}");
             assert_eq!(tagged_str(&p["ApiId"]).as_deref(), Some("Api"));
             let authorizer = p["Auth"]["Authorizer"]
@@ -300,18 +304,29 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
             .collect();
         actions.sort();
         actions.dedup();
-        // The audit function reads trails through the index: no keys, no writes, no mail.
-        let mut expected = if binary_of(function) == "audit" {
-            vec!["dynamodb:Query"]
-        } else {
-            vec![
-                "dynamodb:GetItem",
+        // The audit function reads trails through the index: no keys, no writes, no mail. Only
+        // notify mails and puts bus events (off the request path), and admin-regenerate mails
+        // the link that is its answer.
+        let serving = [
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "secretsmanager:GetSecretValue",
+        ];
+        let mut expected = match binary_of(function).as_str() {
+            "audit" => vec!["dynamodb:Query"],
+            "notify" => vec![
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
                 "dynamodb:UpdateItem",
-                "dynamodb:PutItem",
                 "events:PutEvents",
-                "secretsmanager:GetSecretValue",
                 "ses:SendEmail",
-            ]
+                "sqs:SendMessage",
+            ],
+            "admin-regenerate" => [serving.as_slice(), &["ses:SendEmail"]].concat(),
+            _ => serving.to_vec(),
         };
         expected.extend([
             "logs:CreateLogStream",
@@ -322,8 +337,8 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
         expected.sort();
         assert_eq!(actions, expected, "{name}");
     }
-    // Every HTTP function, and the Cognito triggers' function.
-    assert_eq!(roles.len(), Function::ALL.len() + 1);
+    // Every HTTP function, the Cognito triggers' function and the notifier.
+    assert_eq!(roles.len(), Function::ALL.len() + 2);
 }
 
 #[test]
@@ -345,6 +360,10 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
     assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], TTL_ATTRIBUTE);
     assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"], "NEW_IMAGE",
+        "the outbox the notifier reads"
+    );
     let index = &p["GlobalSecondaryIndexes"][0];
     assert_eq!(index["IndexName"], AUDIT_INDEX);
     assert_eq!(index["KeySchema"][0]["AttributeName"], AUDIT_USER);
@@ -602,4 +621,52 @@ fn cors_takes_a_list_of_origins_and_exposes_what_the_components_read() {
             "{method}"
         );
     }
+}
+
+/// The outbox's far side: new audit items only, each batch retried a bounded number of times
+/// (split to find the record that fails), what is given up kept on a queue with an alarm.
+#[test]
+fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure_queue() {
+    let template = template();
+    let notify = of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| binary_of(f) == "notify")
+        .expect("a notify function")
+        .1;
+    let events = notify["Properties"]["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1);
+    let stream = events.values().next().unwrap();
+    assert_eq!(stream["Type"], "DynamoDB");
+    let p = &stream["Properties"];
+    assert_eq!(tagged_str(&p["Stream"]).as_deref(), Some("Table.StreamArn"));
+    assert_eq!(p["BisectBatchOnFunctionError"], true);
+    assert_eq!(
+        strings_in(&p["FunctionResponseTypes"]),
+        ["ReportBatchItemFailures"]
+    );
+    let retries = p["MaximumRetryAttempts"].as_u64().expect("bounded retries");
+    assert!((1..=10).contains(&retries), "{retries} retries");
+    let queue = tagged_str(&p["DestinationConfig"]["OnFailure"]["Destination"])
+        .expect("an on-failure destination");
+    let queue = queue.trim_end_matches(".Arn");
+    assert_eq!(template["Resources"][queue]["Type"], "AWS::SQS::Queue");
+    let alarmed = of_type(&template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .any(|(_, alarm)| {
+            alarm["Properties"]["Namespace"] == "AWS/SQS"
+                && tagged_str(&alarm["Properties"]["Dimensions"][0]["Value"]).as_deref()
+                    == Some(&format!("{queue}.QueueName"))
+        });
+    assert!(alarmed, "an alarm watches {queue}");
+
+    let filters = p["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT"]));
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"][AUDIT_USER]["S"],
+        serde_json::json!([{ "exists": true }]),
+        "new audit items only: no user item, no update, no delivery mark"
+    );
 }

@@ -12,7 +12,7 @@ use integration_tests::{
         check_state, chromium, click, eventually, js, screenshot, tempdir, unexpected_console,
         Component,
     },
-    store, Backend, RecordingMailer, TestApp,
+    Backend, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
 use local_server::home::Home;
@@ -40,11 +40,12 @@ async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
     let work = tempdir("ui-admin");
     let outbox = work.join("outbox");
     let mailer = Arc::new(OutboxMailer::new(&outbox, "security@acme.example").unwrap());
-    let mut app = TestApp::with_store_and_mailer(
-        store(Backend::Memory).await,
+    let mut app = TestApp::with_mailer(
+        Backend::Memory,
         mailer,
         Arc::new(RecordingMailer::default()),
-    );
+    )
+    .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     app.reconfigure(|config| config.link_base_url = Some(base.clone()));

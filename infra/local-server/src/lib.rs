@@ -7,10 +7,14 @@ pub mod options;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
-use backup_codes::http::{
-    dispatch_any,
-    response::{ApiError, ErrorCode},
-    Functions,
+use backup_codes::{
+    adapters::memory::MemoryStore,
+    app::notify::Notifier,
+    http::{
+        dispatch_any,
+        response::{ApiError, ErrorCode},
+        Functions,
+    },
 };
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
@@ -34,16 +38,55 @@ pub async fn serve_with_home(
     functions: Arc<Functions>,
     home: Home,
 ) -> std::io::Result<()> {
+    serve_local(listener, functions, home, None).await
+}
+
+/// The notify function, run in-process: after each request, the events the memory store kept
+/// go to the notifier, as the table's stream hands them to the notify function on AWS. One
+/// that fails is tried again after the next request.
+pub struct InProcessNotify {
+    pub store: Arc<MemoryStore>,
+    pub notifier: Notifier,
+}
+
+impl InProcessNotify {
+    async fn deliver(&self) {
+        let mut failed = vec![];
+        for record in self.store.take_outbox() {
+            if self.notifier.notify(&record).await.is_err() {
+                failed.push(record);
+            }
+        }
+        self.store.return_to_outbox(failed);
+    }
+}
+
+/// `serve_with_home`, with the notifier run after each request when there is one.
+pub async fn serve_local(
+    listener: TcpListener,
+    functions: Arc<Functions>,
+    home: Home,
+    notify: Option<InProcessNotify>,
+) -> std::io::Result<()> {
     let home = Arc::new(home);
+    let notify = notify.map(Arc::new);
     loop {
         let (stream, _) = listener.accept().await?;
         let functions = functions.clone();
         let home = home.clone();
+        let notify = notify.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let functions = functions.clone();
                 let home = home.clone();
-                async move { Ok::<_, Infallible>(handle(&functions, &home, req).await) }
+                let notify = notify.clone();
+                async move {
+                    let response = handle(&functions, &home, req).await;
+                    if let Some(notify) = notify {
+                        notify.deliver().await;
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -19,7 +19,7 @@ use local_server::{
     check_loopback,
     home::Home,
     options::{Options, StoreKind},
-    serve_with_home,
+    serve_local, InProcessNotify,
 };
 use tokio::net::TcpListener;
 
@@ -36,7 +36,7 @@ async fn run() -> Result<(), String> {
     let options = Options::parse(std::env::args().skip(1))?;
     check_loopback(&options.addr)?;
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
-    let store: Arc<dyn Storage> = match options.store {
+    let (store, memory): (Arc<dyn Storage>, _) = match options.store {
         StoreKind::Memory => {
             // Memory forgets everything on exit, so keys that live as long are enough.
             for (name, keys) in [
@@ -48,7 +48,8 @@ async fn run() -> Result<(), String> {
                     *keys = Some(Keyring::new(SecretKey::generate(), vec![]));
                 }
             }
-            Arc::new(MemoryStore::new())
+            let store = Arc::new(MemoryStore::new());
+            (store.clone(), Some(store))
         }
         #[cfg(feature = "dynamodb")]
         StoreKind::DynamoDb => {
@@ -64,7 +65,7 @@ async fn run() -> Result<(), String> {
                     .unwrap_or_default();
                 format!("cannot use DynamoDB table {table}: {e}: {cause}")
             })?;
-            Arc::new(dynamodb::DynamoStore::new(client, table))
+            (Arc::new(dynamodb::DynamoStore::new(client, table)), None)
         }
         #[cfg(not(feature = "dynamodb"))]
         StoreKind::DynamoDb => {
@@ -106,6 +107,11 @@ async fn run() -> Result<(), String> {
     let functions = wiring
         .functions(sealing_keys, signing_keys)
         .map_err(|e| e.to_string())?;
+    // Over DynamoDB the table's stream is the notify function's on AWS; over memory it runs here.
+    let notify = memory.map(|store| InProcessNotify {
+        notifier: wiring.notifier(store.clone()),
+        store,
+    });
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \
          (API Gateway's JWT authorizer checks it in production); for local use only"
@@ -116,7 +122,7 @@ async fn run() -> Result<(), String> {
     let home = Home {
         outbox: Some(options.outbox.clone()),
     };
-    serve_with_home(listener, Arc::new(functions), home)
+    serve_local(listener, Arc::new(functions), home, notify)
         .await
         .map_err(|e| e.to_string())
 }

@@ -21,7 +21,7 @@ use crate::{
         sign_in::SignInPass,
         user::{Email, UserId},
     },
-    ports::{AuditLog, AuditPage, Store, StoreError, Written},
+    ports::{AuditLog, AuditPage, Deliveries, Delivery, Store, StoreError, Written},
 };
 
 #[derive(Default)]
@@ -34,6 +34,55 @@ pub struct MemoryStore {
     audit: Mutex<HashMap<UserId, BTreeMap<String, SecurityEvent>>>,
     /// Events kept since the notifier last took them: what DynamoDB's stream is to the table.
     outbox: Mutex<Vec<Recorded>>,
+    /// Per event id: the sinks that have it, whether all do, and how long a try holds it.
+    deliveries: Mutex<HashMap<String, DeliveryMarks>>,
+}
+
+#[derive(Default)]
+struct DeliveryMarks {
+    sent: Vec<String>,
+    done: bool,
+    held_until: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+impl Deliveries for MemoryStore {
+    async fn hold(
+        &self,
+        event_id: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Delivery, StoreError> {
+        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        let marks = all.entry(event_id.to_owned()).or_default();
+        Ok(if marks.done {
+            Delivery::Done
+        } else if marks.held_until.is_some_and(|held| held > now) {
+            Delivery::Busy
+        } else {
+            marks.held_until = Some(until);
+            Delivery::Held {
+                sent: marks.sent.clone(),
+            }
+        })
+    }
+
+    async fn sent(&self, event_id: &str, sink: &str) -> Result<(), StoreError> {
+        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(event_id.to_owned())
+            .or_default()
+            .sent
+            .push(sink.to_owned());
+        Ok(())
+    }
+
+    async fn release(&self, event_id: &str, done: bool) -> Result<(), StoreError> {
+        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        let marks = all.entry(event_id.to_owned()).or_default();
+        marks.held_until = None;
+        marks.done |= done;
+        Ok(())
+    }
 }
 
 impl MemoryStore {
@@ -76,6 +125,13 @@ impl MemoryStore {
     /// notifier after each request, as DynamoDB's stream hands the notify function new items.
     pub fn take_outbox(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts back events the notifier failed to deliver, for its next try.
+    pub fn return_to_outbox(&self, records: Vec<Recorded>) {
+        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = std::mem::replace(&mut *outbox, records);
+        outbox.extend(newer);
     }
 
     /// Taken only inside `with_users`, so the two maps change together.
@@ -596,7 +652,11 @@ impl AuditLog for MemoryStore {
         Ok(())
     }
 
-    async fn count(&self, event: &SecurityEvent, _: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn count(
+        &self,
+        event: &SecurityEvent,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
         let trail = audit.entry(event.user.clone()).or_default();
         // The first repeat's time places the event; later ones find it by the repeat key.
@@ -611,6 +671,19 @@ impl AuditLog for MemoryStore {
         });
         let count = kept.repeats.unwrap_or(0) + 1;
         kept.repeats = Some(count);
+        if count == 1 {
+            // The window's first repeat makes the item, which is what the notifier is told of.
+            let first = Recorded {
+                event: kept.clone(),
+                to: None,
+                expires_at,
+            };
+            drop(audit);
+            self.outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(first);
+        }
         Ok(count)
     }
 

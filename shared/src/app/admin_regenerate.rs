@@ -69,6 +69,5 @@ pub async fn regenerate_for(
         return Err(AdminResetError::UserNotEnrolled);
     }
     info!("backup codes reset by an administrator; download link mailed");
-    svc.published(&records).await;
     Ok(grant)
 }

@@ -94,7 +94,6 @@ async fn start_replacement(
         return Err(EnrollError::InvalidCode);
     }
     info!("authenticator replacement started");
-    svc.published(&records).await;
     Ok(secret)
 }
 
@@ -155,7 +154,6 @@ async fn confirm_replacement(
         return Err(EnrollError::InvalidCode);
     }
     info!("authenticator replaced");
-    svc.published(&records).await;
     Ok(Confirmed::Replaced)
 }
 
@@ -331,6 +329,5 @@ async fn activate(
         return Err(EnrollError::InvalidCode);
     }
     info!(first_set = issued.is_some(), "TOTP enrollment confirmed");
-    svc.published(&records).await;
     Ok(issued)
 }

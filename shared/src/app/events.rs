@@ -1,21 +1,18 @@
-//! Sending security events to their sinks. A sink that fails never fails the request that
-//! caused the event: the failure is logged with the event type and counted in a CloudWatch
-//! metric (embedded metric format, read from the function's log).
+//! The sinks a kept security event goes to (see `notify`). A sink that fails is logged with the
+//! event type and counted in a CloudWatch metric (embedded metric format, read from the
+//! function's log); the event is retried, never lost.
 
 use std::sync::Arc;
 
 use tracing::error;
 
-use crate::{
-    domain::{events::SecurityEvent, user::Email},
-    ports::EventSink,
-};
+use crate::{domain::events::SecurityEvent, ports::EventSink};
 
 /// The metric a failed sink is counted in; the template's alarm watches it.
 pub const METRIC_NAMESPACE: &str = "BackupCodes";
 pub const SINK_FAILURES_METRIC: &str = "EventSinkFailures";
 
-/// Every sink the function was built with.
+/// Every sink the notifier was built with, in the order it hands them an event.
 #[derive(Clone, Default)]
 pub struct Events {
     sinks: Vec<Arc<dyn EventSink>>,
@@ -26,22 +23,8 @@ impl Events {
         Self { sinks }
     }
 
-    /// Hands `event` to every sink at once and waits for them all; `to` is the user's address.
-    pub async fn emit(&self, event: SecurityEvent, to: Option<&Email>) {
-        publish(self.sinks.iter(), &event, to).await
-    }
-}
-
-async fn publish(
-    sinks: impl Iterator<Item = &Arc<dyn EventSink>>,
-    event: &SecurityEvent,
-    to: Option<&Email>,
-) {
-    let sent = sinks.map(|sink| async move { (sink.name(), sink.publish(event, to).await) });
-    for (sink, outcome) in futures::future::join_all(sent).await {
-        if let Err(err) = outcome {
-            failed(sink, event, &err);
-        }
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn EventSink>> {
+        self.sinks.iter()
     }
 }
 

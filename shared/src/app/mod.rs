@@ -8,6 +8,7 @@ pub mod enroll;
 pub mod errors;
 pub mod events;
 pub mod hashing;
+pub mod notify;
 pub mod redeem;
 pub mod two_factor;
 pub mod verify;
@@ -18,7 +19,6 @@ use tracing::warn;
 
 use self::{
     errors::{AdminResetError, CheckFailed, Fault, Locked},
-    events::Events,
     hashing::HashingPool,
 };
 
@@ -72,8 +72,6 @@ pub struct Services {
     pub settings: Settings,
     /// How long the trail keeps an event.
     pub retention: time::Duration,
-    /// Where an event goes once the trail has it: the user's mail and the team's bus.
-    pub events: Events,
 }
 
 /// What a code check accepts as proof.
@@ -122,37 +120,20 @@ impl Services {
         }
     }
 
-    /// After the change that kept `records` applied: each goes on to the mail and the bus.
-    pub(crate) async fn published(&self, records: &[Recorded]) {
-        for record in records {
-            self.events
-                .emit(record.event.clone(), record.to.as_ref())
-                .await;
-        }
-    }
-
-    /// An event that records no change (a refusal): the trail keeps it on its own, then it
-    /// goes on. A trail that fails is logged and counted, never the request's failure.
+    /// An event that records no change (a refusal): the trail keeps it on its own. A trail
+    /// that fails is logged and counted, never the request's failure: the refusal stands.
     pub(crate) async fn recorded_alone(&self, event: SecurityEvent, to: Option<&Email>) {
         let record = self.record(event, to);
         if let Err(err) = self.audit.append(&record).await {
             events::failed("audit", &record.event, &err);
         }
-        self.published(std::slice::from_ref(&record)).await;
     }
 
-    /// A repeated refusal (see `SecurityEvent::repeated`): the trail counts it, and only the
-    /// window's first goes on to the bus.
+    /// A repeated refusal (see `SecurityEvent::repeated`): the trail counts it on one item,
+    /// which the notifier sees once, when the window's first repeat makes it.
     pub(crate) async fn counted(&self, event: SecurityEvent) {
-        let first = match self.audit.count(&event, event.at + self.retention).await {
-            Ok(count) => count == 1,
-            Err(err) => {
-                events::failed("audit", &event, &err);
-                true
-            }
-        };
-        if first {
-            self.events.emit(event, None).await;
+        if let Err(err) = self.audit.count(&event, event.at + self.retention).await {
+            events::failed("audit", &event, &err);
         }
     }
 
@@ -355,7 +336,6 @@ impl FactorServices {
         {
             return Err(AdminResetError::InvalidCode);
         }
-        self.published(&records).await;
         Ok(())
     }
 

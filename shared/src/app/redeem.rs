@@ -66,7 +66,6 @@ pub async fn redeem(
     {
         Written::Applied => {
             info!(user = %claims.user, "download link redeemed; new backup codes issued");
-            svc.published(&records).await;
             Ok(issued)
         }
         Written::ConditionFailed => {

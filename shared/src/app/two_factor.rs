@@ -52,7 +52,6 @@ pub async fn disable(
         return Err(CodeSetError::InvalidCode);
     }
     info!("two-factor turned off by its owner");
-    svc.published(&records).await;
     Ok(())
 }
 
@@ -82,6 +81,5 @@ pub async fn disable_for(
         return Err(AdminResetError::UserNotEnrolled);
     }
     info!("two-factor turned off by an administrator");
-    svc.published(&records).await;
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
     attempts::ReservedAttempt,
     codes::{BackupCode, SALT_LEN},
-    events::{Actor, EventKind, Recorded, Source},
+    events::{Actor, EventKind, Source},
     record::UserRecord,
     sign_in::SignInPass,
     totp::TotpCode,
@@ -78,20 +78,16 @@ async fn verify_leaving(
     let email = record.as_ref().and_then(|r| r.email.clone());
     let record_exists = record.is_some();
     let outcome = check(svc, user, code, record, attempt, pass, source).await;
-    match &outcome {
-        Ok((_, records)) => svc.published(records).await,
-        // An unknown user's lock has no one to tell and no trail to keep.
-        Err(VerifyError::InvalidCode) if last && record_exists => {
-            svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
-                .await;
-        }
-        Err(_) => {}
+    // An unknown user's lock has no one to tell and no trail to keep.
+    if matches!(outcome, Err(VerifyError::InvalidCode)) && last && record_exists {
+        svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
+            .await;
     }
-    outcome.map(|(verified, _)| verified)
+    outcome
 }
 
-/// The check, and on success what the accepting write recorded: `totp_used` (audit only) or
-/// `backup_code_used` (also mailed), caused by the auth server from `source`.
+/// The check; an accepting write records `totp_used` (audit only) or `backup_code_used` (also
+/// mailed), caused by the auth server from `source`.
 async fn check(
     svc: &FactorServices,
     user: &UserId,
@@ -100,7 +96,7 @@ async fn check(
     attempt: Option<ReservedAttempt>,
     pass: Option<&SignInPass>,
     source: &Source,
-) -> Result<(Verified, Vec<Recorded>), VerifyError> {
+) -> Result<Verified, VerifyError> {
     // Only an enrolled user whose attempt was counted can have a code accepted.
     let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
     if let Some(totp) = TotpCode::parse(code) {
@@ -124,7 +120,7 @@ async fn check(
             remaining_backup_codes: remaining,
             low: svc.is_low(remaining),
         };
-        return Ok((verified, records));
+        return Ok(verified);
     }
     let code = BackupCode::parse(code).ok_or(VerifyError::InvalidCode)?;
     let set = checked.as_ref().and_then(|(r, _)| r.codes.as_ref());
@@ -167,5 +163,5 @@ async fn check(
         remaining_backup_codes: remaining,
         low: svc.is_low(remaining),
     };
-    Ok((verified, records))
+    Ok(verified)
 }

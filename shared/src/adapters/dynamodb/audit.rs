@@ -201,7 +201,7 @@ impl AuditLog for DynamoStore {
     }
 }
 
-fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> {
+pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, StoreError> {
     let text = |name: &str| get_s(item, name).ok_or_else(|| corrupt(name));
     let kind = text("event_type")?
         .parse::<EventKind>()

@@ -3,8 +3,10 @@
 //! `UpdateItem` on that map entry, which DynamoDB serializes per item.
 
 mod audit;
+mod deliveries;
 mod expressions;
 mod item;
+pub mod stream;
 mod table;
 
 use std::collections::HashMap;
@@ -248,7 +250,7 @@ fn request_failed(
 }
 
 /// Sends a conditional update, turning a failed condition into an outcome instead of an error.
-async fn conditional(
+pub(super) async fn conditional(
     request: UpdateItemFluentBuilder,
     operation: &'static str,
 ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
@@ -267,7 +269,7 @@ async fn conditional(
 
 /// Sends a conditional update that answers the item after it applied, or as it was when its
 /// condition failed (empty when there was no item).
-async fn reading(
+pub(super) async fn reading(
     request: UpdateItemFluentBuilder,
     operation: &'static str,
 ) -> Result<Result<Item, Item>, StoreError> {

@@ -63,6 +63,14 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                 .attribute_definitions(attribute(AUDIT_SORT_KEY)?)
                 .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
                 .global_secondary_indexes(index)
+                // The outbox the notify function reads, as the template's table has it.
+                .stream_specification(
+                    aws_sdk_dynamodb::types::StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+                        .build()
+                        .map_err(|e| fault("describe the table's stream")(Box::new(e)))?,
+                )
                 .send()
                 .await
                 .map_err(|e| fault("create the table")(Box::new(e)))?;

@@ -1,0 +1,70 @@
+//! The transactional outbox's far side: an event the trail kept (in the same write as its
+//! change) goes to the user's mail and the team's bus, off the request path. Delivery is at
+//! least once towards a sink that fails, and never twice towards one that took it: each sink
+//! that has an event is marked (`Deliveries`), so a retried batch skips it.
+
+use std::sync::Arc;
+
+use tracing::info;
+
+use super::events::{failed, Events};
+use crate::{
+    domain::events::Recorded,
+    ports::{Clock, Deliveries, Delivery, SinkError, StoreError},
+};
+
+/// How long one try holds an event: longer than the function's timeout, so a try that died
+/// mid-delivery is retried only once its hold lapses.
+pub const HOLD: time::Duration = time::Duration::minutes(2);
+
+pub struct Notifier {
+    pub sinks: Events,
+    pub deliveries: Arc<dyn Deliveries>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("a sink refused the event")]
+    Sink(#[from] SinkError),
+    #[error("another try holds the event")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Notifier {
+    /// Hands `record` to every sink that does not have it yet. An error leaves the event to
+    /// a retry, which sends only to the sinks that did not take it.
+    #[tracing::instrument(skip_all, fields(event = %record.event.kind))]
+    pub async fn notify(&self, record: &Recorded) -> Result<(), NotifyError> {
+        let id = &record.event.id;
+        let now = self.clock.now();
+        let sent = match self.deliveries.hold(id, now, now + HOLD).await? {
+            Delivery::Done => return Ok(()),
+            Delivery::Busy => return Err(NotifyError::Busy),
+            Delivery::Held { sent } => sent,
+        };
+        // Every sink is tried, so a mail service that is down does not hold the bus back.
+        let mut refused = None;
+        for sink in self.sinks.iter() {
+            if sent.iter().any(|name| name == sink.name()) {
+                continue;
+            }
+            match sink.publish(&record.event, record.to.as_ref()).await {
+                Ok(()) => self.deliveries.sent(id, sink.name()).await?,
+                Err(err) => {
+                    failed(sink.name(), &record.event, &err);
+                    refused = Some(err);
+                }
+            }
+        }
+        if let Some(err) = refused {
+            self.deliveries.release(id, false).await?;
+            return Err(err.into());
+        }
+        self.deliveries.release(id, true).await?;
+        info!("security event delivered");
+        Ok(())
+    }
+}

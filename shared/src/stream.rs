@@ -1,0 +1,54 @@
+//! The notify function: a batch of the table's stream in, and out the answer Lambda's event
+//! source mapping reads (`ReportBatchItemFailures`). Records are delivered in order; the first
+//! that fails stops the batch, since the mapping retries from it and everything after it.
+
+use serde_json::{json, Value};
+use tracing::warn;
+
+use crate::{
+    adapters::dynamodb::stream::{records, StreamError},
+    app::notify::Notifier,
+};
+
+/// The function's name: its crate under `functions/` and its binary.
+pub const FUNCTION_NAME: &str = "notify";
+
+pub struct NotifyFunction {
+    pub notifier: Notifier,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchFailed {
+    /// The batch's first record failed: the whole batch is retried, and, with
+    /// `BisectBatchOnFunctionError`, split to find the record that fails.
+    #[error("the first record of the batch was not delivered: {0}")]
+    FirstRecord(String),
+    #[error(transparent)]
+    Unreadable(#[from] StreamError),
+}
+
+impl NotifyFunction {
+    pub async fn handle(&self, event: &Value) -> Result<Value, BatchFailed> {
+        deliver_batch(&self.notifier, event).await
+    }
+}
+
+/// Each record of the batch `event` to `notifier`, in order, until one fails.
+pub async fn deliver_batch(notifier: &Notifier, event: &Value) -> Result<Value, BatchFailed> {
+    for (index, record) in records(event)?.into_iter().enumerate() {
+        let outcome = match &record.image {
+            Ok(None) => Ok(()),
+            Ok(Some(recorded)) => notifier.notify(recorded).await.map_err(|e| e.to_string()),
+            Err(unreadable) => Err(format!("unreadable record: {unreadable}")),
+        };
+        let Err(reason) = outcome else { continue };
+        warn!(%reason, sequence = %record.sequence, "stream record not delivered");
+        if index == 0 {
+            return Err(BatchFailed::FirstRecord(reason));
+        }
+        return Ok(json!({
+            "batchItemFailures": [{ "itemIdentifier": record.sequence }]
+        }));
+    }
+    Ok(json!({ "batchItemFailures": [] }))
+}
