@@ -31,6 +31,9 @@ PACKAGES = ROOT / "target" / "lambda"
 STACK_NAME = "backup-codes"
 ARTIFACT_BUCKET = "backup-codes-artifacts"
 SENDER = "no-reply@example.com"
+# The team's own event bus, and the queue a rule on it fills: what the team's tools would read.
+EVENT_BUS = "backup-codes-team-bus"
+BUS_QUEUE = "backup-codes-bus-events"
 ADMIN_GROUP = "backup-codes-admins"
 REGION = "us-east-1"
 # The origin of the test's sign-in page (tests/deployed/challenge_page), a team's own site: the
@@ -145,14 +148,30 @@ def deploy() -> Stack:
     """The stack as a team with a pool deploys it: CognitoUserPoolArn names their pool, whose
     settings are then read and sent back with the triggers attached (the README's steps)."""
     pool = create_user_pool()
+    create_bus_with_queue()
     stack = deploy_stack(STACK_NAME, {
         "JwtIssuer": pool.issuer,
         "JwtAudience": pool.audience,
         "SenderAddress": SENDER,
         "CognitoUserPoolArn": pool.arn,
+        "EventBusName": EVENT_BUS,
     }, pool)
     attach_triggers(pool, stack.outputs["CognitoChallengeFunctionArn"])
     return stack
+
+
+def create_bus_with_queue() -> str:
+    """The bus a team names in EventBusName, with a rule that sends every backup-codes event to
+    a queue. Answers the queue's URL."""
+    events, sqs = client("events"), client("sqs")
+    events.create_event_bus(Name=EVENT_BUS)
+    url = sqs.create_queue(QueueName=BUS_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="backup-codes-to-queue", EventBusName=EVENT_BUS,
+                    EventPattern=json.dumps({"source": ["backup-codes"]}))
+    events.put_targets(Rule="backup-codes-to-queue", EventBusName=EVENT_BUS,
+                       Targets=[{"Id": "queue", "Arn": arn}])
+    return url
 
 
 def deploy_with_created_pool(stack_name: str) -> Stack:

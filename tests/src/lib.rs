@@ -220,6 +220,19 @@ pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
         .await
 }
 
+/// The notify function's notifier over `app`'s mailer and bus, marking deliveries in `marks`.
+pub fn notifier_over(app: &TestApp, marks: Arc<dyn Deliveries>) -> Notifier {
+    Wiring {
+        config: &app.config,
+        store: app.store.clone(),
+        audit: app.store.clone(),
+        clock: app.clock.clone(),
+        mailer: app.sender.clone(),
+        bus: app.bus.clone(),
+    }
+    .notifier(marks)
+}
+
 /// A new table for every test, so tests never see each other's users.
 pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     let client = dynamodb_client().await;
