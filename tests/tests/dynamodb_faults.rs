@@ -15,7 +15,7 @@ use std::{
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use backup_codes::{
-    adapters::dynamodb::{self, DynamoStore, MAX_ATTEMPTS, PARTITION_KEY},
+    adapters::dynamodb::{self, DynamoStore, AUDIT_INDEX, AUDIT_USER, MAX_ATTEMPTS, PARTITION_KEY},
     domain::{
         codes::random_id,
         link_token::{DownloadGrant, LinkSigner},
@@ -185,6 +185,22 @@ async fn item(table: &str, user: &str) -> HashMap<String, AttributeValue> {
     item
 }
 
+/// How many events `user`'s trail holds.
+async fn trail_len(table: &str, user: &str) -> usize {
+    dynamodb_client()
+        .await
+        .query()
+        .table_name(table)
+        .index_name(AUDIT_INDEX)
+        .key_condition_expression("#owner = :owner")
+        .expression_attribute_names("#owner", AUDIT_USER)
+        .expression_attribute_values(":owner", AttributeValue::S(format!("user#{user}")))
+        .send()
+        .await
+        .unwrap()
+        .count as usize
+}
+
 fn assert_unavailable(what: &str, reply: &Reply) {
     assert_eq!(
         reply.status,
@@ -288,8 +304,10 @@ async fn a_throttling_or_failing_table_is_503_after_bounded_retries() {
 
 /// Runs `operation` once for every point at which the table can stop answering (after 0, 1,
 /// ... of its requests), each time on fresh users made by `setup`, and checks that each user's
-/// item is unchanged whenever the operation answered 503; then runs it to success.
-async fn fails_cleanly_at_every_step<S, Op>(name: &str, setup: S, operation: Op)
+/// item and trail are unchanged whenever the operation answered 503; then runs it to success,
+/// which adds `events` to the last user's trail with its change: never a change without its
+/// event, nor an event without its change.
+async fn fails_cleanly_at_every_step<S, Op>(name: &str, events: usize, setup: S, operation: Op)
 where
     S: AsyncFn(&TestApp) -> (Vec<&'static str>, String),
     Op: AsyncFn(&TestApp, &str) -> Reply,
@@ -300,18 +318,34 @@ where
         proxy.set(Mode::Forward);
         let (users, code) = setup(&app).await;
         let mut before = vec![];
+        let mut trails = vec![];
         for user in &users {
             before.push(item(&table, user).await);
+            trails.push(trail_len(&table, user).await);
         }
         proxy.fail_after(k, Fault::ServerError);
         let reply = operation(&app, &code).await;
         proxy.set(Mode::Forward);
+        let mut trails_after = vec![];
+        for user in &users {
+            trails_after.push(trail_len(&table, user).await);
+        }
         if reply.status.is_success() {
+            let last = users.len() - 1;
+            assert_eq!(
+                trails_after[last] - trails[last],
+                events,
+                "{name}: the change and its events, together"
+            );
             println!("fault: {name}: completes in {k} table requests; each earlier failure left every record as it was");
             assert!(k > 0, "{name} succeeded without the table");
             return;
         }
         assert_unavailable(&format!("{name}, table gone after {k} requests"), &reply);
+        assert_eq!(
+            trails, trails_after,
+            "{name}, table gone after {k} requests: no event without its change"
+        );
         for (user, before) in users.iter().zip(before) {
             let after = item(&table, user).await;
             let changed: Vec<&String> = after
@@ -339,6 +373,7 @@ where
 async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     fails_cleanly_at_every_step(
         "verify a backup code",
+        1,
         async |app: &TestApp| {
             let (_, codes) = app.enrolled("ana").await;
             (vec!["ana"], codes[0].clone())
@@ -348,6 +383,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     .await;
     fails_cleanly_at_every_step(
         "verify a TOTP code",
+        1,
         async |app: &TestApp| {
             let (secret, _) = app.enrolled("ana").await;
             app.next_step();
@@ -358,6 +394,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     .await;
     fails_cleanly_at_every_step(
         "confirm enrollment",
+        2,
         async |app: &TestApp| {
             let started = app
                 .send(Call::new("POST", "/v1/totp/enrollment").user("ana"))
@@ -376,8 +413,10 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     )
     .await;
     for method in ["POST", "DELETE"] {
+        // A regenerated set is recorded when it is activated; a removal, at once.
         fails_cleanly_at_every_step(
             &format!("{method} /v1/backup-codes"),
+            usize::from(method == "DELETE"),
             async |app: &TestApp| {
                 let (secret, _) = app.enrolled("ana").await;
                 app.next_step();
@@ -396,6 +435,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     }
     fails_cleanly_at_every_step(
         "admin reset",
+        1,
         async |app: &TestApp| {
             let (secret, _) = app.enrolled("root").await;
             app.enrolled("ana").await;
@@ -407,6 +447,7 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
     .await;
     fails_cleanly_at_every_step(
         "redeem a download link",
+        1,
         async |app: &TestApp| {
             let (secret, _) = app.enrolled("root").await;
             app.enrolled("ana").await;
