@@ -143,6 +143,135 @@ async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<S
     }
 }
 
+/// The CPU of whole backup-code verifies (reserve, hash, use, record) next to the CPU of as many
+/// bare argon2id hashes, in one run: what the verify adds to its one hash.
+async fn bench_cpu_ratio(svc: &FactorServices, clock: &SteppingClock) {
+    const N: usize = 60;
+    let mut codes = vec![];
+    let mut user_n = 0;
+    while codes.len() < N {
+        user_n += 1;
+        let (user, _, issued) = enrolled(svc, clock, &format!("cpu-{user_n}")).await;
+        codes.extend(issued.display().into_iter().map(|c| (user.clone(), c)));
+    }
+    let source = Source::default();
+    let hasher = CodeHasher::new(HashCost::default()).unwrap();
+    let code = BackupCode::parse("abcde-12345").unwrap();
+    let (mut verify_cpu, mut hash_cpu) = (0.0, 0.0);
+    // Alternating halves, so neither side always runs on a warmer machine.
+    for half in codes.chunks(N / 2) {
+        let before = cpu_seconds();
+        for (user, code) in half {
+            verify::verify(svc, user, code, &source).await.unwrap();
+        }
+        verify_cpu += cpu_seconds() - before;
+        let before = cpu_seconds();
+        for _ in half {
+            hasher.hash(&code, &[7u8; 16]).unwrap();
+        }
+        hash_cpu += cpu_seconds() - before;
+    }
+    let ratio = verify_cpu / hash_cpu.max(0.001);
+    println!(
+        "CPU per backup-code verify {:.1} ms, per argon2id hash {:.1} ms: {ratio:.2}x \
+         (target <= 1.10x, {})",
+        verify_cpu * 1000.0 / N as f64,
+        hash_cpu * 1000.0 / N as f64,
+        if ratio <= 1.10 { "within" } else { "OVER" }
+    );
+}
+
+/// Counts the requests a DynamoDB client sends.
+#[derive(Clone, Debug, Default)]
+struct RequestCount(Arc<std::sync::atomic::AtomicUsize>);
+
+impl RequestCount {
+    fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCount {
+    fn name(&self) -> &'static str {
+        "RequestCount"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// DynamoDB requests per verify, by outcome, next to the targets.
+async fn bench_requests(svc: &FactorServices, clock: &SteppingClock, count: &RequestCount) {
+    let source = Source::default();
+    let (user, secret, issued) = enrolled(svc, clock, "requests").await;
+    let codes = issued.display();
+    let row = |what: &str, target: &str, n: usize| {
+        let within = target
+            .trim_start_matches("<= ")
+            .parse::<usize>()
+            .is_ok_and(|t| n <= t);
+        println!(
+            "DynamoDB requests, {what:<34} {n}  (target {target}, {})",
+            if within { "within" } else { "OVER" }
+        );
+    };
+    count.take();
+    verify::verify(svc, &user, &codes[0], &source)
+        .await
+        .unwrap();
+    row("backup code accepted", "<= 2", count.take());
+    clock.0.fetch_add(30, Ordering::SeqCst);
+    let totp = secret.code_at_step(step_at(clock.now()));
+    verify::verify(svc, &user, &totp, &source).await.unwrap();
+    row("TOTP code accepted", "<= 2", count.take());
+    verify::verify(svc, &user, &codes[0], &source)
+        .await
+        .unwrap_err();
+    row("used code refused", "<= 1", count.take());
+    let ghost = UserId::parse("requests-ghost").unwrap();
+    verify::verify(svc, &ghost, &codes[1], &source)
+        .await
+        .unwrap_err();
+    row("unknown user refused", "<= 1", count.take());
+    for _ in 0..8 {
+        verify::verify(svc, &user, &codes[0], &source)
+            .await
+            .unwrap_err();
+    }
+    count.take();
+    verify::verify(svc, &user, &codes[0], &source)
+        .await
+        .unwrap_err();
+    row("refusal that locks (+ locked_out)", "<= 2", count.take());
+    verify::verify(svc, &user, &codes[1], &source)
+        .await
+        .unwrap_err();
+    row("locked user refused", "<= 1", count.take());
+}
+
+fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices {
+    // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
+    let config = Config::from_lookup(|_| None).unwrap();
+    let wiring = Wiring {
+        config: &config,
+        store: store.clone(),
+        audit: store,
+        clock,
+        mailer: Arc::new(Discard),
+        bus: None,
+    };
+    wiring
+        .factor_services(Keyring::new(SecretKey::generate(), vec![]))
+        .unwrap()
+}
+
 async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let clock = Arc::new(SteppingClock(AtomicI64::new(1_800_000_000)));
     // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
@@ -222,6 +351,9 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
         wrong_totp_known,
     );
     report(&format!("TOTP code, unknown user ({label})"), totp_unknown);
+    if label == "memory" {
+        bench_cpu_ratio(&svc, &clock).await;
+    }
     bench_racing_redemptions(label, svc, clock).await;
 }
 
@@ -256,9 +388,18 @@ async fn main() {
             dynamodb::ensure_table(&client, &table).await.unwrap();
             bench_store(
                 "DynamoDB (ministack)",
-                Arc::new(dynamodb::DynamoStore::new(client, table)),
+                Arc::new(dynamodb::DynamoStore::new(client, table.clone())),
             )
             .await;
+            let count = RequestCount::default();
+            let counted = aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(count.clone())
+                .build();
+            let store =
+                dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(counted), table);
+            let clock = Arc::new(SteppingClock(AtomicI64::new(1_900_000_000)));
+            let svc = wired(Arc::new(store), clock.clone());
+            bench_requests(&svc, &clock, &count).await;
         }
         Err(_) => println!(
             "DynamoDB figures skipped: AWS_ENDPOINT_URL_DYNAMODB is not set (use infra/bench.sh)"

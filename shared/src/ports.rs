@@ -314,6 +314,12 @@ pub trait EventSink: Send + Sync {
     /// The name failures are logged and counted under.
     fn name(&self) -> &'static str;
 
+    /// Whether `publish` would send anything for `event`: the notifier marks deliveries only
+    /// for events some sink takes (a TOTP sign-in with no bus costs it no write).
+    fn takes(&self, _event: &SecurityEvent, _to: Option<&Email>) -> bool {
+        true
+    }
+
     /// `to` is the user's address, for a sink that writes to them.
     async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError>;
 }

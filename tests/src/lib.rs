@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cognito;
+pub mod runtime_api;
 pub mod stream;
 pub mod suite;
 

@@ -5,251 +5,18 @@
 //!
 //! The zips come from `bash infra/package.sh` (the test command runs it first).
 
-use std::{
-    collections::HashMap,
-    convert::Infallible,
-    io::Read,
-    path::{Path, PathBuf},
-    process::Stdio,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, path::Path, time::Duration};
 
 use backup_codes::domain::{
     codes::random_id,
     totp::{step_at, TotpSecret},
 };
-use http_body_util::{BodyExt, Full};
-use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};
-use hyper_util::rt::TokioIo;
 use integration_tests::{
-    dynamodb_endpoint, fresh_table, mail_in_moto, moto_url, secrets_client, ses_client_with_sender,
-    Call,
+    dynamodb_endpoint, fresh_table, mail_in_moto, moto_url, runtime_api::start, secrets_client,
+    ses_client_with_sender, stream::StreamFeed, Call,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use tokio::{
-    net::TcpListener,
-    process::{Child, Command},
-    sync::{mpsc, Mutex},
-};
-
-const RUNTIME: &str = "/2018-06-01/runtime";
-
-/// What the function posted back for an invocation, or for its initialisation.
-enum Outcome {
-    Response(Value),
-    Error(Value),
-    InitError(Value),
-}
-
-/// The documented Runtime API endpoints: `next` hands out one queued event at a time;
-/// `response`, `error` and `init/error` report back.
-struct RuntimeApi {
-    events: Mutex<mpsc::Receiver<(String, Value)>>,
-    outcomes: mpsc::Sender<Outcome>,
-}
-
-impl RuntimeApi {
-    async fn handle(
-        self: Arc<Self>,
-        req: Request<hyper::body::Incoming>,
-    ) -> Result<Response<Full<Bytes>>, Infallible> {
-        let path = req.uri().path().to_owned();
-        let method = req.method().clone();
-        let body = req.into_body().collect().await.map(|b| b.to_bytes());
-        let body: Value = body
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(Value::Null);
-        let accepted = || {
-            Response::builder()
-                .status(202)
-                .body(Full::new(Bytes::from_static(b"{\"status\":\"OK\"}")))
-                .unwrap()
-        };
-        if method == hyper::Method::GET && path == format!("{RUNTIME}/invocation/next") {
-            let next = self.events.lock().await.recv().await;
-            let Some((request_id, event)) = next else {
-                // No more events: hold the function here until the test ends it.
-                std::future::pending::<()>().await;
-                unreachable!()
-            };
-            let deadline = (OffsetDateTime::now_utc().unix_timestamp() + 30) * 1000;
-            return Ok(Response::builder()
-                .header("lambda-runtime-aws-request-id", request_id)
-                .header("lambda-runtime-deadline-ms", deadline.to_string())
-                .header(
-                    "lambda-runtime-invoked-function-arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:backup-codes",
-                )
-                .header(
-                    "lambda-runtime-trace-id",
-                    "Root=1-00000000-000000000000000000000000",
-                )
-                .body(Full::new(Bytes::from(event.to_string())))
-                .unwrap());
-        }
-        let outcome = if path == format!("{RUNTIME}/init/error") {
-            Outcome::InitError(body)
-        } else if path.ends_with("/response") {
-            Outcome::Response(body)
-        } else if path.ends_with("/error") {
-            Outcome::Error(body)
-        } else {
-            return Ok(Response::builder()
-                .status(404)
-                .body(Full::new(Bytes::new()))
-                .unwrap());
-        };
-        let _ = self.outcomes.send(outcome).await;
-        Ok(accepted())
-    }
-}
-
-/// One packaged function, running.
-struct Lambda {
-    name: &'static str,
-    events: mpsc::Sender<(String, Value)>,
-    outcomes: mpsc::Receiver<Outcome>,
-    process: Child,
-}
-
-/// The HTTP response a function gave for an API Gateway event.
-struct Answer {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-impl Lambda {
-    async fn invoke(&mut self, call: Call<'_>) -> Answer {
-        let request_id = random_id();
-        self.events
-            .send((request_id, call.event()))
-            .await
-            .expect("the stand-in is running");
-        let outcome = tokio::time::timeout(Duration::from_secs(30), self.outcomes.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{} did not answer within 30 s", self.name))
-            .expect("an outcome");
-        let response = match outcome {
-            Outcome::Response(response) => response,
-            Outcome::Error(error) => panic!("{} reported an invocation error: {error}", self.name),
-            Outcome::InitError(error) => panic!("{} could not start: {error}", self.name),
-        };
-        let raw = response["body"].as_str().unwrap_or_default();
-        let body = if response["isBase64Encoded"] == true {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(raw)
-                .unwrap();
-            String::from_utf8(bytes).unwrap()
-        } else {
-            raw.to_owned()
-        };
-        Answer {
-            status: response["statusCode"].as_u64().expect("statusCode") as u16,
-            headers: response["headers"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap_or_default().to_owned()))
-                .collect(),
-            body,
-        }
-    }
-}
-
-fn packages_dir() -> PathBuf {
-    std::env::var_os("LAMBDA_PACKAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lambda"))
-}
-
-/// Takes `bootstrap` out of the function's zip, checking Lambda could execute it.
-fn unpack(name: &str, into: &Path) -> PathBuf {
-    let zip_path = packages_dir().join(name).join("bootstrap.zip");
-    let file = std::fs::File::open(&zip_path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Package the functions first: `bash infra/package.sh` (the test command does)",
-            zip_path.display()
-        )
-    });
-    let mut archive = zip::ZipArchive::new(file).expect("a zip");
-    let mut entry = archive
-        .by_name("bootstrap")
-        .expect("bootstrap at the zip's root");
-    let mode = entry.unix_mode().expect("unix permissions in the zip");
-    assert!(
-        mode & 0o111 != 0,
-        "{name}: bootstrap is not executable ({mode:o})"
-    );
-    let mut bytes = vec![];
-    entry.read_to_end(&mut bytes).unwrap();
-    let dir = into.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bootstrap");
-    std::fs::write(&path, bytes).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-async fn start(name: &'static str, work: &Path, env: &[(&str, String)]) -> Lambda {
-    let bootstrap = unpack(name, work);
-    let (event_tx, event_rx) = mpsc::channel(1);
-    let (outcome_tx, outcome_rx) = mpsc::channel(4);
-    let api = Arc::new(RuntimeApi {
-        events: Mutex::new(event_rx),
-        outcomes: outcome_tx,
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let api = api.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| api.clone().handle(req));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    let log = std::fs::File::create(work.join(format!("{name}.log"))).unwrap();
-    let process = Command::new(&bootstrap)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", bootstrap.display()));
-    Lambda {
-        name,
-        events: event_tx,
-        outcomes: outcome_rx,
-        process,
-    }
-}
 
 fn totp_now(secret: &str, steps_ahead: u64) -> String {
     let secret = TotpSecret::from_base32(secret).unwrap();
@@ -285,9 +52,10 @@ async fn the_packaged_functions_serve_the_whole_product() {
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
         ("AWS_ENDPOINT_URL_SES", moto_url()),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
-        ("TABLE_NAME", table),
+        ("TABLE_NAME", table.clone()),
         ("PRODUCT_NAME", "Runtime Co".to_owned()),
-        // Every function but audit mails its security notices, as the template's globals say.
+        // The notifier mails the security notices and admin-regenerate the link, as the
+        // template's globals give every function the sender.
         ("FROM_ADDRESS", from.to_owned()),
     ];
     let with = |extra: &[(&'static str, &str)]| {
@@ -301,6 +69,9 @@ async fn the_packaged_functions_serve_the_whole_product() {
     let mut enroll = start("enroll", &work, &with(&sealing)).await;
     let mut verify = start("verify", &work, &with(&sealing)).await;
     let mut regenerate = start("regenerate", &work, &with(&sealing)).await;
+    // The notifier reads the table's stream, as its event source mapping hands it batches.
+    let mut notify = start("notify", &work, &with(&[])).await;
+    let stream = StreamFeed::new(&table);
     let mut admin = start(
         "admin-regenerate",
         &work,
@@ -359,6 +130,15 @@ async fn the_packaged_functions_serve_the_whole_product() {
         .await;
     assert_eq!(again.status, 401);
     assert_eq!(again.json()["error"], "invalid_code");
+    assert_eq!(
+        mail_in_moto("ria@example.com").await.len(),
+        mailed_before,
+        "nothing is mailed on the request path"
+    );
+    let batch = stream.read().await;
+    let answer = notify.invoke_raw(batch.clone()).await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    stream.answered(&batch, Ok(&answer));
     let told = mail_in_moto("ria@example.com").await;
     assert_eq!(told.len(), mailed_before + 1, "one mail for the used code");
     assert_eq!(
@@ -504,8 +284,5 @@ async fn a_function_that_cannot_start_exits_naming_the_missing_setting() {
     assert!(!status.success(), "{status}");
     let log = std::fs::read_to_string(work.join("verify.log")).unwrap();
     assert!(log.contains("TABLE_NAME"), "{log}");
-    assert!(
-        verify.outcomes.try_recv().is_err(),
-        "it never asked for an event"
-    );
+    assert_eq!(verify.cold_start(), None, "it never asked for an event");
 }

@@ -39,6 +39,15 @@ impl Notifier {
     #[tracing::instrument(skip_all, fields(event = %record.event.kind))]
     pub async fn notify(&self, record: &Recorded) -> Result<(), NotifyError> {
         let id = &record.event.id;
+        let to = record.to.as_ref();
+        let takers: Vec<_> = self
+            .sinks
+            .iter()
+            .filter(|sink| sink.takes(&record.event, to))
+            .collect();
+        if takers.is_empty() {
+            return Ok(());
+        }
         let now = self.clock.now();
         let sent = match self.deliveries.hold(id, now, now + HOLD).await? {
             Delivery::Done => return Ok(()),
@@ -47,11 +56,11 @@ impl Notifier {
         };
         // Every sink is tried, so a mail service that is down does not hold the bus back.
         let mut refused = None;
-        for sink in self.sinks.iter() {
+        for sink in takers {
             if sent.iter().any(|name| name == sink.name()) {
                 continue;
             }
-            match sink.publish(&record.event, record.to.as_ref()).await {
+            match sink.publish(&record.event, to).await {
                 Ok(()) => self.deliveries.sent(id, sink.name()).await?,
                 Err(err) => {
                     failed(sink.name(), &record.event, &err);

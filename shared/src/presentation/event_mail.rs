@@ -30,6 +30,10 @@ impl EventSink for MailSink {
         "mail"
     }
 
+    fn takes(&self, event: &SecurityEvent, to: Option<&Email>) -> bool {
+        to.is_some() && self.notify.contains(&event.kind)
+    }
+
     async fn publish(&self, event: &SecurityEvent, to: Option<&Email>) -> Result<(), SinkError> {
         let Some(to) = to.filter(|_| self.notify.contains(&event.kind)) else {
             return Ok(());

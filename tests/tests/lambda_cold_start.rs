@@ -1,0 +1,182 @@
+//! Benchmark, not a test (`#[ignore]`: `bash infra/bench.sh` runs it and prints the figures):
+//! every packaged function's cold start, from process start to its first Runtime API `next`
+//! (configuration read, keys in hand, clients built), next to a bare `lambda_http` function's
+//! under the same stand-in; with the keys in the environment and from Secrets Manager (moto).
+//! Then each function's peak resident memory after 100 sequential invocations, the hashing ones
+//! hashing each time.
+
+use std::{path::Path, time::Duration};
+
+use backup_codes::domain::codes::random_id;
+use integration_tests::{
+    cognito::verify_event, dynamodb_endpoint, fresh_table, moto_url, runtime_api::start,
+    secrets_client, Call,
+};
+use serde_json::json;
+
+const RUNS: usize = 15;
+const TARGET_RATIO: f64 = 1.5;
+const TARGET_PEAK_MIB: f64 = 64.0;
+
+/// The functions with the keys they take.
+const FUNCTIONS: [(&str, &[&str]); 8] = [
+    ("enroll", &["ENCRYPTION_KEY"]),
+    ("verify", &["ENCRYPTION_KEY"]),
+    ("regenerate", &["ENCRYPTION_KEY"]),
+    ("admin-regenerate", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
+    ("download", &["SIGNING_KEY"]),
+    ("audit", &[]),
+    ("cognito-challenge", &["ENCRYPTION_KEY"]),
+    ("notify", &[]),
+];
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// 64 random letters and digits, as the template's generated secrets are.
+fn key() -> String {
+    format!("{}{}", random_id(), random_id())
+}
+
+async fn cold_start(name: &'static str, work: &Path, env: &[(&str, String)]) -> Duration {
+    let mut runs = vec![];
+    for _ in 0..RUNS {
+        let lambda = start(name, work, env).await;
+        runs.push(lambda.ready().await);
+        drop(lambda);
+    }
+    median(runs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bash infra/bench.sh runs it"]
+async fn cold_starts_and_peak_memory() {
+    let (_, table) = fresh_table().await;
+    let secrets = secrets_client().await;
+    let mut secret_ids = vec![];
+    for purpose in ["ENCRYPTION_KEY", "SIGNING_KEY"] {
+        let arn = secrets
+            .create_secret()
+            .name(format!("bench-{purpose}-{}", random_id()))
+            .secret_string(key())
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        secret_ids.push((purpose, arn));
+    }
+    let base = vec![
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
+        ("AWS_ENDPOINT_URL_SES", moto_url()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
+        ("TABLE_NAME", table),
+        ("FROM_ADDRESS", "security@bench.example".to_owned()),
+    ];
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cold-{}", random_id()));
+    std::fs::create_dir_all(&work).unwrap();
+
+    let baseline = cold_start("hello-lambda", &work, &base).await;
+    println!(
+        "cold start, process start to first `next` (median of {RUNS}); target {TARGET_RATIO}x the bare lambda_http function"
+    );
+    println!("{:<20} {:>9.2} ms", "hello-lambda", ms(baseline));
+    let mut in_env_keys: Vec<(&str, Vec<(&str, String)>)> = vec![];
+    for (name, keys) in FUNCTIONS {
+        let mut given = base.clone();
+        given.extend(keys.iter().map(|k| (*k, key())));
+        let mut fetched = base.clone();
+        for k in keys.iter() {
+            let id = &secret_ids.iter().find(|(p, _)| p == k).unwrap().1;
+            let variable = if *k == "ENCRYPTION_KEY" {
+                "ENCRYPTION_KEY_SECRET_ID"
+            } else {
+                "SIGNING_KEY_SECRET_ID"
+            };
+            fetched.push((variable, id.clone()));
+        }
+        let in_env = cold_start(name, &work, &given).await;
+        let ratio = ms(in_env) / ms(baseline);
+        let verdict = if ratio <= TARGET_RATIO {
+            "within"
+        } else {
+            "OVER"
+        };
+        print!(
+            "{name:<20} {:>9.2} ms  {ratio:>4.1}x ({verdict} target), keys in the environment",
+            ms(in_env)
+        );
+        if keys.is_empty() {
+            println!();
+        } else {
+            let from_secrets = cold_start(name, &work, &fetched).await;
+            println!(
+                "; {:>7.2} ms with keys from Secrets Manager (+{:.2} ms)",
+                ms(from_secrets),
+                ms(from_secrets) - ms(in_env)
+            );
+        }
+        in_env_keys.push((name, given));
+    }
+
+    println!("peak resident memory after 100 sequential invocations; target {TARGET_PEAK_MIB} MiB");
+    for (name, env) in in_env_keys {
+        let mut lambda = start(name, &work, &env).await;
+        lambda.ready().await;
+        for n in 0..100 {
+            // An unknown user's backup-code-shaped guess: each costs the one argon2id hash a
+            // real check does, and never fills a ledger.
+            let ghost = format!("ghost-{n}-{}", random_id());
+            match name {
+                "verify" => {
+                    let call = Call::new("POST", "/v1/verify")
+                        .json(json!({ "user_id": ghost, "code": "abcde-fghij" }));
+                    lambda.invoke(call).await;
+                }
+                "cognito-challenge" => {
+                    lambda.invoke_raw(verify_event(&ghost, "abcde-fghij")).await;
+                }
+                "notify" => {
+                    lambda.invoke_raw(json!({ "Records": [] })).await;
+                }
+                "download" => {
+                    lambda
+                        .invoke(Call::new("GET", "/v1/backup-codes/download"))
+                        .await;
+                }
+                "audit" => {
+                    lambda
+                        .invoke(Call::new("GET", "/v1/audit").user(&ghost))
+                        .await;
+                }
+                "admin-regenerate" => {
+                    let path = format!("/v1/admin/users/{ghost}/backup-codes");
+                    lambda
+                        .invoke(Call::new("POST", &path).user(&ghost).json(json!({})))
+                        .await;
+                }
+                _ => {
+                    lambda
+                        .invoke(Call::new("GET", "/v1/backup-codes").user(&ghost))
+                        .await;
+                }
+            }
+        }
+        let peak = lambda.peak_rss_kib() as f64 / 1024.0;
+        let verdict = if peak <= TARGET_PEAK_MIB {
+            "within"
+        } else {
+            "OVER"
+        };
+        println!("{name:<20} {peak:>7.1} MiB ({verdict} target)");
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
