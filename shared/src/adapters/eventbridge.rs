@@ -12,16 +12,38 @@ use crate::{
 pub const EVENT_SOURCE: &str = "backup-codes";
 
 pub struct EventBridgeSink {
-    client: Client,
+    client: std::sync::OnceLock<Client>,
+    /// What the client is built from at the first event, when it was not given built.
+    config: Option<aws_sdk_eventbridge::config::Builder>,
     bus: String,
 }
 
 impl EventBridgeSink {
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
+            config: None,
             bus: bus.into(),
         }
+    }
+
+    /// A sink whose client is built at its first event (see `SesMailer::lazy`).
+    pub fn lazy(config: aws_sdk_eventbridge::config::Builder, bus: impl Into<String>) -> Self {
+        Self {
+            client: std::sync::OnceLock::new(),
+            config: Some(config),
+            bus: bus.into(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            let config = self
+                .config
+                .clone()
+                .expect("a lazy sink keeps its configuration");
+            Client::from_conf(config.build())
+        })
     }
 }
 
@@ -46,7 +68,7 @@ impl EventSink for EventBridgeSink {
             ))
             .build();
         let out = self
-            .client
+            .client()
             .put_events()
             .entries(entry)
             .send()

@@ -9,16 +9,39 @@ use aws_sdk_ses::{
 use crate::ports::{MailError, Mailer, OutgoingMail};
 
 pub struct SesMailer {
-    client: Client,
+    client: std::sync::OnceLock<Client>,
+    /// What the client is built from at the first mail, when it was not given built.
+    config: Option<aws_config::SdkConfig>,
     from: String,
 }
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
+            config: None,
             from: from.into(),
         }
+    }
+
+    /// A mailer whose client is built at its first mail: most functions never mail, and a cold
+    /// start should not pay for a client it does not use.
+    pub fn lazy(config: &aws_config::SdkConfig, from: impl Into<String>) -> Self {
+        Self {
+            client: std::sync::OnceLock::new(),
+            config: Some(config.clone()),
+            from: from.into(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| {
+            Client::new(
+                self.config
+                    .as_ref()
+                    .expect("a lazy mailer keeps its configuration"),
+            )
+        })
     }
 }
 
@@ -42,7 +65,7 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .build();
-        self.client
+        self.client()
             .send_email()
             .source(&self.from)
             .destination(
