@@ -24,7 +24,22 @@ use tokio::{
     sync::{mpsc, Mutex},
 };
 
-use crate::Call;
+use crate::{dynamodb_endpoint, moto_url, Call};
+
+/// What every packaged function is started with here, besides what Lambda sets: the emulated
+/// AWS (DynamoDB on ministack; SES and Secrets Manager on moto), `table` and the sender `from`.
+pub fn emulated_aws(table: &str, from: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
+        ("AWS_ENDPOINT_URL_SES", moto_url()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
+        ("TABLE_NAME", table.to_owned()),
+        ("FROM_ADDRESS", from.to_owned()),
+    ]
+}
 
 const RUNTIME: &str = "/2018-06-01/runtime";
 

@@ -9,7 +9,9 @@ use std::{path::Path, time::Duration};
 
 use backup_codes::domain::codes::random_id;
 use integration_tests::{
-    cognito::verify_event, dynamodb_endpoint, fresh_table, moto_url, runtime_api::start,
+    cognito::verify_event,
+    fresh_table,
+    runtime_api::{emulated_aws, start},
     secrets_client, Call,
 };
 use serde_json::json;
@@ -68,16 +70,7 @@ async fn cold_starts_and_peak_memory() {
             .unwrap();
         secret_ids.push((purpose, arn));
     }
-    let base = vec![
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
-        ("AWS_ENDPOINT_URL_SES", moto_url()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
-        ("TABLE_NAME", table),
-        ("FROM_ADDRESS", "security@bench.example".to_owned()),
-    ];
+    let base = emulated_aws(&table, "security@bench.example");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cold-{}", random_id()));
     std::fs::create_dir_all(&work).unwrap();
 

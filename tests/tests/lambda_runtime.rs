@@ -12,8 +12,11 @@ use backup_codes::domain::{
     totp::{step_at, TotpSecret},
 };
 use integration_tests::{
-    dynamodb_endpoint, fresh_table, mail_in_moto, moto_url, runtime_api::start, secrets_client,
-    ses_client_with_sender, stream::StreamFeed, Call,
+    fresh_table, mail_in_moto,
+    runtime_api::{emulated_aws, start},
+    secrets_client, ses_client_with_sender,
+    stream::StreamFeed,
+    Call,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -45,19 +48,10 @@ async fn the_packaged_functions_serve_the_whole_product() {
     let from = "security@runtime.example";
     ses_client_with_sender(from).await;
 
-    let env = vec![
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
-        ("AWS_ENDPOINT_URL_SES", moto_url()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
-        ("TABLE_NAME", table.clone()),
-        ("PRODUCT_NAME", "Runtime Co".to_owned()),
-        // The notifier mails the security notices and admin-regenerate the link, as the
-        // template's globals give every function the sender.
-        ("FROM_ADDRESS", from.to_owned()),
-    ];
+    // The notifier mails the security notices and admin-regenerate the link, as the
+    // template's globals give every function the sender.
+    let mut env = emulated_aws(&table, from);
+    env.push(("PRODUCT_NAME", "Runtime Co".to_owned()));
     let with = |extra: &[(&'static str, &str)]| {
         let mut all = env.clone();
         all.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
