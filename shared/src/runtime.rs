@@ -33,7 +33,17 @@ const AMAZON_ROOTS: &str = include_str!("amazon_roots.pem");
 
 /// The AWS configuration every function's clients are built from.
 async fn aws_config() -> aws_config::SdkConfig {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // Lambda puts the region and the role's credentials in the environment: read them there
+    // rather than build the default chains (profile files, web identity, ECS, IMDS), which
+    // cost each cold start about 0.4 ms. Elsewhere the chains find them as usual.
+    let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty());
+    if let (Some(region), Some(_)) = (region, std::env::var_os("AWS_ACCESS_KEY_ID")) {
+        use aws_config::environment::EnvironmentVariableCredentialsProvider;
+        loader = loader
+            .region(aws_config::Region::new(region))
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
     if std::env::var_os("SSL_CERT_FILE").is_some() {
         return loader.load().await;
     }
