@@ -1,6 +1,6 @@
-//! The sinks a kept security event goes to (see `notify`). A sink that fails is logged with the
-//! event type and counted in a CloudWatch metric (embedded metric format, read from the
-//! function's log); the event is retried, never lost.
+//! The sinks a kept security event goes to (see `notify`). A sink that fails, and a refusal's
+//! trail write that fails, is logged with the event type and counted in a CloudWatch metric
+//! (embedded metric format, read from the function's log); the notifier retries its sinks.
 
 use std::sync::Arc;
 
