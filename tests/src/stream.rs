@@ -20,6 +20,8 @@ pub struct StreamFeed {
     http: reqwest::Client,
     endpoint: String,
     table: String,
+    /// The table's stream and its shard, once looked up: they do not change.
+    shard: Mutex<Option<(String, String)>>,
     position: Mutex<Position>,
 }
 
@@ -29,6 +31,7 @@ impl StreamFeed {
             http: reqwest::Client::new(),
             endpoint: crate::dynamodb_endpoint(),
             table: table.to_owned(),
+            shard: Mutex::new(None),
             position: Mutex::new(Position::Start),
         }
     }
@@ -58,8 +61,10 @@ impl StreamFeed {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{operation}: {e}: {text}"))
     }
 
-    /// Every record from the current position on, as one Lambda event (`{"Records": [...]}`).
-    pub async fn read(&self) -> Value {
+    async fn shard(&self) -> (String, String) {
+        if let Some(known) = self.shard.lock().unwrap().clone() {
+            return known;
+        }
         let streams = self
             .call("ListStreams", json!({ "TableName": self.table }))
             .await;
@@ -74,6 +79,14 @@ impl StreamFeed {
             .as_str()
             .expect("the stream has a shard")
             .to_owned();
+        let known = (arn, shard);
+        *self.shard.lock().unwrap() = Some(known.clone());
+        known
+    }
+
+    /// Every record from the current position on, as one Lambda event (`{"Records": [...]}`).
+    pub async fn read(&self) -> Value {
+        let (arn, shard) = self.shard().await;
         let position = self.position.lock().unwrap().clone();
         let mut request = json!({ "StreamArn": arn, "ShardId": shard });
         match position {
