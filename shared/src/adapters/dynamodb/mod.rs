@@ -343,6 +343,7 @@ impl Store for DynamoStore {
         now: OffsetDateTime,
     ) -> Result<(Option<UserRecord>, Reservation), StoreError> {
         let until = now + policy.duration;
+        let sweep = n((now + policy.longest_window()).unix_timestamp());
         // A few rounds at most: each refused write answers the item as it was, which says why
         // (a full ledger ends it; a closed window or an unmarked record takes one more write).
         for _ in 0..3 {
@@ -366,10 +367,7 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":until", n(until.unix_timestamp()))
                 .expression_attribute_values(":now", n(now.unix_timestamp()))
                 .expression_attribute_values(":threshold", n(policy.threshold))
-                .expression_attribute_values(
-                    ":sweep",
-                    n((now + policy.longest_window()).unix_timestamp()),
-                );
+                .expression_attribute_values(":sweep", sweep.clone());
             let old = match reading(counted, "reserve a code check").await? {
                 Ok(item) => return reserved(user, policy, &item),
                 Err(old) => old,
@@ -388,29 +386,28 @@ impl Store for DynamoStore {
             if ledger.is_live(now) || ledger.window_ends.is_none() {
                 continue; // the item changed between the write and its answer: count again
             }
-            // The window closed: open a new one, which only one of many racing checks does.
-            let (whose, sweep) = match known {
-                true => ("attribute_exists(totp_state)", ""),
-                false => (
-                    "attribute_not_exists(totp_state)",
-                    ", expires_at = :sweep", // TTL_ATTRIBUTE
-                ),
-            };
-            let mut opened = self
+            // The window closed: open a new one, which only one of many racing checks does. An
+            // unknown user's ledger is swept once the windows it can open from now have closed.
+            let opened = self
                 .update(user)
-                .update_expression(format!(
-                    "SET attempts = :one, attempts_until = :until{sweep}"
-                ))
-                .condition_expression(format!("{whose} AND attempts_until <= :now"))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":until", n(until.unix_timestamp()))
                 .expression_attribute_values(":now", n(now.unix_timestamp()));
-            if !known {
-                opened = opened.expression_attribute_values(
-                    ":sweep",
-                    n((now + policy.longest_window()).unix_timestamp()),
-                );
-            }
+            let opened = match known {
+                true => opened
+                    .update_expression("SET attempts = :one, attempts_until = :until")
+                    .condition_expression(
+                        "attribute_exists(totp_state) AND attempts_until <= :now",
+                    ),
+                false => opened
+                    .update_expression(format!(
+                        "SET attempts = :one, attempts_until = :until, {TTL_ATTRIBUTE} = :sweep"
+                    ))
+                    .condition_expression(
+                        "attribute_not_exists(totp_state) AND attempts_until <= :now",
+                    )
+                    .expression_attribute_values(":sweep", sweep.clone()),
+            };
             if let Ok(item) = reading(opened, "reserve a code check").await? {
                 return reserved(user, policy, &item);
             }
@@ -450,32 +447,27 @@ impl Store for DynamoStore {
         seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError> {
         let until = now + policy.duration;
-        let (whose, expiry) = ("attribute_exists(totp_state)", "");
         // Counting in the live window is an ADD-like increment that concurrent requests can all
         // apply until the threshold; opening a new window (none yet, or the last one closed)
         // is a reset that only one of them wins. Start with the one the read suggests.
         let increment = || {
             self.update(user)
-                .update_expression(format!(
-                    "SET attempts = if_not_exists(attempts, :zero) + :one, \
-                     attempts_until = :until{expiry}"
-                ))
-                .condition_expression(format!(
-                    "{whose} AND (attribute_not_exists(attempts_until) \
-                     OR (attempts_until > :now AND attempts < :threshold))"
-                ))
+                .update_expression(
+                    "SET attempts = if_not_exists(attempts, :zero) + :one, attempts_until = :until",
+                )
+                .condition_expression(
+                    "attribute_exists(totp_state) AND (attribute_not_exists(attempts_until) \
+                     OR (attempts_until > :now AND attempts < :threshold))",
+                )
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":threshold", n(policy.threshold))
         };
         let new_window = || {
             self.update(user)
-                .update_expression(format!(
-                    "SET attempts = :one, attempts_until = :until{expiry}"
-                ))
-                .condition_expression(format!("{whose} AND attempts_until <= :now"))
+                .update_expression("SET attempts = :one, attempts_until = :until")
+                .condition_expression("attribute_exists(totp_state) AND attempts_until <= :now")
         };
-        let ledger = seen;
-        let closed = ledger.window_ends.is_some() && !ledger.is_live(now);
+        let closed = seen.window_ends.is_some() && !seen.is_live(now);
         let mut order = [increment(), new_window()];
         if closed {
             order.reverse();
@@ -499,9 +491,9 @@ impl Store for DynamoStore {
         // moving its window to about `until`. (Or, rarely, the record appeared or went since
         // the read: refusing that one check costs nothing.)
         Ok(Reservation::Locked {
-            until: ledger
+            until: seen
                 .window_ends
-                .filter(|_| ledger.is_locked(policy, now))
+                .filter(|_| seen.is_locked(policy, now))
                 .unwrap_or(until),
         })
     }
