@@ -223,15 +223,7 @@ pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
 
 /// The notify function's notifier over `app`'s mailer and bus, marking deliveries in `marks`.
 pub fn notifier_over(app: &TestApp, marks: Arc<dyn Deliveries>) -> Notifier {
-    Wiring {
-        config: &app.config,
-        store: app.store.clone(),
-        audit: app.store.clone(),
-        clock: app.clock.clone(),
-        mailer: app.sender.clone(),
-        bus: app.bus.clone(),
-    }
-    .notifier(marks)
+    app.wiring().notifier(marks)
 }
 
 /// A new table for every test, so tests never see each other's users.
@@ -565,8 +557,8 @@ impl TestApp {
         self.notifier = Arc::new(notifier);
     }
 
-    /// The Cognito triggers' function over the same store, clock, keys and mailer.
-    pub fn cognito_trigger(&self) -> backup_codes::cognito::CognitoTrigger {
+    /// Production's wiring over this app's configuration, store, clock, mailer and bus.
+    pub fn wiring(&self) -> Wiring<'_> {
         Wiring {
             config: &self.config,
             store: self.store.clone(),
@@ -575,8 +567,13 @@ impl TestApp {
             mailer: self.sender.clone(),
             bus: self.bus.clone(),
         }
-        .cognito_trigger(Keyring::new(self.sealing_key.clone(), vec![]))
-        .expect("the test configuration builds")
+    }
+
+    /// The Cognito triggers' function over the same store, clock, keys and mailer.
+    pub fn cognito_trigger(&self) -> backup_codes::cognito::CognitoTrigger {
+        self.wiring()
+            .cognito_trigger(Keyring::new(self.sealing_key.clone(), vec![]))
+            .expect("the test configuration builds")
     }
 
     /// Rebuilds every function with `bus` as its event bus.
@@ -611,15 +608,7 @@ impl TestApp {
         match &self.outbox {
             None => {}
             Some(Outbox::Memory(store)) => {
-                let failed = {
-                    let mut failed = vec![];
-                    for record in store.take_outbox() {
-                        if self.notifier.notify(&record).await.is_err() {
-                            failed.push(record);
-                        }
-                    }
-                    failed
-                };
+                let failed = self.notifier.notify_each(store.take_outbox()).await;
                 store.return_to_outbox(failed);
             }
             Some(Outbox::Stream { feed, .. }) => {

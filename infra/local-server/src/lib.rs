@@ -51,12 +51,7 @@ pub struct InProcessNotify {
 
 impl InProcessNotify {
     async fn deliver(&self) {
-        let mut failed = vec![];
-        for record in self.store.take_outbox() {
-            if self.notifier.notify(&record).await.is_err() {
-                failed.push(record);
-            }
-        }
+        let failed = self.notifier.notify_each(self.store.take_outbox()).await;
         self.store.return_to_outbox(failed);
     }
 }

@@ -34,6 +34,17 @@ pub enum NotifyError {
 }
 
 impl Notifier {
+    /// Each of `records` in turn; answers the ones to try again (those that failed).
+    pub async fn notify_each(&self, records: Vec<Recorded>) -> Vec<Recorded> {
+        let mut failed = vec![];
+        for record in records {
+            if self.notify(&record).await.is_err() {
+                failed.push(record);
+            }
+        }
+        failed
+    }
+
     /// Hands `record` to every sink that does not have it yet. An error leaves the event to
     /// a retry, which sends only to the sinks that did not take it.
     #[tracing::instrument(skip_all, fields(event = %record.event.kind))]
