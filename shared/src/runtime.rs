@@ -123,6 +123,15 @@ impl<'a> ColdStart<'a> {
         })
     }
 
+    /// The wiring, built while `keys` (a Secrets Manager fetch) is in flight, and the keys.
+    async fn wiring_while<K>(
+        &self,
+        keys: impl Future<Output = Result<K, Error>>,
+    ) -> Result<(Wiring<'_>, K), Error> {
+        let (keys, wiring) = tokio::join!(keys, async { self.wiring() });
+        Ok((wiring?, keys?))
+    }
+
     /// The keys that seal TOTP secrets.
     pub async fn sealing_keys(&self) -> Result<Keyring, Error> {
         keyring(
@@ -154,34 +163,31 @@ pub trait Lambda: Served {
 
 impl Lambda for EnrollApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (keys, wiring) = tokio::join!(start.sealing_keys(), async { start.wiring() });
-        Ok(wiring?.enroll(keys?)?)
+        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
+        Ok(wiring.enroll(keys)?)
     }
 }
 
 impl Lambda for VerifyApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (keys, wiring) = tokio::join!(start.sealing_keys(), async { start.wiring() });
-        Ok(wiring?.verify(keys?)?)
+        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
+        Ok(wiring.verify(keys)?)
     }
 }
 
 impl Lambda for RegenerateApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (keys, wiring) = tokio::join!(start.sealing_keys(), async { start.wiring() });
-        Ok(wiring?.regenerate(keys?)?)
+        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
+        Ok(wiring.regenerate(keys)?)
     }
 }
 
 impl Lambda for AdminRegenerateApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
         // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
-        let (keys, wiring) = tokio::join!(
-            async { tokio::try_join!(start.sealing_keys(), start.signing_keys()) },
-            async { start.wiring() }
-        );
-        let (sealing, signing) = keys?;
-        Ok(wiring?.admin_regenerate(sealing, signing)?)
+        let both = async { tokio::try_join!(start.sealing_keys(), start.signing_keys()) };
+        let (wiring, (sealing, signing)) = start.wiring_while(both).await?;
+        Ok(wiring.admin_regenerate(sealing, signing)?)
     }
 }
 
@@ -193,8 +199,8 @@ impl Lambda for AuditApi {
 
 impl Lambda for DownloadApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (keys, wiring) = tokio::join!(start.signing_keys(), async { start.wiring() });
-        Ok(wiring?.download(keys?)?)
+        let (wiring, keys) = start.wiring_while(start.signing_keys()).await?;
+        Ok(wiring.download(keys)?)
     }
 }
 
@@ -220,8 +226,8 @@ pub async fn run_cognito_trigger() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config().await;
     let start = ColdStart::new(&config, &aws)?;
-    let (keys, wiring) = tokio::join!(start.sealing_keys(), async { start.wiring() });
-    let trigger = wiring?.cognito_trigger(keys?)?;
+    let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
+    let trigger = wiring.cognito_trigger(keys)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let trigger = &trigger;
         async move { Ok::<Value, Error>(trigger.handle(event.payload).await?) }
