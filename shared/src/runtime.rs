@@ -1,7 +1,10 @@
 //! Cold-start wiring shared by every Lambda binary: config, keys, clients and services, built
 //! once per cold start.
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::Future,
+    sync::{Arc, OnceLock},
+};
 
 use lambda_http::{lambda_runtime, service_fn, Body, Error, LambdaEvent, Request, Response};
 use serde_json::Value;
@@ -44,6 +47,16 @@ async fn aws_config() -> aws_config::SdkConfig {
             .region(aws_config::Region::new(region))
             .credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        // Lambda has no ~/.aws: reading for those files is a cold start's wasted work.
+        use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+        let none = EnvConfigFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_contents(EnvConfigFileKind::Config, "")
+            .build();
+        loader = loader.profile_files(none);
+    }
     if std::env::var_os("SSL_CERT_FILE").is_some() {
         return loader.load().await;
     }
@@ -84,22 +97,35 @@ async fn keyring(
 pub struct ColdStart<'a> {
     pub config: &'a Config,
     pub aws: &'a aws_config::SdkConfig,
-    pub store: Arc<DynamoStore>,
+    /// Built at first use, so that a Secrets Manager fetch sent before it overlaps its build.
+    store: OnceLock<Arc<DynamoStore>>,
 }
 
 impl<'a> ColdStart<'a> {
-    pub fn new(config: &'a Config, aws: &'a aws_config::SdkConfig) -> Result<Self, Error> {
-        let store = DynamoStore::new(dynamodb::client(aws), config.require_table()?);
-        Ok(Self {
+    pub fn new(config: &'a Config, aws: &'a aws_config::SdkConfig) -> Self {
+        Self {
             config,
             aws,
-            store: Arc::new(store),
-        })
+            store: OnceLock::new(),
+        }
+    }
+
+    /// The table's store, one client for the whole process.
+    pub fn store(&self) -> Result<Arc<DynamoStore>, Error> {
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        let table = self.config.require_table()?;
+        let store = self
+            .store
+            .get_or_init(|| Arc::new(DynamoStore::new(dynamodb::client(self.aws), table)));
+        Ok(store.clone())
     }
 
     /// Production's wiring: the table for records and the audit trail, SES for mail, and the
     /// event bus when `EVENT_BUS_NAME` is set.
     pub fn wiring(&self) -> Result<Wiring<'_>, Error> {
+        let store = self.store()?;
         // Built at their first use: only admin-regenerate and notify mail, only notify puts bus
         // events, and a cold start should not build clients its function never calls.
         let mailer = SesMailer::lazy(self.aws, self.config.require_from_address()?);
@@ -115,8 +141,8 @@ impl<'a> ColdStart<'a> {
         });
         Ok(Wiring {
             config: self.config,
-            store: self.store.clone(),
-            audit: self.store.clone(),
+            store: store.clone(),
+            audit: store,
             clock: Arc::new(SystemClock),
             mailer: Arc::new(mailer),
             bus,
@@ -124,11 +150,13 @@ impl<'a> ColdStart<'a> {
     }
 
     /// The wiring, built while `keys` (a Secrets Manager fetch) is in flight, and the keys.
+    /// Polled fetch first (`biased`): its requests are on their way before the table's client
+    /// and the rest of the wiring are built.
     async fn wiring_while<K>(
         &self,
         keys: impl Future<Output = Result<K, Error>>,
     ) -> Result<(Wiring<'_>, K), Error> {
-        let (keys, wiring) = tokio::join!(keys, async { self.wiring() });
+        let (keys, wiring) = tokio::join!(biased; keys, async { self.wiring() });
         Ok((wiring?, keys?))
     }
 
@@ -193,7 +221,7 @@ impl Lambda for AdminRegenerateApi {
 
 impl Lambda for AuditApi {
     async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(audit_api(start.config, start.store.clone()))
+        Ok(audit_api(start.config, start.store()?))
     }
 }
 
@@ -210,7 +238,7 @@ pub async fn run_lambda<F: Lambda>() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config().await;
-    let function = F::build(&ColdStart::new(&config, &aws)?).await?;
+    let function = F::build(&ColdStart::new(&config, &aws)).await?;
     lambda_http::run(service_fn(|req: Request| {
         let function = &function;
         async move { Ok::<Response<Body>, Error>(dispatch(function, req).await) }
@@ -225,7 +253,7 @@ pub async fn run_cognito_trigger() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config().await;
-    let start = ColdStart::new(&config, &aws)?;
+    let start = ColdStart::new(&config, &aws);
     let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
     let trigger = wiring.cognito_trigger(keys)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
@@ -241,9 +269,9 @@ pub async fn run_notify() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config().await;
-    let start = ColdStart::new(&config, &aws)?;
+    let start = ColdStart::new(&config, &aws);
     let function = NotifyFunction {
-        notifier: start.wiring()?.notifier(start.store.clone()),
+        notifier: start.wiring()?.notifier(start.store()?),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let function = &function;

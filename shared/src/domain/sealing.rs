@@ -127,7 +127,8 @@ fn estimated_bits(text: &str) -> f64 {
         .map(|(_, size)| size)
         .sum();
     let full = f64::from(alphabet.max(2)).log2();
-    let mut seen = std::collections::HashSet::new();
+    // Ordered, not hashed: a cold start parses every key, and a hash set would seed itself first.
+    let mut seen = std::collections::BTreeSet::new();
     let mut lowercase_run = 0;
     let mut bits = 0.0;
     for (i, &c) in chars.iter().enumerate() {
