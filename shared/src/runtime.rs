@@ -112,9 +112,6 @@ impl<'a> ColdStart<'a> {
 
     /// The table's store, one client for the whole process.
     pub fn store(&self) -> Result<Arc<DynamoStore>, Error> {
-        if let Some(store) = self.store.get() {
-            return Ok(store.clone());
-        }
         let table = self.config.require_table()?;
         let store = self
             .store

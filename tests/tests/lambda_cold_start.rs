@@ -102,6 +102,7 @@ async fn cold_starts_and_peak_memory() {
         for (i, (name, _, env)) in configurations.iter().enumerate() {
             let lambda = start(name, &work, env).await;
             samples[i].push(lambda.ready().await);
+            // Stopped before the fetch alone is timed, so the two do not share the machine.
             drop(lambda);
             let ids: Vec<&String> = env
                 .iter()
