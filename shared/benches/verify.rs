@@ -18,7 +18,7 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
         user::UserId,
     },
-    ports::{Clock, MailError, Mailer, OutgoingMail, Storage},
+    ports::{Clock, Storage},
     wiring::Wiring,
 };
 use time::OffsetDateTime;
@@ -44,16 +44,6 @@ fn report(name: &str, mut samples: Vec<Duration>) {
         ms(samples[0]),
         samples.len()
     );
-}
-
-/// Mail costs nothing here: the figures are the store's and the hashing's.
-struct Discard;
-
-#[async_trait::async_trait]
-impl Mailer for Discard {
-    async fn send(&self, _: &OutgoingMail) -> Result<(), MailError> {
-        Ok(())
-    }
 }
 
 /// A user enrolled as a person would be: their id, authenticator secret and first codes.
@@ -264,8 +254,6 @@ fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices {
         store: store.clone(),
         audit: store,
         clock,
-        mailer: Arc::new(Discard),
-        bus: None,
     };
     wiring
         .factor_services(Keyring::new(SecretKey::generate(), vec![]))
@@ -281,8 +269,6 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
         store: store.clone(),
         audit: store,
         clock: clock.clone(),
-        mailer: Arc::new(Discard),
-        bus: None,
     };
     let svc = wiring
         .factor_services(Keyring::new(SecretKey::generate(), vec![]))

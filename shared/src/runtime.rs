@@ -22,7 +22,7 @@ use crate::{
         dispatch, AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, Served,
         VerifyApi,
     },
-    ports::{EventSink, SystemClock},
+    ports::{EventSink, Mailer, SystemClock},
     stream::NotifyFunction,
     wiring::{audit_api, Wiring},
 };
@@ -119,14 +119,28 @@ impl<'a> ColdStart<'a> {
         Ok(store.clone())
     }
 
-    /// Production's wiring: the table for records and the audit trail, SES for mail, and the
-    /// event bus when `EVENT_BUS_NAME` is set.
+    /// Production's wiring: the table for records and the audit trail, and the system clock.
     pub fn wiring(&self) -> Result<Wiring<'_>, Error> {
         let store = self.store()?;
-        // Built at their first use: only admin-regenerate and notify mail, only notify puts bus
-        // events, and a cold start should not build clients its function never calls.
-        let mailer = SesMailer::lazy(self.aws, self.config.require_from_address()?);
-        let bus = self.config.event_bus.as_ref().map(|bus| {
+        Ok(Wiring {
+            config: self.config,
+            store: store.clone(),
+            audit: store,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// SES, for the two functions that mail: admin-regenerate (the link) and notify. Only they
+    /// call this, so no other function's binary links the SES client. Its client is built at
+    /// the first mail.
+    fn mailer(&self) -> Result<Arc<dyn Mailer>, Error> {
+        let from = self.config.require_from_address()?;
+        Ok(Arc::new(SesMailer::lazy(self.aws, from)))
+    }
+
+    /// The team's event bus when `EVENT_BUS_NAME` is set: notify's only, built at first use.
+    fn bus(&self) -> Option<Arc<dyn EventSink>> {
+        self.config.event_bus.as_ref().map(|bus| {
             // A slow bus must not hold a batch for long: bounded like the table.
             let timeouts = aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(std::time::Duration::from_secs(1))
@@ -135,14 +149,6 @@ impl<'a> ColdStart<'a> {
             let config =
                 aws_sdk_eventbridge::config::Builder::from(self.aws).timeout_config(timeouts);
             Arc::new(EventBridgeSink::lazy(config, bus)) as Arc<dyn EventSink>
-        });
-        Ok(Wiring {
-            config: self.config,
-            store: store.clone(),
-            audit: store,
-            clock: Arc::new(SystemClock),
-            mailer: Arc::new(mailer),
-            bus,
         })
     }
 
@@ -212,7 +218,7 @@ impl Lambda for AdminRegenerateApi {
         // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
         let both = async { tokio::try_join!(start.sealing_keys(), start.signing_keys()) };
         let (wiring, (sealing, signing)) = start.wiring_while(both).await?;
-        Ok(wiring.admin_regenerate(sealing, signing)?)
+        Ok(wiring.admin_regenerate(sealing, signing, start.mailer()?)?)
     }
 }
 
@@ -267,9 +273,10 @@ pub async fn run_notify() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config().await;
     let start = ColdStart::new(&config, &aws);
-    let function = NotifyFunction {
-        notifier: start.wiring()?.notifier(start.store()?),
-    };
+    let notifier = start
+        .wiring()?
+        .notifier(start.store()?, start.mailer()?, start.bus());
+    let function = NotifyFunction { notifier };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let function = &function;
         async move { Ok::<Value, Error>(function.handle(&event.payload).await?) }

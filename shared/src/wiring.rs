@@ -1,8 +1,8 @@
 //! The one place the use cases' dependencies are put together: settings from `Config`, and
 //! the pieces that differ between a Lambda, the local server, the tests and the benchmark
 //! (store, clock, keys, mailer). Each function is built from exactly what it uses, so a Lambda
-//! that lacks a key or a mailer does not compile; the local server and the tests build all
-//! six through the same methods.
+//! that lacks a key or a mailer does not compile, and one that never mails links no mail or
+//! bus client; the local server and the tests build all six through the same methods.
 
 use std::sync::Arc;
 
@@ -29,10 +29,6 @@ pub struct Wiring<'a> {
     /// The audit trail (in production the same DynamoDB table as `store`).
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
-    /// Sends the user's mail: download links and security notices.
-    pub mailer: Arc<dyn Mailer>,
-    /// The team's event bus, when `EVENT_BUS_NAME` is set.
-    pub bus: Option<Arc<dyn EventSink>>,
 }
 
 impl Wiring<'_> {
@@ -47,25 +43,27 @@ impl Wiring<'_> {
         })
     }
 
-    /// The notify function: once kept, an event goes to the user's mail (the kinds `NOTIFY`
-    /// keeps) and the event bus if there is one; `deliveries` remembers which have it.
-    pub fn notifier(&self, deliveries: Arc<dyn Deliveries>) -> Notifier {
-        Notifier {
-            sinks: self.sinks(),
-            deliveries,
-            clock: self.clock.clone(),
-        }
-    }
-
-    fn sinks(&self) -> Events {
+    /// The notify function: once kept, an event goes to the user's mail through `mailer` (the
+    /// kinds `NOTIFY` keeps) and to the team's `bus` if there is one (`EVENT_BUS_NAME`);
+    /// `deliveries` remembers which have it.
+    pub fn notifier(
+        &self,
+        deliveries: Arc<dyn Deliveries>,
+        mailer: Arc<dyn Mailer>,
+        bus: Option<Arc<dyn EventSink>>,
+    ) -> Notifier {
         let mail = MailSink {
-            mailer: self.mailer.clone(),
+            mailer,
             product: self.config.settings.product.clone(),
             notify: self.config.notify.clone(),
         };
         let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(mail)];
-        sinks.extend(self.bus.clone());
-        Events::new(sinks)
+        sinks.extend(bus);
+        Notifier {
+            sinks: Events::new(sinks),
+            deliveries,
+            clock: self.clock.clone(),
+        }
     }
 
     /// For the functions that check a second factor: `sealing_keys` seal and open TOTP secrets.
@@ -111,15 +109,17 @@ impl Wiring<'_> {
         })
     }
 
+    /// `mailer` sends the download link: the admin's answer says whether it went.
     pub fn admin_regenerate(
         &self,
         sealing_keys: Keyring,
         signing_keys: Keyring,
+        mailer: Arc<dyn Mailer>,
     ) -> Result<AdminRegenerateApi, HashCostError> {
         Ok(AdminRegenerateApi {
             services: self.factor_services(sealing_keys)?,
             links: self.links(signing_keys),
-            mailer: self.mailer.clone(),
+            mailer,
             identity: self.config.identity.clone(),
             link_base_url: self.config.link_base_url.clone(),
         })
@@ -137,12 +137,13 @@ impl Wiring<'_> {
         &self,
         sealing_keys: Keyring,
         signing_keys: Keyring,
+        mailer: Arc<dyn Mailer>,
     ) -> Result<Functions, HashCostError> {
         Ok(Functions {
             enroll: self.enroll(sealing_keys.clone())?,
             verify: self.verify(sealing_keys.clone())?,
             regenerate: self.regenerate(sealing_keys.clone())?,
-            admin_regenerate: self.admin_regenerate(sealing_keys, signing_keys.clone())?,
+            admin_regenerate: self.admin_regenerate(sealing_keys, signing_keys.clone(), mailer)?,
             download: self.download(signing_keys)?,
             audit: audit_api(self.config, self.audit.clone()),
         })

@@ -223,7 +223,8 @@ pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
 
 /// The notify function's notifier over `app`'s mailer and bus, marking deliveries in `marks`.
 pub fn notifier_over(app: &TestApp, marks: Arc<dyn Deliveries>) -> Notifier {
-    app.wiring().notifier(marks)
+    app.wiring()
+        .notifier(marks, app.sender.clone(), app.bus.clone())
 }
 
 /// A new table for every test, so tests never see each other's users.
@@ -450,20 +451,19 @@ fn wire(
         store: store.clone(),
         audit: store.clone(),
         clock,
-        mailer: sender.clone(),
-        bus,
     };
     let functions = wiring
         .functions(
             Keyring::new(sealing_key.clone(), vec![]),
             Keyring::new(signing_key.clone(), vec![]),
+            sender.clone(),
         )
         .expect("the test configuration builds");
     let deliveries = outbox.map_or_else(
         || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
         Outbox::deliveries,
     );
-    (functions, wiring.notifier(deliveries))
+    (functions, wiring.notifier(deliveries, sender.clone(), bus))
 }
 
 impl TestApp {
@@ -557,15 +557,13 @@ impl TestApp {
         self.notifier = Arc::new(notifier);
     }
 
-    /// Production's wiring over this app's configuration, store, clock, mailer and bus.
+    /// Production's wiring over this app's configuration, store and clock.
     pub fn wiring(&self) -> Wiring<'_> {
         Wiring {
             config: &self.config,
             store: self.store.clone(),
             audit: self.store.clone(),
             clock: self.clock.clone(),
-            mailer: self.sender.clone(),
-            bus: self.bus.clone(),
         }
     }
 

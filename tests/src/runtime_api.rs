@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    io::Read,
+    io::{Read, Write},
     path::{Path, PathBuf},
     process::Stdio,
     sync::Arc,
@@ -236,7 +236,15 @@ pub fn packages_dir() -> PathBuf {
 }
 
 /// Takes `bootstrap` out of the function's zip, checking Lambda could execute it.
-fn unpack(name: &str, into: &Path) -> PathBuf {
+/// `name`'s packaged bootstrap, unpacked into `into` once: later starts run the same file.
+/// Written whole and flushed before anything runs it, as Lambda's code is on read-only storage:
+/// a binary still being written back to disk starts more slowly the larger it is.
+pub fn unpack(name: &str, into: &Path) -> PathBuf {
+    let dir = into.join(name);
+    let path = dir.join("bootstrap");
+    if path.exists() {
+        return path;
+    }
     let zip_path = packages_dir().join(name).join("bootstrap.zip");
     let file = std::fs::File::open(&zip_path).unwrap_or_else(|e| {
         panic!(
@@ -255,12 +263,17 @@ fn unpack(name: &str, into: &Path) -> PathBuf {
     );
     let mut bytes = vec![];
     entry.read_to_end(&mut bytes).unwrap();
-    let dir = into.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bootstrap");
-    std::fs::write(&path, bytes).unwrap();
+    // Named apart: two starts of one function may unpack it at once.
+    let partial = dir.join(format!("bootstrap.{}", random_id()));
+    let mut out = std::fs::File::create(&partial).unwrap();
+    out.write_all(&bytes).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    out.sync_all().unwrap();
+    drop(out);
+    std::fs::rename(&partial, &path).unwrap();
     path
 }
 

@@ -12,7 +12,7 @@ use backup_codes::{
     },
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    ports::{Storage, SystemClock},
+    ports::{Mailer, Storage, SystemClock},
     wiring::Wiring,
 };
 use local_server::{
@@ -95,21 +95,20 @@ async fn run() -> Result<(), String> {
         store: store.clone(),
         audit: store,
         clock: Arc::new(SystemClock),
-        mailer: Arc::new(
-            OutboxMailer::new(
-                &options.outbox,
-                config.from_address.as_deref().unwrap_or(LOCAL_SENDER),
-            )
-            .map_err(|e| e.to_string())?,
-        ),
-        bus: None,
     };
+    let mailer: Arc<dyn Mailer> = Arc::new(
+        OutboxMailer::new(
+            &options.outbox,
+            config.from_address.as_deref().unwrap_or(LOCAL_SENDER),
+        )
+        .map_err(|e| e.to_string())?,
+    );
     let functions = wiring
-        .functions(sealing_keys, signing_keys)
+        .functions(sealing_keys, signing_keys, mailer.clone())
         .map_err(|e| e.to_string())?;
     // Over DynamoDB the table's stream is the notify function's on AWS; over memory it runs here.
     let notify = memory.map(|store| InProcessNotify {
-        notifier: wiring.notifier(store.clone()),
+        notifier: wiring.notifier(store.clone(), mailer, None),
         store,
     });
     eprintln!(

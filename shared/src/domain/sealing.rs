@@ -83,12 +83,30 @@ const KEYBOARD_ROWS: [&str; 4] = [
     "zxcvbnm,./",
 ];
 
+/// Each ASCII character's (row, column) in `KEYBOARD_ROWS`, worked out when compiling: every
+/// cold start estimates its keys, and searching the rows for each character was most of that.
+const KEY_POSITIONS: [Option<(i32, i32)>; 128] = {
+    let mut positions = [None; 128];
+    let mut row = 0;
+    while row < KEYBOARD_ROWS.len() {
+        let keys = KEYBOARD_ROWS[row].as_bytes();
+        let mut column = 0;
+        while column < keys.len() {
+            positions[keys[column] as usize] = Some((row as i32, column as i32));
+            column += 1;
+        }
+        row += 1;
+    }
+    positions
+};
+
 fn key_position(c: char) -> Option<(i32, i32)> {
     let c = c.to_ascii_lowercase();
-    KEYBOARD_ROWS
-        .iter()
-        .enumerate()
-        .find_map(|(row, keys)| keys.find(c).map(|col| (row as i32, col as i32)))
+    if c.is_ascii() {
+        KEY_POSITIONS[c as usize]
+    } else {
+        None
+    }
 }
 
 /// True when `b` follows `a` the way typed or counted text does: the same character, the next
@@ -370,6 +388,19 @@ mod tests {
 
     fn user(id: &str) -> UserId {
         UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn every_key_is_found_where_it_sits_on_the_keyboard() {
+        for c in (0u8..128).map(char::from).chain(['é', 'Ω']) {
+            let searched = KEYBOARD_ROWS.iter().enumerate().find_map(|(row, keys)| {
+                keys.find(c.to_ascii_lowercase())
+                    .map(|column| (row as i32, column as i32))
+            });
+            assert_eq!(key_position(c), searched, "{c:?}");
+        }
+        assert_eq!(key_position('Q'), Some((1, 0)));
+        assert_eq!(key_position(' '), None);
     }
 
     #[test]
