@@ -43,10 +43,8 @@ fn functions() -> Functions {
         store: store.clone(),
         audit: store,
         clock: Arc::new(SystemClock),
-        mailer: Arc::new(Discard),
-        bus: None,
     };
-    wiring.functions(key(), key()).unwrap()
+    wiring.functions(key(), key(), Arc::new(Discard)).unwrap()
 }
 
 const CONTENT_TYPES: [Option<&str>; 4] = [
