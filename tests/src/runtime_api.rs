@@ -235,8 +235,8 @@ pub fn packages_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lambda"))
 }
 
-/// Takes `bootstrap` out of the function's zip, checking Lambda could execute it.
-/// `name`'s packaged bootstrap, unpacked into `into` once: later starts run the same file.
+/// Takes `bootstrap` out of `name`'s zip, checking Lambda could execute it, into `into` once:
+/// later starts run the same file.
 /// Written whole and flushed before anything runs it, as Lambda's code is on read-only storage:
 /// a binary still being written back to disk starts more slowly the larger it is.
 pub fn unpack(name: &str, into: &Path) -> PathBuf {
