@@ -38,7 +38,10 @@
     enrolledDone: 'Two-factor authentication is on.',
     app: 'Authenticator app',
     onSince: 'On since {date}',
-    replacing: 'A new authenticator was started and waits for its first code.',
+    replacing: 'A new authenticator is being set up: started {time} from IP {ip} ({device}). If this was not you, cancel it and change your password.',
+    cancelReplacement: 'Cancel the new authenticator',
+    replacementCancelled: 'The new authenticator was cancelled. Your current app keeps working.',
+    noReplacement: 'No new authenticator is being set up any more.',
     codes: 'Backup codes',
     left: '{remaining} of {total} left, made {date}',
     none: 'None',
@@ -108,6 +111,8 @@
     ev_locked_out: 'Locked after wrong codes',
     ev_two_factor_disabled: 'Two-factor turned off',
     ev_authenticator_replaced: 'Authenticator replaced',
+    ev_replacement_started: 'A new authenticator was started',
+    ev_replacement_cancelled: 'A new authenticator was cancelled',
   };
 
   const sheet = new CSSStyleSheet();
@@ -240,6 +245,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
         invalid_code: 'wrongCode', totp_required: 'wrongCode', locked: 'locked', unavailable: 'unavailable',
         unauthenticated: 'expired', forbidden: 'forbidden', not_enrolled: 'notEnrolled', user_not_enrolled: 'userNotEnrolled',
         user_has_no_email: 'userHasNoEmail', email_failed: 'emailFailed', set_not_pending: 'setExpired',
+        no_pending_replacement: 'noReplacement',
       };
       const key = keys[body.error] || (response.status === 503 ? 'unavailable' : response.status === 429 ? 'locked' : 'failed');
       return { status: response.status, code: body.error, message: this.t(key, vars), retryAfter: after };
@@ -274,20 +280,36 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
       return form;
     }
 
+    // The QR is data, not markup: only a path's outline and a colour are taken from the API's
+    // SVG, into elements made here, so nothing in it can run or link anywhere.
     qr(svgText) {
+      const ns = 'http://www.w3.org/2000/svg';
       const parsed = new DOMParser().parseFromString(svgText || '<svg xmlns="http://www.w3.org/2000/svg"/>', 'image/svg+xml');
-      const svg = document.importNode(parsed.documentElement, true);
-      svg.querySelectorAll('script,foreignObject').forEach((n) => n.remove());
-      svg.setAttribute('viewBox', svg.getAttribute('viewBox') || `0 0 ${svg.getAttribute('width')} ${svg.getAttribute('height')}`);
+      const from = parsed.documentElement;
+      const number = (name) => (/^\d{1,4}$/.test(from.getAttribute(name) || '') ? from.getAttribute(name) : null);
+      const box = /^0 0 \d{1,4} \d{1,4}$/.test(from.getAttribute('viewBox') || '') ? from.getAttribute('viewBox') : `0 0 ${number('width') || 0} ${number('height') || 0}`;
+      const svg = document.createElementNS(ns, 'svg');
+      svg.setAttribute('viewBox', box);
+      svg.setAttribute('shape-rendering', 'crispEdges');
       svg.setAttribute('role', 'img');
       svg.setAttribute('aria-label', this.t('qrLabel'));
+      for (const kid of from.children) {
+        const d = kid.getAttribute('d') || '';
+        const fill = kid.getAttribute('fill') || '#000';
+        if (kid.localName !== 'path' || !/^[MmHhVvZz0-9 .-]*$/.test(d) || !/^#[0-9a-fA-F]{3,6}$/.test(fill)) continue;
+        const path = document.createElementNS(ns, 'path');
+        path.setAttribute('d', d);
+        path.setAttribute('fill', fill);
+        svg.append(path);
+      }
       return h('div', { class: 'qr', part: 'qr' }, svg);
     }
 
     // The challenge carries the QR as its modules ("<width>.<base64 bits>"), far smaller than an SVG.
     qrModules(packed) {
       const [width, bits] = String(packed || '').split('.');
-      const size = Number(width);
+      // A QR code has 21 to 177 modules a side: anything else draws nothing.
+      const size = /^\d{2,3}$/.test(width) && Number(width) >= 21 && Number(width) <= 177 ? Number(width) : 0;
       const bytes = atob((bits || '').replace(/-/g, '+').replace(/_/g, '/'));
       let d = '';
       for (let i = 0; i < size * size; i++) {

@@ -3,14 +3,6 @@
   'use strict';
   const { Base, h, uid, define } = window.BackupCodes;
 
-  // The activity list names the browser and system, not the whole user agent.
-  const browserOf = (agent) => {
-    if (!agent) return null;
-    const browser = /Edg\//.test(agent) ? 'Edge' : /Firefox\//.test(agent) ? 'Firefox' : /Chrom(e|ium)\//.test(agent) ? 'Chrome' : /Safari\//.test(agent) ? 'Safari' : null;
-    const system = /Android/.test(agent) ? 'Android' : /iPhone|iPad/.test(agent) ? 'iOS' : /Windows/.test(agent) ? 'Windows' : /Mac OS X/.test(agent) ? 'macOS' : /Linux/.test(agent) ? 'Linux' : null;
-    return [browser, system].filter(Boolean).join(' on ') || agent.slice(0, 40);
-  };
-
   class Settings extends Base {
     start() {
       this.load();
@@ -105,7 +97,7 @@
       this.show(h('h2', { text: this.t('title') }),
         h('dl', null, h('dt', { text: this.t('app') }), h('dd', { text: this.t('onSince', { date: this.when(s.totp.since) }) }),
           h('dt', { text: this.t('codes') }), h('dd', { text: codes })),
-        s.totp.replacement_pending && h('p', { class: 'muted', text: this.t('replacing') }),
+        s.totp.replacement && this.replacement(s.totp.replacement),
         s.low && s.total > 0 && h('p', { class: 'warn', part: 'warning', text: this.t('low', { remaining: s.remaining }) }),
         s.pending_set && h('p', { class: 'muted', text: this.t('pendingSet', { time: this.when(s.pending_set.generated_at), expires: this.when(s.pending_set.expires_at) }) }),
         s.pending_download && h('p', { class: 'warn', text: this.t('pendingDownload') }),
@@ -115,6 +107,23 @@
           h('button', { type: 'button', part: 'button', class: name === 'disable' ? 'danger' : null, text: this.t(name),
             onclick: () => this.ask(name, proof, act) }))),
         this.activity());
+    }
+
+    // Where the pending replacement was started, by the server's own words (never the client's
+    // user agent), and its Cancel: by the token alone, since cancelling only takes power away.
+    replacement(r) {
+      const cancel = async () => {
+        try {
+          await this.call('DELETE', '/v1/totp/enrollment/replacement');
+          this.emit('replacement-cancelled', {});
+          this.load(this.t('replacementCancelled'));
+        } catch (problem) {
+          this.fail(problem);
+        }
+      };
+      return h('div', { class: 'warn', part: 'warning' },
+        h('p', { text: this.t('replacing', { time: this.when(r.started_at), ip: r.ip || this.t('unknown'), device: r.device || this.t('unknown') }) }),
+        h('button', { type: 'button', part: 'button', class: 'danger', text: this.t('cancelReplacement'), onclick: cancel }));
     }
 
     // Every change says what will happen and asks for a proof before anything is sent.
@@ -150,7 +159,7 @@
           const query = next ? `?limit=5&next=${encodeURIComponent(next)}` : '?limit=5';
           const { json } = await this.call('GET', `/v1/audit${query}`);
           json.events.forEach((e) => list.append(h('li', null, h('strong', { text: this.t(`ev_${e.type}`) }), h('br'),
-            h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: browserOf(e.user_agent) || this.t('unknown') }) }))));
+            h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: e.device || this.t('unknown') }) }))));
           if (!list.children.length) list.append(h('li', { class: 'muted', text: this.t('noActivity') }));
           next = json.next;
           more.hidden = !next;

@@ -121,6 +121,15 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
+    /// Ends the pending replacement, in one write conditional on there being one, live at
+    /// `now`. Cancelling only takes power away, so it needs no proof.
+    async fn cancel_replacement(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError>;
+
     /// Records `step` as used and clears the ledger; refused unless it is later than the last
     /// accepted step. With `pass` (a Cognito sign-in's challenge), the same write leaves the
     /// mark the token guard consumes.
@@ -171,7 +180,7 @@ pub trait Store: Send + Sync {
 
     /// Makes the pending set `set_id` the only set, in one write conditional on it still being
     /// the pending one and live at `now`; the old set dies with it, and any pending download
-    /// grant is cancelled: the owner has just chosen their codes.
+    /// grant and any pending replacement are cancelled: the owner has just chosen their codes.
     async fn activate_pending_set(
         &self,
         user: &UserId,
@@ -180,8 +189,8 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
-    /// Spends the step-up `proof` and removes the active and any pending set, and any pending
-    /// download grant, in the same write.
+    /// Spends the step-up `proof` and removes the active and any pending set, any pending
+    /// download grant and any pending replacement, in the same write.
     async fn remove_code_sets(
         &self,
         user: &UserId,
@@ -209,8 +218,9 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
-    /// An administrator's reset: the enrolled user's set is removed and `grant` becomes the only
-    /// live download, in one write, so the codes never die without a link to the new ones.
+    /// An administrator's reset: the enrolled user's set and any pending replacement are removed
+    /// and `grant` becomes the only live download, in one write, so the codes never die without
+    /// a link to the new ones.
     async fn grant_download(
         &self,
         user: &UserId,
@@ -230,7 +240,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<UserRecord>, StoreError>;
 
     /// Redeems the grant `claim` holds with a new set, in one write conditional on the claim
-    /// still holding it and the grant unexpired at `now`; the grant and the claim go.
+    /// still holding it and the grant unexpired at `now`; the grant, the claim and any pending
+    /// replacement go.
     async fn redeem_download(
         &self,
         user: &UserId,

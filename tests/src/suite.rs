@@ -13,6 +13,8 @@ mod events;
 mod ledger;
 mod new_phone;
 mod pending_sets;
+mod races;
+mod replacement_ends;
 mod step_up;
 mod two_factor_off;
 mod untrusted_text;
@@ -23,6 +25,8 @@ pub use events::*;
 pub use ledger::*;
 pub use new_phone::*;
 pub use pending_sets::*;
+pub use races::*;
+pub use replacement_ends::*;
 pub use step_up::*;
 pub use two_factor_off::*;
 pub use untrusted_text::*;
@@ -103,6 +107,11 @@ macro_rules! behaviour_suite {
             concurrent_activations_of_one_set_apply_once,
             removing_codes_removes_the_pending_set_too,
             the_lost_phone_path_end_to_end,
+            the_owner_cancels_a_replacement_with_their_token_alone,
+            the_owners_new_codes_or_their_removal_end_a_replacement,
+            an_admins_reset_turn_off_or_a_redeemed_link_ends_a_replacement,
+            distinct_valid_codes_at_once_each_succeed_or_are_told_to_retry,
+            a_sign_in_beside_a_backup_code_step_up_never_refuses_the_proof,
         );
     };
     ($backend:expr; $($name:ident),+ $(,)?) => {

@@ -267,6 +267,50 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     .await;
     CARD.type_into_focus(c, &app.totp(&new_secret)).await;
     let key = eventually(c, &format!("{CARD}.querySelector('.key') && {CARD}.querySelector('.key').textContent.replace(/ /g, '') !== {} && {CARD}.querySelector('.key').textContent", serde_json::to_string(&new_secret).unwrap())).await;
+    let abandoned = key.as_str().unwrap().replace(' ', "");
+
+    // Left unconfirmed, the card shows when and where it was started, by the server's device
+    // name, and Cancel ends it with the token alone. A sign-in client's own words for its user
+    // agent never reach the card.
+    app.next_step();
+    let hostile = app
+        .send(
+            integration_tests::Call::new("POST", "/v1/verify").json(json!({
+                "user_id": "ana",
+                "code": app.totp(&new_secret),
+                "user_agent": "Your account is locked - call +1-555-0100",
+            })),
+        )
+        .await;
+    assert_eq!(hostile.status, StatusCode::OK, "{}", hostile.text);
+    CARD.press(c, "Cancel").await;
+    CARD.says(c, "A new authenticator is being set up: started")
+        .await;
+    CARD.says(c, "from IP 127.0.0.1 (Chrome on Linux)").await;
+    check_state(c, "settings-replacement-pending").await;
+    CARD.says(c, "Signed in with the authenticator app").await;
+    let card_text = js(c, &format!("return {CARD}.textContent")).await;
+    assert!(
+        !card_text.as_str().unwrap().contains("555-0100"),
+        "client text on the card: {card_text}"
+    );
+    CARD.press(c, "Cancel the new authenticator").await;
+    CARD.says(c, "The new authenticator was cancelled.").await;
+    CARD.says(c, "A new authenticator was cancelled").await;
+    app.next_step();
+    let late = app
+        .send(
+            integration_tests::Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user("ana")
+                .json(json!({ "code": app.totp(&abandoned) })),
+        )
+        .await;
+    assert_eq!(late.json()["error"], "already_enrolled", "{}", late.text);
+
+    app.next_step();
+    CARD.press(c, "Replace the authenticator").await;
+    CARD.type_into_focus(c, &app.totp(&new_secret)).await;
+    let key = eventually(c, &format!("{CARD}.querySelector('.key') && ![{}, {}].includes({CARD}.querySelector('.key').textContent.replace(/ /g, '')) && {CARD}.querySelector('.key').textContent", serde_json::to_string(&new_secret).unwrap(), serde_json::to_string(&abandoned).unwrap())).await;
     let third_secret = key.as_str().unwrap().replace(' ', "");
     app.next_step();
     CARD.submit_code(c, &app.totp(&third_secret)).await;
@@ -323,6 +367,69 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         problems.is_empty(),
         "console under default-src 'self': {problems:#?}"
     );
+    browser.client.clone().close().await.unwrap();
+}
+
+/// The QR is data, not markup: whatever SVG an API answers, the card draws only path outlines
+/// and colours, in elements it makes itself; the challenge's module bits draw only at a QR's
+/// sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_qr_is_drawn_as_data_only() {
+    let app = TestApp::new(Backend::Memory).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
+    let work = tempdir("ui-qr");
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    let hostile = r##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 29 29" onload="window.ran=1"><path fill="#fff" d="M0 0h29v29H0z"/><path fill="url(javascript:alert(1))" d="M1 1h1v1H1z"/><path fill="#000" d="M4 4h1v1H4z" onclick="window.ran=1" style="x"/><image href="x" onerror="window.ran=1"/><animate onbegin="window.ran=1" attributeName="x" dur="1s"/><a href="javascript:window.ran=1"><path d="M0 0h9v9H0z"/></a><foreignObject><div>hi</div></foreignObject><script>window.ran=1</script><path d="M0 0 L9 9 url(x)"/></svg>"##;
+    let drawn = js(
+        c,
+        &format!(
+            "const card = document.createElement('backup-codes-settings'); \
+             const node = card.qr({}); document.body.append(node); \
+             const all = [...node.querySelectorAll('*')]; \
+             return {{ tags: all.map((e) => e.localName), \
+               attributes: all.flatMap((e) => [...e.attributes].map((a) => e.localName + ' ' + a.name + '=' + a.value)) }};",
+            serde_json::to_string(hostile).unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(drawn["tags"], json!(["svg", "path", "path"]), "{drawn}");
+    let attributes: Vec<&str> = drawn["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        attributes,
+        [
+            "svg viewBox=0 0 29 29",
+            "svg shape-rendering=crispEdges",
+            "svg role=img",
+            "svg aria-label=QR code for your authenticator app",
+            "path d=M0 0h29v29H0z",
+            "path fill=#fff",
+            "path d=M4 4h1v1H4z",
+            "path fill=#000",
+        ]
+    );
+    let modules = js(
+        c,
+        "const card = document.createElement('backup-codes-settings'); \
+         return [card.qrModules('1000000000.AAAA'), card.qrModules('x.AAAA'), card.qrModules('21.' + btoa('\\xff'.repeat(56)))] \
+           .map((n) => n.querySelector('path').getAttribute('d').length);",
+    )
+    .await;
+    assert_eq!(modules[0], 0, "an impossible width draws nothing");
+    assert_eq!(modules[1], 0);
+    assert!(
+        modules[2].as_u64().unwrap() > 0,
+        "a real width draws: {modules}"
+    );
+    assert_eq!(js(c, "return window.ran === undefined").await, true);
     browser.client.clone().close().await.unwrap();
 }
 

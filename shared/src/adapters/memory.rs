@@ -203,7 +203,9 @@ impl MemoryStore {
     ) -> Written {
         self.with_users(|users| match users.get_mut(user) {
             Some(record)
-                if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+                if record.is_enrolled()
+                    && holds(record, attempt)
+                    && proof.is_unspent_in(record) =>
             {
                 record.ledger = AttemptLedger::default();
                 apply(record);
@@ -211,17 +213,6 @@ impl MemoryStore {
             }
             _ => Written::ConditionFailed,
         })
-    }
-}
-
-/// The step-up proof can still be spent: a TOTP step later than the last one used, or a backup
-/// code still unused in the active set.
-fn unspent(record: &UserRecord, proof: &Proof) -> bool {
-    match proof {
-        Proof::Totp { step } => record.totp.last_step < *step,
-        Proof::BackupCode { set_id, hash } => record.codes.as_ref().is_some_and(|set| {
-            set.id == *set_id && set.find(hash).is_some_and(|c| c.used_at.is_none())
-        }),
     }
 }
 
@@ -406,6 +397,24 @@ impl Store for MemoryStore {
         ))
     }
 
+    async fn cancel_replacement(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record) if record.is_enrolled() && record.live_replacement(now).is_some() => {
+                    record.totp.replacement = None;
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
+    }
+
     async fn use_totp_step(
         &self,
         user: &UserId,
@@ -502,6 +511,8 @@ impl Store for MemoryStore {
                 {
                     record.codes = record.pending_codes.take().map(|p| p.set);
                     record.grant = None;
+                    record.grant_claim = None;
+                    record.totp.replacement = None;
                     Written::Applied
                 }
                 _ => Written::ConditionFailed,
@@ -526,6 +537,8 @@ impl Store for MemoryStore {
                 record.codes = None;
                 record.pending_codes = None;
                 record.grant = None;
+                record.grant_claim = None;
+                record.totp.replacement = None;
             }),
         ))
     }
@@ -541,7 +554,9 @@ impl Store for MemoryStore {
             records,
             self.with_users(|users| match users.get(user) {
                 Some(record)
-                    if record.is_enrolled() && holds(record, attempt) && unspent(record, proof) =>
+                    if record.is_enrolled()
+                        && holds(record, attempt)
+                        && proof.is_unspent_in(record) =>
                 {
                     users.remove(user);
                     Written::Applied
@@ -581,6 +596,9 @@ impl Store for MemoryStore {
                     record.codes = None;
                     record.pending_codes = None;
                     record.grant = Some(grant.clone());
+                    // A hold on an earlier grant holds nothing now.
+                    record.grant_claim = None;
+                    record.totp.replacement = None;
                     Written::Applied
                 }
                 _ => Written::ConditionFailed,
@@ -628,6 +646,7 @@ impl Store for MemoryStore {
                     record.grant_claim = None;
                     record.codes = Some(set.clone());
                     record.pending_codes = None;
+                    record.totp.replacement = None;
                     Written::Applied
                 }
                 _ => Written::ConditionFailed,

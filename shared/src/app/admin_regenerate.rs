@@ -56,15 +56,13 @@ pub async fn regenerate_for(
         .await
         .map_err(AdminResetError::EmailFailed)?;
     // The link mail above is what the user is told; the event goes to the trail and the bus.
+    let actor = Actor::Admin(admin.clone());
     let event = svc
-        .event(
-            EventKind::CodesResetByAdmin,
-            target,
-            Actor::Admin(admin.clone()),
-            source,
-        )
+        .event(EventKind::CodesResetByAdmin, target, actor.clone(), source)
         .with_remaining(0);
-    let records = [svc.record(event, None)];
+    let records: Vec<_> = std::iter::once(svc.record(event, None))
+        .chain(svc.replacement_ended(&target_record, actor, source))
+        .collect();
     if svc.store.grant_download(target, &grant, &records).await? == Written::ConditionFailed {
         return Err(AdminResetError::UserNotEnrolled);
     }

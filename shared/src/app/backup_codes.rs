@@ -11,7 +11,7 @@ use crate::{
         codes::IssuedCodes,
         events::{Actor, EventKind, Source},
         proof::{Proof, StepUp},
-        record::{PendingSet, UserRecord, PENDING_SET_LIFETIME},
+        record::{PendingSet, Replacement, UserRecord, PENDING_SET_LIFETIME},
         user::UserId,
     },
     ports::Written,
@@ -36,8 +36,8 @@ pub struct CodeSetStatus {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TotpStatus {
     pub since: Option<OffsetDateTime>,
-    /// A new authenticator was started and not yet confirmed (nor dropped).
-    pub replacement_pending: bool,
+    /// A new authenticator started and not yet confirmed, cancelled or expired.
+    pub replacement: Option<Replacement>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -53,11 +53,7 @@ pub async fn status(svc: &Services, user: &UserId) -> Result<CodeSetStatus, Code
     let pending_download = record.grant.as_ref().is_some_and(|g| g.is_live(now));
     let totp = TotpStatus {
         since: record.totp.since,
-        replacement_pending: record
-            .totp
-            .replacement
-            .as_ref()
-            .is_some_and(|r| r.is_live(now)),
+        replacement: record.live_replacement(now).cloned(),
     };
     let pending_set = record
         .pending_codes
@@ -116,9 +112,14 @@ pub async fn regenerate(
         .proof_record(&record, &proof, StepUp::RegenerateCodes, source)
         .into_iter()
         .collect();
+    let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+    let (proof, pending, records) = (&proof, &pending, &records);
     match svc
-        .store
-        .put_pending_set(user, &attempt, &proof, &pending, now, &records)
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .put_pending_set(user, &attempt, proof, pending, now, records)
+                .await
+        })
         .await?
     {
         Written::Applied => {
@@ -159,7 +160,9 @@ pub async fn activate(
     let event = svc
         .event(EventKind::CodesRegenerated, user, Actor::User, source)
         .with_remaining(remaining);
-    let records = [svc.record(event, record.email.as_ref())];
+    let records: Vec<_> = std::iter::once(svc.record(event, record.email.as_ref()))
+        .chain(svc.replacement_ended(&record, Actor::User, source))
+        .collect();
     let written = svc
         .store
         .activate_pending_set(user, set_id, now, &records)
@@ -191,9 +194,15 @@ pub async fn delete(
         .event(EventKind::CodesRemoved, user, Actor::User, source)
         .with_remaining(0);
     records.push(svc.record(removed, record.email.as_ref()));
+    records.extend(svc.replacement_ended(&record, Actor::User, source));
+    let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+    let (proof, records) = (&proof, &records);
     match svc
-        .store
-        .remove_code_sets(user, &attempt, &proof, &records)
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .remove_code_sets(user, &attempt, proof, records)
+                .await
+        })
         .await?
     {
         Written::Applied => {

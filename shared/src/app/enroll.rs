@@ -6,13 +6,13 @@ use tracing::info;
 
 use super::{
     errors::{EnrollError, Fault},
-    FactorServices,
+    FactorServices, Services,
 };
 use crate::{
     domain::{
         codes::IssuedCodes,
         events::{Actor, EventKind, Source},
-        proof::StepUp,
+        proof::{Proof, StepUp},
         record::{Replacement, UserRecord},
         sealing::SealedSecret,
         sign_in::SignInPass,
@@ -79,15 +79,25 @@ async fn start_replacement(
     let now = svc.clock.now();
     let replacement = Replacement {
         secret: svc.sealer.seal(user, &secret),
+        started_at: Some(now),
+        started_from: source.clone(),
         expires_at: now + PENDING_ENROLLMENT_LIFETIME,
     };
-    let records: Vec<_> = svc
+    // The proof's event first: the trail orders events of one second by when they were made.
+    let mut records: Vec<_> = svc
         .proof_record(record, &proof, StepUp::ReplaceAuthenticator, source)
         .into_iter()
         .collect();
+    let started = svc.event(EventKind::ReplacementStarted, user, Actor::User, source);
+    records.push(svc.record(started, record.email.as_ref()));
+    let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+    let (proof, replacement, records) = (&proof, &replacement, &records);
     if svc
-        .store
-        .start_replacement(user, &attempt, &proof, &replacement, now, &records)
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .start_replacement(user, &attempt, proof, replacement, now, records)
+                .await
+        })
         .await?
         == Written::ConditionFailed
     {
@@ -95,6 +105,32 @@ async fn start_replacement(
     }
     info!("authenticator replacement started");
     Ok(secret)
+}
+
+/// Cancels the pending replacement of `user`'s authenticator: by the owner's token alone, since
+/// cancelling only takes power away (a thief who started it loses it, the owner keeps their app).
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn cancel_replacement(
+    svc: &Services,
+    user: &UserId,
+    source: &Source,
+) -> Result<(), EnrollError> {
+    let now = svc.clock.now();
+    let record = svc.store.get_user(user).await?;
+    let Some(record) = record.filter(|r| r.is_enrolled() && r.live_replacement(now).is_some())
+    else {
+        return Err(EnrollError::NoPendingReplacement);
+    };
+    let event = svc.event(EventKind::ReplacementCancelled, user, Actor::User, source);
+    let records = [svc.record(event, record.email.as_ref())];
+    match svc.store.cancel_replacement(user, now, &records).await? {
+        Written::Applied => {
+            info!("authenticator replacement cancelled");
+            Ok(())
+        }
+        // Confirmed, cancelled or ended by another response meanwhile.
+        Written::ConditionFailed => Err(EnrollError::NoPendingReplacement),
+    }
 }
 
 /// What confirming did: a first enrollment (with its first set), or a replacement swapped in.
@@ -135,7 +171,7 @@ async fn confirm_replacement(
     source: &Source,
 ) -> Result<Confirmed, EnrollError> {
     let now = svc.clock.now();
-    let Some(replacement) = record.totp.replacement.as_ref().filter(|r| r.is_live(now)) else {
+    let Some(replacement) = record.live_replacement(now) else {
         return Err(EnrollError::AlreadyEnrolled);
     };
     let user = &record.user_id;
@@ -144,9 +180,19 @@ async fn confirm_replacement(
         .await?;
     let event = svc.event(EventKind::AuthenticatorReplaced, user, Actor::User, source);
     let records = [svc.record(event, record.email.as_ref())];
+    let checked = &replacement.secret;
+    let stands = |r: &UserRecord| {
+        r.live_replacement(now)
+            .is_some_and(|live| live.secret == *checked)
+            && Proof::Totp { step }.is_unspent_in(r)
+    };
+    let records = &records;
     if svc
-        .store
-        .confirm_replacement(user, &attempt, &replacement.secret, step, now, &records)
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .confirm_replacement(user, &attempt, checked, step, now, records)
+                .await
+        })
         .await?
         == Written::ConditionFailed
     {
@@ -310,19 +356,20 @@ async fn activate(
             svc.record(event, email)
         })
         .collect();
+    let checked = &record.totp.secret;
+    let stands = |r: &UserRecord| {
+        !r.is_enrolled() && r.totp.secret == *checked && Proof::Totp { step }.is_unspent_in(r)
+    };
+    let now = svc.clock.now();
+    let records = &records;
     let written = svc
-        .store
-        .activate_totp(
-            user,
-            &attempt,
-            &record.totp.secret,
-            step,
-            email,
-            set,
-            pass,
-            svc.clock.now(),
-            &records,
-        )
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .activate_totp(
+                    user, &attempt, checked, step, email, set, pass, now, records,
+                )
+                .await
+        })
         .await?;
     if written == Written::ConditionFailed {
         // Another request confirmed or restarted enrollment between our read and write.

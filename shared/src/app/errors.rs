@@ -37,6 +37,10 @@ pub enum CheckFailed {
     InvalidCode,
     #[error(transparent)]
     Locked(Locked),
+    /// The code checked out, but other requests for the same user kept changing the ledger
+    /// under its write: it was not spent, and the same request may be sent again.
+    #[error("the code was not spent: other requests for this user changed it at the same moment")]
+    Contended,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -48,6 +52,9 @@ pub enum VerifyError {
     InvalidCode,
     #[error(transparent)]
     Locked(Locked),
+    /// See `CheckFailed::Contended`.
+    #[error("the code was not spent: other requests for this user changed it at the same moment")]
+    Contended,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -62,10 +69,17 @@ pub enum EnrollError {
     TotpRequired,
     #[error("there is no pending TOTP enrollment to confirm")]
     NoPendingEnrollment,
+    /// Cancelling a replacement when none is pending (never started, confirmed, expired, or
+    /// already ended).
+    #[error("no new authenticator is being set up")]
+    NoPendingReplacement,
     #[error("the code is not valid")]
     InvalidCode,
     #[error(transparent)]
     Locked(Locked),
+    /// See `CheckFailed::Contended`.
+    #[error("the code was not spent: other requests for this user changed it at the same moment")]
+    Contended,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -85,6 +99,9 @@ pub enum CodeSetError {
     InvalidCode,
     #[error(transparent)]
     Locked(Locked),
+    /// See `CheckFailed::Contended`.
+    #[error("the code was not spent: other requests for this user changed it at the same moment")]
+    Contended,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -98,6 +115,9 @@ pub enum AdminResetError {
     InvalidCode,
     #[error(transparent)]
     Locked(Locked),
+    /// See `CheckFailed::Contended`.
+    #[error("the code was not spent: other requests for this user changed it at the same moment")]
+    Contended,
     #[error("the target user has not enrolled TOTP")]
     UserNotEnrolled,
     #[error("the target user has no email address on file")]
@@ -141,6 +161,7 @@ macro_rules! checks_codes {
                 match failed {
                     CheckFailed::InvalidCode => Self::InvalidCode,
                     CheckFailed::Locked(locked) => Self::Locked(locked),
+                    CheckFailed::Contended => Self::Contended,
                     CheckFailed::Fault(fault) => Self::Fault(fault),
                 }
             }

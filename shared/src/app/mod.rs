@@ -35,10 +35,14 @@ use crate::{
         totp::TotpCode,
         user::{Email, UserId},
     },
-    ports::{AuditLog, Clock, Store, Written},
+    ports::{AuditLog, Clock, Store, StoreError, Written},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
+
+/// How many times `Services::accept` sends a valid code's write that keeps losing to other
+/// requests' changes of the ledger: each try is one request, reserved anew.
+const ACCEPT_TRIES: usize = 3;
 
 /// Settings that shape behaviour, read once at cold start.
 #[derive(Clone, Debug)]
@@ -137,6 +141,24 @@ impl Services {
         }
     }
 
+    /// The trail's record that a response (an admin reset, a new set, the sets removed, a
+    /// redeemed link) also ended the replacement `record` had pending, which its write removes.
+    pub(crate) fn replacement_ended(
+        &self,
+        record: &UserRecord,
+        actor: Actor,
+        source: &Source,
+    ) -> Option<Recorded> {
+        record.live_replacement(self.clock.now())?;
+        let event = self.event(
+            EventKind::ReplacementCancelled,
+            &record.user_id,
+            actor,
+            source,
+        );
+        Some(self.record(event, record.email.as_ref()))
+    }
+
     pub(crate) fn is_low(&self, remaining: usize) -> bool {
         remaining <= self.settings.low_codes_threshold
     }
@@ -187,6 +209,41 @@ impl Services {
             self.store.reserve_attempt(user, policy, now, seen).await?
         };
         self.reserved(user, reservation)
+    }
+
+    /// Sends the accepting write of a code that checked out. The write is conditional on the
+    /// ledger still holding `attempt`, and any other accepted code of the user clears the ledger
+    /// at the same moment: that alone must never make this valid code "wrong". So when the
+    /// write loses and the fresh record shows the code still `stands` (unspent, and what the
+    /// write acts on unchanged), the check is reserved again, through the ledger, and the write
+    /// sent again. A code spent meanwhile is `ConditionFailed`; a ledger that changed under
+    /// every try is `Contended`, which tells the client to send the same request again.
+    pub(crate) async fn accept<F>(
+        &self,
+        user: &UserId,
+        attempt: ReservedAttempt,
+        stands: impl Fn(&UserRecord) -> bool,
+        mut write: impl FnMut(ReservedAttempt) -> F,
+    ) -> Result<Written, CheckFailed>
+    where
+        F: std::future::Future<Output = Result<Written, StoreError>>,
+    {
+        let mut attempt = attempt;
+        for _ in 0..ACCEPT_TRIES {
+            if write(attempt).await? == Written::Applied {
+                return Ok(Written::Applied);
+            }
+            let fresh = self.store.get_user(user).await?;
+            let Some(fresh) = fresh.filter(|r| stands(r)) else {
+                return Ok(Written::ConditionFailed);
+            };
+            attempt = match self.reserve_attempt(user, &fresh.ledger).await? {
+                Some(next) => next,
+                None => return Ok(Written::ConditionFailed),
+            };
+        }
+        warn!(%user, "a valid code's write lost to the ledger at every try");
+        Err(CheckFailed::Contended)
     }
 
     /// What a reservation means for the check: go on (`None` when nothing was counted) or
@@ -331,7 +388,7 @@ impl FactorServices {
             .into_iter()
             .collect();
         if !self
-            .spend_proof(admin.user(), &attempt, &proof, &records)
+            .spend_proof(admin.user(), attempt, &proof, &records)
             .await?
         {
             return Err(AdminResetError::InvalidCode);
@@ -344,22 +401,28 @@ impl FactorServices {
     pub(crate) async fn spend_proof(
         &self,
         user: &UserId,
-        attempt: &ReservedAttempt,
+        attempt: ReservedAttempt,
         proof: &Proof,
         records: &[Recorded],
-    ) -> Result<bool, Fault> {
-        let written = match proof {
-            Proof::Totp { step } => {
-                self.store
-                    .use_totp_step(user, attempt, *step, None, records)
-                    .await?
-            }
-            Proof::BackupCode { set_id, hash } => {
-                self.store
-                    .use_backup_code(user, attempt, set_id, hash, self.clock.now(), None, records)
-                    .await?
-            }
-        };
+    ) -> Result<bool, CheckFailed> {
+        let now = self.clock.now();
+        let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+        let written = self
+            .accept(user, attempt, stands, |attempt| async move {
+                match proof {
+                    Proof::Totp { step } => {
+                        self.store
+                            .use_totp_step(user, &attempt, *step, None, records)
+                            .await
+                    }
+                    Proof::BackupCode { set_id, hash } => {
+                        self.store
+                            .use_backup_code(user, &attempt, set_id, hash, now, None, records)
+                            .await
+                    }
+                }
+            })
+            .await?;
         Ok(written == Written::Applied)
     }
 

@@ -48,7 +48,7 @@ pub async fn redeem(
         svc.counted(refused()).await;
         return Err(RedeemError::LinkInvalid);
     };
-    let email = record.email;
+    let email = record.email.clone();
     let issued = svc.issue_codes().await?;
     let event = svc
         .event(
@@ -58,7 +58,9 @@ pub async fn redeem(
             source,
         )
         .with_remaining(issued.plaintext.len());
-    let records = [svc.record(event, email.as_ref())];
+    let records: Vec<_> = std::iter::once(svc.record(event, email.as_ref()))
+        .chain(svc.replacement_ended(&record, Actor::User, source))
+        .collect();
     match svc
         .store
         .redeem_download(&claims.user, &claim, now, &issued.set, &records)

@@ -44,9 +44,14 @@ pub async fn disable(
         .collect();
     let disabled = svc.event(EventKind::TwoFactorDisabled, user, Actor::User, source);
     records.push(svc.record(disabled, record.email.as_ref()));
+    let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+    let (proof, records) = (&proof, &records);
     let written = svc
-        .store
-        .disable_two_factor(user, &attempt, &proof, &records)
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .disable_two_factor(user, &attempt, proof, records)
+                .await
+        })
         .await?;
     if written == Written::ConditionFailed {
         return Err(CodeSetError::InvalidCode);

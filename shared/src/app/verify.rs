@@ -7,6 +7,7 @@ use crate::domain::{
     attempts::ReservedAttempt,
     codes::{BackupCode, SALT_LEN},
     events::{Actor, EventKind, Source},
+    proof::Proof,
     record::UserRecord,
     sign_in::SignInPass,
     totp::TotpCode,
@@ -106,9 +107,17 @@ async fn check(
         };
         let event = svc.event(EventKind::TotpUsed, user, Actor::AuthServer, source);
         let records = vec![svc.record(event, record.email.as_ref())];
+        let secret = &record.totp.secret;
+        let stands = |r: &UserRecord| {
+            r.is_enrolled() && r.totp.secret == *secret && Proof::Totp { step }.is_unspent_in(r)
+        };
+        let records = &records;
         let written = svc
-            .store
-            .use_totp_step(user, &attempt, step, pass, &records)
+            .accept(user, attempt, stands, |attempt| async move {
+                svc.store
+                    .use_totp_step(user, &attempt, step, pass, records)
+                    .await
+            })
             .await?;
         if written == Written::ConditionFailed {
             return Err(VerifyError::InvalidCode);
@@ -142,17 +151,19 @@ async fn check(
         .event(EventKind::BackupCodeUsed, user, Actor::AuthServer, source)
         .with_remaining(remaining);
     let records = vec![svc.record(event, record.email.as_ref())];
+    let now = svc.clock.now();
+    let proof = Proof::BackupCode {
+        set_id: set.id.clone(),
+        hash,
+    };
+    let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
+    let (hash, records) = (&hash, &records);
     let written = svc
-        .store
-        .use_backup_code(
-            user,
-            &attempt,
-            &set.id,
-            &hash,
-            svc.clock.now(),
-            pass,
-            &records,
-        )
+        .accept(user, attempt, stands, |attempt| async move {
+            svc.store
+                .use_backup_code(user, &attempt, &set.id, hash, now, pass, records)
+                .await
+        })
         .await?;
     if written == Written::ConditionFailed {
         return Err(VerifyError::InvalidCode);

@@ -150,6 +150,11 @@ impl CognitoTrigger {
                 match verify::verify_sign_in(&self.services, &user, answer, &source).await {
                     Ok(_) => Ok(true),
                     Err(VerifyError::InvalidCode) => Ok(false),
+                    // The code is still unspent: the prompt comes again, and the same code works.
+                    Err(VerifyError::Contended) => {
+                        info!("sign-in answer not spent: other requests raced it; asked again");
+                        Ok(false)
+                    }
                     Err(VerifyError::Locked(locked)) => {
                         info!(
                             retry_after = locked.retry_after_seconds,

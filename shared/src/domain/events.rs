@@ -3,7 +3,6 @@
 
 use std::{fmt, net::IpAddr, str::FromStr};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::{codes::random_id, display_text, proof::StepUp, user::UserId};
@@ -39,10 +38,12 @@ pub enum EventKind {
     LockedOut,
     TwoFactorDisabled,
     AuthenticatorReplaced,
+    ReplacementStarted,
+    ReplacementCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -55,11 +56,13 @@ impl EventKind {
         EventKind::LockedOut,
         EventKind::TwoFactorDisabled,
         EventKind::AuthenticatorReplaced,
+        EventKind::ReplacementStarted,
+        EventKind::ReplacementCancelled,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
     /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 7] = [
+    pub const MAILED: [EventKind; 8] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
@@ -67,6 +70,7 @@ impl EventKind {
         EventKind::LockedOut,
         EventKind::TwoFactorDisabled,
         EventKind::AuthenticatorReplaced,
+        EventKind::ReplacementStarted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +87,8 @@ impl EventKind {
             EventKind::LockedOut => "locked_out",
             EventKind::TwoFactorDisabled => "two_factor_disabled",
             EventKind::AuthenticatorReplaced => "authenticator_replaced",
+            EventKind::ReplacementStarted => "replacement_started",
+            EventKind::ReplacementCancelled => "replacement_cancelled",
         }
     }
 }
@@ -210,6 +216,12 @@ impl UserAgent {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name screens and mails show for it ("Firefox on Linux"): never the string itself,
+    /// which the client chose (see `device::describe`).
+    pub fn device(&self) -> Option<String> {
+        super::device::describe(&self.0)
+    }
 }
 
 /// One security event. It never holds a code, a secret or a token.
@@ -256,17 +268,16 @@ impl AuditPosition {
         format!("{:012}#{}", self.at, self.id)
     }
 
+    /// The cursor clients pass back: the time and the id, as `^[0-9]{12}-[0-9a-f]{32}$`. Any
+    /// string of that shape is a place in the trail (a page after it may be empty), so the
+    /// spec's pattern is exactly what the server accepts.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.sort_key())
+        format!("{:012}-{}", self.at, self.id)
     }
 
-    /// `None` for anything `encode` did not make.
+    /// `None` for anything not of `encode`'s shape.
     pub fn decode(cursor: &str) -> Option<Self> {
-        if cursor.len() > 128 {
-            return None;
-        }
-        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-        let (at, id) = text.split_once('#')?;
+        let (at, id) = cursor.split_once('-')?;
         let well_formed = at.len() == 12
             && at.bytes().all(|b| b.is_ascii_digit())
             && id.len() == EVENT_ID_LEN
@@ -350,6 +361,7 @@ impl SecurityEvent {
             "actor": self.actor.label(),
             "ip": self.source.ip.map(|ip| ip.to_string()),
             "user_agent": self.source.user_agent.as_ref().map(UserAgent::as_str),
+            "device": self.source.user_agent.as_ref().and_then(UserAgent::device),
             "reported_by_sign_in_client": self.source.reported,
             "remaining_codes": self.remaining_codes,
             "locked_until": self.locked_until.and_then(rfc3339),
@@ -428,7 +440,16 @@ mod tests {
         );
         let position = AuditPosition::of(&event);
         assert_eq!(AuditPosition::decode(&position.encode()), Some(position));
-        for bad in ["", "x", "MDAw", &"A".repeat(200)] {
+        for bad in [
+            "",
+            "x",
+            "MDAw",
+            &"A".repeat(200),
+            "000000000001-0123456789abcdef0123456789ABCDEF",
+            "00000000001-0123456789abcdef0123456789abcdef",
+            "000000000001-0123456789abcdef0123456789abcde",
+            "000000000001#0123456789abcdef0123456789abcdef",
+        ] {
             assert_eq!(AuditPosition::decode(bad), None, "{bad}");
         }
         let later = SecurityEvent::new(

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod attempts;
 pub mod codes;
+pub mod device;
 pub mod display_text;
 pub mod events;
 pub mod link_token;

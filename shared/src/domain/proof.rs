@@ -3,7 +3,7 @@
 //! can still act with a backup code; either way the proof is spent by the same write that acts
 //! on it, so it works once, across every route.
 
-use super::codes::CodeHash;
+use super::{codes::CodeHash, record::UserRecord};
 
 /// A step-up code that checked out, and what the acting write must spend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +13,20 @@ pub enum Proof {
     /// An unused backup code of this set: the write marks it used (or removes the set holding
     /// it), conditional on it being unused still.
     BackupCode { set_id: String, hash: CodeHash },
+}
+
+impl Proof {
+    /// The proof can still be spent on `record`: a TOTP step later than the last one used, or
+    /// a backup code still unused in the active set. What every spending write's condition
+    /// checks, besides the ledger.
+    pub fn is_unspent_in(&self, record: &UserRecord) -> bool {
+        match self {
+            Proof::Totp { step } => record.totp.last_step < *step,
+            Proof::BackupCode { set_id, hash } => record.codes.as_ref().is_some_and(|set| {
+                set.id == *set_id && set.find(hash).is_some_and(|c| c.used_at.is_none())
+            }),
+        }
+    }
 }
 
 /// What a step-up proof authorised: named on the `backup_code_used` event a backup code leaves.

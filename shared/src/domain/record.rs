@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use super::{
     attempts::AttemptLedger,
     codes::BackupCodeSet,
+    events::Source,
     link_token::{DownloadGrant, GrantClaim},
     sealing::SealedSecret,
     sign_in::SignInPass,
@@ -31,9 +32,16 @@ pub struct TotpEnrollment {
 }
 
 /// A replacement authenticator's secret, shown but not yet proven by a code from the new app.
+/// Any response of the owner or an administrator ends it (cancelling it, an admin reset or
+/// turn-off, a new set activated, the sets removed, a download link redeemed): a thief who
+/// started one with a seen backup code cannot finish it after the owner has acted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replacement {
     pub secret: SealedSecret,
+    /// When and where it was started, for the owner to recognise it (unknown for replacements
+    /// started before these were kept).
+    pub started_at: Option<OffsetDateTime>,
+    pub started_from: Source,
     /// Past this, the replacement is dropped: it cannot be confirmed and the status no longer
     /// shows it.
     pub expires_at: OffsetDateTime,
@@ -84,5 +92,10 @@ impl PendingSet {
 impl UserRecord {
     pub fn is_enrolled(&self) -> bool {
         self.totp.state == EnrollmentState::Active
+    }
+
+    /// The replacement still pending at `now`: not confirmed, cancelled or expired.
+    pub fn live_replacement(&self, now: OffsetDateTime) -> Option<&Replacement> {
+        self.totp.replacement.as_ref().filter(|r| r.is_live(now))
     }
 }

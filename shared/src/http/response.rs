@@ -34,11 +34,13 @@ pub enum ErrorCode {
     MissingBody,
     MissingField,
     NoPendingEnrollment,
+    NoPendingReplacement,
     NotEnrolled,
     NotFound,
     PayloadTooLarge,
     SetNotPending,
     TotpRequired,
+    TryAgain,
     Unauthenticated,
     Unavailable,
     UnknownField,
@@ -48,7 +50,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
         ErrorCode::Forbidden,
@@ -66,11 +68,13 @@ impl ErrorCode {
         ErrorCode::MissingBody,
         ErrorCode::MissingField,
         ErrorCode::NoPendingEnrollment,
+        ErrorCode::NoPendingReplacement,
         ErrorCode::NotEnrolled,
         ErrorCode::NotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::SetNotPending,
         ErrorCode::TotpRequired,
+        ErrorCode::TryAgain,
         ErrorCode::Unauthenticated,
         ErrorCode::Unavailable,
         ErrorCode::UnknownField,
@@ -98,11 +102,13 @@ impl ErrorCode {
             ErrorCode::MissingBody => "missing_body",
             ErrorCode::MissingField => "missing_field",
             ErrorCode::NoPendingEnrollment => "no_pending_enrollment",
+            ErrorCode::NoPendingReplacement => "no_pending_replacement",
             ErrorCode::NotEnrolled => "not_enrolled",
             ErrorCode::NotFound => "not_found",
             ErrorCode::SetNotPending => "set_not_pending",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::TotpRequired => "totp_required",
+            ErrorCode::TryAgain => "try_again",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::UnknownField => "unknown_field",
@@ -128,6 +134,10 @@ pub struct ApiError {
 /// How long a client should wait after the store was unreachable: long enough for throttling
 /// to ease, short enough for a person at a sign-in page.
 pub const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
+
+/// How long a client should wait before sending again a code that lost a race it did not lose
+/// on its merits: the racing writes are single requests, done well within a second.
+pub const CONTENDED_RETRY_SECONDS: u64 = 1;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
@@ -205,6 +215,18 @@ impl ApiError {
         .retry_after(seconds)
     }
 
+    /// A valid code whose write lost to other requests for the same user, retried already:
+    /// it was not spent, so the same request may simply be sent again.
+    fn contended() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorCode::TryAgain,
+            "the code checked out but was not spent: other requests for this user changed it \
+             at the same moment; send this request again",
+        )
+        .retry_after(CONTENDED_RETRY_SECONDS)
+    }
+
     fn totp_required() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -247,6 +269,7 @@ impl From<VerifyError> for ApiError {
         match err {
             VerifyError::InvalidCode => Self::invalid_code(),
             VerifyError::Locked(locked) => Self::locked(locked),
+            VerifyError::Contended => Self::contended(),
             VerifyError::Fault(fault) => fault.into(),
         }
     }
@@ -265,8 +288,14 @@ impl From<EnrollError> for ApiError {
                 ErrorCode::NoPendingEnrollment,
                 "there is no enrollment to confirm: POST /v1/totp/enrollment first",
             ),
+            EnrollError::NoPendingReplacement => Self::conflict(
+                ErrorCode::NoPendingReplacement,
+                "no new authenticator is being set up: it was confirmed, cancelled or ended \
+                 already, or it expired",
+            ),
             EnrollError::InvalidCode => Self::invalid_code(),
             EnrollError::Locked(locked) => Self::locked(locked),
+            EnrollError::Contended => Self::contended(),
             EnrollError::Fault(fault) => fault.into(),
         }
     }
@@ -287,6 +316,7 @@ impl From<CodeSetError> for ApiError {
             CodeSetError::TotpRequired => Self::totp_required(),
             CodeSetError::InvalidCode => Self::invalid_code(),
             CodeSetError::Locked(locked) => Self::locked(locked),
+            CodeSetError::Contended => Self::contended(),
             CodeSetError::Fault(fault) => fault.into(),
         }
     }
@@ -298,6 +328,7 @@ impl From<AdminResetError> for ApiError {
             AdminResetError::TotpRequired => Self::totp_required(),
             AdminResetError::InvalidCode => Self::invalid_code(),
             AdminResetError::Locked(locked) => Self::locked(locked),
+            AdminResetError::Contended => Self::contended(),
             AdminResetError::UserNotEnrolled => Self::conflict(
                 ErrorCode::UserNotEnrolled,
                 "the user in the path has not enrolled TOTP, so has no backup codes to reset",

@@ -6,10 +6,10 @@ use std::{collections::BTreeSet, sync::Arc};
 use async_trait::async_trait;
 use time::{format_description::well_known::Rfc2822, OffsetDateTime};
 
-use super::{device, markup::escape_html};
+use super::markup::escape_html;
 use crate::{
     domain::{
-        events::{Actor, EventKind, SecurityEvent},
+        events::{Actor, EventKind, SecurityEvent, UserAgent},
         proof::StepUp,
         user::Email,
     },
@@ -56,7 +56,7 @@ const HOW_TO_REGENERATE: &str = "To make a new set, sign in, open your security 
      generate new backup codes (you will need your authenticator app).";
 
 /// Where the event came from, as a mail says it: the time, the IP address, and the device by
-/// name only (`device::describe`), each labelled "reported by the sign-in client" when the
+/// name only (`UserAgent::device`), each labelled "reported by the sign-in client" when the
 /// client told it rather than API Gateway seeing it.
 struct Facts {
     at: String,
@@ -81,7 +81,7 @@ impl Facts {
         let device = source
             .user_agent
             .as_ref()
-            .and_then(|ua| device::describe(ua.as_str()))
+            .and_then(UserAgent::device)
             .unwrap_or_else(|| "unknown".to_owned());
         Self {
             at: when(event.at),
@@ -164,6 +164,19 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
             ),
             "If this was not you, someone can sign in as you: change your password and \
              contact your administrator now."
+                .to_owned(),
+        ),
+        EventKind::ReplacementStarted => (
+            "a new authenticator app is being set up",
+            format!(
+                "Someone signed in to your {product} account started setting up a new \
+                 authenticator app in place of yours. Until it is confirmed with a code from \
+                 the new app, your current app keeps working."
+            ),
+            "If this was not you, cancel it now: sign in, open your security settings and \
+             choose \u{201c}Cancel the new authenticator\u{201d}. Making new backup codes or \
+             removing them cancels it too. Then change your password and contact your \
+             administrator."
                 .to_owned(),
         ),
         EventKind::TwoFactorDisabled => (

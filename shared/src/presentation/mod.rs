@@ -2,7 +2,8 @@
 //! ties them together. The use cases return what happened; this module says it.
 
 pub mod components;
-pub mod device;
+/// The device name every screen and mail shows for a user agent: one rule, in the domain.
+pub use crate::domain::device;
 pub mod download_mail;
 pub mod event_mail;
 pub mod markup;

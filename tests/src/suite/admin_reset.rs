@@ -348,8 +348,10 @@ pub async fn the_page_form_post_shows_codes_with_download_and_copy(app: TestApp)
     let again = app.send(form(&token)).await;
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.text.contains("This link is no longer valid"));
+    // No token at all is malformed, as the spec says (1 to 1024 characters): 400, same page.
     let empty = app.send(form("")).await;
-    assert_eq!(empty.status, StatusCode::GONE);
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(empty.text.contains("This link is no longer valid"));
 }
 
 pub async fn mail_failure_changes_nothing(app: TestApp) {

@@ -11,6 +11,7 @@ use crate::{
     domain::{
         attempts::AttemptLedger,
         codes::{BackupCodeSet, CodeHash, HashCost, StoredCode, SALT_LEN},
+        events::{Source, UserAgent},
         link_token::{DownloadGrant, GrantClaim},
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
@@ -95,6 +96,13 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
             ) {
                 (Some(secret), Some(expires)) => Some(Replacement {
                     secret: SealedSecret(secret.to_vec()),
+                    started_at: get_n(item, "replacement_started_at")
+                        .map(timestamp)
+                        .transpose()?,
+                    started_from: Source::seen(
+                        get_s(item, "replacement_ip").and_then(|ip| ip.parse().ok()),
+                        get_s(item, "replacement_agent").and_then(UserAgent::from_header),
+                    ),
                     expires_at: timestamp(expires)?,
                 }),
                 _ => None,

@@ -68,6 +68,10 @@ const PENDING_SET_ATTRIBUTES: &str = "pending_set_id, pending_set_salt, pending_
 const PENDING_SET_CLAUSE: &str = "pending_set_id = :pending_id, pending_set_salt = :pending_salt, \
      pending_set_cost = :pending_cost, pending_set_generated_at = :pending_at, \
      pending_codes = :pending_codes, pending_set_expires_at = :pending_expires";
+/// A replacement authenticator being set up, and when and where it was started: removed
+/// together, always (confirmed, cancelled, or ended by the owner's or an admin's response).
+const REPLACEMENT_ATTRIBUTES: &str = "replacement_secret, replacement_expires_at, \
+     replacement_started_at, replacement_ip, replacement_agent";
 /// The attempt ledger: reserved attempts and when their window closes (epoch seconds). An
 /// accepting write removes both, and `failures` and `locked_until`, the lockout counters of
 /// items written before the ledger existed.
@@ -77,7 +81,8 @@ const SIGN_IN_PASS: &str = "sign_in_pass_until";
 /// Everything a user's second factor is: removing it all leaves the user as before enrollment
 /// (an item with only its key, which `get_user` reads as no record).
 const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_since, \
-     replacement_secret, replacement_expires_at, email, expires_at, \
+     replacement_secret, replacement_expires_at, replacement_started_at, replacement_ip, \
+     replacement_agent, email, expires_at, \
      set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
      pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
      grant_id, grant_expires_at, grant_claim, grant_claim_until, \
@@ -553,11 +558,33 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let (request, spend, unspent) =
             spending(holding(self.update(user), attempt), proof, Some(at));
+        // Where it was started replaces what an earlier replacement said, absent parts too.
+        let mut set = String::from(
+            "SET replacement_secret = :replacement, replacement_expires_at = :expires, \
+             replacement_started_at = :started",
+        );
+        let mut removed = vec![LEDGER_ATTRIBUTES];
+        let mut request = request.expression_attribute_values(
+            ":started",
+            n(replacement.started_at.unwrap_or(at).unix_timestamp()),
+        );
+        let from = &replacement.started_from;
+        match from.ip {
+            Some(ip) => {
+                set.push_str(", replacement_ip = :ip");
+                request = request.expression_attribute_values(":ip", s(ip.to_string()));
+            }
+            None => removed.push("replacement_ip"),
+        }
+        match &from.user_agent {
+            Some(agent) => {
+                set.push_str(", replacement_agent = :agent");
+                request = request.expression_attribute_values(":agent", s(agent.as_str()));
+            }
+            None => removed.push("replacement_agent"),
+        }
         let request = request
-            .update_expression(format!(
-                "SET replacement_secret = :replacement, replacement_expires_at = :expires{spend} \
-                 REMOVE {LEDGER_ATTRIBUTES}"
-            ))
+            .update_expression(format!("{set}{spend} REMOVE {}", removed.join(", ")))
             .condition_expression(format!(
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
@@ -580,7 +607,7 @@ impl Store for DynamoStore {
         let request = holding(self.update(user), attempt)
             .update_expression(format!(
                 "SET totp_secret = :checked, totp_last_step = :step, totp_since = :at \
-                 REMOVE replacement_secret, replacement_expires_at, {LEDGER_ATTRIBUTES}"
+                 REMOVE {REPLACEMENT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
             ))
             .condition_expression(format!(
                 "totp_state = :active AND replacement_secret = :checked \
@@ -591,6 +618,22 @@ impl Store for DynamoStore {
             .expression_attribute_values(":step", n(step))
             .expression_attribute_values(":at", n(at.unix_timestamp()));
         self.change(request, records, "confirm a replacement authenticator")
+            .await
+    }
+
+    async fn cancel_replacement(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression(format!("REMOVE {REPLACEMENT_ATTRIBUTES}"))
+            .condition_expression("totp_state = :active AND replacement_expires_at > :now")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":now", n(now.unix_timestamp()));
+        self.change(request, records, "cancel a replacement authenticator")
             .await
     }
 
@@ -704,7 +747,8 @@ impl Store for DynamoStore {
             .update_expression(format!(
                 "SET set_id = pending_set_id, set_salt = pending_set_salt, \
                  set_cost = pending_set_cost, set_generated_at = pending_set_generated_at, \
-                 codes = pending_codes REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}"
+                 codes = pending_codes REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
+                 {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression(
                 "totp_state = :active AND pending_set_id = :id AND pending_set_expires_at > :now",
@@ -731,7 +775,7 @@ impl Store for DynamoStore {
         let request = request
             .update_expression(format!(
                 "{spend}REMOVE {SET_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
-                 {LEDGER_ATTRIBUTES}"
+                 {REPLACEMENT_ATTRIBUTES}, {LEDGER_ATTRIBUTES}"
             ))
             .condition_expression(format!(
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
@@ -783,7 +827,8 @@ impl Store for DynamoStore {
             .update(user)
             .update_expression(format!(
                 "SET grant_id = :grant, grant_expires_at = :expires \
-                 REMOVE {SET_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}"
+                 REMOVE grant_claim, grant_claim_until, {SET_ATTRIBUTES}, \
+                 {PENDING_SET_ATTRIBUTES}, {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression("totp_state = :active")
             .expression_attribute_values(":active", s(ACTIVE))
@@ -827,7 +872,8 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let request = with_set(self.update(user), set)
             .update_expression(format!(
-                "SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}"
+                "SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}, \
+                 {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression(
                 "totp_state = :active AND grant_id = :grant AND grant_claim = :claim \

@@ -67,6 +67,11 @@ async fn components_script(_: &DownloadApi, _: &Request) -> Result<Response<Body
     Ok(script_response(components::SCRIPT))
 }
 
+/// What the spec says a token is: 1 to `MAX_TOKEN_LEN` characters, not all blank.
+fn is_token_shaped(token: &str) -> bool {
+    !token.trim().is_empty() && token.chars().count() <= MAX_TOKEN_LEN
+}
+
 /// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.
 async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let product = &api.services.settings.product;
@@ -86,6 +91,13 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
                     .map(|(_, v)| v)
             })
             .unwrap_or_default();
+        if !is_token_shaped(&token) {
+            // Not a link's token at all (the page always posts one): malformed, not a dead link.
+            return Ok(html_response(
+                StatusCode::BAD_REQUEST,
+                &pages::link_invalid(product),
+            ));
+        }
         return match redeem::redeem(&api.services, &api.links, &token, &caller_source(req)).await {
             Ok(issued) => Ok(html_response(
                 StatusCode::OK,
@@ -99,7 +111,7 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
         };
     }
     let body: TokenBody = json_body(req)?;
-    if body.token.trim().is_empty() || body.token.chars().count() > MAX_TOKEN_LEN {
+    if !is_token_shaped(&body.token) {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidField,
             format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),

@@ -26,7 +26,7 @@ pub struct EnrollApi {
     pub identity: IdentitySettings,
 }
 
-serve!(EnrollApi: start_enrollment, confirm_enrollment, disable_two_factor);
+serve!(EnrollApi: start_enrollment, confirm_enrollment, cancel_replacement, disable_two_factor);
 
 impl Served for EnrollApi {
     const FUNCTION: Function = Function::Enroll;
@@ -42,6 +42,12 @@ impl Served for EnrollApi {
             path: "/v1/totp/enrollment/confirm",
             authorization: Authorization::Jwt,
             handler: serve::confirm_enrollment,
+        },
+        Route {
+            method: "DELETE",
+            path: "/v1/totp/enrollment/replacement",
+            authorization: Authorization::Jwt,
+            handler: serve::cancel_replacement,
         },
         Route {
             method: "DELETE",
@@ -105,6 +111,13 @@ async fn confirm_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<B
             json_response(StatusCode::OK, &json!({ "authenticator_replaced": true }))
         }
     })
+}
+
+/// By the owner's token alone: cancelling only takes power away.
+async fn cancel_replacement(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    enroll::cancel_replacement(&api.services, &who.user, &caller_source(req)).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
 async fn disable_two_factor(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {

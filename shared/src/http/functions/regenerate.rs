@@ -12,6 +12,7 @@ use super::{rfc3339, serve, totp_from};
 use crate::{
     app::{backup_codes, FactorServices},
     config::IdentitySettings,
+    domain::events::UserAgent,
     http::{
         identity::caller,
         request::{caller_source, json_body, wants_text},
@@ -78,7 +79,14 @@ async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<
             "totp": {
                 "enrolled": true,
                 "since": status.totp.since.map(rfc3339),
-                "replacement_pending": status.totp.replacement_pending,
+                "replacement_pending": status.totp.replacement.is_some(),
+                // When and where, so the owner can tell it is not theirs and cancel it.
+                "replacement": status.totp.replacement.map(|r| json!({
+                    "started_at": r.started_at.map(rfc3339),
+                    "expires_at": rfc3339(r.expires_at),
+                    "ip": r.started_from.ip.map(|ip| ip.to_string()),
+                    "device": r.started_from.user_agent.as_ref().and_then(UserAgent::device),
+                })),
             },
             "pending_set": status.pending_set.map(|p| json!({
                 "generated_at": rfc3339(p.generated_at),
