@@ -707,6 +707,20 @@ impl TestApp {
             .await
     }
 
+    /// The types of `user`'s newest 50 trail events, newest first.
+    pub async fn trail_kinds(&self, user: &str) -> Vec<String> {
+        let trail = self
+            .send(Call::new("GET", "/v1/audit?limit=50").user(user))
+            .await
+            .json();
+        trail["events"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no events in {trail}"))
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub async fn status(&self, user: &str) -> Value {
         let reply = self
             .send(Call::new("GET", "/v1/backup-codes").user(user))

@@ -208,16 +208,7 @@ pub async fn the_lost_phone_path_end_to_end(app: TestApp) {
         StatusCode::OK
     );
 
-    let trail = app
-        .send(Call::new("GET", "/v1/audit").user("wim"))
-        .await
-        .json();
-    let kinds: Vec<_> = trail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds = app.trail_kinds("wim").await;
     for kind in [
         "backup_code_used",
         "authenticator_replaced",

@@ -52,16 +52,7 @@ async fn the_replacement_is_over(app: &TestApp, user: &'static str, owner: &str,
         StatusCode::OK,
         "the owner's app still works"
     );
-    let trail = app
-        .send(Call::new("GET", "/v1/audit?limit=50").user(user))
-        .await
-        .json();
-    let kinds: Vec<_> = trail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds = app.trail_kinds(user).await;
     for kind in ["replacement_started", "replacement_cancelled"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
