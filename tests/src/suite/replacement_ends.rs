@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{
     admin_reset::{admin_path, redeem_json},
-    new_phone::confirm,
+    new_phone::{confirm, start_replacement},
 };
 use crate::{token_in, Call, TestApp};
 
@@ -157,15 +157,7 @@ pub async fn an_admins_reset_turn_off_or_a_redeemed_link_ends_a_replacement(app:
     // Someone holding the old phone starts another after the reset; the link's redemption ends
     // it: the owner has answered the admin's mail.
     app.next_step();
-    let started = app
-        .send(
-            Call::new("POST", "/v1/totp/enrollment")
-                .user("vic")
-                .header("x-otp", app.totp(&owner)),
-        )
-        .await;
-    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
-    let thief = started.json()["secret"].as_str().unwrap().to_owned();
+    let thief = start_replacement(&app, "vic", &app.totp(&owner)).await;
     let link = app.mailer.about("your backup codes were reset");
     let redeemed = redeem_json(&app, &token_in(&link[0])).await;
     assert!(redeemed.status.is_success(), "{}", redeemed.text);
