@@ -84,8 +84,9 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
-/// Racing redemptions of one live link: one issues codes, and the rest must be refused before
-/// they hash a set, so a burst costs about one set of CPU however large it is.
+/// Racing redemptions of one live link: one holds it at a time, and the rest must be refused
+/// before they hash a set, so a burst costs at most `DownloadGrant::MAX_REDEMPTIONS` sets of CPU
+/// however large it is (the link may be redeemed again once a redemption has stored its set).
 async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<SteppingClock>) {
     let signer = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![]));
     let links = Arc::new(LinkSettings {

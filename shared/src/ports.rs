@@ -179,12 +179,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Written, StoreError>;
 
     /// Makes the pending set `set_id` the only set, in one write conditional on it still being
-    /// the pending one and live at `now`; the old set dies with it, and any pending download
-    /// grant and any pending replacement are cancelled: the owner has just chosen their codes.
+    /// the pending one and live at `now` (and, `through_grant`, on that grant being the live
+    /// one); the old set dies with it, and any pending download grant and any pending
+    /// replacement are cancelled: the owner has just chosen their codes.
     async fn activate_pending_set(
         &self,
         user: &UserId,
         set_id: &str,
+        through_grant: Option<&str>,
         now: OffsetDateTime,
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
@@ -228,10 +230,11 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
-    /// Holds the grant `claim` names for one redemption, in one write conditional on it being
-    /// the user's live grant, unexpired at `now`, and held by no other redemption: of N
-    /// concurrent redemptions one holds it, and only that one hashes a set. The record as held
-    /// (for the user's address), or `None` when refused.
+    /// Holds the grant `claim` names for one redemption and counts it, in one write
+    /// conditional on it being the user's live grant, unexpired at `now`, held by no other
+    /// redemption and begun fewer than `DownloadGrant::MAX_REDEMPTIONS` times: of N concurrent
+    /// redemptions one holds it, and only that one hashes a set. The record as held (for the
+    /// user's address), or `None` when refused.
     async fn claim_download(
         &self,
         user: &UserId,
@@ -239,15 +242,16 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Redeems the grant `claim` holds with a new set, in one write conditional on the claim
-    /// still holding it and the grant unexpired at `now`; the grant, the claim and any pending
-    /// replacement go.
+    /// Redeems the grant `claim` holds with a new pending set, in one write conditional on the
+    /// claim still holding it and the grant unexpired at `now`: `pending` replaces any pending
+    /// set, the claim and any pending replacement go, and the grant stays until the owner
+    /// activates the set (or redeems again, or it expires).
     async fn redeem_download(
         &self,
         user: &UserId,
         claim: &GrantClaim,
         now: OffsetDateTime,
-        set: &BackupCodeSet,
+        pending: &PendingSet,
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 }

@@ -168,7 +168,7 @@ def token_of(link: str) -> str:
     return token
 
 
-def test_an_admin_reset_mails_a_link_that_works_once(api: Api, users: Users, stack):
+def test_an_admin_reset_mails_a_link_whose_codes_count_once_saved(api: Api, users: Users, stack):
     admin = enroll(api, users.new("root", admin=True))
     user = enroll(api, users.new("fay"))
     before = len(mail_to(user))
@@ -188,6 +188,10 @@ def test_an_admin_reset_mails_a_link_that_works_once(api: Api, users: Users, sta
     codes = redeemed.json["backup_codes"]
     SEEN_SECRETS.update(codes)
     assert len(codes) == 10
+    assert verify(api, user, codes[0]).status == 401, "shown codes count once saved"
+    saved = api.call("POST", "/v1/backup-codes/download/activate",
+                     payload={"token": token_of(link), "set_id": redeemed.json["set_id"]})
+    assert (saved.status, saved.json["remaining"]) == (200, 10), saved
     again = api.call("POST", "/v1/backup-codes/download", payload={"token": token_of(link)})
     assert (again.status, again.json["error"]) == (410, "link_invalid")
     assert verify(api, user, codes[0]).status == 200

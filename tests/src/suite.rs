@@ -11,6 +11,7 @@ mod bounded_events;
 mod claims;
 mod events;
 mod ledger;
+mod link_codes;
 mod new_phone;
 mod pending_sets;
 mod races;
@@ -23,6 +24,7 @@ pub use bounded_events::*;
 pub use claims::*;
 pub use events::*;
 pub use ledger::*;
+pub use link_codes::*;
 pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
@@ -64,6 +66,13 @@ macro_rules! behaviour_suite {
             owner_regenerate_cancels_a_pending_link,
             concurrent_redemptions_issue_one_set,
             a_held_link_refuses_other_redemptions_until_the_hold_lapses,
+            a_redeemed_link_shows_codes_that_count_once_saved,
+            a_dropped_connection_never_loses_the_codes,
+            concurrent_saves_of_one_set_all_answer_and_record_once,
+            a_link_is_redeemed_a_bounded_number_of_times,
+            a_hold_is_short_bounded_and_cleared_by_a_new_grant,
+            shown_codes_expire_with_the_link_and_another_links_token_saves_nothing,
+            a_malformed_save_is_refused_and_changes_nothing,
             replays_of_a_used_link_are_one_counted_event_per_hour,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,

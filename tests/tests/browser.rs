@@ -1,12 +1,13 @@
 //! End to end in a real headless Chromium: an admin resets a user's codes, the link is taken
-//! from the mail moto accepted, and a person opens it, clicks Continue, downloads and copies.
+//! from the mail moto accepted, and a person opens it, clicks Continue, downloads and copies,
+//! loses the page, opens the link again and saves the fresh codes by keyboard.
 
 use std::{sync::Arc, time::Duration};
 
 use backup_codes::adapters::ses::SesMailer;
 use fantoccini::{Client, Locator};
 use integration_tests::{
-    browser::{chromium, screenshot, tempdir, wait_for_file},
+    browser::{accessibility_violations, chromium, screenshot, tempdir, wait_for_file},
     mail_in_moto, ses_client_with_sender, Backend, RecordingMailer, TestApp,
 };
 use lambda_http::http::StatusCode;
@@ -120,7 +121,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     assert_eq!(codes.len(), 10, "{codes:?}");
     let page = main_text(c).await;
     assert!(
-        page.contains("Save them now.") && page.contains("will not be shown again"),
+        page.contains("Save them now") && page.contains("I have saved these codes"),
         "{page}"
     );
     screenshot(c, "download-codes").await;
@@ -161,11 +162,54 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(copied, "Copied");
-
     assert_eq!(
         app.verify("kim", &codes[4]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "shown codes count only once saved"
+    );
+
+    // The connection dropped before the owner saved them: the link still works, once more.
+    c.goto("about:blank").await.unwrap();
+    c.goto(&link).await.unwrap();
+    c.find(Locator::Id("continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("codes")).await.unwrap();
+    let mut fresh = vec![];
+    for item in c.find_all(Locator::Css("#codes code")).await.unwrap() {
+        fresh.push(item.text().await.unwrap());
+    }
+    assert_eq!(fresh.len(), 10, "{fresh:?}");
+    assert_ne!(fresh, codes, "a fresh set");
+    assert_eq!(accessibility_violations(c).await, Vec::<String>::new());
+    // Keyboard only, as a screen-reader user would: Tab to the button, Enter.
+    let save = c
+        .find(Locator::XPath(
+            "//button[normalize-space()='I have saved these codes']",
+        ))
+        .await
+        .unwrap();
+    save.send_keys("\u{E007}").await.unwrap();
+    let text = heading_once_it_contains(c, "now active").await;
+    assert_eq!(text, "Your new backup codes are now active");
+    screenshot(c, "download-active").await;
+    assert_eq!(accessibility_violations(c).await, Vec::<String>::new());
+    assert!(
+        !c.current_url().await.unwrap().as_str().contains("token="),
+        "the token never enters an address"
+    );
+    assert_eq!(
+        app.verify("kim", &fresh[4]).await.status,
         StatusCode::OK,
-        "a code from the page verifies"
+        "a code from the saved page verifies"
+    );
+    assert_eq!(
+        app.verify("kim", &codes[3]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the lost set never counts"
     );
 
     // A fresh load, as from the mail again: the same URL differing only in its fragment would

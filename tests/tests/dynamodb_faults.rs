@@ -260,6 +260,11 @@ fn every_route(app: &TestApp) -> Vec<(&'static str, Call<'static>)> {
             "redeem",
             Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })),
         ),
+        (
+            "save a redeemed set",
+            Call::new("POST", "/v1/backup-codes/download/activate")
+                .json(json!({ "token": token, "set_id": random_id() })),
+        ),
     ]
 }
 
@@ -359,8 +364,9 @@ where
             // admin's own code is spent, as a successful sign-in would spend it.
             let spent_admin_code = *user == "root" && changed == ["totp_last_step"];
             // A redemption holds its link before it hashes: if the table goes after that, the
-            // hold stays until it lapses (a minute), and then the link works again.
-            let held_link = changed == ["grant_claim", "grant_claim_until"];
+            // hold stays until it lapses (15 s), and then the link works again; the hold counts
+            // as one of the link's redemptions.
+            let held_link = changed == ["grant_claim", "grant_claim_until", "grant_redemptions"];
             assert!(
                 changed.is_empty() || spent_admin_code || held_link,
                 "{name}, table gone after {k} requests: {user}'s record changed in {changed:?}"
@@ -445,9 +451,10 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
         async |app: &TestApp, code: &str| app.admin_reset("root", "ana", code).await,
     )
     .await;
+    // A redemption records nothing of its own (its set is pending); the save does.
     fails_cleanly_at_every_step(
         "redeem a download link",
-        1,
+        0,
         async |app: &TestApp| {
             let (secret, _) = app.enrolled("root").await;
             app.enrolled("ana").await;
@@ -459,6 +466,35 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
         async |app: &TestApp, code: &str| {
             app.send(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": code })))
                 .await
+        },
+    )
+    .await;
+    fails_cleanly_at_every_step(
+        "save a redeemed set",
+        1,
+        async |app: &TestApp| {
+            let (secret, _) = app.enrolled("root").await;
+            app.enrolled("ana").await;
+            app.next_step();
+            let reset = app.admin_reset("root", "ana", &app.totp(&secret)).await;
+            assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
+            let token = token_in(&app.mailer.last());
+            let shown = app
+                .send(
+                    Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })),
+                )
+                .await;
+            assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+            let set_id = shown.json()["set_id"].as_str().unwrap().to_owned();
+            (vec!["ana"], format!("{token} {set_id}"))
+        },
+        async |app: &TestApp, saved: &str| {
+            let (token, set_id) = saved.split_once(' ').unwrap();
+            app.send(
+                Call::new("POST", "/v1/backup-codes/download/activate")
+                    .json(json!({ "token": token, "set_id": set_id })),
+            )
+            .await
         },
     )
     .await;

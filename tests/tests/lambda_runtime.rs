@@ -176,7 +176,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
         .await;
     assert_eq!(old.status, 401, "old codes died with the reset");
 
-    // The download function serves the page, then redeems the token once.
+    // The download function serves the page, redeems the token, and saves the set it showed.
     let page = download
         .invoke(Call::new("GET", "/v1/backup-codes/download"))
         .await;
@@ -189,6 +189,13 @@ async fn the_packaged_functions_serve_the_whole_product() {
     assert_eq!(redeemed.status, 200, "{}", redeemed.body);
     let new_codes = redeemed.json()["backup_codes"].clone();
     assert_eq!(new_codes.as_array().unwrap().len(), 10);
+    let saved = download
+        .invoke(
+            Call::new("POST", "/v1/backup-codes/download/activate")
+                .json(json!({ "token": token, "set_id": redeemed.json()["set_id"] })),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
     let reused = download
         .invoke(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })))
         .await;

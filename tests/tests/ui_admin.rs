@@ -123,10 +123,15 @@ async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
         .text()
         .await
         .unwrap();
+    click(c, "#activate button").await;
+    c.wait()
+        .for_element(Locator::XPath("//h1[contains(., 'now active')]"))
+        .await
+        .unwrap();
     assert_eq!(
         app.verify("kim", &first).await.status,
         StatusCode::OK,
-        "a mailed code signs in"
+        "a mailed code signs in once saved"
     );
 
     // The admin turns kim's two-factor off: its own confirm, the admin's own code again.

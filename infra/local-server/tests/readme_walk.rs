@@ -249,7 +249,18 @@ async fn the_admin_walk_mails_a_link_to_the_outbox() {
     assert_eq!(redeemed.status(), 200);
     let codes: Value = redeemed.json().await.unwrap();
     let new_code = codes["backup_codes"][0].as_str().unwrap();
-    assert_eq!(redeem().await.unwrap().status(), 410, "the link works once");
+    let saved = http
+        .post(url("/v1/backup-codes/download/activate"))
+        .json(&json!({ "token": token, "set_id": codes["set_id"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "saving the codes the link showed");
+    assert_eq!(
+        redeem().await.unwrap().status(),
+        410,
+        "a saved link is used"
+    );
     assert_eq!(verify_ana(&server, &old_codes[0]).await.0, 401);
     let used = http
         .post(url("/v1/verify"))

@@ -287,6 +287,7 @@ impl Store for MemoryStore {
                         pending_codes: None,
                         grant: None,
                         grant_claim: None,
+                        grant_redemptions: 0,
                         // As on DynamoDB, where the ledger is on the same item.
                         ledger: self.unknown_ledgers().remove(user).unwrap_or_default(),
                         sign_in_pass: None,
@@ -496,6 +497,7 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         set_id: &str,
+        through_grant: Option<&str>,
         now: OffsetDateTime,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
@@ -504,6 +506,7 @@ impl Store for MemoryStore {
             self.with_users(|users| match users.get_mut(user) {
                 Some(record)
                     if record.is_enrolled()
+                        && through_grant.is_none_or(|grant| has_live_grant(record, grant, now))
                         && record
                             .pending_codes
                             .as_ref()
@@ -512,6 +515,7 @@ impl Store for MemoryStore {
                     record.codes = record.pending_codes.take().map(|p| p.set);
                     record.grant = None;
                     record.grant_claim = None;
+                    record.grant_redemptions = 0;
                     record.totp.replacement = None;
                     Written::Applied
                 }
@@ -596,8 +600,9 @@ impl Store for MemoryStore {
                     record.codes = None;
                     record.pending_codes = None;
                     record.grant = Some(grant.clone());
-                    // A hold on an earlier grant holds nothing now.
+                    // A hold on an earlier grant holds nothing now, and counts nothing.
                     record.grant_claim = None;
+                    record.grant_redemptions = 0;
                     record.totp.replacement = None;
                     Written::Applied
                 }
@@ -615,12 +620,14 @@ impl Store for MemoryStore {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
                 if has_live_grant(record, &claim.grant_id, now)
+                    && record.grant_redemptions < DownloadGrant::MAX_REDEMPTIONS
                     && !record
                         .grant_claim
                         .as_ref()
                         .is_some_and(|held| held.holds(&claim.grant_id, now)) =>
             {
                 record.grant_claim = Some(claim.clone());
+                record.grant_redemptions += 1;
                 Some(record.clone())
             }
             _ => None,
@@ -632,7 +639,7 @@ impl Store for MemoryStore {
         user: &UserId,
         claim: &GrantClaim,
         now: OffsetDateTime,
-        set: &BackupCodeSet,
+        pending: &PendingSet,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
         Ok(self.recording(
@@ -642,10 +649,8 @@ impl Store for MemoryStore {
                     if has_live_grant(record, &claim.grant_id, now)
                         && record.grant_claim.as_ref() == Some(claim) =>
                 {
-                    record.grant = None;
                     record.grant_claim = None;
-                    record.codes = Some(set.clone());
-                    record.pending_codes = None;
+                    record.pending_codes = Some(pending.clone());
                     record.totp.replacement = None;
                     Written::Applied
                 }

@@ -165,7 +165,7 @@ pub async fn activate(
         .collect();
     let written = svc
         .store
-        .activate_pending_set(user, set_id, now, &records)
+        .activate_pending_set(user, set_id, None, now, &records)
         .await?;
     if written == Written::ConditionFailed {
         return Err(CodeSetError::NoPendingSet);

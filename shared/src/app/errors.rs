@@ -133,6 +133,9 @@ pub enum AdminResetError {
 pub enum RedeemError {
     #[error("the download link is no longer valid")]
     LinkInvalid,
+    /// The set named is not the one this link last showed (the link was opened again since).
+    #[error("the codes are not the ones this link last showed")]
+    NotTheShownSet,
     #[error(transparent)]
     Fault(Fault),
 }

@@ -1,16 +1,28 @@
-//! Redeeming a download link: the new set is generated at this moment, stored hashed, shown once.
+//! The emailed link, as the seed has it: "Download your new backup codes. Save them, then click
+//! Continue. Your new backup codes are now active." Redeeming the link makes a set and shows it,
+//! pending; the set counts once the owner says they saved it. Until then the link can be
+//! redeemed again (a fresh pending set each time), so a dropped connection never loses codes.
 
+use time::OffsetDateTime;
 use tracing::info;
 
-use super::{errors::RedeemError, LinkSettings, Services};
+use super::{backup_codes::ActivatedSet, errors::RedeemError, LinkSettings, Services};
 use crate::{
     domain::{
         codes::IssuedCodes,
         events::{Actor, EventKind, SecurityEvent, Source},
-        link_token::GrantClaim,
+        link_token::{GrantClaim, LinkClaims},
+        record::PendingSet,
     },
     ports::Written,
 };
+
+/// A redemption's set, shown once, that counts once activated before `expires_at` (the link's
+/// own expiry).
+pub struct RedeemedCodes {
+    pub issued: IssuedCodes,
+    pub expires_at: OffsetDateTime,
+}
 
 #[tracing::instrument(skip_all)]
 pub async fn redeem(
@@ -18,62 +30,163 @@ pub async fn redeem(
     links: &LinkSettings,
     token: &str,
     source: &Source,
-) -> Result<IssuedCodes, RedeemError> {
+) -> Result<RedeemedCodes, RedeemError> {
     let now = svc.clock.now();
-    // Signature and expiry first: a forged or stale token never reaches the store.
-    let claims = links.signer.verify(token, now).map_err(|reason| {
-        info!(%reason, "download link refused");
-        RedeemError::LinkInvalid
-    })?;
+    let claims = verified(links, token, now)?;
     // The grant is held for this redemption by one conditional write before any hashing: a
-    // used, replaced or expired link, and every redemption racing the holder, is refused there,
-    // so neither a replay nor a burst of one live link makes this public route spend argon2id.
+    // used, replaced, expired or used-up link, and every redemption racing the holder, is
+    // refused there, so neither a replay nor a burst of one live link spends argon2id.
     let claim = GrantClaim::new(&claims.grant.id, now);
     let held = svc.store.claim_download(&claims.user, &claim, now).await?;
-    // A well-signed link that no longer works is worth a line in the trail: someone has it.
-    // Its repeats within the hour are that one line with a count, so replaying it cannot
-    // flood the trail or the bus.
-    let refused = || {
-        SecurityEvent::repeated(
-            EventKind::DownloadLinkRefused,
-            &claims.user,
-            Actor::User,
-            source,
-            &claims.grant.id,
-            now,
-        )
-    };
     let Some(record) = held else {
-        info!(user = %claims.user, "download link used, replaced, expired or being redeemed");
-        svc.counted(refused()).await;
+        info!(user = %claims.user, "download link used, replaced, expired, used up or being redeemed");
+        refused(svc, &claims, source, now).await;
         return Err(RedeemError::LinkInvalid);
     };
-    let email = record.email.clone();
     let issued = svc.issue_codes().await?;
-    let event = svc
-        .event(
-            EventKind::DownloadLinkRedeemed,
-            &claims.user,
-            Actor::User,
-            source,
-        )
-        .with_remaining(issued.plaintext.len());
-    let records: Vec<_> = std::iter::once(svc.record(event, email.as_ref()))
-        .chain(svc.replacement_ended(&record, Actor::User, source))
+    let pending = PendingSet {
+        set: issued.set.clone(),
+        expires_at: claims.grant.expires_at,
+    };
+    // Opening the link is the owner's response to whatever made the admin reset: a pending
+    // replacement ends here, even before the codes are saved.
+    let records: Vec<_> = svc
+        .replacement_ended(&record, Actor::User, source)
+        .into_iter()
         .collect();
     match svc
         .store
-        .redeem_download(&claims.user, &claim, now, &issued.set, &records)
+        .redeem_download(&claims.user, &claim, now, &pending, &records)
         .await?
     {
         Written::Applied => {
-            info!(user = %claims.user, "download link redeemed; new backup codes issued");
-            Ok(issued)
+            info!(user = %claims.user, "download link redeemed; new backup codes pending");
+            Ok(RedeemedCodes {
+                issued,
+                expires_at: pending.expires_at,
+            })
         }
         Written::ConditionFailed => {
-            info!(user = %claims.user, "download link already used or replaced");
-            svc.counted(refused()).await;
+            info!(user = %claims.user, "download link replaced or expired while redeemed");
+            refused(svc, &claims, source, now).await;
             Err(RedeemError::LinkInvalid)
         }
     }
+}
+
+/// The owner saved the set `set_id` a redemption of this link showed: it becomes the only set
+/// and the link is spent, in one write (the same as self-service activation, conditional on the
+/// link's grant being the live one). Sent twice, the second answers as the first did.
+#[tracing::instrument(skip_all)]
+pub async fn activate(
+    svc: &Services,
+    links: &LinkSettings,
+    token: &str,
+    set_id: &str,
+    source: &Source,
+) -> Result<ActivatedSet, RedeemError> {
+    let now = svc.clock.now();
+    let claims = verified(links, token, now)?;
+    let user = &claims.user;
+    let Some(record) = svc.store.get_user(user).await?.filter(|r| r.is_enrolled()) else {
+        refused(svc, &claims, source, now).await;
+        return Err(RedeemError::LinkInvalid);
+    };
+    let linked = record
+        .grant
+        .as_ref()
+        .is_some_and(|g| g.id == claims.grant.id && g.is_live(now));
+    if linked {
+        let pending = record
+            .pending_codes
+            .as_ref()
+            .filter(|p| p.set.id == set_id && p.is_live(now))
+            .ok_or(RedeemError::NotTheShownSet)?;
+        let activated = ActivatedSet {
+            remaining: pending.set.remaining(),
+            generated_at: pending.set.generated_at,
+        };
+        let event = svc
+            .event(EventKind::DownloadLinkRedeemed, user, Actor::User, source)
+            .with_remaining(activated.remaining);
+        let records: Vec<_> = std::iter::once(svc.record(event, record.email.as_ref()))
+            .chain(svc.replacement_ended(&record, Actor::User, source))
+            .collect();
+        let written = svc
+            .store
+            .activate_pending_set(user, set_id, Some(&claims.grant.id), now, &records)
+            .await?;
+        if written == Written::Applied {
+            info!(user = %user, "emailed backup codes saved and activated");
+            return Ok(activated);
+        }
+        // Lost to a second click, a new redemption or a new grant: the record says which.
+        return match svc.store.get_user(user).await? {
+            Some(now_stored) => {
+                already_active(svc, &claims, &now_stored, set_id, source, now).await
+            }
+            None => {
+                refused(svc, &claims, source, now).await;
+                Err(RedeemError::LinkInvalid)
+            }
+        };
+    }
+    already_active(svc, &claims, &record, set_id, source, now).await
+}
+
+/// The link is no longer the live grant: the set it showed may be the one now in use (this
+/// link's activation already happened), or the link is dead.
+async fn already_active(
+    svc: &Services,
+    claims: &LinkClaims,
+    record: &crate::domain::record::UserRecord,
+    set_id: &str,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<ActivatedSet, RedeemError> {
+    match record.codes.as_ref().filter(|set| set.id == set_id) {
+        Some(set)
+            if record
+                .grant
+                .as_ref()
+                .is_none_or(|g| g.id != claims.grant.id) =>
+        {
+            Ok(ActivatedSet {
+                remaining: set.remaining(),
+                generated_at: set.generated_at,
+            })
+        }
+        Some(_) => Err(RedeemError::NotTheShownSet),
+        None => {
+            refused(svc, claims, source, now).await;
+            Err(RedeemError::LinkInvalid)
+        }
+    }
+}
+
+/// Signature and expiry first: a forged or stale token never reaches the store.
+fn verified(
+    links: &LinkSettings,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<LinkClaims, RedeemError> {
+    links.signer.verify(token, now).map_err(|reason| {
+        info!(%reason, "download link refused");
+        RedeemError::LinkInvalid
+    })
+}
+
+/// A well-signed link that no longer works is worth a line in the trail: someone has it. Its
+/// repeats within the hour are that one line with a count, so replaying it cannot flood the
+/// trail or the bus.
+async fn refused(svc: &Services, claims: &LinkClaims, source: &Source, now: OffsetDateTime) {
+    svc.counted(SecurityEvent::repeated(
+        EventKind::DownloadLinkRefused,
+        &claims.user,
+        Actor::User,
+        source,
+        &claims.grant.id,
+        now,
+    ))
+    .await;
 }

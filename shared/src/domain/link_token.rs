@@ -28,6 +28,11 @@ pub struct DownloadGrant {
 }
 
 impl DownloadGrant {
+    /// How many redemptions one link may begin. Each shows a fresh pending set, so a dropped
+    /// connection never loses the codes; the bound keeps a leaked link from hashing sets (and
+    /// replacing the owner's pending one) without end.
+    pub const MAX_REDEMPTIONS: u32 = 5;
+
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         now < self.expires_at
     }
@@ -35,7 +40,9 @@ impl DownloadGrant {
 
 /// A redemption in progress holds its grant until `until`: of racing redemptions of one link,
 /// only the holder generates and hashes a set, and the rest are refused before any argon2id
-/// work. One that dies holding it frees the link at `until`.
+/// work. The redemption's own write lets go of it; one that dies holding it frees the link at
+/// `until`. A new grant clears any hold, and each hold counts against the grant's
+/// `MAX_REDEMPTIONS`, so no one can keep a link held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrantClaim {
     /// The grant held.
@@ -46,9 +53,9 @@ pub struct GrantClaim {
 }
 
 impl GrantClaim {
-    /// Far longer than hashing a set takes, short enough that a dead holder costs the user
-    /// only a moment.
-    pub const LIFETIME: time::Duration = time::Duration::seconds(60);
+    /// Far longer than hashing a set takes (well under a second), short enough that a dead
+    /// holder costs the user only a moment.
+    pub const LIFETIME: time::Duration = time::Duration::seconds(15);
 
     pub fn new(grant_id: &str, now: OffsetDateTime) -> Self {
         Self {

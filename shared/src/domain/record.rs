@@ -66,6 +66,8 @@ pub struct UserRecord {
     pub grant: Option<DownloadGrant>,
     /// A redemption of that grant in progress (see `GrantClaim`).
     pub grant_claim: Option<GrantClaim>,
+    /// How many redemptions of that grant have begun (see `DownloadGrant::MAX_REDEMPTIONS`).
+    pub grant_redemptions: u32,
     pub ledger: AttemptLedger,
     /// A Cognito sign-in's passed challenge, not yet turned into tokens.
     pub sign_in_pass: Option<SignInPass>,

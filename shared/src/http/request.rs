@@ -125,6 +125,23 @@ pub fn otp(from_body: Option<String>, req: &Request) -> Result<Option<String>, A
 }
 
 /// True for a form post (the download page's Continue button).
+/// What a regenerate or a redemption answers as `set_id`: 1 to 64 letters and digits.
+pub fn is_set_id_shaped(set_id: &str) -> bool {
+    !set_id.is_empty() && set_id.len() <= 64 && set_id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The fields of a form post, or `None` when the body is too large or not a form's encoding.
+pub fn form_fields(req: &Request) -> Option<Vec<(String, String)>> {
+    let bytes = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b.as_slice(),
+        _ => &[],
+    };
+    (bytes.len() <= MAX_BODY_BYTES)
+        .then(|| serde_urlencoded::from_bytes(bytes).ok())
+        .flatten()
+}
+
 pub fn is_form(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)

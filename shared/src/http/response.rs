@@ -358,6 +358,12 @@ impl From<RedeemError> for ApiError {
                 ErrorCode::LinkInvalid,
                 "this download link is no longer valid; ask your administrator for a new one",
             ),
+            RedeemError::NotTheShownSet => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::SetNotPending,
+                "field `set_id` is not the set this link last showed: it was opened again since; \
+                 save and activate the newest codes",
+            ),
             RedeemError::Fault(fault) => fault.into(),
         }
     }

@@ -40,9 +40,10 @@ fn download_mail(product: &str, to: Email, link: &str, expires_at: OffsetDateTim
         "Hello,\n\n\
          An administrator reset the backup codes for your {product} account. \
          Your previous backup codes no longer work.\n\n\
-         Open this link to get your new codes. It works once and expires on {expires}:\n\n\
+         Open this link to get your new codes. It expires on {expires}:\n\n\
          {link}\n\n\
-         The codes are shown once: download or copy them and keep them somewhere safe.\n\
+         Download or copy the codes, keep them somewhere safe, then choose \
+         \"I have saved these codes\": they start to work then, and the link is used up.\n\
          If you did not expect this, contact your administrator.\n"
     );
     let (p, l, e) = (
@@ -56,8 +57,9 @@ fn download_mail(product: &str, to: Email, link: &str, expires_at: OffsetDateTim
          <p>An administrator reset the backup codes for your <strong>{p}</strong> account. \
          Your previous backup codes no longer work.</p>\
          <p><a href=\"{l}\">Get your new backup codes</a></p>\
-         <p>The link works once and expires on {e}. The codes are shown once: download or copy \
-         them and keep them somewhere safe.</p>\
+         <p>The link expires on {e}. Download or copy the codes, keep them somewhere safe, then \
+         choose <strong>I have saved these codes</strong>: they start to work then, and the link \
+         is used up.</p>\
          <p>If you did not expect this, contact your administrator.</p></body></html>"
     );
     OutgoingMail {

@@ -140,8 +140,8 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
         EventKind::DownloadLinkRedeemed => (
             "your new backup codes were collected",
             format!(
-                "The download link your administrator sent was used, and new backup codes \
-                 for your {product} account were shown. They are the only ones that work now."
+                "The download link your administrator sent was used, and the new backup codes \
+                 for your {product} account were saved. They are the only ones that work now."
             ),
             "If this was not you, contact your administrator.".to_owned(),
         ),

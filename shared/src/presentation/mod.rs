@@ -13,6 +13,8 @@ use crate::domain::codes::IssuedCodes;
 
 /// The path the emailed link opens; the token follows in the fragment so no server ever logs it.
 pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
+/// Where the codes page's "I have saved these codes" posts.
+pub const DOWNLOAD_ACTIVATE_PATH: &str = "/v1/backup-codes/download/activate";
 
 /// The link an administrator's reset mails: `base_url` is the API's public address.
 pub fn download_link(base_url: &str, token: &str) -> String {

@@ -8,7 +8,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sha2::{Digest, Sha256};
 
-use super::markup::escape_html;
+use super::{markup::escape_html, DOWNLOAD_ACTIVATE_PATH};
 
 pub struct Page {
     pub html: String,
@@ -61,8 +61,9 @@ pub fn landing(product: &str) -> Page {
             "<h1>Your new backup codes</h1>\
              <p>An administrator reset the backup codes for your <strong>{p}</strong> account, \
              and your previous codes no longer work.</p>\
-             <p>Continue to create your new codes. They are shown <strong>once</strong>, so be \
-             ready to download or copy them. This link works only once.</p>\
+             <p>Continue to create your new codes, then download or copy them. They start to work \
+             once you confirm you saved them. Until then you can open this link again for a fresh \
+             set, until it expires.</p>\
              <form id=\"redeem\" method=\"post\"><input type=\"hidden\" name=\"token\" id=\"token\">\
              <button type=\"button\" id=\"continue\">Continue</button></form>\
              <p id=\"missing\" class=\"warn\" hidden>This link is incomplete. Open it exactly as \
@@ -79,8 +80,15 @@ t.select();document.execCommand('copy');t.remove();done.textContent='Copied';}\
 if(navigator.clipboard){navigator.clipboard.writeText(text).then(function(){done.textContent='Copied';},fallback);}\
 else{fallback();}});";
 
-/// The new codes, shown once, with Download (a text file) and Copy.
-pub fn codes(product: &str, codes: &[String], file_text: &str) -> Page {
+/// What the codes page's "I have saved these codes" form posts back: the link's token (the
+/// page already holds it, and it is posted, never put in a URL) and the set shown.
+pub struct Activation<'a> {
+    pub token: &'a str,
+    pub set_id: &'a str,
+}
+
+/// The new codes, pending, with Download (a text file), Copy, and "I have saved these codes".
+pub fn codes(product: &str, codes: &[String], file_text: &str, activation: &Activation) -> Page {
     let items: String = codes
         .iter()
         .map(|c| format!("<li><code>{}</code></li>", escape_html(c)))
@@ -89,19 +97,57 @@ pub fn codes(product: &str, codes: &[String], file_text: &str) -> Page {
         "data:text/plain;charset=utf-8,{}",
         percent_encoding::utf8_percent_encode(file_text, percent_encoding::NON_ALPHANUMERIC)
     );
+    let (token, set_id) = (
+        escape_html(activation.token),
+        escape_html(activation.set_id),
+    );
     layout(
         product,
         "Your new backup codes",
         &format!(
             "<h1>Your new backup codes</h1>\
-             <p class=\"warn\"><strong>Save them now.</strong> They will not be shown again. \
-             Each code works once.</p>\
+             <p class=\"warn\"><strong>Save them now</strong>, then choose \
+             <strong>I have saved these codes</strong>: they start to work then. Each code works \
+             once.</p>\
              <ol id=\"codes\">{items}</ol>\
              <p><a class=\"button\" id=\"download\" download=\"backup-codes.txt\" href=\"{href}\">Download</a>\
              <button type=\"button\" class=\"secondary\" id=\"copy\">Copy</button>\
-             <span id=\"copied\" role=\"status\"></span></p>"
+             <span id=\"copied\" role=\"status\"></span></p>\
+             <form id=\"activate\" method=\"post\" action=\"{DOWNLOAD_ACTIVATE_PATH}\">\
+             <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+             <input type=\"hidden\" name=\"set_id\" value=\"{set_id}\">\
+             <button type=\"submit\">I have saved these codes</button></form>\
+             <p>Lost the connection before saving them? Open the link in the email again for a \
+             fresh set; these then stop counting.</p>"
         ),
         CODES_SCRIPT,
+    )
+}
+
+/// After "I have saved these codes".
+pub fn activated(product: &str) -> Page {
+    let p = escape_html(product);
+    layout(
+        product,
+        "Backup codes active",
+        &format!(
+            "<h1 role=\"status\">Your new backup codes are now active</h1>\
+             <p>Use one when you sign in to <strong>{p}</strong> without your authenticator app. \
+             Each works once; your previous codes no longer work, and this link is now used.</p>"
+        ),
+        "",
+    )
+}
+
+/// The set posted is not the one the link last showed: it was opened again since.
+pub fn codes_replaced(product: &str) -> Page {
+    layout(
+        product,
+        "Newer codes were shown",
+        "<h1>These codes were replaced</h1>\
+         <p>The link was opened again after these codes were shown, so newer codes are waiting. \
+         Save the newest codes and confirm on that page, or open the link in the email again.</p>",
+        "",
     )
 }
 
@@ -111,7 +157,8 @@ pub fn link_invalid(product: &str) -> Page {
         product,
         "Link no longer valid",
         "<h1>This link is no longer valid</h1>\
-         <p>Download links work once and expire. If you still need new backup codes, ask your \
+         <p>Download links stop working once their codes are saved, after a few uses, or when \
+         they expire. If you still need new backup codes, ask your \
          administrator to send a new link.</p>",
         "",
     )

@@ -1,5 +1,6 @@
-//! The admin reset in the behaviour suite: the reset, its mailed single-use link and the
-//! pages that redeem it, under refusals, races, forged tokens and a failing mailer.
+//! The admin reset in the behaviour suite: the reset, its mailed link and the pages that
+//! redeem it, under refusals, races, forged tokens and a failing mailer. What the link does
+//! until its codes are saved is in `link_codes`.
 
 use super::*;
 
@@ -30,6 +31,23 @@ pub(crate) async fn reset_by_admin(app: &TestApp) -> (String, String) {
 pub(crate) async fn redeem_json(app: &TestApp, token: &str) -> crate::Reply {
     app.send(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })))
         .await
+}
+
+pub(crate) async fn activate_json(app: &TestApp, token: &str, set_id: &str) -> crate::Reply {
+    app.send(
+        Call::new("POST", "/v1/backup-codes/download/activate")
+            .json(json!({ "token": token, "set_id": set_id })),
+    )
+    .await
+}
+
+/// What the owner does with the mailed link: redeem it, save the codes, say so. The codes.
+pub(crate) async fn collect_codes(app: &TestApp, token: &str) -> Vec<String> {
+    let redeemed = redeem_json(app, token).await;
+    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
+    let saved = activate_json(app, token, redeemed.json()["set_id"].as_str().unwrap()).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    redeemed.codes()
 }
 
 pub(crate) fn is_gone(reply: &crate::Reply) -> bool {
@@ -91,13 +109,11 @@ pub async fn admin_reset_kills_old_codes_and_mails_a_single_use_link(app: TestAp
         .contains("href=\"https://codes.example.com/v1/backup-codes/download#token="));
 
     let token = crate::token_in(&mail);
-    let redeemed = redeem_json(&app, &token).await;
-    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
-    let codes = redeemed.codes();
+    let codes = collect_codes(&app, &token).await;
     assert_eq!(codes.len(), 10);
     assert!(
         is_gone(&redeem_json(&app, &token).await),
-        "a link works once"
+        "a link whose codes were saved is spent"
     );
     assert_eq!(app.verify("uma", &codes[2]).await.status, StatusCode::OK);
     let status = app.status("uma").await;
@@ -264,13 +280,15 @@ pub async fn forged_expired_truncated_and_foreign_tokens_are_gone(app: TestApp) 
         ("unknown grant for this user", mine.sign(&uma, &grant(3600))),
         ("another user's grant", mine.sign(&root, &grant(3600))),
         ("garbage", "not-a-token".to_owned()),
+        ("blank", "   ".to_owned()),
+        ("a next-line character", "\u{85}".to_owned()),
     ];
     for (label, bad) in cases {
         let reply = redeem_json(&app, &bad).await;
         assert!(is_gone(&reply), "{label}: {} {}", reply.status, reply.text);
     }
     // No token at all is not a link: bad input, named, as the spec's `minLength` says.
-    for empty in ["", "   "] {
+    for empty in [""] {
         let reply = redeem_json(&app, empty).await;
         assert_eq!(
             reply.status,
@@ -326,17 +344,21 @@ pub async fn the_page_never_redeems_on_get_or_head(app: TestApp) {
 pub async fn the_page_form_post_shows_codes_with_download_and_copy(app: TestApp) {
     reset_by_admin(&app).await;
     let token = crate::token_in(&app.mailer.last());
-    let form = |token: &str| {
-        Call::new("POST", "/v1/backup-codes/download")
+    fn form(path: &str, body: String) -> Call<'_> {
+        Call::new("POST", path)
             .header("content-type", "application/x-www-form-urlencoded")
-            .raw(format!("token={token}"))
-    };
-    let page = app.send(form(&token)).await;
+            .raw(body)
+    }
+    let redeem = |token: &str| form("/v1/backup-codes/download", format!("token={token}"));
+    let page = app.send(redeem(&token)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains("Save them now."));
-    assert!(page.text.contains("will not be shown again"));
+    assert!(page.text.contains("Save them now"));
     assert!(page.text.contains("download=\"backup-codes.txt\""));
     assert!(page.text.contains(">Copy</button>"));
+    assert!(page.text.contains(">I have saved these codes</button>"));
+    assert!(page
+        .text
+        .contains("action=\"/v1/backup-codes/download/activate\""));
     let codes: Vec<&str> = page
         .text
         .split("<code>")
@@ -344,14 +366,48 @@ pub async fn the_page_form_post_shows_codes_with_download_and_copy(app: TestApp)
         .map(|c| c.split("</code>").next().unwrap())
         .collect();
     assert_eq!(codes.len(), 10);
+    assert!(
+        is_invalid_code(&app.verify("uma", codes[0]).await),
+        "shown codes count only once saved"
+    );
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.text.find(&marker).expect(name) + marker.len();
+        page.text[start..].split('"').next().unwrap().to_owned()
+    };
+    assert_eq!(
+        field("token"),
+        token,
+        "the form carries the link's token back"
+    );
+    let saved = app
+        .send(form(
+            "/v1/backup-codes/download/activate",
+            format!("token={token}&set_id={}", field("set_id")),
+        ))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    assert!(saved.text.contains("Your new backup codes are now active"));
     assert_eq!(app.verify("uma", codes[0]).await.status, StatusCode::OK);
-    let again = app.send(form(&token)).await;
+    let again = app.send(redeem(&token)).await;
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.text.contains("This link is no longer valid"));
     // No token at all is malformed, as the spec says (1 to 1024 characters): 400, same page.
-    let empty = app.send(form("")).await;
-    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
-    assert!(empty.text.contains("This link is no longer valid"));
+    for (path, body) in [
+        ("/v1/backup-codes/download", "token=".to_owned()),
+        (
+            "/v1/backup-codes/download/activate",
+            format!("token={token}&set_id="),
+        ),
+        (
+            "/v1/backup-codes/download/activate",
+            "set_id=abc".to_owned(),
+        ),
+    ] {
+        let empty = app.send(form(path, body)).await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(empty.text.contains("This link is no longer valid"));
+    }
 }
 
 pub async fn mail_failure_changes_nothing(app: TestApp) {
@@ -404,7 +460,7 @@ pub async fn mail_failure_changes_nothing(app: TestApp) {
         .rfind(|mail| mail.text.contains("#token="))
         .expect("the link mail");
     let token = crate::token_in(&link);
-    assert_eq!(redeem_json(&app, &token).await.status, StatusCode::OK);
+    assert_eq!(collect_codes(&app, &token).await.len(), 10);
 }
 
 pub async fn owner_regenerate_cancels_a_pending_link(app: TestApp) {
@@ -429,7 +485,11 @@ pub async fn owner_regenerate_cancels_a_pending_link(app: TestApp) {
     );
 }
 
+/// A burst of one link's redemptions: one holds the link at a time, so at most
+/// `MAX_REDEMPTIONS` of them hash a set, each a different one, and only the last stored can
+/// be saved.
 pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
+    use backup_codes::domain::link_token::DownloadGrant;
     reset_by_admin(&app).await;
     let token = crate::token_in(&app.mailer.last());
     let app = std::sync::Arc::new(app);
@@ -448,20 +508,34 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
     for task in tasks {
         let reply = task.await.unwrap();
         match reply.status {
-            StatusCode::OK => issued.push(reply.codes()),
+            StatusCode::OK => issued.push(reply),
             StatusCode::GONE => {}
             other => panic!("unexpected {other}: {}", reply.text),
         }
     }
-    assert_eq!(
-        issued.len(),
-        1,
-        "exactly one of {attempts} concurrent redemptions issues codes"
+    let most = DownloadGrant::MAX_REDEMPTIONS as usize;
+    assert!(
+        (1..=most).contains(&issued.len()),
+        "{} of {attempts} concurrent redemptions issued codes; at most {most} may",
+        issued.len()
     );
-    assert_eq!(
-        app.verify("uma", &issued[0][0]).await.status,
-        StatusCode::OK
-    );
+    let ids: std::collections::HashSet<_> = issued
+        .iter()
+        .map(|reply| reply.json()["set_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), issued.len(), "each a different set");
+    let mut saved = vec![];
+    for reply in &issued {
+        let id = reply.json()["set_id"].as_str().unwrap().to_owned();
+        let answer = activate_json(&app, &token, &id).await;
+        match answer.status {
+            StatusCode::OK => saved.push(reply.codes()),
+            StatusCode::CONFLICT | StatusCode::GONE => {}
+            other => panic!("unexpected {other}: {}", answer.text),
+        }
+    }
+    assert_eq!(saved.len(), 1, "only the set stored last can be saved");
+    assert_eq!(app.verify("uma", &saved[0][0]).await.status, StatusCode::OK);
 }
 
 /// A redemption holds the link with one write before it hashes anything: while it is held,
@@ -501,15 +575,17 @@ pub async fn a_held_link_refuses_other_redemptions_until_the_hold_lapses(app: Te
     );
 
     app.clock.advance(GrantClaim::LIFETIME.whole_seconds() + 1);
-    let redeemed = redeem_json(&app, &token).await;
-    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
-    let codes = redeemed.codes();
+    let codes = collect_codes(&app, &token).await;
     let hasher = backup_codes::domain::codes::CodeHasher::new(crate::TEST_HASH_COST).unwrap();
-    let late =
-        backup_codes::domain::codes::IssuedCodes::generate(&hasher, 1, app.clock.now()).unwrap();
+    let late = backup_codes::domain::record::PendingSet {
+        set: backup_codes::domain::codes::IssuedCodes::generate(&hasher, 1, app.clock.now())
+            .unwrap()
+            .set,
+        expires_at: grant.expires_at,
+    };
     assert_eq!(
         app.store
-            .redeem_download(&uma, &dead, app.clock.now(), &late.set, &[])
+            .redeem_download(&uma, &dead, app.clock.now(), &late, &[])
             .await
             .unwrap(),
         backup_codes::ports::Written::ConditionFailed,

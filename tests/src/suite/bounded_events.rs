@@ -14,7 +14,7 @@ use backup_codes::{
 };
 
 use super::{
-    admin_reset::{is_gone, redeem_json, reset_by_admin},
+    admin_reset::{collect_codes, is_gone, redeem_json, reset_by_admin},
     events::whole_trail,
     *,
 };
@@ -47,8 +47,7 @@ pub async fn replays_of_a_used_link_are_one_counted_event_per_hour(app: TestApp)
     let app = Arc::new(app.with_bus(bus.clone()));
     reset_by_admin(&app).await;
     let token = crate::token_in(&app.mailer.last());
-    let redeemed = redeem_json(&app, &token).await;
-    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.text);
+    collect_codes(&app, &token).await;
 
     let replays: Vec<_> = (0..40)
         .map(|_| {

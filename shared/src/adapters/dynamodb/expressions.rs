@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use super::{b, n, s, SIGN_IN_PASS};
 use crate::domain::{
-    attempts::ReservedAttempt, codes::BackupCodeSet, proof::Proof, sign_in::SignInPass,
+    attempts::ReservedAttempt, codes::BackupCodeSet, proof::Proof, record::PendingSet,
+    sign_in::SignInPass,
 };
 
 /// Adds the values that store a whole set; `SET_CLAUSE` names them.
@@ -29,6 +30,27 @@ pub(super) fn with_set(
 pub(super) const SET_CLAUSE: &str =
     "set_id = :set_id, set_salt = :set_salt, set_cost = :set_cost, \
      set_generated_at = :set_at, codes = :codes";
+
+/// Adds the values that store a pending set; `PENDING_SET_CLAUSE` names them.
+pub(super) fn with_pending_set(
+    request: UpdateItemFluentBuilder,
+    pending: &PendingSet,
+) -> UpdateItemFluentBuilder {
+    let set = &pending.set;
+    let cost = set.cost.map_or_else(String::new, |c| c.encode());
+    request
+        .expression_attribute_values(":pending_id", s(&set.id))
+        .expression_attribute_values(":pending_salt", b(&set.salt))
+        .expression_attribute_values(":pending_cost", s(cost))
+        .expression_attribute_values(":pending_at", n(set.generated_at.unix_timestamp()))
+        .expression_attribute_values(":pending_codes", codes_map(set))
+        .expression_attribute_values(":pending_expires", n(pending.expires_at.unix_timestamp()))
+}
+
+pub(super) const PENDING_SET_CLAUSE: &str =
+    "pending_set_id = :pending_id, pending_set_salt = :pending_salt, \
+     pending_set_cost = :pending_cost, pending_set_generated_at = :pending_at, \
+     pending_codes = :pending_codes, pending_set_expires_at = :pending_expires";
 
 /// Adds the values of `HOLDS_RESERVATION`.
 pub(super) fn holding(

@@ -113,6 +113,10 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
         pending_codes,
         grant,
         grant_claim,
+        grant_redemptions: get_n(item, "grant_redemptions")
+            .map(|count| u32::try_from(count).map_err(|_| corrupt("grant_redemptions")))
+            .transpose()?
+            .unwrap_or(0),
         sign_in_pass: get_n(item, SIGN_IN_PASS)
             .map(timestamp)
             .transpose()?

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
 pub use self::table::ensure_table;
 
-use self::expressions::{codes_map, holding, leaving, spending, with_set, SET_CLAUSE};
+use self::expressions::{
+    holding, leaving, spending, with_pending_set, with_set, PENDING_SET_CLAUSE, SET_CLAUSE,
+};
 use self::item::{corrupt, get_n, get_s, parse_ledger, parse_record, timestamp, Item};
 
 use async_trait::async_trait;
@@ -60,14 +62,12 @@ const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
 const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
 /// The grant, and the redemption holding it (see `GrantClaim`): removed together, always.
-const GRANT_ATTRIBUTES: &str = "grant_id, grant_expires_at, grant_claim, grant_claim_until";
+const GRANT_ATTRIBUTES: &str =
+    "grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions";
 /// A regenerated set waiting to be activated: the active set's attributes, `pending_` first,
 /// and when it is dropped.
 const PENDING_SET_ATTRIBUTES: &str = "pending_set_id, pending_set_salt, pending_set_cost, \
      pending_set_generated_at, pending_codes, pending_set_expires_at";
-const PENDING_SET_CLAUSE: &str = "pending_set_id = :pending_id, pending_set_salt = :pending_salt, \
-     pending_set_cost = :pending_cost, pending_set_generated_at = :pending_at, \
-     pending_codes = :pending_codes, pending_set_expires_at = :pending_expires";
 /// A replacement authenticator being set up, and when and where it was started: removed
 /// together, always (confirmed, cancelled, or ended by the owner's or an admin's response).
 const REPLACEMENT_ATTRIBUTES: &str = "replacement_secret, replacement_expires_at, \
@@ -85,7 +85,7 @@ const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_s
      replacement_agent, email, expires_at, \
      set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
      pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
-     grant_id, grant_expires_at, grant_claim, grant_claim_until, \
+     grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions, \
      attempts, attempts_until, failures, locked_until, sign_in_pass_until";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
@@ -711,25 +711,14 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let (request, spend, unspent) =
             spending(holding(self.update(user), attempt), proof, Some(at));
-        let set = &pending.set;
-        let cost = set.cost.map_or_else(String::new, |c| c.encode());
-        let request = request
+        let request = with_pending_set(request, pending)
             .update_expression(format!(
                 "SET {PENDING_SET_CLAUSE}{spend} REMOVE {LEDGER_ATTRIBUTES}"
             ))
             .condition_expression(format!(
                 "totp_state = :active AND {unspent} AND {HOLDS_RESERVATION}"
             ))
-            .expression_attribute_values(":active", s(ACTIVE))
-            .expression_attribute_values(":pending_id", s(&set.id))
-            .expression_attribute_values(":pending_salt", b(&set.salt))
-            .expression_attribute_values(":pending_cost", s(cost))
-            .expression_attribute_values(":pending_at", n(set.generated_at.unix_timestamp()))
-            .expression_attribute_values(":pending_codes", codes_map(set))
-            .expression_attribute_values(
-                ":pending_expires",
-                n(pending.expires_at.unix_timestamp()),
-            );
+            .expression_attribute_values(":active", s(ACTIVE));
         self.change(request, records, "put a pending backup code set")
             .await
     }
@@ -738,9 +727,15 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         set_id: &str,
+        through_grant: Option<&str>,
         now: OffsetDateTime,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
+        let grant_condition = if through_grant.is_some() {
+            " AND grant_id = :grant AND grant_expires_at > :now"
+        } else {
+            ""
+        };
         // Each active attribute takes its pending twin's value, in the same write.
         let request = self
             .update(user)
@@ -750,12 +745,17 @@ impl Store for DynamoStore {
                  codes = pending_codes REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
                  {REPLACEMENT_ATTRIBUTES}"
             ))
-            .condition_expression(
-                "totp_state = :active AND pending_set_id = :id AND pending_set_expires_at > :now",
-            )
+            .condition_expression(format!(
+                "totp_state = :active AND pending_set_id = :id AND pending_set_expires_at > :now\
+                 {grant_condition}"
+            ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":id", s(set_id))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
+        let request = match through_grant {
+            Some(grant) => request.expression_attribute_values(":grant", s(grant)),
+            None => request,
+        };
         self.change(request, records, "activate a pending backup code set")
             .await
     }
@@ -826,14 +826,15 @@ impl Store for DynamoStore {
         let request = self
             .update(user)
             .update_expression(format!(
-                "SET grant_id = :grant, grant_expires_at = :expires \
+                "SET grant_id = :grant, grant_expires_at = :expires, grant_redemptions = :none \
                  REMOVE grant_claim, grant_claim_until, {SET_ATTRIBUTES}, \
                  {PENDING_SET_ATTRIBUTES}, {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression("totp_state = :active")
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":grant", s(&grant.id))
-            .expression_attribute_values(":expires", n(grant.expires_at.unix_timestamp()));
+            .expression_attribute_values(":expires", n(grant.expires_at.unix_timestamp()))
+            .expression_attribute_values(":none", n(0));
         self.change(request, records, "grant a download").await
     }
 
@@ -845,11 +846,16 @@ impl Store for DynamoStore {
     ) -> Result<Option<UserRecord>, StoreError> {
         let request = self
             .update(user)
-            .update_expression("SET grant_claim = :claim, grant_claim_until = :until")
+            .update_expression(
+                "SET grant_claim = :claim, grant_claim_until = :until ADD grant_redemptions :one",
+            )
             .condition_expression(
                 "totp_state = :active AND grant_id = :grant AND grant_expires_at > :now \
-                 AND (attribute_not_exists(grant_claim_until) OR grant_claim_until <= :now)",
+                 AND (attribute_not_exists(grant_claim_until) OR grant_claim_until <= :now) \
+                 AND (attribute_not_exists(grant_redemptions) OR grant_redemptions < :most)",
             )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":most", n(DownloadGrant::MAX_REDEMPTIONS))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":grant", s(&claim.grant_id))
             .expression_attribute_values(":claim", s(&claim.id))
@@ -867,12 +873,12 @@ impl Store for DynamoStore {
         user: &UserId,
         claim: &GrantClaim,
         now: OffsetDateTime,
-        set: &BackupCodeSet,
+        pending: &PendingSet,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
-        let request = with_set(self.update(user), set)
+        let request = with_pending_set(self.update(user), pending)
             .update_expression(format!(
-                "SET {SET_CLAUSE} REMOVE {GRANT_ATTRIBUTES}, {PENDING_SET_ATTRIBUTES}, \
+                "SET {PENDING_SET_CLAUSE} REMOVE grant_claim, grant_claim_until, \
                  {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression(

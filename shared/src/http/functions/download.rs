@@ -1,20 +1,21 @@
-//! The `download` function: the page an emailed link opens, and redeeming the link for a new
-//! set. It checks no second factor, so it is never given the key that opens TOTP secrets.
+//! The `download` function: the page an emailed link opens, redeeming the link for a pending
+//! set, and activating it once saved. It checks no second factor, so it is never given the key
+//! that opens TOTP secrets.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::serve;
+use super::{rfc3339, serve};
 use crate::{
     app::{errors::RedeemError, redeem, LinkSettings, Services},
     domain::link_token::MAX_TOKEN_LEN,
     http::{
-        request::{caller_source, is_form, json_body, MAX_BODY_BYTES},
+        request::{caller_source, form_fields, is_form, is_set_id_shaped, json_body},
         response::{html_response, json_response, script_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
-    presentation::{codes_file, components, pages, DOWNLOAD_PATH},
+    presentation::{codes_file, components, pages, DOWNLOAD_ACTIVATE_PATH, DOWNLOAD_PATH},
 };
 
 pub struct DownloadApi {
@@ -22,7 +23,7 @@ pub struct DownloadApi {
     pub links: LinkSettings,
 }
 
-serve!(DownloadApi: download_page, redeem_download, components_script);
+serve!(DownloadApi: download_page, redeem_download, activate_download, components_script);
 
 impl Served for DownloadApi {
     const FUNCTION: Function = Function::Download;
@@ -40,6 +41,12 @@ impl Served for DownloadApi {
             handler: serve::redeem_download,
         },
         Route {
+            method: "POST",
+            path: DOWNLOAD_ACTIVATE_PATH,
+            authorization: Authorization::None,
+            handler: serve::activate_download,
+        },
+        Route {
             method: "GET",
             path: components::PATH,
             authorization: Authorization::None,
@@ -52,6 +59,13 @@ impl Served for DownloadApi {
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateBody {
+    token: String,
+    set_id: String,
 }
 
 /// What the emailed link opens; it never redeems.
@@ -67,30 +81,31 @@ async fn components_script(_: &DownloadApi, _: &Request) -> Result<Response<Body
     Ok(script_response(components::SCRIPT))
 }
 
-/// What the spec says a token is: 1 to `MAX_TOKEN_LEN` characters, not all blank.
+/// What the spec says a token is: 1 to `MAX_TOKEN_LEN` characters. Anything else of that
+/// length is a link that does not work (410), whatever it holds.
 fn is_token_shaped(token: &str) -> bool {
-    !token.trim().is_empty() && token.chars().count() <= MAX_TOKEN_LEN
+    !token.is_empty() && token.chars().count() <= MAX_TOKEN_LEN
+}
+
+fn token_error() -> ApiError {
+    ApiError::bad_request(
+        ErrorCode::InvalidField,
+        format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
+    )
+}
+
+/// A form post's field `name`, empty when absent or when the body is no form.
+fn form_field(req: &Request, name: &str) -> String {
+    form_fields(req)
+        .and_then(|fields| fields.into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
+        .unwrap_or_default()
 }
 
 /// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.
 async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let product = &api.services.settings.product;
     if is_form(req) {
-        let bytes = match req.body() {
-            Body::Text(t) => t.as_bytes(),
-            Body::Binary(b) => b.as_slice(),
-            _ => &[],
-        };
-        let token = (bytes.len() <= MAX_BODY_BYTES)
-            .then(|| serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).ok())
-            .flatten()
-            .and_then(|pairs| {
-                pairs
-                    .into_iter()
-                    .find(|(k, _)| k == "token")
-                    .map(|(_, v)| v)
-            })
-            .unwrap_or_default();
+        let token = form_field(req, "token");
         if !is_token_shaped(&token) {
             // Not a link's token at all (the page always posts one): malformed, not a dead link.
             return Ok(html_response(
@@ -99,10 +114,21 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
             ));
         }
         return match redeem::redeem(&api.services, &api.links, &token, &caller_source(req)).await {
-            Ok(issued) => Ok(html_response(
-                StatusCode::OK,
-                &pages::codes(product, &issued.display(), &codes_file(product, &issued)),
-            )),
+            Ok(redeemed) => {
+                let issued = &redeemed.issued;
+                Ok(html_response(
+                    StatusCode::OK,
+                    &pages::codes(
+                        product,
+                        &issued.display(),
+                        &codes_file(product, issued),
+                        &pages::Activation {
+                            token: &token,
+                            set_id: &issued.set.id,
+                        },
+                    ),
+                ))
+            }
             Err(RedeemError::LinkInvalid) => Ok(html_response(
                 StatusCode::GONE,
                 &pages::link_invalid(product),
@@ -112,15 +138,69 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
     }
     let body: TokenBody = json_body(req)?;
     if !is_token_shaped(&body.token) {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidField,
-            format!("field `token` must be 1 to {MAX_TOKEN_LEN} characters: the part of the link after #token="),
-        ));
+        return Err(token_error());
     }
-    let issued =
+    let redeemed =
         redeem::redeem(&api.services, &api.links, &body.token, &caller_source(req)).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "backup_codes": issued.display() }),
+        &json!({
+            "backup_codes": redeemed.issued.display(),
+            "set_id": redeemed.issued.set.id,
+            "expires_at": rfc3339(redeemed.expires_at),
+        }),
+    ))
+}
+
+/// "I have saved these codes": the page's form, or a JSON caller with the `set_id` it was given.
+async fn activate_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let product = &api.services.settings.product;
+    if is_form(req) {
+        let (token, set_id) = (form_field(req, "token"), form_field(req, "set_id"));
+        if !is_token_shaped(&token) || !is_set_id_shaped(&set_id) {
+            return Ok(html_response(
+                StatusCode::BAD_REQUEST,
+                &pages::link_invalid(product),
+            ));
+        }
+        let source = caller_source(req);
+        return match redeem::activate(&api.services, &api.links, &token, &set_id, &source).await {
+            Ok(_) => Ok(html_response(StatusCode::OK, &pages::activated(product))),
+            Err(RedeemError::LinkInvalid) => Ok(html_response(
+                StatusCode::GONE,
+                &pages::link_invalid(product),
+            )),
+            Err(RedeemError::NotTheShownSet) => Ok(html_response(
+                StatusCode::CONFLICT,
+                &pages::codes_replaced(product),
+            )),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let body: ActivateBody = json_body(req)?;
+    if !is_token_shaped(&body.token) {
+        return Err(token_error());
+    }
+    if !is_set_id_shaped(&body.set_id) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "field `set_id` must be the `set_id` the redemption answered (letters and digits)",
+        ));
+    }
+    let activated = redeem::activate(
+        &api.services,
+        &api.links,
+        &body.token,
+        &body.set_id,
+        &caller_source(req),
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "set_id": body.set_id,
+            "remaining": activated.remaining,
+            "generated_at": rfc3339(activated.generated_at),
+        }),
     ))
 }

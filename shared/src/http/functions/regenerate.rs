@@ -15,7 +15,7 @@ use crate::{
     domain::events::UserAgent,
     http::{
         identity::caller,
-        request::{caller_source, json_body, wants_text},
+        request::{caller_source, is_set_id_shaped, json_body, wants_text},
         response::{empty_response, json_response, text_attachment, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
@@ -154,8 +154,7 @@ async fn activate_code_set(api: &RegenerateApi, req: &Request) -> Result<Respons
     let who = caller(req, &api.identity.groups_claim)?;
     let body: ActivateBody = json_body(req)?;
     let set_id = body.set_id.trim();
-    if set_id.is_empty() || set_id.len() > 64 || !set_id.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !is_set_id_shaped(set_id) {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidField,
             "field `set_id` must be the `set_id` a regenerate answered (letters and digits)",
