@@ -113,6 +113,7 @@
     ev_authenticator_replaced: 'Authenticator replaced',
     ev_replacement_started: 'A new authenticator was started',
     ev_replacement_cancelled: 'A new authenticator was cancelled',
+    ev_email_changed: 'Security mails now go to a new address',
   };
 
   const sheet = new CSSStyleSheet();

@@ -157,6 +157,16 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
+    /// Makes `to` the enrolled user's address, in one write conditional on the stored one
+    /// still being `from` (none stored when `None`): of two changes racing, one applies.
+    async fn change_email(
+        &self,
+        user: &UserId,
+        from: Option<&Email>,
+        to: &Email,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError>;
+
     /// The token guard: removes an enrolled user's live sign-in pass in one conditional write.
     /// Of two token generations racing for one pass, exactly one applies; a user with no
     /// record, no authenticator or no live pass is `ConditionFailed`, and nothing is written.

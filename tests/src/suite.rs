@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{Call, TestApp};
 
+mod address;
 mod admin_reset;
 mod bounded_events;
 mod claims;
@@ -19,6 +20,7 @@ mod replacement_ends;
 mod step_up;
 mod two_factor_off;
 mod untrusted_text;
+pub use address::*;
 pub use admin_reset::*;
 pub use bounded_events::*;
 pub use claims::*;
@@ -73,6 +75,10 @@ macro_rules! behaviour_suite {
             a_hold_is_short_bounded_and_cleared_by_a_new_grant,
             shown_codes_expire_with_the_link_and_another_links_token_saves_nothing,
             a_malformed_save_is_refused_and_changes_nothing,
+            the_stored_address_follows_the_verified_email_in_the_token,
+            an_unverified_email_changes_nothing,
+            a_user_confirmed_without_a_verified_address_gets_one_from_a_later_token,
+            concurrent_requests_with_a_new_address_change_it_once,
             replays_of_a_used_link_are_one_counted_event_per_hour,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,

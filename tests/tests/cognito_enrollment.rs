@@ -89,7 +89,15 @@ async fn a_new_user_sets_up_the_authenticator_as_the_challenge_and_gets_tokens()
     );
     assert!(!tokens_issued(&app, "new").await, "once");
 
-    let status = app.status("new").await;
+    // Their tokens carry the address the pool has for them, as the sign-in's event did.
+    let status = app
+        .send(
+            Call::new("GET", "/v1/backup-codes")
+                .user("new")
+                .claim("email", "kim@example.com"),
+        )
+        .await
+        .json();
     assert_eq!(
         (status["total"].clone(), status["remaining"].clone()),
         (json!(0), json!(0)),

@@ -165,8 +165,9 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, WRITE, WRITE],
-        "regenerate: read, reserve (opening a new window), store the pending set"
+        [READ, READ, WRITE, WRITE],
+        "regenerate: the address check's read (every JWT route), read, reserve (opening a new \
+         window), store the pending set"
     );
     assert_eq!(
         app.activate("ana", &regenerated).await.status,
@@ -174,8 +175,9 @@ async fn verify_requests_are_the_same_for_a_wrong_code_and_an_unknown_user() {
     );
     assert_eq!(
         log.take(),
-        [READ, CHANGE_AND_EVENT],
-        "activate: read, then swap the set in and record it in one transaction"
+        [READ, READ, CHANGE_AND_EVENT],
+        "activate: the address check's read, read, then swap the set in and record it in one \
+         transaction"
     );
 }
 

@@ -493,6 +493,25 @@ impl Store for MemoryStore {
         ))
     }
 
+    async fn change_email(
+        &self,
+        user: &UserId,
+        from: Option<&Email>,
+        to: &Email,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_users(|users| match users.get_mut(user) {
+                Some(record) if record.is_enrolled() && record.email.as_ref() == from => {
+                    record.email = Some(to.clone());
+                    Written::Applied
+                }
+                _ => Written::ConditionFailed,
+            }),
+        ))
+    }
+
     async fn activate_pending_set(
         &self,
         user: &UserId,

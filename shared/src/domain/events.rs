@@ -40,10 +40,11 @@ pub enum EventKind {
     AuthenticatorReplaced,
     ReplacementStarted,
     ReplacementCancelled,
+    EmailChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -58,11 +59,12 @@ impl EventKind {
         EventKind::AuthenticatorReplaced,
         EventKind::ReplacementStarted,
         EventKind::ReplacementCancelled,
+        EventKind::EmailChanged,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
     /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 8] = [
+    pub const MAILED: [EventKind; 9] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
@@ -71,6 +73,7 @@ impl EventKind {
         EventKind::TwoFactorDisabled,
         EventKind::AuthenticatorReplaced,
         EventKind::ReplacementStarted,
+        EventKind::EmailChanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +92,7 @@ impl EventKind {
             EventKind::AuthenticatorReplaced => "authenticator_replaced",
             EventKind::ReplacementStarted => "replacement_started",
             EventKind::ReplacementCancelled => "replacement_cancelled",
+            EventKind::EmailChanged => "email_changed",
         }
     }
 }

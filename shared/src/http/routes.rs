@@ -9,9 +9,12 @@ use super::{
     functions::{
         AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
     },
+    identity::{caller, Caller},
+    request::caller_source,
     response::{ApiError, ErrorCode},
-    table::{Function, Route, RouteInfo, Served},
+    table::{Authorization, Function, Route, RouteInfo, Served},
 };
+use crate::app::address;
 
 fn described<D: Served>() -> impl Iterator<Item = RouteInfo> {
     D::ROUTES.iter().map(|r| RouteInfo {
@@ -100,6 +103,26 @@ fn no_route(path: &str) -> Response<Body> {
     .into_response()
 }
 
+/// A verified `email` in the caller's token becomes their stored address. Claims the handler
+/// will refuse are left to it, and a store that fails here fails the handler's own calls too, so
+/// a failure is logged and the request goes on.
+async fn keep_address_current<D: Served>(deps: &D, req: &Request) {
+    let Some(services) = deps.signed_in() else {
+        return;
+    };
+    let Ok(Caller {
+        user,
+        email: Some(email),
+        ..
+    }) = caller(req, "")
+    else {
+        return;
+    };
+    if let Err(fault) = address::keep_current(services, &user, &email, &caller_source(req)).await {
+        tracing::warn!(error = %fault, "the caller's address could not be kept current");
+    }
+}
+
 /// Serves a request as the Lambda function built from `deps` does.
 pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
@@ -128,7 +151,12 @@ pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
         return response;
     };
     let (route, _) = served.swap_remove(index);
-    let handled = tokio::time::timeout(REQUEST_DEADLINE, (route.handler)(deps, &req));
+    let handled = tokio::time::timeout(REQUEST_DEADLINE, async {
+        if route.authorization == Authorization::Jwt {
+            keep_address_current(deps, &req).await;
+        }
+        (route.handler)(deps, &req).await
+    });
     let mut response = match handled.await {
         Ok(answer) => answer.unwrap_or_else(ApiError::into_response),
         Err(_) => {

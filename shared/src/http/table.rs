@@ -7,6 +7,7 @@ use std::{future::Future, pin::Pin};
 use lambda_http::{Body, Request, Response};
 
 use super::response::ApiError;
+use crate::app::Services;
 
 /// A handler's future, boxed so that one route table can name every handler.
 pub type HandlerFuture<'a> =
@@ -73,6 +74,12 @@ pub struct Route<D: 'static> {
 pub trait Served: Sized + Send + Sync + 'static {
     const FUNCTION: Function;
     const ROUTES: &'static [Route<Self>];
+
+    /// What keeps a signed-in caller's stored address current before a JWT route's handler
+    /// runs (`app::address`); a function with no JWT route has none.
+    fn signed_in(&self) -> Option<&Services> {
+        None
+    }
 }
 
 /// What the template and the spec must agree with: a route, without its handler.

@@ -179,6 +179,17 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
              administrator."
                 .to_owned(),
         ),
+        EventKind::EmailChanged => (
+            "security mails now go to another address",
+            format!(
+                "The address that security mails about your {product} account go to was \
+                 changed: your identity provider now gives a different verified address, and \
+                 this is the last mail sent here."
+            ),
+            "If this was not you, someone may control your account: contact your \
+             administrator now."
+                .to_owned(),
+        ),
         EventKind::TwoFactorDisabled => (
             "two-factor authentication was turned off",
             match &event.actor {

@@ -723,6 +723,30 @@ impl Store for DynamoStore {
             .await
     }
 
+    async fn change_email(
+        &self,
+        user: &UserId,
+        from: Option<&Email>,
+        to: &Email,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        let request = self
+            .update(user)
+            .update_expression("SET email = :to")
+            .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":to", s(to.as_str()));
+        let request = match from {
+            Some(from) => request
+                .condition_expression("totp_state = :active AND email = :from")
+                .expression_attribute_values(":from", s(from.as_str())),
+            None => {
+                request.condition_expression("totp_state = :active AND attribute_not_exists(email)")
+            }
+        };
+        self.change(request, records, "change a user's address")
+            .await
+    }
+
     async fn activate_pending_set(
         &self,
         user: &UserId,

@@ -48,6 +48,10 @@ impl Served for AdminRegenerateApi {
             handler: serve::admin_disable_two_factor,
         },
     ];
+
+    fn signed_in(&self) -> Option<&crate::app::Services> {
+        Some(&self.services)
+    }
 }
 
 /// What every admin route reads, in this order: the caller proven an admin, the user acted

@@ -56,6 +56,10 @@ impl Served for EnrollApi {
             handler: serve::disable_two_factor,
         },
     ];
+
+    fn signed_in(&self) -> Option<&crate::app::Services> {
+        Some(&self.services)
+    }
 }
 
 async fn start_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Body>, ApiError> {

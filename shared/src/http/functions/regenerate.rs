@@ -57,6 +57,10 @@ impl Served for RegenerateApi {
             handler: serve::delete_code_set,
         },
     ];
+
+    fn signed_in(&self) -> Option<&crate::app::Services> {
+        Some(&self.services)
+    }
 }
 
 async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
