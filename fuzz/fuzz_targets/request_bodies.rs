@@ -41,7 +41,8 @@ fn functions() -> Functions {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        mail_budget: store,
         clock: Arc::new(SystemClock),
     };
     wiring.functions(key(), key(), Arc::new(Discard)).unwrap()

@@ -253,7 +253,8 @@ fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        mail_budget: store,
         clock,
     };
     wiring
@@ -268,7 +269,8 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        mail_budget: store,
         clock: clock.clone(),
     };
     let svc = wiring

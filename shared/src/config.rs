@@ -8,6 +8,7 @@ use crate::{
         codes::HashCost,
         display_text,
         events::EventKind,
+        mail_budget::StackCeiling,
         sealing::{Keyring, SecretKey},
         sign_in::Unenrolled,
         user::Email,
@@ -54,6 +55,8 @@ pub struct Config {
     pub notify: BTreeSet<EventKind>,
     /// The EventBridge bus every event is also put on (`EVENT_BUS_NAME`), if any.
     pub event_bus: Option<String>,
+    /// The SES sending quota the stack's mail stays below (`SES_QUOTA_PER_DAY`).
+    pub mail_ceiling: StackCeiling,
     /// What the Cognito trigger does with a user who has not enrolled TOTP (`UNENROLLED_USERS`).
     pub unenrolled_users: Unenrolled,
 }
@@ -285,6 +288,9 @@ impl Config {
             audit_retention: time::Duration::days(i64::from(retention_days)),
             notify,
             event_bus: identifier(&get, "EVENT_BUS_NAME", 1600)?,
+            mail_ceiling: StackCeiling {
+                quota_per_day: number("SES_QUOTA_PER_DAY", 50_000, 200, 1_000_000_000)?,
+            },
             unenrolled_users: unenrolled(get("UNENROLLED_USERS").as_deref())?,
         })
     }

@@ -1,6 +1,7 @@
 //! The notify function: a batch of the table's stream in, and out the answer Lambda's event
 //! source mapping reads (`ReportBatchItemFailures`). Records are delivered in order; the first
-//! that fails stops the batch, since the mapping retries from it and everything after it.
+//! that fails stops the batch, since the mapping retries from it and everything after it. A
+//! scheduled EventBridge event instead sweeps the hourly mail digests that are due.
 
 use serde_json::{json, Value};
 use tracing::warn;
@@ -25,12 +26,24 @@ pub enum BatchFailed {
     FirstRecord(String),
     #[error(transparent)]
     Unreadable(#[from] StreamError),
+    #[error("the digest sweep failed: {0}")]
+    Sweep(#[from] crate::ports::StoreError),
 }
 
 impl NotifyFunction {
     pub async fn handle(&self, event: &Value) -> Result<Value, BatchFailed> {
+        if is_scheduled(event) {
+            let sent = self.notifier.sweep().await?;
+            return Ok(json!({ "digests_sent": sent }));
+        }
         deliver_batch(&self.notifier, event).await
     }
+}
+
+/// EventBridge's scheduled event (the template's `DigestSweep`), told apart from a stream
+/// batch by its documented `source` and `detail-type`.
+fn is_scheduled(event: &Value) -> bool {
+    event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event"
 }
 
 /// Each record of the batch `event` to `notifier`, in order, until one fails.

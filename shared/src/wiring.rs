@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use crate::{
-    app::{events::Events, notify::Notifier, FactorServices, LinkSettings, Services},
+    app::{
+        events::Events, mail_budget::BudgetedMail, notify::Notifier, FactorServices, LinkSettings,
+        Services,
+    },
     cognito::CognitoTrigger,
     config::Config,
     domain::{
@@ -18,7 +21,7 @@ use crate::{
     http::{
         AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
     },
-    ports::{AuditLog, Clock, Deliveries, EventSink, Mailer, Store},
+    ports::{AuditLog, Clock, Deliveries, EventSink, MailBudget, Mailer, Store},
     presentation::event_mail::MailSink,
 };
 
@@ -28,6 +31,8 @@ pub struct Wiring<'a> {
     pub store: Arc<dyn Store>,
     /// The audit trail (in production the same DynamoDB table as `store`).
     pub audit: Arc<dyn AuditLog>,
+    /// What mail is counted against (in production the same table).
+    pub mail_budget: Arc<dyn MailBudget>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -44,8 +49,8 @@ impl Wiring<'_> {
     }
 
     /// The notify function: once kept, an event goes to the user's mail through `mailer` (the
-    /// kinds `NOTIFY` keeps) and to the team's `bus` if there is one (`EVENT_BUS_NAME`);
-    /// `deliveries` remembers which have it.
+    /// kinds `NOTIFY` keeps, within the mail budget) and to the team's `bus` if there is one
+    /// (`EVENT_BUS_NAME`); `deliveries` remembers which have it.
     pub fn notifier(
         &self,
         deliveries: Arc<dyn Deliveries>,
@@ -57,10 +62,17 @@ impl Wiring<'_> {
             product: self.config.settings.product.clone(),
             notify: self.config.notify.clone(),
         };
-        let mut sinks: Vec<Arc<dyn EventSink>> = vec![Arc::new(mail)];
+        let mail = Arc::new(BudgetedMail {
+            mail,
+            budget: self.mail_budget.clone(),
+            ceiling: self.config.mail_ceiling,
+            clock: self.clock.clone(),
+        });
+        let mut sinks: Vec<Arc<dyn EventSink>> = vec![mail.clone()];
         sinks.extend(bus);
         Notifier {
             sinks: Events::new(sinks),
+            digests: mail,
             deliveries,
             clock: self.clock.clone(),
         }
@@ -120,6 +132,7 @@ impl Wiring<'_> {
             services: self.factor_services(sealing_keys)?,
             links: self.links(signing_keys),
             mailer,
+            mail_budget: self.mail_budget.clone(),
             identity: self.config.identity.clone(),
             link_base_url: self.config.link_base_url.clone(),
         })

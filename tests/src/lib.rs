@@ -19,7 +19,7 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
     },
     http::{dispatch_any, Functions},
-    ports::{Clock, Deliveries, EventSink, MailError, Mailer, OutgoingMail, Storage},
+    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, Storage},
     stream::deliver_batch,
     wiring::Wiring,
 };
@@ -304,6 +304,14 @@ impl Outbox {
             Outbox::Stream { marks, .. } => marks.clone(),
         }
     }
+
+    /// The notifier's mail budget, on the same client as its delivery marks.
+    fn mail_budget(&self) -> Arc<dyn MailBudget> {
+        match self {
+            Outbox::Memory(store) => store.clone(),
+            Outbox::Stream { marks, .. } => marks.clone(),
+        }
+    }
 }
 
 pub struct TestApp {
@@ -450,6 +458,8 @@ fn wire(
         config,
         store: store.clone(),
         audit: store.clone(),
+        mail_budget: outbox
+            .map_or_else(|| store.clone() as Arc<dyn MailBudget>, Outbox::mail_budget),
         clock,
     };
     let functions = wiring
@@ -563,6 +573,10 @@ impl TestApp {
             config: &self.config,
             store: self.store.clone(),
             audit: self.store.clone(),
+            mail_budget: self.outbox.as_ref().map_or_else(
+                || self.store.clone() as Arc<dyn MailBudget>,
+                Outbox::mail_budget,
+            ),
             clock: self.clock.clone(),
         }
     }
@@ -608,8 +622,11 @@ impl TestApp {
             Some(Outbox::Memory(store)) => {
                 let failed = self.notifier.notify_each(store.take_outbox()).await;
                 store.return_to_outbox(failed);
+                self.notifier.sweep().await.expect("the digest sweep");
             }
             Some(Outbox::Stream { feed, .. }) => {
+                // What the template's schedule does on AWS, before the stream's next batch.
+                self.notifier.sweep().await.expect("the digest sweep");
                 let batch = feed.read().await;
                 if batch["Records"].as_array().is_some_and(Vec::is_empty) {
                     return;

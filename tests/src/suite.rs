@@ -13,6 +13,7 @@ mod claims;
 mod events;
 mod ledger;
 mod link_codes;
+mod mail_budget;
 mod new_phone;
 mod pending_sets;
 mod races;
@@ -27,6 +28,7 @@ pub use claims::*;
 pub use events::*;
 pub use ledger::*;
 pub use link_codes::*;
+pub use mail_budget::*;
 pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
@@ -79,6 +81,9 @@ macro_rules! behaviour_suite {
             an_unverified_email_changes_nothing,
             a_user_confirmed_without_a_verified_address_gets_one_from_a_later_token,
             concurrent_requests_with_a_new_address_change_it_once,
+            a_flood_from_one_user_is_bounded_and_digested_while_others_get_their_mail,
+            the_stack_ceiling_holds_ordinary_mail_and_keeps_room_for_urgent_mail_and_links,
+            concurrent_counts_never_pass_the_limit,
             replays_of_a_used_link_are_one_counted_event_per_hour,
             repeated_refusals_lock_verifies_for_a_while,
             an_accepted_code_resets_the_failure_count,

@@ -67,6 +67,8 @@ async fn a_failed_record_is_named_for_retry_and_a_retried_batch_mails_no_one_twi
     // Two sign-ins by backup code: each is one reservation and one transaction, whose audit
     // item is the stream's only new audit item for it.
     assert_eq!(app.verify("ida", &codes[0]).await.status, StatusCode::OK);
+    // An hour apart, so the mail budget mails each (a repeat within the hour is digested).
+    app.clock.advance(3600);
     assert_eq!(app.verify("ida", &codes[1]).await.status, StatusCode::OK);
     let batch = feed.read().await;
     feed.answered(&batch, Ok(&serde_json::json!({ "batchItemFailures": [] })));
@@ -106,6 +108,7 @@ async fn a_failed_record_is_named_for_retry_and_a_retried_batch_mails_no_one_twi
     );
 
     // A failure after the first record names that record: the mapping retries from it.
+    app.clock.advance(3600);
     assert_eq!(app.verify("ida", &codes[2]).await.status, StatusCode::OK);
     let later = feed.read().await;
     let mut both = batch.clone();
@@ -165,4 +168,53 @@ async fn a_record_that_does_not_read_fails_the_batch_and_nothing_else() {
         .await
         .expect("nothing fails");
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
+}
+
+/// The template's schedule hands the function an EventBridge "Scheduled Event": it sweeps the
+/// hourly digests that are due and answers how many went.
+#[tokio::test]
+async fn a_scheduled_event_sends_the_digests_that_are_due() {
+    let (client, table) = fresh_table().await;
+    let app = TestApp::with_store(Arc::new(DynamoStore::new(client, table.clone())));
+    let marks = Arc::new(DynamoStore::new(dynamodb_client().await, table.clone()));
+    let function = backup_codes::stream::NotifyFunction {
+        notifier: integration_tests::notifier_over(&app, marks),
+    };
+    let feed = StreamFeed::new(&table);
+    let (_, codes) = app.enrolled("ida").await;
+    for code in &codes[..4] {
+        assert_eq!(app.verify("ida", code).await.status, StatusCode::OK);
+    }
+    let batch = feed.read().await;
+    let answer = function.handle(&batch).await.expect("delivered");
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(
+        app.mailer.about("backup code was used").len(),
+        1,
+        "the rest are held"
+    );
+    let scheduled = serde_json::json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2027-01-15T09:15:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/DigestSweep"],
+        "detail": {}
+    });
+    let early = function.handle(&scheduled).await.expect("swept");
+    assert_eq!(early["digests_sent"], 0, "not before the hour is over");
+    app.clock.advance(3600);
+    let due = function.handle(&scheduled).await.expect("swept");
+    assert_eq!(due["digests_sent"], 1);
+    let digest = app.mailer.last();
+    assert!(
+        digest.text.contains("3 more security events"),
+        "{}",
+        digest.text
+    );
+    let again = function.handle(&scheduled).await.expect("swept");
+    assert_eq!(again["digests_sent"], 0, "each digest once");
 }

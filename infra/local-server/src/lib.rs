@@ -53,6 +53,10 @@ impl InProcessNotify {
     async fn deliver(&self) {
         let failed = self.notifier.notify_each(self.store.take_outbox()).await;
         self.store.return_to_outbox(failed);
+        // What the template's schedule does on AWS: in memory a sweep costs next to nothing.
+        if let Err(err) = self.notifier.sweep().await {
+            eprintln!("digest sweep failed: {err}");
+        }
     }
 }
 

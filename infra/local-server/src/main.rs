@@ -93,7 +93,8 @@ async fn run() -> Result<(), String> {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store,
+        audit: store.clone(),
+        mail_budget: store,
         clock: Arc::new(SystemClock),
     };
     let mailer: Arc<dyn Mailer> = Arc::new(

@@ -36,7 +36,11 @@ pub struct MemoryStore {
     outbox: Mutex<Vec<Recorded>>,
     /// Per event id: the sinks that have it, whether all do, and how long a try holds it.
     deliveries: Mutex<HashMap<String, DeliveryMarks>>,
+    /// The notifier's mail budget (see `mail_budget`).
+    mail_budget: Mutex<mail_budget::Budgets>,
 }
+
+mod mail_budget;
 
 #[derive(Default)]
 struct DeliveryMarks {

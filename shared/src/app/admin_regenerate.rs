@@ -1,7 +1,7 @@
 //! An administrator resets another user's codes without seeing them: the old set dies, and the
 //! user is mailed a single-use link through which the new set is generated and shown.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{errors::AdminResetError, FactorServices, LinkSettings};
 use crate::{
@@ -10,14 +10,21 @@ use crate::{
         codes::random_id,
         events::{Actor, EventKind, Source},
         link_token::DownloadGrant,
+        mail_budget::day_of,
         proof::StepUp,
         record::UserRecord,
         user::UserId,
     },
-    ports::{ResetNotice, Written},
+    ports::{MailBudget, ResetNotice, Written},
 };
 
-/// `notice` tells the user, with the signed token that collects the new set.
+/// How the link reaches the user: `notice` tells them, with the signed token that collects the
+/// new set, and the mail is counted in the stack's daily `budget` (never refused by it).
+pub struct LinkDelivery<'a> {
+    pub notice: &'a dyn ResetNotice,
+    pub budget: &'a dyn MailBudget,
+}
+
 #[tracing::instrument(skip_all, fields(admin = %admin.user(), target = %target))]
 pub async fn regenerate_for(
     svc: &FactorServices,
@@ -25,7 +32,7 @@ pub async fn regenerate_for(
     admin: &Admin,
     target: &UserId,
     totp: Option<&str>,
-    notice: &dyn ResetNotice,
+    delivery: LinkDelivery<'_>,
     source: &Source,
 ) -> Result<DownloadGrant, AdminResetError> {
     // The admin's own code first, through the admin's ledger: until it is proven, the answer
@@ -51,10 +58,20 @@ pub async fn regenerate_for(
     };
     let token = links.signer.sign(target, &grant);
     // Mail first: if it cannot be sent nothing has changed, and the user keeps their old codes.
-    notice
+    delivery
+        .notice
         .send(&to, &token, grant.expires_at)
         .await
         .map_err(AdminResetError::EmailFailed)?;
+    // Counted so the notifier's ceiling leaves room for links; a count that fails only makes
+    // that ceiling a little late, never the reset.
+    if let Err(err) = delivery
+        .budget
+        .take_stack(day_of(svc.clock.now()), None)
+        .await
+    {
+        warn!(error = %err, "a reset link mail was not counted in the day's mail");
+    }
     // The link mail above is what the user is told; the event goes to the trail and the bus.
     let actor = Actor::Admin(admin.clone());
     let event = svc

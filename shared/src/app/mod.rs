@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod errors;
 pub mod events;
 pub mod hashing;
+pub mod mail_budget;
 pub mod notify;
 pub mod redeem;
 pub mod two_factor;

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use super::events::{failed, Events};
+use super::{
+    events::{failed, Events},
+    mail_budget::BudgetedMail,
+};
 use crate::{
     domain::events::Recorded,
     ports::{Clock, Deliveries, Delivery, SinkError, StoreError},
@@ -19,6 +22,8 @@ pub const HOLD: time::Duration = time::Duration::minutes(2);
 
 pub struct Notifier {
     pub sinks: Events,
+    /// The mail sink, whose held events go out in hourly digests (`sweep`).
+    pub digests: Arc<BudgetedMail>,
     pub deliveries: Arc<dyn Deliveries>,
     pub clock: Arc<dyn Clock>,
 }
@@ -43,6 +48,11 @@ impl Notifier {
             }
         }
         failed
+    }
+
+    /// The scheduled sweep: every digest due is mailed (see `BudgetedMail`).
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        self.digests.send_due_digests().await
     }
 
     /// Hands `record` to every sink that does not have it yet. An error leaves the event to

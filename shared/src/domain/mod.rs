@@ -7,6 +7,7 @@ pub mod device;
 pub mod display_text;
 pub mod events;
 pub mod link_token;
+pub mod mail_budget;
 pub mod proof;
 pub mod record;
 pub mod sealing;

@@ -104,11 +104,10 @@ fn no_route(path: &str) -> Response<Body> {
 }
 
 /// A verified `email` in the caller's token becomes their stored address. Claims the handler
-/// will refuse are left to it, and a store that fails here fails the handler's own calls too, so
-/// a failure is logged and the request goes on.
-async fn keep_address_current<D: Served>(deps: &D, req: &Request) {
+/// will refuse are left to it; a store that fails here answers as the handler's would (503).
+async fn keep_address_current<D: Served>(deps: &D, req: &Request) -> Result<(), ApiError> {
     let Some(services) = deps.signed_in() else {
-        return;
+        return Ok(());
     };
     let Ok(Caller {
         user,
@@ -116,11 +115,10 @@ async fn keep_address_current<D: Served>(deps: &D, req: &Request) {
         ..
     }) = caller(req, "")
     else {
-        return;
+        return Ok(());
     };
-    if let Err(fault) = address::keep_current(services, &user, &email, &caller_source(req)).await {
-        tracing::warn!(error = %fault, "the caller's address could not be kept current");
-    }
+    address::keep_current(services, &user, &email, &caller_source(req)).await?;
+    Ok(())
 }
 
 /// Serves a request as the Lambda function built from `deps` does.
@@ -153,7 +151,7 @@ pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
     let (route, _) = served.swap_remove(index);
     let handled = tokio::time::timeout(REQUEST_DEADLINE, async {
         if route.authorization == Authorization::Jwt {
-            keep_address_current(deps, &req).await;
+            keep_address_current(deps, &req).await?;
         }
         (route.handler)(deps, &req).await
     });

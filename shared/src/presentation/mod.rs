@@ -4,6 +4,7 @@
 pub mod components;
 /// The device name every screen and mail shows for a user agent: one rule, in the domain.
 pub use crate::domain::device;
+pub mod digest_mail;
 pub mod download_mail;
 pub mod event_mail;
 pub mod markup;

@@ -6,6 +6,7 @@ mod audit;
 mod deliveries;
 mod expressions;
 mod item;
+mod mail_budget;
 pub mod stream;
 mod table;
 

@@ -17,7 +17,7 @@ use crate::{
         response::{empty_response, json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
-    ports::Mailer,
+    ports::{MailBudget, Mailer},
     presentation::download_mail::LinkMail,
 };
 
@@ -25,6 +25,8 @@ pub struct AdminRegenerateApi {
     pub services: FactorServices,
     pub links: LinkSettings,
     pub mailer: Arc<dyn Mailer>,
+    /// Each link mailed is counted in the stack's daily mail, so the notifier leaves it room.
+    pub mail_budget: Arc<dyn MailBudget>,
     pub identity: IdentitySettings,
     /// Where download links point; `None`: the public address the admin's request came through.
     pub link_base_url: Option<String>,
@@ -102,7 +104,10 @@ async fn admin_regenerate(
         &admin,
         &target,
         totp.as_deref(),
-        &notice,
+        admin_regenerate::LinkDelivery {
+            notice: &notice,
+            budget: api.mail_budget.as_ref(),
+        },
         &caller_source(req),
     )
     .await?;
