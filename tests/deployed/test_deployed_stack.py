@@ -250,6 +250,10 @@ def test_a_person_redeems_the_link_in_chromium_through_the_api(api: Api, users: 
         WebDriverWait(browser, 15).until(lambda _: saved.is_file() and saved.stat().st_size > 0)
         lines = saved.read_text().splitlines()
         assert all(code in lines for code in shown), lines
+        assert verify(api, user, shown[0]).status == 401, "shown codes count once saved"
+        browser.find_element(By.XPATH, "//button[normalize-space()='I have saved these codes']").click()
+        WebDriverWait(browser, 15).until(
+            lambda b: "now active" in b.find_element(By.TAG_NAME, "h1").text)
     finally:
         browser.quit()
     assert verify(api, user, shown[0]).status == 200

@@ -83,6 +83,13 @@ fn template_routes_match_the_spec_the_served_routes_and_their_authorizers() {
                 assert_eq!(binary, "notify", "only the notifier reads the stream");
                 continue;
             }
+            if event["Type"] == "Schedule" {
+                assert_eq!(
+                    binary, "notify",
+                    "only the notifier runs on a schedule (digests)"
+                );
+                continue;
+            }
             assert_eq!(event["Type"], "HttpApi", "event {name:?}");
             assert_eq!(tagged_str(&p["ApiId"]).as_deref(), Some("Api"));
             let authorizer = p["Auth"]["Authorizer"]
@@ -315,7 +322,10 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
         ];
         let mut expected = match binary_of(function).as_str() {
             "audit" => vec!["dynamodb:Query"],
+            // The mail budget's items, by key only (see the notifier's own test).
             "notify" => vec![
+                "dynamodb:BatchGetItem",
+                "dynamodb:GetItem",
                 "dynamodb:DescribeStream",
                 "dynamodb:GetRecords",
                 "dynamodb:GetShardIterator",
@@ -634,9 +644,16 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
         .expect("a notify function")
         .1;
     let events = notify["Properties"]["Events"].as_mapping().unwrap();
-    assert_eq!(events.len(), 1);
-    let stream = events.values().next().unwrap();
-    assert_eq!(stream["Type"], "DynamoDB");
+    assert_eq!(events.len(), 2, "the stream and the digests' schedule");
+    let stream = events
+        .values()
+        .find(|event| event["Type"] == "DynamoDB")
+        .expect("the stream");
+    let schedule = events
+        .values()
+        .find(|event| event["Type"] == "Schedule")
+        .expect("the digests' schedule");
+    assert_eq!(schedule["Properties"]["Schedule"], "rate(15 minutes)");
     let p = &stream["Properties"];
     assert_eq!(tagged_str(&p["Stream"]).as_deref(), Some("Table.StreamArn"));
     assert_eq!(p["BisectBatchOnFunctionError"], true);
@@ -669,4 +686,33 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
         serde_json::json!([{ "exists": true }]),
         "new audit items only: no user item, no update, no delivery mark"
     );
+
+    // Its table grants are by key prefix: delivery marks and the mail budget, never a user.
+    let role = tagged_str(&notify["Properties"]["Role"]).expect("its own role");
+    let role = role.trim_end_matches(".Arn");
+    let statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone();
+    for statement in &statements {
+        let actions = strings_in(&statement["Action"]);
+        let on_items = actions.iter().any(|a| {
+            [
+                "dynamodb:UpdateItem",
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+            ]
+            .contains(&a.as_str())
+        });
+        if on_items {
+            let keys = strings_in(
+                &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            );
+            assert!(
+                !keys.is_empty() && keys.iter().all(|k| k == "delivery#*" || k == "mail#*"),
+                "{actions:?} on {keys:?}"
+            );
+        }
+    }
 }

@@ -8,7 +8,11 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 use sha2::{Digest, Sha256};
 
-use super::{markup::escape_html, DOWNLOAD_ACTIVATE_PATH};
+use super::markup::escape_html;
+
+/// `DOWNLOAD_ACTIVATE_PATH` relative to the page's own address (`DOWNLOAD_PATH`), so the form
+/// also finds it when the API is served under a stage or a path prefix.
+const ACTIVATE_FROM_PAGE: &str = "download/activate";
 
 pub struct Page {
     pub html: String,
@@ -113,7 +117,7 @@ pub fn codes(product: &str, codes: &[String], file_text: &str, activation: &Acti
              <p><a class=\"button\" id=\"download\" download=\"backup-codes.txt\" href=\"{href}\">Download</a>\
              <button type=\"button\" class=\"secondary\" id=\"copy\">Copy</button>\
              <span id=\"copied\" role=\"status\"></span></p>\
-             <form id=\"activate\" method=\"post\" action=\"{DOWNLOAD_ACTIVATE_PATH}\">\
+             <form id=\"activate\" method=\"post\" action=\"{ACTIVATE_FROM_PAGE}\">\
              <input type=\"hidden\" name=\"token\" value=\"{token}\">\
              <input type=\"hidden\" name=\"set_id\" value=\"{set_id}\">\
              <button type=\"submit\">I have saved these codes</button></form>\
@@ -162,4 +166,18 @@ pub fn link_invalid(product: &str) -> Page {
          administrator to send a new link.</p>",
         "",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{super::DOWNLOAD_ACTIVATE_PATH, super::DOWNLOAD_PATH, ACTIVATE_FROM_PAGE};
+
+    #[test]
+    fn the_codes_page_posts_to_the_activate_route_relative_to_itself() {
+        let (directory, _) = DOWNLOAD_PATH.rsplit_once('/').unwrap();
+        assert_eq!(
+            format!("{directory}/{ACTIVATE_FROM_PAGE}"),
+            DOWNLOAD_ACTIVATE_PATH
+        );
+    }
 }
