@@ -140,6 +140,15 @@ pub struct ActivatedSet {
     pub generated_at: OffsetDateTime,
 }
 
+impl ActivatedSet {
+    pub(crate) fn of(set: &crate::domain::codes::BackupCodeSet) -> Self {
+        Self {
+            remaining: set.remaining(),
+            generated_at: set.generated_at,
+        }
+    }
+}
+
 /// The owner saved the pending set `set_id`: it becomes the only set and the old one dies, in
 /// one write. No second proof: the set was made behind one, for this user, minutes ago.
 #[tracing::instrument(skip_all, fields(user = %user))]
@@ -156,10 +165,10 @@ pub async fn activate(
         .as_ref()
         .filter(|p| p.set.id == set_id && p.is_live(now))
         .ok_or(CodeSetError::NoPendingSet)?;
-    let remaining = pending.set.remaining();
+    let activated = ActivatedSet::of(&pending.set);
     let event = svc
         .event(EventKind::CodesRegenerated, user, Actor::User, source)
-        .with_remaining(remaining);
+        .with_remaining(activated.remaining);
     let records: Vec<_> = std::iter::once(svc.record(event, record.email.as_ref()))
         .chain(svc.replacement_ended(&record, Actor::User, source))
         .collect();
@@ -171,10 +180,7 @@ pub async fn activate(
         return Err(CodeSetError::NoPendingSet);
     }
     info!("pending backup code set activated; the old set no longer works");
-    Ok(ActivatedSet {
-        remaining,
-        generated_at: pending.set.generated_at,
-    })
+    Ok(activated)
 }
 
 #[tracing::instrument(skip_all, fields(user = %user))]

@@ -12,7 +12,7 @@ use crate::{
         codes::IssuedCodes,
         events::{Actor, EventKind, SecurityEvent, Source},
         link_token::{GrantClaim, LinkClaims},
-        record::PendingSet,
+        record::{PendingSet, UserRecord},
     },
     ports::Written,
 };
@@ -102,10 +102,7 @@ pub async fn activate(
             .as_ref()
             .filter(|p| p.set.id == set_id && p.is_live(now))
             .ok_or(RedeemError::NotTheShownSet)?;
-        let activated = ActivatedSet {
-            remaining: pending.set.remaining(),
-            generated_at: pending.set.generated_at,
-        };
+        let activated = ActivatedSet::of(&pending.set);
         let event = svc
             .event(EventKind::DownloadLinkRedeemed, user, Actor::User, source)
             .with_remaining(activated.remaining);
@@ -121,42 +118,28 @@ pub async fn activate(
             return Ok(activated);
         }
         // Lost to a second click, a new redemption or a new grant: the record says which.
-        return match svc.store.get_user(user).await? {
-            Some(now_stored) => {
-                already_active(svc, &claims, &now_stored, set_id, source, now).await
-            }
-            None => {
-                refused(svc, &claims, source, now).await;
-                Err(RedeemError::LinkInvalid)
-            }
-        };
+        let now_stored = svc.store.get_user(user).await?;
+        return already_active(svc, &claims, now_stored.as_ref(), set_id, source, now).await;
     }
-    already_active(svc, &claims, &record, set_id, source, now).await
+    already_active(svc, &claims, Some(&record), set_id, source, now).await
 }
 
 /// The link is no longer the live grant: the set it showed may be the one now in use (this
-/// link's activation already happened), or the link is dead.
+/// link's activation already happened: activating is what removes the grant, and a new grant
+/// removes every set), or the link is dead.
 async fn already_active(
     svc: &Services,
     claims: &LinkClaims,
-    record: &crate::domain::record::UserRecord,
+    record: Option<&UserRecord>,
     set_id: &str,
     source: &Source,
     now: OffsetDateTime,
 ) -> Result<ActivatedSet, RedeemError> {
-    match record.codes.as_ref().filter(|set| set.id == set_id) {
-        Some(set)
-            if record
-                .grant
-                .as_ref()
-                .is_none_or(|g| g.id != claims.grant.id) =>
-        {
-            Ok(ActivatedSet {
-                remaining: set.remaining(),
-                generated_at: set.generated_at,
-            })
-        }
-        Some(_) => Err(RedeemError::NotTheShownSet),
+    match record
+        .and_then(|r| r.codes.as_ref())
+        .filter(|set| set.id == set_id)
+    {
+        Some(set) => Ok(ActivatedSet::of(set)),
         None => {
             refused(svc, claims, source, now).await;
             Err(RedeemError::LinkInvalid)

@@ -1,7 +1,7 @@
 //! The address security mails go to follows the verified `email` in the user's own tokens: a
 //! change is recorded and told to the old address, and the admin reset mails the current one.
 
-use super::{admin_reset::admin_path, *};
+use super::*;
 
 const CHANGED: &str = "security mails now go to another address";
 
@@ -38,11 +38,7 @@ pub async fn the_stored_address_follows_the_verified_email_in_the_token(app: Tes
     assert_eq!(used.last().unwrap().to.as_str(), "ana.new@example.com");
     app.next_step();
     let reset = app
-        .send(
-            Call::new("POST", &admin_path("ana"))
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
         .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
     assert_eq!(app.mailer.last().to.as_str(), "ana.new@example.com");
@@ -97,13 +93,9 @@ pub async fn a_user_confirmed_without_a_verified_address_gets_one_from_a_later_t
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
     let (admin_secret, _) = app.enrolled("root").await;
     app.next_step();
-    let path = admin_path("ana");
-    let reset = |code: String| {
-        Call::new("POST", &path)
-            .admin("root")
-            .json(json!({ "totp": code }))
-    };
-    let refused = app.send(reset(app.totp(&admin_secret))).await;
+    let refused = app
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
+        .await;
     assert_eq!(
         refused.json()["error"],
         "user_has_no_email",
@@ -125,7 +117,9 @@ pub async fn a_user_confirmed_without_a_verified_address_gets_one_from_a_later_t
         .await
         .contains(&"email_changed".to_owned()));
     app.next_step();
-    let sent = app.send(reset(app.totp(&admin_secret))).await;
+    let sent = app
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
+        .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     assert_eq!(app.mailer.last().to.as_str(), "ana@example.com");
 }

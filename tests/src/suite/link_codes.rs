@@ -11,7 +11,7 @@ use backup_codes::{
 };
 
 use super::{
-    admin_reset::{activate_json, admin_path, collect_codes, redeem_json, reset_by_admin},
+    admin_reset::{activate_json, collect_codes, redeem_json, reset_by_admin},
     *,
 };
 
@@ -198,11 +198,7 @@ pub async fn a_hold_is_short_bounded_and_cleared_by_a_new_grant(app: TestApp) {
     // The admin sends a new link: no hold or count of the old one stands in its way.
     app.next_step();
     let reply = app
-        .send(
-            Call::new("POST", &admin_path("uma"))
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "uma", &app.totp(&admin_secret))
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let second = crate::token_in(&app.mailer.last());
@@ -223,11 +219,7 @@ pub async fn a_hold_is_short_bounded_and_cleared_by_a_new_grant(app: TestApp) {
         .is_some());
     app.next_step();
     let reply = app
-        .send(
-            Call::new("POST", &admin_path("uma"))
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "uma", &app.totp(&admin_secret))
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let third = crate::token_in(&app.mailer.last());
@@ -249,11 +241,7 @@ pub async fn shown_codes_expire_with_the_link_and_another_links_token_saves_noth
     // A newer link replaces this one: its token cannot save what the old link showed.
     app.next_step();
     let reply = app
-        .send(
-            Call::new("POST", &admin_path("uma"))
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "uma", &app.totp(&admin_secret))
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let second = crate::token_in(&app.mailer.last());

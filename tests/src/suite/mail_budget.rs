@@ -11,7 +11,7 @@ use backup_codes::{
     ports::Clock,
 };
 
-use super::{admin_reset::admin_path, *};
+use super::*;
 
 fn to(app: &TestApp, address: &str) -> Vec<backup_codes::ports::OutgoingMail> {
     app.mailer
@@ -127,11 +127,7 @@ pub async fn the_stack_ceiling_holds_ordinary_mail_and_keeps_room_for_urgent_mai
     );
     app.next_step();
     let reset = app
-        .send(
-            Call::new("POST", &admin_path("ana"))
-                .admin("root")
-                .json(json!({ "totp": app.totp(&admin_secret) })),
-        )
+        .admin_reset("root", "ana", &app.totp(&admin_secret))
         .await;
     assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
     assert_eq!(

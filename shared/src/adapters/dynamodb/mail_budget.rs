@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use time::OffsetDateTime;
 
-use super::{conditional, n, s, DynamoStore, Item, PARTITION_KEY, TTL_ATTRIBUTE};
+use super::{
+    conditional, n, request_failed_with, s, DynamoStore, Item, PARTITION_KEY, TTL_ATTRIBUTE,
+};
 use crate::{
     domain::{
         events::EventKind,
@@ -31,12 +33,6 @@ fn digests_key(hour: i64, shard: u8) -> AttributeValue {
 
 fn sweep_at(hour: i64) -> AttributeValue {
     n((hour_start(hour) + KEPT_FOR).unix_timestamp())
-}
-
-fn failed(
-    operation: &'static str,
-) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> StoreError {
-    move |source| StoreError::Request { operation, source }
 }
 
 impl DynamoStore {
@@ -86,7 +82,7 @@ impl MailBudget for DynamoStore {
             .budget_update(s(format!("mail#day#{day}")))
             .update_expression(format!("ADD mails :one SET {TTL_ATTRIBUTE} = :sweep"))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":sweep", n((day + 2) * 86_400));
+            .expression_attribute_values(":sweep", n(day * 86_400 + KEPT_FOR.whole_seconds()));
         let request = match most {
             Some(most) => request
                 .condition_expression("attribute_not_exists(mails) OR mails < :most")
@@ -191,7 +187,7 @@ impl MailBudget for DynamoStore {
             .set_keys(Some(keys))
             .consistent_read(true)
             .build()
-            .map_err(|e| failed("read the digest index")(Box::new(e)))?;
+            .map_err(|e| request_failed_with("read the digest index", e))?;
         let mut users = vec![];
         let mut pending = Some([(self.table.clone(), wanted)].into());
         while let Some(request) = pending
@@ -204,7 +200,7 @@ impl MailBudget for DynamoStore {
                 .set_request_items(Some(request))
                 .send()
                 .await
-                .map_err(|e| failed("read the digest index")(Box::new(e)))?;
+                .map_err(|e| request_failed_with("read the digest index", e))?;
             for item in out.responses.unwrap_or_default().into_values().flatten() {
                 let hour = item
                     .get(PARTITION_KEY)
@@ -237,7 +233,7 @@ impl MailBudget for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed("read a digest")(Box::new(e)))?;
+            .map_err(|e| request_failed_with("read a digest", e))?;
         let Some(item) = out.item else {
             return Ok(None);
         };
