@@ -13,7 +13,7 @@ use crate::domain::{
     proof::Proof,
     record::{PendingSet, Replacement, UserRecord},
     sealing::SealedSecret,
-    sign_in::SignInPass,
+    sign_in::{AppClient, SignInPass},
     user::{Email, UserId},
 };
 
@@ -22,6 +22,42 @@ use crate::domain::{
 pub enum Written {
     Applied,
     ConditionFailed,
+}
+
+/// What a write that starts an enrollment does to one already pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfPending {
+    /// The settings' start: the new secret replaces the pending one (the same user's token).
+    Replace,
+    /// A Cognito sign-in's: it only opens the record its attempt ledger lives on, and leaves an
+    /// enrollment in progress elsewhere as it is (the sign-in keeps its own secret).
+    Keep,
+}
+
+/// The secret a confirmed enrollment makes the user's authenticator.
+#[derive(Clone, Copy, Debug)]
+pub enum Adopting<'a> {
+    /// The pending secret on the record, which must still be this one.
+    Pending(&'a SealedSecret),
+    /// A Cognito sign-in's own secret, shown to that sign-in alone: it takes the place of
+    /// whatever enrollment is pending.
+    SignInsOwn(&'a SealedSecret),
+}
+
+impl Adopting<'_> {
+    pub fn secret(&self) -> &SealedSecret {
+        match self {
+            Adopting::Pending(secret) | Adopting::SignInsOwn(secret) => secret,
+        }
+    }
+
+    /// Whether a record not yet enrolled still lets this secret be adopted.
+    pub fn fits(&self, pending: &SealedSecret) -> bool {
+        match self {
+            Adopting::Pending(secret) => *secret == pending,
+            Adopting::SignInsOwn(_) => true,
+        }
+    }
 }
 
 /// A fault in the storage layer, with what we were doing when it happened.
@@ -58,13 +94,15 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(Option<UserRecord>, Reservation), StoreError>;
 
-    /// Starts or restarts enrollment with a new secret; refused when TOTP is already active.
-    /// A store may sweep an enrollment still pending at `abandoned_after`.
+    /// Starts or restarts enrollment with a new secret; refused when TOTP is already active, and
+    /// with `IfPending::Keep` when an enrollment is pending. A store may sweep an enrollment
+    /// still pending at `abandoned_after`.
     async fn put_pending_totp(
         &self,
         user: &UserId,
         secret: &SealedSecret,
         abandoned_after: OffsetDateTime,
+        if_pending: IfPending,
     ) -> Result<Written, StoreError>;
 
     /// Counts one code check in an enrolling or enrolled user's attempt ledger, in one
@@ -79,15 +117,16 @@ pub trait Store: Send + Sync {
         seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError>;
 
-    /// Activates TOTP with the pending secret the code was checked against, records the step,
-    /// the email and the first set (none when the user makes it later), and clears the ledger.
-    /// Refused if the pending secret changed meanwhile. `pass`: see `use_totp_step`.
+    /// Activates TOTP with the secret the code was checked against (`adopting`), records the
+    /// step, the email and the first set (none when the user makes it later), and clears the
+    /// ledger. Refused once enrolled, and, adopting the pending secret, if it changed meanwhile.
+    /// `pass`: see `use_totp_step`.
     #[allow(clippy::too_many_arguments)]
     async fn activate_totp(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        checked_secret: &SealedSecret,
+        adopting: Adopting<'_>,
         step: u64,
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
@@ -168,12 +207,14 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
-    /// The token guard: removes an enrolled user's live sign-in pass in one conditional write.
-    /// Of two token generations racing for one pass, exactly one applies; a user with no
-    /// record, no authenticator or no live pass is `ConditionFailed`, and nothing is written.
+    /// The token guard: removes an enrolled user's sign-in pass in one conditional write, when
+    /// it is live and was left for `client`. Of two token generations racing for one pass,
+    /// exactly one applies; a user with no record, no authenticator or no such pass is
+    /// `ConditionFailed`, and nothing is written.
     async fn consume_sign_in_pass(
         &self,
         user: &UserId,
+        client: &AppClient,
         now: OffsetDateTime,
     ) -> Result<Written, StoreError>;
 

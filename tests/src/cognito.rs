@@ -72,3 +72,43 @@ pub async fn tokens_issued(app: &TestApp, user: &str) -> bool {
         .await
         .is_ok()
 }
+
+/// The challenge Create poses after `session`: (public parameters, private ones, metadata).
+pub async fn create(app: &TestApp, user: &str, session: Vec<Value>) -> (Value, Value, Value) {
+    let out = app
+        .cognito_trigger()
+        .handle(create_event(user, session))
+        .await
+        .expect("create answers");
+    let r = &out["response"];
+    (
+        r["publicChallengeParameters"].clone(),
+        r["privateChallengeParameters"].clone(),
+        r["challengeMetadata"].clone(),
+    )
+}
+
+/// The enrollment challenge's answer, as Cognito sends it with Create's private parameters.
+pub async fn answer_enrollment(app: &TestApp, user: &str, private: &Value, code: &str) -> bool {
+    let mut event = verify_event(user, code);
+    event["request"]["privateChallengeParameters"] = private.clone();
+    let out = app
+        .cognito_trigger()
+        .handle(event)
+        .await
+        .expect("verify answers");
+    out["response"]["answerCorrect"]
+        .as_bool()
+        .expect("a boolean")
+}
+
+/// A Pre Token Generation event for `user` from `trigger_source`, through the app client
+/// `client` (the fixtures' client is `FIXTURE_CLIENT`).
+pub fn token_event_through(user: &str, trigger_source: &str, client: &str) -> Value {
+    let mut event = token_event(user, trigger_source);
+    event["callerContext"]["clientId"] = json!(client);
+    event
+}
+
+/// The app client every fixture event names.
+pub const FIXTURE_CLIENT: &str = "1example23456789";

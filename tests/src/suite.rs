@@ -18,6 +18,7 @@ mod new_phone;
 mod pending_sets;
 mod races;
 mod replacement_ends;
+mod sign_in_paths;
 mod step_up;
 mod two_factor_off;
 mod untrusted_text;
@@ -33,6 +34,7 @@ pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
 pub use replacement_ends::*;
+pub use sign_in_paths::*;
 pub use step_up::*;
 pub use two_factor_off::*;
 pub use untrusted_text::*;
@@ -78,6 +80,10 @@ macro_rules! behaviour_suite {
             shown_codes_expire_with_the_link_and_another_links_token_saves_nothing,
             a_malformed_save_is_refused_and_changes_nothing,
             the_stored_address_follows_the_verified_email_in_the_token,
+            each_sign_in_shows_its_own_secret_and_the_first_confirmed_wins,
+            sign_ins_never_break_an_enrollment_in_progress_in_the_settings,
+            a_sign_in_in_progress_survives_a_new_start_in_the_settings,
+            a_pass_a_failure_left_behind_serves_no_other_sign_in,
             an_unverified_email_changes_nothing,
             a_user_confirmed_without_a_verified_address_gets_one_from_a_later_token,
             concurrent_requests_with_a_new_address_change_it_once,

@@ -18,10 +18,12 @@ use crate::{
         proof::Proof,
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
-        sign_in::SignInPass,
+        sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
-    ports::{AuditLog, AuditPage, Deliveries, Delivery, Store, StoreError, Written},
+    ports::{
+        Adopting, AuditLog, AuditPage, Deliveries, Delivery, IfPending, Store, StoreError, Written,
+    },
 };
 
 #[derive(Default)]
@@ -190,7 +192,7 @@ fn spend_keeping_the_set(record: &mut UserRecord, proof: &Proof, at: OffsetDateT
 /// A passed sign-in challenge's mark, left by the write that accepted the code.
 fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
     if let Some(pass) = pass {
-        record.sign_in_pass = Some(*pass);
+        record.sign_in_pass = Some(pass.clone());
     }
 }
 
@@ -267,9 +269,12 @@ impl Store for MemoryStore {
         user: &UserId,
         secret: &SealedSecret,
         _abandoned_after: OffsetDateTime,
+        if_pending: IfPending,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
-            Some(record) if record.is_enrolled() => Written::ConditionFailed,
+            Some(record) if record.is_enrolled() || if_pending == IfPending::Keep => {
+                Written::ConditionFailed
+            }
             Some(record) => {
                 record.totp.secret = secret.clone();
                 Written::Applied
@@ -319,7 +324,7 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        checked_secret: &SealedSecret,
+        adopting: Adopting<'_>,
         step: u64,
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
@@ -332,12 +337,13 @@ impl Store for MemoryStore {
             self.with_users(|users| match users.get_mut(user) {
                 Some(record)
                     if record.totp.state == EnrollmentState::Pending
-                        && record.totp.secret == *checked_secret
+                        && adopting.fits(&record.totp.secret)
                         && record.totp.last_step < step
                         && holds(record, attempt) =>
                 {
                     record.ledger = AttemptLedger::default();
                     record.totp.state = EnrollmentState::Active;
+                    record.totp.secret = adopting.secret().clone();
                     record.totp.last_step = step;
                     record.totp.since = Some(at);
                     record.email = email.cloned();
@@ -466,11 +472,16 @@ impl Store for MemoryStore {
     async fn consume_sign_in_pass(
         &self,
         user: &UserId,
+        client: &AppClient,
         now: OffsetDateTime,
     ) -> Result<Written, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
-                if record.is_enrolled() && record.sign_in_pass.is_some_and(|p| p.is_live(now)) =>
+                if record.is_enrolled()
+                    && record
+                        .sign_in_pass
+                        .as_ref()
+                        .is_some_and(|p| p.admits(client, now)) =>
             {
                 record.sign_in_pass = None;
                 Written::Applied

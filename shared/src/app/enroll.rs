@@ -15,11 +15,11 @@ use crate::{
         proof::{Proof, StepUp},
         record::{Replacement, UserRecord},
         sealing::SealedSecret,
-        sign_in::SignInPass,
+        sign_in::{AppClient, SignInPass},
         totp::TotpSecret,
         user::{Email, UserId},
     },
-    ports::Written,
+    ports::{Adopting, IfPending, Written},
 };
 
 /// How long an unconfirmed enrollment is kept before the store may sweep it.
@@ -158,7 +158,19 @@ pub async fn confirm(
     if record.is_enrolled() {
         return confirm_replacement(svc, &record, code, source).await;
     }
-    let issued = activate(svc, &record, email, code, source, FirstSet::Now, None).await?;
+    let pending = &record.totp.secret;
+    let adopting = Adopting::Pending(pending);
+    let issued = activate(
+        svc,
+        &record,
+        adopting,
+        email,
+        code,
+        source,
+        FirstSet::Now,
+        None,
+    )
+    .await?;
     Ok(Confirmed::Enrolled(
         issued.expect("a first set was asked for"),
     ))
@@ -203,40 +215,53 @@ async fn confirm_replacement(
     Ok(Confirmed::Replaced)
 }
 
-/// The enrollment a Cognito sign-in poses as its challenge, identified by the fingerprint of
-/// the sealed secret it showed (see `SealedSecret::fingerprint`).
+/// The enrollment a Cognito sign-in poses as its challenge. Its secret is the sign-in's own:
+/// sealed, it travels in the sign-in's private challenge parameters and metadata (which Cognito
+/// keeps and never shows the client), not on the user's record.
 pub struct SignInEnrollment {
     pub secret_base32: String,
     pub otpauth_uri: String,
-    pub fingerprint: String,
+    pub sealed: SealedSecret,
 }
 
 /// The challenge of a sign-in that requires two-factor. A sign-in's first challenge always
-/// starts a new secret, so a secret shown to an earlier sign-in (perhaps someone else's with
-/// the stolen password) is never the one a user adopts; after a wrong answer, the same sign-in
-/// (`shown`: the fingerprint it showed last) sees its own secret again if it is still pending.
+/// makes a new secret, so a secret shown to another sign-in (perhaps someone else's with the
+/// stolen password) is never the one this one adopts; after a wrong answer, the same sign-in
+/// (`shown`: the sealed secret it showed last) sees its own secret again. Nothing pending is
+/// touched: an enrollment in progress elsewhere (the settings, another sign-in) stays as it is,
+/// and whichever is confirmed first wins. Only a user with no record at all gets one, pending,
+/// because the attempt ledger that counts their answers lives on it.
 /// `None`: the user has an authenticator, so the challenge is a code.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn challenge_at_sign_in(
     svc: &FactorServices,
     user: &UserId,
     email: Option<&Email>,
-    shown: Option<&str>,
+    shown: Option<&SealedSecret>,
 ) -> Result<Option<SignInEnrollment>, Fault> {
     let record = svc.store.get_user(user).await?;
     if record.as_ref().is_some_and(UserRecord::is_enrolled) {
         return Ok(None);
     }
-    let still_shown = record
-        .filter(|r| shown.is_some_and(|f| f == r.totp.secret.fingerprint()))
-        .map(|r| r.totp.secret);
-    let (secret, sealed) = match still_shown {
-        Some(sealed) => (svc.sealer.open(user, &sealed)?, sealed),
-        None => match put_pending(svc, user).await? {
-            Some(started) => started,
-            None => return Ok(None),
-        },
+    let again = shown.and_then(|sealed| {
+        let secret = svc.sealer.open(user, sealed).ok()?;
+        Some((secret, sealed.clone()))
+    });
+    let (secret, sealed) = match again {
+        Some(shown) => shown,
+        None => {
+            let secret = TotpSecret::generate();
+            let sealed = svc.sealer.seal(user, &secret);
+            (secret, sealed)
+        }
     };
+    if record.is_none() {
+        // Lost to a record made meanwhile: that one holds the ledger just as well.
+        let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
+        svc.store
+            .put_pending_totp(user, &sealed, abandoned_after, IfPending::Keep)
+            .await?;
+    }
     info!(
         again = shown.is_some(),
         "TOTP enrollment posed as a sign-in challenge"
@@ -244,31 +269,34 @@ pub async fn challenge_at_sign_in(
     Ok(Some(SignInEnrollment {
         secret_base32: secret.base32(),
         otpauth_uri: otpauth_uri(svc, &secret, user, email),
-        fingerprint: sealed.fingerprint(),
+        sealed,
     }))
 }
 
-/// The answer to that challenge: the first code of the new authenticator, checked through the
-/// attempt ledger like any confirm. It activates TOTP with no backup codes yet (they are made
-/// after sign-in, where they can be shown) and leaves the sign-in pass in the same write.
+/// The answer to that challenge: the first code of the sign-in's own authenticator (`shown`),
+/// checked through the attempt ledger like any confirm. It activates TOTP with that secret and
+/// no backup codes yet (they are made after sign-in, where they can be shown), and leaves the
+/// sign-in pass for `client` in the same write.
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn confirm_at_sign_in(
     svc: &FactorServices,
     user: &UserId,
     email: Option<&Email>,
     code: &str,
-    shown: &str,
+    shown: &SealedSecret,
     source: &Source,
+    client: AppClient,
 ) -> Result<(), EnrollError> {
     let record = pending(svc, user).await?;
-    if record.totp.secret.fingerprint() != shown {
-        // A later sign-in replaced the secret this one showed: this answer cannot confirm it.
+    if svc.sealer.open(user, shown).is_err() {
+        // Not a secret this service sealed for this user.
         return Err(EnrollError::InvalidCode);
     }
-    let pass = SignInPass::starting(svc.clock.now());
+    let pass = SignInPass::starting(svc.clock.now(), client);
     activate(
         svc,
         &record,
+        Adopting::SignInsOwn(shown),
         email,
         code,
         source,
@@ -289,7 +317,7 @@ async fn put_pending(
     let abandoned_after = svc.clock.now() + PENDING_ENROLLMENT_LIFETIME;
     match svc
         .store
-        .put_pending_totp(user, &sealed, abandoned_after)
+        .put_pending_totp(user, &sealed, abandoned_after, IfPending::Replace)
         .await?
     {
         Written::Applied => Ok(Some((secret, sealed))),
@@ -326,9 +354,11 @@ enum FirstSet {
     Later,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn activate(
     svc: &FactorServices,
     record: &UserRecord,
+    adopting: Adopting<'_>,
     email: Option<&Email>,
     code: &str,
     source: &Source,
@@ -337,7 +367,7 @@ async fn activate(
 ) -> Result<Option<IssuedCodes>, EnrollError> {
     let user = &record.user_id;
     let (attempt, step) = svc
-        .check_totp(record, &record.totp.secret, code, source)
+        .check_totp(record, adopting.secret(), code, source)
         .await?;
     let issued = match first_set {
         FirstSet::Now => Some(svc.issue_codes().await?),
@@ -356,9 +386,8 @@ async fn activate(
             svc.record(event, email)
         })
         .collect();
-    let checked = &record.totp.secret;
     let stands = |r: &UserRecord| {
-        !r.is_enrolled() && r.totp.secret == *checked && Proof::Totp { step }.is_unspent_in(r)
+        !r.is_enrolled() && adopting.fits(&r.totp.secret) && Proof::Totp { step }.is_unspent_in(r)
     };
     let now = svc.clock.now();
     let records = &records;
@@ -366,7 +395,7 @@ async fn activate(
         .accept(user, attempt, stands, |attempt| async move {
             svc.store
                 .activate_totp(
-                    user, &attempt, checked, step, email, set, pass, now, records,
+                    user, &attempt, adopting, step, email, set, pass, now, records,
                 )
                 .await
         })

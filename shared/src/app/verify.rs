@@ -9,7 +9,7 @@ use crate::domain::{
     events::{Actor, EventKind, Source},
     proof::Proof,
     record::UserRecord,
-    sign_in::SignInPass,
+    sign_in::{AppClient, SignInPass},
     totp::TotpCode,
     user::UserId,
 };
@@ -57,8 +57,9 @@ pub async fn verify_sign_in(
     user: &UserId,
     code: &str,
     source: &Source,
+    client: AppClient,
 ) -> Result<Verified, VerifyError> {
-    let pass = SignInPass::starting(svc.clock.now());
+    let pass = SignInPass::starting(svc.clock.now(), client);
     verify_leaving(svc, user, code, source, Some(&pass)).await
 }
 

@@ -11,19 +11,22 @@ use aws_lambda_events::event::cognito::{
 use serde_json::Value;
 use tracing::info;
 
-use super::{source, sub, to_json, verified_email, CognitoTrigger, TriggerError};
+use super::{app_client, source, sub, to_json, verified_email, CognitoTrigger, TriggerError};
 use crate::{
     app::{
         enroll,
         errors::{EnrollError, Fault, VerifyError},
         verify,
     },
-    domain::sign_in::{after_password, next_step, Challenge, Next, Step, Unenrolled},
+    domain::{
+        sealing::SealedSecret,
+        sign_in::{after_password, next_step, Challenge, Next, Step, Unenrolled},
+    },
     presentation::components::qr_modules,
 };
 
-/// The private parameter that names which challenge Create posed, and the one that names the
-/// enrollment it showed (a fingerprint of the sealed secret, never the secret).
+/// The private parameter that names which challenge Create posed, and the one that holds the
+/// enrollment it showed: its secret, sealed (Cognito gives private parameters to Verify alone).
 const TYPE: &str = "type";
 const ENROLLMENT: &str = "enrollment";
 
@@ -79,7 +82,8 @@ impl CognitoTrigger {
             (Some(user), Unenrolled::Require) => {
                 let shown = last_enrollment_shown(&request.session);
                 let email = verified_email(&request.user_attributes);
-                enroll::challenge_at_sign_in(&self.services, &user, email.as_ref(), shown).await?
+                enroll::challenge_at_sign_in(&self.services, &user, email.as_ref(), shown.as_ref())
+                    .await?
             }
             // An unenrolled user of a pool that allows them never reaches a challenge.
             _ => None,
@@ -106,10 +110,12 @@ impl CognitoTrigger {
                 .into();
                 response.private_challenge_parameters = [
                     (TYPE.to_owned(), name.to_owned()),
-                    (ENROLLMENT.to_owned(), started.fingerprint.clone()),
+                    (ENROLLMENT.to_owned(), started.sealed.to_text()),
                 ]
                 .into();
-                response.challenge_metadata = Some(format!("{name}:{}", started.fingerprint));
+                // The session keeps metadata for the next Create, which shows the same secret
+                // after a wrong answer; sealed, like everything of it we keep.
+                response.challenge_metadata = Some(format!("{name}:{}", started.sealed.to_text()));
             }
         }
         Ok(to_json(&event))
@@ -145,9 +151,13 @@ impl CognitoTrigger {
             Some(name) => Challenge::from_name(name),
         };
         let source = source(&request.client_metadata);
+        // A pass is left for the app client whose sign-in passed; Cognito always names it.
+        let Some(client) = app_client(&event.cognito_event_user_pools_header) else {
+            return Ok(false);
+        };
         match posed {
             Some(Challenge::Code) => {
-                match verify::verify_sign_in(&self.services, &user, answer, &source).await {
+                match verify::verify_sign_in(&self.services, &user, answer, &source, client).await {
                     Ok(_) => Ok(true),
                     Err(VerifyError::InvalidCode) => Ok(false),
                     // The code is still unspent: the prompt comes again, and the same code works.
@@ -166,7 +176,10 @@ impl CognitoTrigger {
                 }
             }
             Some(Challenge::Enrollment) => {
-                let Some(shown) = private.get(ENROLLMENT) else {
+                let Some(shown) = private
+                    .get(ENROLLMENT)
+                    .and_then(|text| SealedSecret::from_text(text))
+                else {
                     return Ok(false);
                 };
                 let email = verified_email(&request.user_attributes);
@@ -175,8 +188,9 @@ impl CognitoTrigger {
                     &user,
                     email.as_ref(),
                     answer,
-                    shown,
+                    &shown,
                     &source,
+                    client,
                 )
                 .await;
                 match confirmed {
@@ -194,11 +208,15 @@ impl CognitoTrigger {
 }
 
 /// The enrollment this sign-in showed in its latest challenge, from the metadata Create left.
-fn last_enrollment_shown(session: &[Option<CognitoEventUserPoolsChallengeResult>]) -> Option<&str> {
+fn last_enrollment_shown(
+    session: &[Option<CognitoEventUserPoolsChallengeResult>],
+) -> Option<SealedSecret> {
     let last = session.iter().rev().flatten().next()?;
     let metadata = last.challenge_metadata.as_deref()?;
-    let (name, fingerprint) = metadata.split_once(':')?;
-    (Challenge::from_name(name) == Some(Challenge::Enrollment)).then_some(fingerprint)
+    let (name, sealed) = metadata.split_once(':')?;
+    (Challenge::from_name(name) == Some(Challenge::Enrollment))
+        .then(|| SealedSecret::from_text(sealed))
+        .flatten()
 }
 
 fn step(entry: &Option<CognitoEventUserPoolsChallengeResult>) -> Step {

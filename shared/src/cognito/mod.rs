@@ -9,6 +9,7 @@ mod token_guard;
 
 use std::{collections::HashMap, net::IpAddr};
 
+use aws_lambda_events::event::cognito::CognitoEventUserPoolsHeader;
 use serde_json::Value;
 use tracing::warn;
 
@@ -16,7 +17,7 @@ use crate::{
     app::{errors::Fault, FactorServices},
     domain::{
         events::{Source, UserAgent},
-        sign_in::{TokenGeneration, Unenrolled},
+        sign_in::{AppClient, TokenGeneration, Unenrolled},
         user::{Email, UserId},
     },
 };
@@ -80,6 +81,16 @@ impl CognitoTrigger {
 /// The user is the `sub` attribute, the same `sub` the API's JWTs carry.
 fn sub(attributes: &HashMap<String, String>) -> Option<UserId> {
     attributes.get("sub").and_then(|s| UserId::parse(s).ok())
+}
+
+/// The app client a sign-in runs through, as Cognito names it; `None` when it is missing or
+/// not a client id (such an event leaves and consumes no pass).
+fn app_client<T>(header: &CognitoEventUserPoolsHeader<T>) -> Option<AppClient> {
+    header
+        .caller_context
+        .client_id
+        .as_deref()
+        .and_then(AppClient::parse)
 }
 
 /// The user's address, only when the pool says it is verified (attributes are strings there).

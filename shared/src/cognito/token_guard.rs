@@ -8,7 +8,7 @@ use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreTokenGen;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::{sub, to_json, CognitoTrigger, TriggerError};
+use super::{app_client, sub, to_json, CognitoTrigger, TriggerError};
 use crate::{
     app::errors::Fault,
     domain::sign_in::{tokens_without_pass, TokenGeneration, WithoutPass},
@@ -31,14 +31,17 @@ impl CognitoTrigger {
         };
         let store = &self.services.store;
         let now = self.services.clock.now();
-        if store
-            .consume_sign_in_pass(&user, now)
-            .await
-            .map_err(Fault::from)?
-            == Written::Applied
-        {
-            info!(%user, "tokens allowed: the sign-in passed its challenge");
-            return Ok(to_json(&event));
+        let client = app_client(&event.cognito_event_user_pools_header);
+        if let (TokenGeneration::AfterChallenge, Some(client)) = (generation, client) {
+            if store
+                .consume_sign_in_pass(&user, &client, now)
+                .await
+                .map_err(Fault::from)?
+                == Written::Applied
+            {
+                info!(%user, "tokens allowed: the sign-in passed its challenge");
+                return Ok(to_json(&event));
+            }
         }
         let record = store.get_user(&user).await.map_err(Fault::from)?;
         let without = match record.is_some_and(|r| r.is_enrolled()) {

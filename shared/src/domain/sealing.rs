@@ -6,6 +6,7 @@ use aes_gcm::{
     aead::{Aead, KeyInit, Payload},
     Aes256Gcm, Nonce,
 };
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{rngs::OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -281,12 +282,19 @@ impl Keyring {
 pub struct SealedSecret(pub Vec<u8>);
 
 impl SealedSecret {
-    /// Names this sealed value without revealing anything of the secret (a hash of the
-    /// ciphertext, whose nonce is random): lets a sign-in check that the enrollment it showed
-    /// is still the pending one.
-    pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(&self.0);
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    /// As text (URL-safe base64), for a place that holds only strings: a Cognito sign-in's
+    /// private challenge parameters and metadata, which never reach the client.
+    pub fn to_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(&self.0)
+    }
+
+    /// Reads `to_text`'s form; anything else (or too long to be a sealed TOTP secret) is `None`.
+    pub fn from_text(text: &str) -> Option<Self> {
+        const LONGEST: usize = 128;
+        if text.len() > LONGEST {
+            return None;
+        }
+        URL_SAFE_NO_PAD.decode(text).ok().map(Self)
     }
 }
 

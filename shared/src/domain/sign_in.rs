@@ -74,34 +74,63 @@ impl Challenge {
     }
 }
 
-/// How long a passed challenge lets one token generation through. Cognito generates the tokens
-/// right after the answer that passed, so this only has to outlast that step.
-pub const SIGN_IN_PASS_LIFETIME: Duration = Duration::minutes(2);
+/// How long a passed challenge lets one token generation through. After Verify, Cognito runs
+/// Define, any Post Authentication trigger and Pre Token Generation, waiting at most 5 s for
+/// each: a pass that outlives them is one a failure left behind, and it goes.
+pub const SIGN_IN_PASS_LIFETIME: Duration = Duration::seconds(15);
+
+/// A user pool's app client, as Cognito names it in a trigger's `callerContext.clientId`:
+/// 1 to 128 word characters or `+` (Cognito's own pattern for a client id).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AppClient(String);
+
+impl AppClient {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let valid = (1..=128).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'+');
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The mark a passed challenge leaves on the user's record, written by the same conditional
-/// write that spends the code: the token guard consumes it, once, before it expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// write that spends the code: the token guard consumes it, once, before it expires, and only
+/// for the app client whose sign-in passed. A pass a failed trigger left behind is thus no use
+/// to a sign-in through another client, nor to any sign-in after 15 s.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInPass {
     pub until: OffsetDateTime,
+    pub client: AppClient,
 }
 
 impl SignInPass {
-    pub fn starting(now: OffsetDateTime) -> Self {
+    pub fn starting(now: OffsetDateTime, client: AppClient) -> Self {
         Self {
             until: now + SIGN_IN_PASS_LIFETIME,
+            client,
         }
     }
 
-    pub fn is_live(&self, now: OffsetDateTime) -> bool {
-        now < self.until
+    /// Whether the token generation for `client` at `now` may consume it.
+    pub fn admits(&self, client: &AppClient, now: OffsetDateTime) -> bool {
+        now < self.until && self.client == *client
     }
 }
 
 /// Why Cognito is generating tokens (a Pre Token Generation trigger source).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenGeneration {
-    /// A sign-in, by whatever flow: tokens for someone who just proved who they are.
-    SignIn,
+    /// A sign-in that may have run our challenge: the custom flow (or a remembered device's
+    /// step after it). A passed challenge's pass is consumed here.
+    AfterChallenge,
+    /// A sign-in that cannot have run our challenge: the managed login pages, or a temporary
+    /// password just changed (Cognito issues those tokens without calling Define). No pass.
+    WithoutChallenge,
     /// A refresh token exchanged for new tokens: the sign-in that issued it was guarded.
     Refresh,
 }
@@ -110,10 +139,12 @@ impl TokenGeneration {
     /// The trigger sources of a V1 Pre Token Generation event; any other is not ours to pass.
     pub fn from_trigger_source(source: &str) -> Option<Self> {
         match source {
-            "TokenGeneration_Authentication"
-            | "TokenGeneration_HostedAuth"
-            | "TokenGeneration_NewPasswordChallenge"
-            | "TokenGeneration_AuthenticateDevice" => Some(Self::SignIn),
+            "TokenGeneration_Authentication" | "TokenGeneration_AuthenticateDevice" => {
+                Some(Self::AfterChallenge)
+            }
+            "TokenGeneration_HostedAuth" | "TokenGeneration_NewPasswordChallenge" => {
+                Some(Self::WithoutChallenge)
+            }
             "TokenGeneration_RefreshTokens" => Some(Self::Refresh),
             _ => None,
         }
@@ -184,8 +215,8 @@ pub fn after_password(enrolled: bool, unenrolled: Unenrolled) -> Next {
 #[cfg(test)]
 mod tests {
     use super::{
-        after_password, next_step, tokens_without_pass, Challenge, Next, SignInPass, Step,
-        TokenGeneration, Unenrolled, WithoutPass, MAX_ANSWERS,
+        after_password, next_step, tokens_without_pass, AppClient, Challenge, Next, SignInPass,
+        Step, TokenGeneration, Unenrolled, WithoutPass, MAX_ANSWERS,
     };
     use Step::*;
 
@@ -215,22 +246,31 @@ mod tests {
 
     #[test]
     fn every_sign_in_trigger_source_is_guarded_and_a_refresh_is_not() {
-        for source in [
-            "TokenGeneration_Authentication",
-            "TokenGeneration_HostedAuth",
-            "TokenGeneration_NewPasswordChallenge",
-            "TokenGeneration_AuthenticateDevice",
+        for (source, generation) in [
+            (
+                "TokenGeneration_Authentication",
+                TokenGeneration::AfterChallenge,
+            ),
+            (
+                "TokenGeneration_AuthenticateDevice",
+                TokenGeneration::AfterChallenge,
+            ),
+            (
+                "TokenGeneration_HostedAuth",
+                TokenGeneration::WithoutChallenge,
+            ),
+            (
+                "TokenGeneration_NewPasswordChallenge",
+                TokenGeneration::WithoutChallenge,
+            ),
+            ("TokenGeneration_RefreshTokens", TokenGeneration::Refresh),
         ] {
             assert_eq!(
                 TokenGeneration::from_trigger_source(source),
-                Some(TokenGeneration::SignIn),
+                Some(generation),
                 "{source}"
             );
         }
-        assert_eq!(
-            TokenGeneration::from_trigger_source("TokenGeneration_RefreshTokens"),
-            Some(TokenGeneration::Refresh)
-        );
         for other in [
             "",
             "TokenGeneration_ClientCredentials",
@@ -262,11 +302,29 @@ mod tests {
     }
 
     #[test]
-    fn a_pass_lasts_two_minutes() {
+    fn a_pass_admits_its_own_client_for_fifteen_seconds() {
         let now = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
-        let pass = SignInPass::starting(now);
-        assert!(pass.is_live(now + time::Duration::seconds(119)));
-        assert!(!pass.is_live(now + time::Duration::seconds(120)));
+        let web = AppClient::parse("1example23456789").unwrap();
+        let other = AppClient::parse("2other+client_id").unwrap();
+        let pass = SignInPass::starting(now, web.clone());
+        assert!(pass.admits(&web, now + time::Duration::seconds(14)));
+        assert!(!pass.admits(&web, now + time::Duration::seconds(15)));
+        assert!(!pass.admits(&other, now));
+    }
+
+    #[test]
+    fn an_app_client_id_is_cognitos_pattern_and_nothing_else() {
+        for bad in [
+            "",
+            "a b",
+            "id/..",
+            "id\n",
+            "\u{e9}t\u{e9}",
+            &"a".repeat(129),
+        ] {
+            assert_eq!(AppClient::parse(bad), None, "{bad:?}");
+        }
+        assert!(AppClient::parse(&"a".repeat(128)).is_some());
     }
 
     #[test]

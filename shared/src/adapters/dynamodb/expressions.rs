@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
 };
 use time::OffsetDateTime;
 
-use super::{b, n, s, SIGN_IN_PASS};
+use super::{b, n, s, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT};
 use crate::domain::{
     attempts::ReservedAttempt, codes::BackupCodeSet, proof::Proof, record::PendingSet,
     sign_in::SignInPass,
@@ -102,8 +102,10 @@ pub(super) fn leaving(
 ) -> (UpdateItemFluentBuilder, String) {
     match pass {
         Some(pass) => (
-            request.expression_attribute_values(":pass", n(pass.until.unix_timestamp())),
-            format!(", {SIGN_IN_PASS} = :pass"),
+            request
+                .expression_attribute_values(":pass", n(pass.until.unix_timestamp()))
+                .expression_attribute_values(":pass_client", s(pass.client.as_str())),
+            format!(", {SIGN_IN_PASS} = :pass, {SIGN_IN_PASS_CLIENT} = :pass_client"),
         ),
         None => (request, String::new()),
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
 use time::OffsetDateTime;
 
-use super::{ACTIVE, PENDING, SIGN_IN_PASS};
+use super::{ACTIVE, PENDING, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT};
 use crate::{
     domain::{
         attempts::AttemptLedger,
@@ -15,7 +15,7 @@ use crate::{
         link_token::{DownloadGrant, GrantClaim},
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
-        sign_in::SignInPass,
+        sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
     ports::StoreError,
@@ -117,10 +117,12 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
             .map(|count| u32::try_from(count).map_err(|_| corrupt("grant_redemptions")))
             .transpose()?
             .unwrap_or(0),
+        // A pass without its client (left before passes named one) admits no one.
         sign_in_pass: get_n(item, SIGN_IN_PASS)
             .map(timestamp)
             .transpose()?
-            .map(|until| SignInPass { until }),
+            .zip(get_s(item, SIGN_IN_PASS_CLIENT).and_then(AppClient::parse))
+            .map(|(until, client)| SignInPass { until, client }),
     })
 }
 

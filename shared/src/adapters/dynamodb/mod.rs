@@ -43,10 +43,10 @@ use crate::{
         proof::Proof,
         record::{PendingSet, Replacement, UserRecord},
         sealing::SealedSecret,
-        sign_in::SignInPass,
+        sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
-    ports::{Store, StoreError, Written},
+    ports::{Adopting, IfPending, Store, StoreError, Written},
 };
 
 /// The table's only key attribute.
@@ -77,8 +77,10 @@ const REPLACEMENT_ATTRIBUTES: &str = "replacement_secret, replacement_expires_at
 /// accepting write removes both, and `failures` and `locked_until`, the lockout counters of
 /// items written before the ledger existed.
 const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_until";
-/// A Cognito sign-in's passed challenge (epoch seconds it lasts until); see `SignInPass`.
+/// A Cognito sign-in's passed challenge: epoch seconds it lasts until, and the app client it
+/// was left for; see `SignInPass`.
 const SIGN_IN_PASS: &str = "sign_in_pass_until";
+const SIGN_IN_PASS_CLIENT: &str = "sign_in_pass_client";
 /// Everything a user's second factor is: removing it all leaves the user as before enrollment
 /// (an item with only its key, which `get_user` reads as no record).
 const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_since, \
@@ -87,7 +89,7 @@ const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_s
      set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
      pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
      grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions, \
-     attempts, attempts_until, failures, locked_until, sign_in_pass_until";
+     attempts, attempts_until, failures, locked_until, sign_in_pass_until, sign_in_pass_client";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
@@ -428,7 +430,12 @@ impl Store for DynamoStore {
         user: &UserId,
         secret: &SealedSecret,
         abandoned_after: OffsetDateTime,
+        if_pending: IfPending,
     ) -> Result<Written, StoreError> {
+        let condition = match if_pending {
+            IfPending::Replace => "attribute_not_exists(totp_state) OR totp_state = :pending",
+            IfPending::Keep => "attribute_not_exists(totp_state)",
+        };
         let request = self
             .update(user)
             .update_expression(format!(
@@ -436,7 +443,7 @@ impl Store for DynamoStore {
                  totp_last_step = if_not_exists(totp_last_step, :zero), {TTL_ATTRIBUTE} = :expires"
             ))
             .expression_attribute_values(":expires", n(abandoned_after.unix_timestamp()))
-            .condition_expression("attribute_not_exists(totp_state) OR totp_state = :pending")
+            .condition_expression(condition)
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":secret", b(&secret.0))
             .expression_attribute_values(":zero", n(0));
@@ -508,7 +515,7 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        checked_secret: &SealedSecret,
+        adopting: Adopting<'_>,
         step: u64,
         email: Option<&Email>,
         set: Option<&BackupCodeSet>,
@@ -518,9 +525,13 @@ impl Store for DynamoStore {
     ) -> Result<Written, StoreError> {
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let mut request = request.expression_attribute_values(":since", n(at.unix_timestamp()));
+        let still_pending = match adopting {
+            Adopting::Pending(_) => "totp_secret = :checked AND ",
+            Adopting::SignInsOwn(_) => "",
+        };
         let mut expression = format!(
-            "SET totp_state = :active, totp_last_step = :step, totp_since = :since, \
-             {TTL_ATTRIBUTE} = :never{pass_clause}"
+            "SET totp_state = :active, totp_secret = :checked, totp_last_step = :step, \
+             totp_since = :since, {TTL_ATTRIBUTE} = :never{pass_clause}"
         );
         let mut removed = vec![LEDGER_ATTRIBUTES];
         match email {
@@ -537,13 +548,13 @@ impl Store for DynamoStore {
         expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         let request = request
             .update_expression(expression)
-            .condition_expression(
-                format!("totp_state = :pending AND totp_secret = :checked AND totp_last_step < :step AND {HOLDS_RESERVATION}"),
-            )
+            .condition_expression(format!(
+                "totp_state = :pending AND {still_pending}totp_last_step < :step AND {HOLDS_RESERVATION}"
+            ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":never", n(NEVER_SWEPT))
             .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":checked", b(&checked_secret.0))
+            .expression_attribute_values(":checked", b(&adopting.secret().0))
             .expression_attribute_values(":step", n(step));
         self.change(request, records, "activate TOTP").await
     }
@@ -687,14 +698,18 @@ impl Store for DynamoStore {
     async fn consume_sign_in_pass(
         &self,
         user: &UserId,
+        client: &AppClient,
         now: OffsetDateTime,
     ) -> Result<Written, StoreError> {
         // On a missing item the condition fails and nothing is created.
         let request = self
             .update(user)
-            .update_expression(format!("REMOVE {SIGN_IN_PASS}"))
-            .condition_expression(format!("totp_state = :active AND {SIGN_IN_PASS} > :now"))
+            .update_expression(format!("REMOVE {SIGN_IN_PASS}, {SIGN_IN_PASS_CLIENT}"))
+            .condition_expression(format!(
+                "totp_state = :active AND {SIGN_IN_PASS} > :now AND {SIGN_IN_PASS_CLIENT} = :client"
+            ))
             .expression_attribute_values(":active", s(ACTIVE))
+            .expression_attribute_values(":client", s(client.as_str()))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
         Ok(written(
             conditional(request, "consume a sign-in pass").await?,
