@@ -17,6 +17,13 @@ any of them.
    client does not allow: that one check is applied always.
 4. AdminCreateUserConfig.AllowAdminCreateUserOnly: ministack stores it but still lets anyone
    SignUp. Cognito refuses SignUp with NotAuthorizedException: refused here too.
+5. A temporary password (FORCE_CHANGE_PASSWORD) in the custom flow: ministack goes on to Define
+   after PASSWORD_VERIFIER as for anyone. Cognito answers NEW_PASSWORD_REQUIRED there, as it does
+   in USER_SRP_AUTH, and once the new password is set issues tokens without calling Define
+   (TokenGeneration_NewPasswordChallenge; amazon-cognito-identity-js#341, and the Define
+   trigger's session never lists NEW_PASSWORD_REQUIRED): ministack's own answer for USER_SRP_AUTH
+   is given, and its NEW_PASSWORD_REQUIRED handler already sets the password and then generates
+   the tokens that way.
 """
 
 import os
@@ -51,6 +58,30 @@ def _as_cognito_answers(handler, action: str, data: dict):
             "UserLambdaValidationException", f"PreTokenGeneration failed with error {failure}.", 400
         )
 
+
+_respond_to_password_verifier = cognito._respond_to_password_verifier
+
+
+def _new_password_first(data: dict, cid: str):
+    token = data.get("Session")
+    session = cognito._get_challenge_session(token)[0] if token else None
+    custom = session is not None and session.get("pending_builtin_challenge") == "PASSWORD_VERIFIER"
+    if custom and session["client_id"] == cid:
+        pool = cognito._user_pools.get(session["pool_id"])
+        user = cognito._resolve_user(pool, session["username"])[0] if pool else None
+        responses = data.get("ChallengeResponses") or {}
+        if (user is not None and user.get("UserStatus") == "FORCE_CHANGE_PASSWORD"
+                and not cognito._srp_response_format_error(responses)
+                and cognito._srp_proof_valid(session["pool_id"], user, session["srp"], responses)):
+            return cognito._password_auth_result(pool, session["pool_id"], cid, user, user["Username"],
+                                                 data.get("ClientMetadata", {}), data)
+    return _respond_to_password_verifier(data, cid)
+
+
+for name in ("_get_challenge_session", "_user_pools", "_resolve_user", "_srp_response_format_error",
+             "_srp_proof_valid", "_password_auth_result"):
+    assert hasattr(cognito, name), f"ministack changed: re-check workaround 5 ({name})"
+cognito._respond_to_password_verifier = _new_password_first
 
 assert callable(getattr(cognito, "_auth_flow_error", None)), "ministack changed: re-check workaround 3"
 assert callable(getattr(cognito, "_pool_for_client", None)), "ministack changed: re-check workaround 4"

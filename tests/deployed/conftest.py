@@ -264,11 +264,12 @@ class Users:
         self.stack = stack
         self.count = 0
 
-    def new(self, name: str, admin: bool = False) -> User:
+    def new(self, name: str, admin: bool = False, temporary: bool = False) -> User:
+        """A new user; with `temporary`, PASSWORD is a temporary one they must change."""
         self.count += 1
         username = f"{name}-{self.count}-{int(time.time())}@example.com"
         pool = self.stack.pool
-        sub = deployment.create_user(pool, username, PASSWORD, admin)
+        sub = deployment.create_user(pool, username, PASSWORD, admin, temporary)
         return User(username, sub, pool.client_id, pool.id)
 
 

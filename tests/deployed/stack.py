@@ -407,16 +407,20 @@ def wait_for_stack(cfn, name: str, timeout: float = 300) -> str:
     return "TIMED_OUT"
 
 
-def create_user(pool: UserPool, username: str, password: str, admin: bool) -> str:
-    """A confirmed user of the pool (in the admin group if `admin`): their `sub`."""
+def create_user(pool: UserPool, username: str, password: str, admin: bool, temporary: bool = False) -> str:
+    """A confirmed user of the pool (in the admin group if `admin`): their `sub`. With
+    `temporary`, `password` is the one an administrator gives a new user, to be changed at the
+    first sign-in (FORCE_CHANGE_PASSWORD), as AdminCreateUser leaves every user by default."""
     idp = client("cognito-idp")
     created = idp.admin_create_user(
         UserPoolId=pool.id,
         Username=username,
         UserAttributes=[{"Name": "email", "Value": username}, {"Name": "email_verified", "Value": "true"}],
         MessageAction="SUPPRESS",
+        **({"TemporaryPassword": password} if temporary else {}),
     )
-    idp.admin_set_user_password(UserPoolId=pool.id, Username=username, Password=password, Permanent=True)
+    if not temporary:
+        idp.admin_set_user_password(UserPoolId=pool.id, Username=username, Password=password, Permanent=True)
     if admin:
         idp.admin_add_user_to_group(UserPoolId=pool.id, Username=username, GroupName=ADMIN_GROUP)
     return next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")

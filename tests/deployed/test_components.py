@@ -22,7 +22,7 @@ import pytest
 import requests
 
 import stack as deployment
-from conftest import PASSWORD, SEEN_SECRETS, Users
+from conftest import PASSWORD, SEEN_SECRETS, Users, jwt_claims
 
 PAGE = Path(__file__).parent / "challenge_page"
 ICON = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>'
@@ -199,6 +199,48 @@ def test_the_challenge_component_enrolls_and_signs_in_through_amplify(stack_with
             and not re.search(r"status of (400|401)", e["message"])
             and "ensure the endpoint is correct" not in e["message"]]
     assert not logs, logs
+
+
+def new_password_step(browser, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    until(browser, "!document.getElementById('new-password-step').hidden")
+    browser.find_element(By.ID, "new-password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "#new-password-step button").click()
+
+
+def test_a_temporary_password_is_changed_then_the_user_enrolls_and_signs_in(stack_with_created_pool, page, browser):
+    stack = stack_with_created_pool
+    idp = deployment.client("cognito-idp")
+    user = Users(stack).new("temp", temporary=True)
+    assert idp.admin_get_user(UserPoolId=stack.pool.id, Username=user.username)["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+
+    # The first sign-in asks for a new password. Cognito then generates tokens without any
+    # challenge: the guard refuses them (the pool requires two-factor), and the page signs in
+    # again with the new password, which poses the authenticator's setup.
+    password_step(browser, page, user.username)
+    new_password_step(browser, "Chosen-Later-7-Staple")
+    until(browser, f"document.querySelector('backup-codes-challenge') && {CHALLENGE}.querySelector('.key')")
+    assert browser.execute_script("return window.newPasswordRefusal") == "UserLambdaValidationException"
+    assert browser.execute_script("return window.signedInToken") is None, "no tokens before the code"
+    user.secret = browser.execute_script(f"return {CHALLENGE}.querySelector('.key').textContent").replace(" ", "")
+    SEEN_SECRETS.add(user.secret)
+    answer(browser, user.totp())
+    token = until(browser, "window.signedInToken")
+    assert jwt_claims(token)["sub"] == user.sub
+    assert idp.admin_get_user(UserPoolId=stack.pool.id, Username=user.username)["UserStatus"] == "CONFIRMED"
+
+    # An administrator gives the enrolled user a temporary password again: setting a new one
+    # still gets no tokens without a code, and the sign-in after it asks for one.
+    idp.admin_set_user_password(UserPoolId=stack.pool.id, Username=user.username, Password=PASSWORD, Permanent=False)
+    browser.execute_script("window.signedInToken = undefined; window.newPasswordRefusal = undefined;")
+    password_step(browser, page, user.username)
+    new_password_step(browser, "Chosen-Again-8-Staple")
+    until(browser, f"document.querySelector('backup-codes-challenge') && {CHALLENGE}.querySelector('input[name=code]')")
+    assert browser.execute_script("return window.newPasswordRefusal") == "UserLambdaValidationException"
+    assert browser.execute_script(f"return {CHALLENGE}.querySelector('.key')") is None, "a code, not a setup"
+    answer(browser, user.totp())
+    assert jwt_claims(until(browser, "window.signedInToken"))["sub"] == user.sub
 
 
 def test_the_api_answers_cors_for_each_listed_origin_only(stack_with_created_pool):

@@ -84,6 +84,7 @@ macro_rules! behaviour_suite {
             sign_ins_never_break_an_enrollment_in_progress_in_the_settings,
             a_sign_in_in_progress_survives_a_new_start_in_the_settings,
             a_pass_a_failure_left_behind_serves_no_other_sign_in,
+            a_sign_in_and_the_settings_confirming_at_once_enroll_one_authenticator,
             an_unverified_email_changes_nothing,
             a_user_confirmed_without_a_verified_address_gets_one_from_a_later_token,
             concurrent_requests_with_a_new_address_change_it_once,

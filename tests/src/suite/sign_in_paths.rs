@@ -2,8 +2,11 @@
 //! posed at sign-in never breaks one in progress elsewhere, and a pass that a failed trigger
 //! left behind serves no other sign-in.
 
+use std::sync::Arc;
+
 use lambda_http::http::StatusCode;
 use serde_json::json;
+use tokio::sync::Barrier;
 
 use crate::{
     cognito::{
@@ -135,4 +138,48 @@ pub async fn a_pass_a_failure_left_behind_serves_no_other_sign_in(app: TestApp) 
         tokens_issued(&app, "kim").await,
         "the sign-in that passed, on its client, within 15 s"
     );
+}
+
+pub async fn a_sign_in_and_the_settings_confirming_at_once_enroll_one_authenticator(app: TestApp) {
+    let app = Arc::new(requiring_two_factor(app));
+    for (round, user) in ["racer0", "racer1", "racer2", "racer3", "racer4", "racer5"]
+        .into_iter()
+        .enumerate()
+    {
+        let settings_secret = settings_enrollment(&app, user).await;
+        let (public, private, _) = create(&app, user, password_passed()).await;
+        let sign_in_code = app.totp(public["secret"].as_str().unwrap());
+        let barrier = Arc::new(Barrier::new(2));
+        let settings = {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            let code = app.totp(&settings_secret);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let call = Call::new("POST", "/v1/totp/enrollment/confirm")
+                    .user(user)
+                    .json(json!({ "code": code }));
+                app.send(call).await.status == StatusCode::OK
+            })
+        };
+        let sign_in = {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                answer_enrollment(&app, user, &private, &sign_in_code).await
+            })
+        };
+        let (settings, sign_in) = (settings.await.unwrap(), sign_in.await.unwrap());
+        assert!(
+            settings ^ sign_in,
+            "round {round}: exactly one wins (settings {settings}, sign-in {sign_in})"
+        );
+        // The winner's app is the one that works from now on.
+        app.next_step();
+        let winner = if settings {
+            settings_secret
+        } else {
+            public["secret"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(app.verify(user, &app.totp(&winner)).await.status, 200);
+    }
 }
