@@ -15,7 +15,10 @@ use std::{
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use backup_codes::{
-    adapters::dynamodb::{self, DynamoStore, AUDIT_INDEX, AUDIT_USER, MAX_ATTEMPTS, PARTITION_KEY},
+    adapters::dynamodb::{
+        self, DynamoStore, AUDIT_INDEX, AUDIT_USER, PARTITION_KEY, SDK_TRIES_PER_REQUEST,
+        TRANSACTION_SENDS,
+    },
     domain::{
         codes::random_id,
         link_token::{DownloadGrant, LinkSigner},
@@ -51,6 +54,11 @@ enum Mode {
         from: usize,
         fault: Fault,
     },
+    /// The next `times` transactions are cancelled as a concurrent write to one of their items
+    /// would cancel them (`TransactionConflict`); other requests reach the table.
+    ConflictTransactions {
+        times: usize,
+    },
 }
 
 /// A proxy between the SDK and DynamoDB that can stop forwarding at any request.
@@ -84,9 +92,27 @@ impl FaultyTable {
                             (mode.clone(), seen.clone(), upstream.clone(), http.clone());
                         async move {
                             let number = seen.fetch_add(1, Ordering::SeqCst);
-                            let mode = *mode.lock().unwrap();
-                            let response = match mode {
+                            let transaction = req
+                                .headers()
+                                .get("x-amz-target")
+                                .is_some_and(|t| t.as_bytes().ends_with(b".TransactWriteItems"));
+                            let now = {
+                                let mut mode = mode.lock().unwrap();
+                                let now = *mode;
+                                if let Mode::ConflictTransactions { times } = &mut *mode {
+                                    if transaction && *times > 0 {
+                                        *times -= 1;
+                                    }
+                                }
+                                now
+                            };
+                            let response = match now {
                                 Mode::FailFrom { from, fault } if number >= from => failure(fault),
+                                Mode::ConflictTransactions { times }
+                                    if transaction && times > 0 =>
+                                {
+                                    conflict()
+                                }
                                 _ => forward(&http, &upstream, req).await,
                             };
                             Ok::<_, Infallible>(response)
@@ -129,6 +155,23 @@ fn failure(fault: Fault) -> Response<Full<Bytes>> {
     });
     Response::builder()
         .status(status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+/// DynamoDB's answer to a transaction that a concurrent write to its first item cancelled.
+fn conflict() -> Response<Full<Bytes>> {
+    let body = json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
+        "CancellationReasons": [
+            {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+            {"Code": "None"},
+        ],
+    });
+    Response::builder()
+        .status(400)
         .header("content-type", "application/x-amz-json-1.0")
         .body(Full::new(Bytes::from(body.to_string())))
         .unwrap()
@@ -279,8 +322,8 @@ async fn every_route_answers_503(app: &TestApp, proxy: Option<&FaultyTable>) {
         if let Some(proxy) = proxy {
             let sent = proxy.seen() - before;
             assert!(
-                (1..=MAX_ATTEMPTS as usize).contains(&sent),
-                "{what}: {sent} requests; the SDK gives up after {MAX_ATTEMPTS}"
+                (1..=SDK_TRIES_PER_REQUEST as usize).contains(&sent),
+                "{what}: {sent} requests; the SDK gives up after {SDK_TRIES_PER_REQUEST}"
             );
         }
         println!("fault: {what}: 503 after {took:?}");
@@ -498,4 +541,46 @@ async fn a_table_failing_mid_operation_leaves_records_before_or_after() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_transaction_a_concurrent_write_cancelled_is_sent_again_a_bounded_number_of_times() {
+    let proxy = FaultyTable::start().await;
+    let (app, _) = app_through(proxy.url.clone()).await;
+    let (_, codes) = app.enrolled("kim").await;
+    // Accepting a backup code is a transaction (the code spent and its event kept together).
+    proxy.set(Mode::ConflictTransactions {
+        times: TRANSACTION_SENDS - 1,
+    });
+    let started = Instant::now();
+    let accepted = app.verify("kim", &codes[0]).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.text);
+    println!(
+        "{} conflicts, then applied: {:?}",
+        TRANSACTION_SENDS - 1,
+        started.elapsed()
+    );
+
+    proxy.set(Mode::ConflictTransactions {
+        times: TRANSACTION_SENDS,
+    });
+    assert_unavailable(
+        "conflicts past the bound",
+        &app.verify("kim", &codes[1]).await,
+    );
+    assert!(
+        matches!(
+            *proxy.mode.lock().unwrap(),
+            Mode::ConflictTransactions { times: 0 }
+        ),
+        "sent exactly {TRANSACTION_SENDS} times"
+    );
+    proxy.set(Mode::Forward);
+    let unspent = app.verify("kim", &codes[1]).await;
+    assert_eq!(
+        unspent.status,
+        StatusCode::OK,
+        "nothing was written: {}",
+        unspent.text
+    );
 }

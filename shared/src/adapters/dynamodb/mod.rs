@@ -32,6 +32,7 @@ use aws_sdk_dynamodb::{
     },
     Client,
 };
+use backon::{ExponentialBuilder, Retryable};
 use time::OffsetDateTime;
 
 use crate::{
@@ -93,9 +94,15 @@ const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_s
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 
-/// Attempts per request, first included: a throttled or unreachable table answers 503 after
-/// this many, well inside the request deadline (`http::REQUEST_DEADLINE`).
-pub const MAX_ATTEMPTS: u32 = 3;
+/// The SDK's tries per request, first included: a throttled or unreachable table answers 503
+/// after this many, well inside the request deadline (`http::REQUEST_DEADLINE`). (Not the
+/// attempt ledger's attempts, which count code checks.)
+pub const SDK_TRIES_PER_REQUEST: u32 = 3;
+
+/// Sends of a transaction that concurrent writes to its items cancel (`TransactionConflict`),
+/// first included; before each resend a pause that doubles, with jitter (10-20 ms, then
+/// 20-40 ms), so racing writers do not meet again at once.
+pub const TRANSACTION_SENDS: usize = 3;
 
 /// A DynamoDB client whose retries and timeouts are bounded, so a table that throttles or does
 /// not answer costs a request a few seconds at most, never the whole Lambda timeout.
@@ -105,7 +112,7 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
+                .with_max_attempts(SDK_TRIES_PER_REQUEST)
                 .with_initial_backoff(Duration::from_millis(50))
                 .with_max_backoff(Duration::from_millis(400)),
         )
@@ -173,37 +180,30 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         // A transaction that meets a concurrent write to the same item is cancelled with
-        // `TransactionConflict` rather than serialized behind it: try it again, a few times.
-        let mut conflicts = 0;
-        loop {
+        // `TransactionConflict` rather than serialized behind it: sent again after a pause.
+        let send = || async {
             let sent = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
-            let err = match sent {
-                Ok(_) => return Ok(Written::Applied),
-                Err(err) => err,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                err.as_service_error()
-            {
-                let codes: Vec<_> = cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|reason| reason.code().unwrap_or("None"))
-                    .collect();
-                if codes.first() == Some(&"ConditionalCheckFailed") {
-                    return Ok(Written::ConditionFailed);
-                }
-                if codes.contains(&"TransactionConflict") && conflicts < MAX_ATTEMPTS {
-                    conflicts += 1;
-                    continue;
-                }
+            match sent {
+                Ok(_) => Ok(Written::Applied),
+                Err(err) => match cancellation(&err) {
+                    Cancelled::ByCondition => Ok(Written::ConditionFailed),
+                    Cancelled::ByConflict | Cancelled::Otherwise => Err(err),
+                },
             }
-            return Err(request_failed_with(operation, err));
-        }
+        };
+        let pauses = ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(10))
+            .with_max_times(TRANSACTION_SENDS - 1)
+            .with_jitter();
+        send.retry(pauses)
+            .when(|err| cancellation(err) == Cancelled::ByConflict)
+            .await
+            .map_err(|err| request_failed_with(operation, err))
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -218,6 +218,35 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, user_key(user))
+    }
+}
+
+/// Why DynamoDB cancelled a transaction, in the order that decides: our condition on the first
+/// item failed (a lost race, nothing written), or a concurrent write got in the way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cancelled {
+    ByCondition,
+    ByConflict,
+    Otherwise,
+}
+
+fn cancellation<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancelled {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return Cancelled::Otherwise;
+    };
+    let codes: Vec<_> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect();
+    if codes.first() == Some(&"ConditionalCheckFailed") {
+        Cancelled::ByCondition
+    } else if codes.contains(&"TransactionConflict") {
+        Cancelled::ByConflict
+    } else {
+        Cancelled::Otherwise
     }
 }
 
