@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::{
     app::{
-        events::Events, mail_budget::BudgetedMail, notify::Notifier, FactorServices, LinkSettings,
-        Services,
+        mail_budget::BudgetedMail, notify::Notifier, sinks::EventSinks, FactorServices,
+        LinkSettings, Services,
     },
     cognito::CognitoTrigger,
     config::Config,
@@ -71,7 +71,7 @@ impl Wiring<'_> {
         let mut sinks: Vec<Arc<dyn EventSink>> = vec![mail.clone()];
         sinks.extend(bus);
         Notifier {
-            sinks: Events::new(sinks),
+            sinks: EventSinks::new(sinks),
             digests: mail,
             deliveries,
             clock: self.clock.clone(),

@@ -481,7 +481,7 @@ fn every_request_is_answered_before_its_function_times_out() {
 /// The alarm watches the metric a failed event sink is counted in.
 #[test]
 fn an_alarm_watches_failed_event_sinks() {
-    use backup_codes::app::events::{METRIC_NAMESPACE, SINK_FAILURES_METRIC};
+    use backup_codes::app::sinks::{METRIC_NAMESPACE, SINK_FAILURES_METRIC};
     let template = template();
     let alarm = &template["Resources"]["EventSinkFailuresAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"], METRIC_NAMESPACE);

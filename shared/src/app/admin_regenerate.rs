@@ -12,7 +12,6 @@ use crate::{
         link_token::DownloadGrant,
         mail_budget::day_of,
         proof::StepUp,
-        record::UserRecord,
         user::UserId,
     },
     ports::{MailBudget, ResetNotice, Written},
@@ -42,10 +41,8 @@ pub async fn regenerate_for(
     let admin = admin.user();
 
     let target_record = svc
-        .store
-        .get_user(target)
+        .enrolled_record(target)
         .await?
-        .filter(UserRecord::is_enrolled)
         .ok_or(AdminResetError::UserNotEnrolled)?;
     let to = target_record
         .email

@@ -220,10 +220,8 @@ pub async fn delete(
 }
 
 async fn enrolled(svc: &Services, user: &UserId) -> Result<UserRecord, CodeSetError> {
-    svc.store
-        .get_user(user)
+    svc.enrolled_record(user)
         .await?
-        .filter(UserRecord::is_enrolled)
         .ok_or(CodeSetError::NotEnrolled)
 }
 

@@ -44,8 +44,7 @@ pub async fn start(
     proof: Option<&str>,
     source: &Source,
 ) -> Result<EnrollmentStarted, EnrollError> {
-    let record = svc.store.get_user(user).await?;
-    let secret = match record.filter(UserRecord::is_enrolled) {
+    let secret = match svc.enrolled_record(user).await? {
         Some(record) => start_replacement(svc, &record, proof, source).await?,
         None => {
             let (secret, _) = put_pending(svc, user)

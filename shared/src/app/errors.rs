@@ -45,19 +45,8 @@ pub enum CheckFailed {
     Fault(Fault),
 }
 
-/// `POST /v1/verify`.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error("the code is not valid")]
-    InvalidCode,
-    #[error(transparent)]
-    Locked(Locked),
-    /// See `CheckFailed::Contended`.
-    #[error("the code was not spent: other requests for this user changed it at the same moment")]
-    Contended,
-    #[error(transparent)]
-    Fault(Fault),
-}
+/// `POST /v1/verify` (and a Cognito sign-in's code) ends as the code check does.
+pub type VerifyError = CheckFailed;
 
 /// Starting and confirming TOTP enrollment, and replacing an enrolled authenticator.
 #[derive(Debug, thiserror::Error)]
@@ -174,10 +163,9 @@ macro_rules! checks_codes {
 
 carries_faults!(
     CheckFailed,
-    VerifyError,
     EnrollError,
     CodeSetError,
     AdminResetError,
     RedeemError
 );
-checks_codes!(VerifyError, EnrollError, CodeSetError, AdminResetError);
+checks_codes!(EnrollError, CodeSetError, AdminResetError);

@@ -7,11 +7,11 @@ pub mod audit;
 pub mod backup_codes;
 pub mod enroll;
 pub mod errors;
-pub mod events;
 pub mod hashing;
 pub mod mail_budget;
 pub mod notify;
 pub mod redeem;
+pub mod sinks;
 pub mod two_factor;
 pub mod verify;
 
@@ -28,7 +28,7 @@ use crate::{
     domain::{
         access::Admin,
         attempts::{AttemptLedger, Reservation, ReservedAttempt},
-        codes::{BackupCode, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
+        codes::{BackupCode, BackupCodeSet, CodeHash, CodeHasher, IssuedCodes, SALT_LEN},
         events::{Actor, EventKind, Recorded, SecurityEvent, Source},
         link_token::LinkSigner,
         proof::{Proof, StepUp},
@@ -107,6 +107,19 @@ impl std::ops::Deref for FactorServices {
 }
 
 impl Services {
+    /// `user`'s record, when they have an authenticator; `None` for anyone else (unknown, or
+    /// enrolling), whom the callers refuse each in their own words.
+    pub(crate) async fn enrolled_record(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self
+            .store
+            .get_user(user)
+            .await?
+            .filter(UserRecord::is_enrolled))
+    }
+
     pub(crate) fn event(
         &self,
         kind: EventKind,
@@ -131,7 +144,7 @@ impl Services {
     pub(crate) async fn recorded_alone(&self, event: SecurityEvent, to: Option<&Email>) {
         let record = self.record(event, to);
         if let Err(err) = self.audit.append(&record).await {
-            events::failed("audit", &record.event, &err);
+            sinks::failed("audit", &record.event, &err);
         }
     }
 
@@ -139,7 +152,7 @@ impl Services {
     /// which the notifier sees once, when the window's first repeat makes it.
     pub(crate) async fn counted(&self, event: SecurityEvent) {
         if let Err(err) = self.audit.count(&event, event.at + self.retention).await {
-            events::failed("audit", &event, &err);
+            sinks::failed("audit", &event, &err);
         }
     }
 
@@ -332,7 +345,10 @@ impl FactorServices {
             (Some(totp), Accept::TotpOrBackupCode) => self
                 .fresh_totp_step(Some(record), &totp)?
                 .map(|step| Proof::Totp { step }),
-            (None, Accept::TotpOrBackupCode) => self.unused_backup_code(record, code).await?,
+            (None, Accept::TotpOrBackupCode) => match BackupCode::parse(code) {
+                Some(code) => self.unused_backup_code(record.codes.as_ref(), code).await?,
+                None => None,
+            },
             (None, Accept::TotpOf(_)) => None,
         };
         match proof {
@@ -347,20 +363,18 @@ impl FactorServices {
         }
     }
 
-    /// `code` as an unused backup code of `record`'s active set, hashed once like at verify.
-    async fn unused_backup_code(
+    /// `code` as an unused backup code of the active `set`: hashed once, with the set's salt
+    /// and cost. With no set (an unknown user, or none made yet) it is hashed all the same, so
+    /// such a user costs the work any other does and gets the same answer.
+    pub(crate) async fn unused_backup_code(
         &self,
-        record: &UserRecord,
-        code: &str,
+        set: Option<&BackupCodeSet>,
+        code: BackupCode,
     ) -> Result<Option<Proof>, Fault> {
-        let (Some(code), Some(set)) = (BackupCode::parse(code), record.codes.as_ref()) else {
-            return Ok(None);
-        };
-        let hash = self
-            .hash_code(self.hasher.for_set(Some(set)), code, set.salt)
-            .await?;
-        let unused = set.find(&hash).is_some_and(|c| c.used_at.is_none());
-        Ok(unused.then(|| Proof::BackupCode {
+        let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
+        let hash = self.hash_code(self.hasher.for_set(set), code, salt).await?;
+        let set = set.filter(|s| s.find(&hash).is_some_and(|c| c.used_at.is_none()));
+        Ok(set.map(|set| Proof::BackupCode {
             set_id: set.id.clone(),
             hash,
         }))
@@ -377,10 +391,8 @@ impl FactorServices {
     ) -> Result<(), AdminResetError> {
         let code = code.ok_or(AdminResetError::TotpRequired)?;
         let record = self
-            .store
-            .get_user(admin.user())
+            .enrolled_record(admin.user())
             .await?
-            .filter(UserRecord::is_enrolled)
             .ok_or(AdminResetError::InvalidCode)?;
         let (attempt, proof) = self
             .check_step_up(&record, code, Actor::User, source)

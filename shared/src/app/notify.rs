@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::{
-    events::{failed, Events},
     mail_budget::BudgetedMail,
+    sinks::{failed, EventSinks},
 };
 use crate::{
     domain::events::Recorded,
@@ -21,7 +21,7 @@ use crate::{
 pub const HOLD: time::Duration = time::Duration::minutes(2);
 
 pub struct Notifier {
-    pub sinks: Events,
+    pub sinks: EventSinks,
     /// The mail sink, whose held events go out in hourly digests (`sweep`).
     pub digests: Arc<BudgetedMail>,
     pub deliveries: Arc<dyn Deliveries>,

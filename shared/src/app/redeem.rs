@@ -88,7 +88,7 @@ pub async fn activate(
     let now = svc.clock.now();
     let claims = verified(links, token, now)?;
     let user = &claims.user;
-    let Some(record) = svc.store.get_user(user).await?.filter(|r| r.is_enrolled()) else {
+    let Some(record) = svc.enrolled_record(user).await? else {
         refused(svc, &claims, source, now).await;
         return Err(RedeemError::LinkInvalid);
     };

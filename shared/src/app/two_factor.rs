@@ -29,10 +29,8 @@ pub async fn disable(
 ) -> Result<(), CodeSetError> {
     let proof = proof.ok_or(CodeSetError::TotpRequired)?;
     let record = svc
-        .store
-        .get_user(user)
+        .enrolled_record(user)
         .await?
-        .filter(UserRecord::is_enrolled)
         .ok_or(CodeSetError::NotEnrolled)?;
     let (attempt, proof) = svc
         .check_step_up(&record, proof, Actor::User, source)
@@ -73,10 +71,8 @@ pub async fn disable_for(
     svc.admin_proof(admin, proof, StepUp::AdminDisableTwoFactor, source)
         .await?;
     let target_record = svc
-        .store
-        .get_user(target)
+        .enrolled_record(target)
         .await?
-        .filter(UserRecord::is_enrolled)
         .ok_or(AdminResetError::UserNotEnrolled)?;
     let actor = Actor::Admin(admin.user().clone());
     let event = svc.event(EventKind::TwoFactorDisabled, target, actor, source);

@@ -5,7 +5,7 @@ use tracing::info;
 use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
     attempts::ReservedAttempt,
-    codes::{BackupCode, SALT_LEN},
+    codes::BackupCode,
     events::{Actor, EventKind, Source},
     proof::Proof,
     record::UserRecord,
@@ -134,17 +134,13 @@ async fn check(
     }
     let code = BackupCode::parse(code).ok_or(VerifyError::InvalidCode)?;
     let set = checked.as_ref().and_then(|(r, _)| r.codes.as_ref());
-    let hasher = svc.hasher.for_set(set);
-    let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
-    let hash = svc.hash_code(hasher, code, salt).await?;
-    let Some((record, attempt)) = checked else {
+    let proof = svc.unused_backup_code(set, code).await?;
+    let (Some((record, attempt)), Some(proof)) = (checked, proof) else {
         return Err(VerifyError::InvalidCode);
     };
-    let set = record.codes.as_ref().ok_or(VerifyError::InvalidCode)?;
-    let unused = set.find(&hash).is_some_and(|c| c.used_at.is_none());
-    if !unused {
+    let Some(set) = record.codes.as_ref() else {
         return Err(VerifyError::InvalidCode);
-    }
+    };
     // The set as the reservation read it, less this code: what the user has left unless
     // another of their codes is being used at this same moment.
     let remaining = set.remaining().saturating_sub(1);
@@ -153,16 +149,15 @@ async fn check(
         .with_remaining(remaining);
     let records = vec![svc.record(event, record.email.as_ref())];
     let now = svc.clock.now();
-    let proof = Proof::BackupCode {
-        set_id: set.id.clone(),
-        hash,
+    let Proof::BackupCode { set_id, hash } = &proof else {
+        return Err(VerifyError::InvalidCode);
     };
     let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
-    let (hash, records) = (&hash, &records);
+    let records = &records;
     let written = svc
         .accept(user, attempt, stands, |attempt| async move {
             svc.store
-                .use_backup_code(user, &attempt, &set.id, hash, now, pass, records)
+                .use_backup_code(user, &attempt, set_id, hash, now, pass, records)
                 .await
         })
         .await?;

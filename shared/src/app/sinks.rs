@@ -14,11 +14,11 @@ pub const SINK_FAILURES_METRIC: &str = "EventSinkFailures";
 
 /// Every sink the notifier was built with, in the order it hands them an event.
 #[derive(Clone, Default)]
-pub struct Events {
+pub struct EventSinks {
     sinks: Vec<Arc<dyn EventSink>>,
 }
 
-impl Events {
+impl EventSinks {
     pub fn new(sinks: Vec<Arc<dyn EventSink>>) -> Self {
         Self { sinks }
     }
