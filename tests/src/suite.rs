@@ -793,13 +793,7 @@ pub async fn sets_keep_working_after_the_hash_cost_changes(app: TestApp) {
         "a set made under the old cost still verifies"
     );
     app.next_step();
-    let regenerated = app
-        .send(
-            Call::new("POST", "/v1/backup-codes")
-                .user("cid")
-                .header("x-otp", app.totp(&secret)),
-        )
-        .await;
+    let regenerated = app.regenerate("cid", &app.totp(&secret)).await;
     assert_eq!(
         regenerated.status,
         StatusCode::CREATED,

@@ -18,13 +18,7 @@ async fn trail(app: &TestApp, user: &str) -> Vec<Value> {
 
 pub async fn a_backup_code_proves_regenerate_and_remove_and_is_spent(app: TestApp) {
     let (_, codes) = app.enrolled("lu").await;
-    let regenerated = app
-        .send(
-            Call::new("POST", "/v1/backup-codes")
-                .user("lu")
-                .header("x-otp", &codes[0]),
-        )
-        .await;
+    let regenerated = app.regenerate("lu", &codes[0]).await;
     assert_eq!(
         regenerated.status,
         StatusCode::CREATED,

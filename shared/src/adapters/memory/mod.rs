@@ -13,7 +13,7 @@ use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         codes::{BackupCodeSet, CodeHash},
-        events::{AuditPosition, Recorded, SecurityEvent},
+        events::{Recorded, SecurityEvent},
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
@@ -21,9 +21,7 @@ use crate::{
         sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
-    ports::{
-        Adopting, AuditLog, AuditPage, Deliveries, Delivery, IfPending, Store, StoreError, Written,
-    },
+    ports::{Adopting, IfPending, Store, StoreError, Written},
 };
 
 #[derive(Default)]
@@ -42,54 +40,11 @@ pub struct MemoryStore {
     mail_budget: Mutex<mail_budget::Budgets>,
 }
 
+mod audit;
+mod deliveries;
 mod mail_budget;
 
-#[derive(Default)]
-struct DeliveryMarks {
-    sent: Vec<String>,
-    done: bool,
-    held_until: Option<OffsetDateTime>,
-}
-
-#[async_trait]
-impl Deliveries for MemoryStore {
-    async fn hold(
-        &self,
-        event_id: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<Delivery, StoreError> {
-        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        let marks = all.entry(event_id.to_owned()).or_default();
-        Ok(if marks.done {
-            Delivery::Done
-        } else if marks.held_until.is_some_and(|held| held > now) {
-            Delivery::Busy
-        } else {
-            marks.held_until = Some(until);
-            Delivery::Held {
-                sent: marks.sent.clone(),
-            }
-        })
-    }
-
-    async fn sent(&self, event_id: &str, sink: &str) -> Result<(), StoreError> {
-        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        all.entry(event_id.to_owned())
-            .or_default()
-            .sent
-            .push(sink.to_owned());
-        Ok(())
-    }
-
-    async fn release(&self, event_id: &str, done: bool) -> Result<(), StoreError> {
-        let mut all = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        let marks = all.entry(event_id.to_owned()).or_default();
-        marks.held_until = None;
-        marks.done |= done;
-        Ok(())
-    }
-}
+use deliveries::DeliveryMarks;
 
 impl MemoryStore {
     pub fn new() -> Self {
@@ -101,43 +56,6 @@ impl MemoryStore {
         // decides first and mutates last, so the data is still consistent if poisoned.
         let mut guard = self.users.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
-    }
-
-    /// Keeps `records` when the change they record applied.
-    fn recording(&self, records: &[Recorded], written: Written) -> Written {
-        if written == Written::Applied {
-            for record in records {
-                self.keep(record);
-            }
-        }
-        written
-    }
-
-    fn keep(&self, record: &Recorded) {
-        let event = &record.event;
-        self.audit
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(event.user.clone())
-            .or_default()
-            .insert(AuditPosition::of(event).sort_key(), event.clone());
-        self.outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(record.clone());
-    }
-
-    /// The events kept since the last call, oldest first: the local server hands them to the
-    /// notifier after each request, as DynamoDB's stream hands the notify function new items.
-    pub fn take_outbox(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Puts back events the notifier failed to deliver, for its next try.
-    pub fn return_to_outbox(&self, records: Vec<Recorded>) {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        let newer = std::mem::replace(&mut *outbox, records);
-        outbox.extend(newer);
     }
 
     /// Taken only inside `with_users`, so the two maps change together.
@@ -701,72 +619,4 @@ fn has_live_grant(record: &UserRecord, grant_id: &str, now: OffsetDateTime) -> b
             .grant
             .as_ref()
             .is_some_and(|g| g.id == grant_id && g.is_live(now))
-}
-
-#[async_trait]
-impl AuditLog for MemoryStore {
-    async fn append(&self, record: &Recorded) -> Result<(), StoreError> {
-        self.keep(record);
-        Ok(())
-    }
-
-    async fn count(
-        &self,
-        event: &SecurityEvent,
-        expires_at: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let mut audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-        let trail = audit.entry(event.user.clone()).or_default();
-        // The first repeat's time places the event; later ones find it by the repeat key.
-        let key = trail
-            .iter()
-            .find(|(_, kept)| kept.repeat_key.is_some() && kept.repeat_key == event.repeat_key)
-            .map(|(key, _)| key.clone())
-            .unwrap_or_else(|| AuditPosition::of(event).sort_key());
-        let kept = trail.entry(key).or_insert_with(|| SecurityEvent {
-            repeats: Some(0),
-            ..event.clone()
-        });
-        let count = kept.repeats.unwrap_or(0) + 1;
-        kept.repeats = Some(count);
-        if count == 1 {
-            // The window's first repeat makes the item, which is what the notifier is told of.
-            let first = Recorded {
-                event: kept.clone(),
-                to: None,
-                expires_at,
-            };
-            drop(audit);
-            self.outbox
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(first);
-        }
-        Ok(count)
-    }
-
-    async fn page(
-        &self,
-        user: &UserId,
-        limit: usize,
-        after: Option<&AuditPosition>,
-    ) -> Result<AuditPage, StoreError> {
-        let audit = self.audit.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(trail) = audit.get(user) else {
-            return Ok(AuditPage {
-                events: vec![],
-                next: None,
-            });
-        };
-        let older = match after {
-            Some(position) => trail.range(..position.sort_key()),
-            None => trail.range::<String, _>(..),
-        };
-        let events = older
-            .rev()
-            .take(limit + 1)
-            .map(|(_, e)| e.clone())
-            .collect();
-        Ok(AuditPage::cut(events, limit, false))
-    }
 }
