@@ -287,7 +287,7 @@ impl Reply {
 
 /// Where a test app finds the events its requests kept, for the notifier it runs after each
 /// request as the table's stream runs the notify function.
-pub enum Outbox {
+pub enum EventFeed {
     Memory(Arc<MemoryStore>),
     Stream {
         feed: stream::StreamFeed,
@@ -297,19 +297,19 @@ pub enum Outbox {
     },
 }
 
-impl Outbox {
+impl EventFeed {
     fn deliveries(&self) -> Arc<dyn Deliveries> {
         match self {
-            Outbox::Memory(store) => store.clone(),
-            Outbox::Stream { marks, .. } => marks.clone(),
+            EventFeed::Memory(store) => store.clone(),
+            EventFeed::Stream { marks, .. } => marks.clone(),
         }
     }
 
     /// The notifier's mail budget, on the same client as its delivery marks.
     fn mail_budget(&self) -> Arc<dyn MailBudget> {
         match self {
-            Outbox::Memory(store) => store.clone(),
-            Outbox::Stream { marks, .. } => marks.clone(),
+            EventFeed::Memory(store) => store.clone(),
+            EventFeed::Stream { marks, .. } => marks.clone(),
         }
     }
 }
@@ -319,7 +319,7 @@ pub struct TestApp {
     pub functions: Arc<Functions>,
     /// The notify function's notifier, over the same mailer and bus.
     pub notifier: Arc<Notifier>,
-    pub outbox: Option<Outbox>,
+    pub event_feed: Option<EventFeed>,
     pub config: Config,
     pub clock: Arc<TestClock>,
     pub store: Arc<dyn Storage>,
@@ -452,14 +452,16 @@ fn wire(
     (sealing_key, signing_key): (&SecretKey, &SecretKey),
     sender: &Arc<dyn Mailer>,
     bus: Option<Arc<dyn EventSink>>,
-    outbox: Option<&Outbox>,
+    event_feed: Option<&EventFeed>,
 ) -> (Functions, Notifier) {
     let wiring = Wiring {
         config,
         store: store.clone(),
         audit: store.clone(),
-        mail_budget: outbox
-            .map_or_else(|| store.clone() as Arc<dyn MailBudget>, Outbox::mail_budget),
+        mail_budget: event_feed.map_or_else(
+            || store.clone() as Arc<dyn MailBudget>,
+            EventFeed::mail_budget,
+        ),
         clock,
     };
     let functions = wiring
@@ -469,9 +471,9 @@ fn wire(
             sender.clone(),
         )
         .expect("the test configuration builds");
-    let deliveries = outbox.map_or_else(
+    let deliveries = event_feed.map_or_else(
         || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
-        Outbox::deliveries,
+        EventFeed::deliveries,
     );
     (functions, wiring.notifier(deliveries, sender.clone(), bus))
 }
@@ -489,22 +491,25 @@ impl TestApp {
         mailer: Arc<dyn Mailer>,
         recorder: Arc<RecordingMailer>,
     ) -> Self {
-        let (store, outbox): (Arc<dyn Storage>, Outbox) = match backend {
+        let (store, event_feed): (Arc<dyn Storage>, EventFeed) = match backend {
             Backend::Memory => {
                 let store = Arc::new(MemoryStore::new());
-                (store.clone(), Outbox::Memory(store))
+                (store.clone(), EventFeed::Memory(store))
             }
             Backend::DynamoDb => {
                 let (client, table) = fresh_table().await;
                 let marks = dynamodb::DynamoStore::new(dynamodb_client().await, table.clone());
-                let outbox = Outbox::Stream {
+                let event_feed = EventFeed::Stream {
                     feed: stream::StreamFeed::new(&table),
                     marks: Arc::new(marks),
                 };
-                (Arc::new(dynamodb::DynamoStore::new(client, table)), outbox)
+                (
+                    Arc::new(dynamodb::DynamoStore::new(client, table)),
+                    event_feed,
+                )
             }
         };
-        Self::build(store, Some(outbox), mailer, recorder)
+        Self::build(store, Some(event_feed), mailer, recorder)
     }
 
     /// Over `store`, with no notifier run: for tests that count or break the table's requests.
@@ -515,7 +520,7 @@ impl TestApp {
 
     fn build(
         store: Arc<dyn Storage>,
-        outbox: Option<Outbox>,
+        event_feed: Option<EventFeed>,
         mailer: Arc<dyn Mailer>,
         recorder: Arc<RecordingMailer>,
     ) -> Self {
@@ -533,12 +538,12 @@ impl TestApp {
             (&sealing_key, &signing_key),
             &mailer,
             None,
-            outbox.as_ref(),
+            event_feed.as_ref(),
         );
         Self {
             functions: Arc::new(functions),
             notifier: Arc::new(notifier),
-            outbox,
+            event_feed,
             config,
             clock,
             store,
@@ -561,7 +566,7 @@ impl TestApp {
             (&self.sealing_key, &self.signing_key),
             &self.sender,
             self.bus.clone(),
-            self.outbox.as_ref(),
+            self.event_feed.as_ref(),
         );
         self.functions = Arc::new(functions);
         self.notifier = Arc::new(notifier);
@@ -573,9 +578,9 @@ impl TestApp {
             config: &self.config,
             store: self.store.clone(),
             audit: self.store.clone(),
-            mail_budget: self.outbox.as_ref().map_or_else(
+            mail_budget: self.event_feed.as_ref().map_or_else(
                 || self.store.clone() as Arc<dyn MailBudget>,
-                Outbox::mail_budget,
+                EventFeed::mail_budget,
             ),
             clock: self.clock.clone(),
         }
@@ -617,14 +622,14 @@ impl TestApp {
     /// Hands the events kept since the last delivery to the notifier, as the table's stream
     /// does in production; one that fails is tried again at the next delivery.
     pub async fn deliver(&self) {
-        match &self.outbox {
+        match &self.event_feed {
             None => {}
-            Some(Outbox::Memory(store)) => {
-                let failed = self.notifier.notify_each(store.take_outbox()).await;
-                store.return_to_outbox(failed);
+            Some(EventFeed::Memory(store)) => {
+                let failed = self.notifier.notify_each(store.take_new_events()).await;
+                store.return_undelivered(failed);
                 self.notifier.sweep().await.expect("the digest sweep");
             }
-            Some(Outbox::Stream { feed, .. }) => {
+            Some(EventFeed::Stream { feed, .. }) => {
                 // What the template's schedule does on AWS, before the stream's next batch.
                 self.notifier.sweep().await.expect("the digest sweep");
                 let batch = feed.read().await;

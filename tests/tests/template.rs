@@ -372,7 +372,7 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
     assert_eq!(
         p["StreamSpecification"]["StreamViewType"], "NEW_IMAGE",
-        "the outbox the notifier reads"
+        "the stream the notifier reads"
     );
     let index = &p["GlobalSecondaryIndexes"][0];
     assert_eq!(index["IndexName"], AUDIT_INDEX);
@@ -633,7 +633,7 @@ fn cors_takes_a_list_of_origins_and_exposes_what_the_components_read() {
     }
 }
 
-/// The outbox's far side: new audit items only, each batch retried a bounded number of times
+/// The event stream's far side: new audit items only, each batch retried a bounded number of times
 /// (split to find the record that fails), what is given up kept on a queue with an alarm.
 #[test]
 fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure_queue() {

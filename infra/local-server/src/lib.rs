@@ -51,8 +51,11 @@ pub struct InProcessNotify {
 
 impl InProcessNotify {
     async fn deliver(&self) {
-        let failed = self.notifier.notify_each(self.store.take_outbox()).await;
-        self.store.return_to_outbox(failed);
+        let failed = self
+            .notifier
+            .notify_each(self.store.take_new_events())
+            .await;
+        self.store.return_undelivered(failed);
         // What the template's schedule does on AWS: in memory a sweep costs next to nothing.
         if let Err(err) = self.notifier.sweep().await {
             eprintln!("digest sweep failed: {err}");

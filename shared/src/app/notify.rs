@@ -1,4 +1,4 @@
-//! The transactional outbox's far side: an event the trail kept (in the same write as its
+//! The event stream's far side: an event the trail kept (in the same write as its
 //! change) goes to the user's mail and the team's bus, off the request path. Delivery is at
 //! least once towards a sink that fails, and never twice towards one that took it: each sink
 //! that has an event is marked (`Deliveries`), so a retried batch skips it.

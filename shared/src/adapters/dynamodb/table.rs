@@ -63,7 +63,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                 .attribute_definitions(attribute(AUDIT_SORT_KEY)?)
                 .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
                 .global_secondary_indexes(index)
-                // The outbox the notify function reads, as the template's table has it.
+                // The stream the notify function reads, as the template's table has it.
                 .stream_specification(
                     aws_sdk_dynamodb::types::StreamSpecification::builder()
                         .stream_enabled(true)

@@ -32,7 +32,7 @@ impl MemoryStore {
             .entry(event.user.clone())
             .or_default()
             .insert(AuditPosition::of(event).sort_key(), event.clone());
-        self.outbox
+        self.new_events
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(record.clone());
@@ -40,15 +40,15 @@ impl MemoryStore {
 
     /// The events kept since the last call, oldest first: the local server hands them to the
     /// notifier after each request, as DynamoDB's stream hands the notify function new items.
-    pub fn take_outbox(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|p| p.into_inner()))
+    pub fn take_new_events(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.new_events.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Puts back events the notifier failed to deliver, for its next try.
-    pub fn return_to_outbox(&self, records: Vec<Recorded>) {
-        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-        let newer = std::mem::replace(&mut *outbox, records);
-        outbox.extend(newer);
+    pub fn return_undelivered(&self, records: Vec<Recorded>) {
+        let mut new_events = self.new_events.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = std::mem::replace(&mut *new_events, records);
+        new_events.extend(newer);
     }
 }
 
@@ -86,7 +86,7 @@ impl AuditLog for MemoryStore {
                 expires_at,
             };
             drop(audit);
-            self.outbox
+            self.new_events
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(first);

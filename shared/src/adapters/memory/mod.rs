@@ -33,7 +33,7 @@ pub struct MemoryStore {
     /// Each user's trail by sort key; nothing here expires, as the process does not live long.
     audit: Mutex<HashMap<UserId, BTreeMap<String, SecurityEvent>>>,
     /// Events kept since the notifier last took them: what DynamoDB's stream is to the table.
-    outbox: Mutex<Vec<Recorded>>,
+    new_events: Mutex<Vec<Recorded>>,
     /// Per event id: the sinks that have it, whether all do, and how long a try holds it.
     deliveries: Mutex<HashMap<String, DeliveryMarks>>,
     /// The notifier's mail budget (see `mail_budget`).
