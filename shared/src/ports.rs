@@ -60,6 +60,27 @@ impl Adopting<'_> {
     }
 }
 
+/// A confirmed enrollment, as one write: the secret adopted, the TOTP step its first code was
+/// for, the address, the first set (none when the user makes it later), a sign-in's pass, and
+/// when it was confirmed.
+#[derive(Clone, Copy, Debug)]
+pub struct Activation<'a> {
+    pub adopting: Adopting<'a>,
+    pub step: u64,
+    pub email: Option<&'a Email>,
+    pub first_set: Option<&'a BackupCodeSet>,
+    pub pass: Option<&'a SignInPass>,
+    pub at: OffsetDateTime,
+}
+
+/// A backup code being spent: the set it is in, its hash, and when.
+#[derive(Clone, Copy, Debug)]
+pub struct SpentCode<'a> {
+    pub set_id: &'a str,
+    pub hash: &'a CodeHash,
+    pub at: OffsetDateTime,
+}
+
 /// A fault in the storage layer, with what we were doing when it happened.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,21 +138,14 @@ pub trait Store: Send + Sync {
         seen: &AttemptLedger,
     ) -> Result<Reservation, StoreError>;
 
-    /// Activates TOTP with the secret the code was checked against (`adopting`), records the
-    /// step, the email and the first set (none when the user makes it later), and clears the
-    /// ledger. Refused once enrolled, and, adopting the pending secret, if it changed meanwhile.
-    /// `pass`: see `use_totp_step`.
-    #[allow(clippy::too_many_arguments)]
+    /// Activates TOTP with the secret the code was checked against, records the step, the
+    /// email and the first set, and clears the ledger. Refused once enrolled, and, adopting the
+    /// pending secret, if it changed meanwhile. The pass: see `use_totp_step`.
     async fn activate_totp(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        adopting: Adopting<'_>,
-        step: u64,
-        email: Option<&Email>,
-        set: Option<&BackupCodeSet>,
-        pass: Option<&SignInPass>,
-        at: OffsetDateTime,
+        activation: &Activation<'_>,
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
@@ -182,17 +196,14 @@ pub trait Store: Send + Sync {
         records: &[Recorded],
     ) -> Result<Written, StoreError>;
 
-    /// Marks the code with this hash in this set used and clears the ledger (leaving `pass`,
+    /// Marks the code used and clears the ledger (leaving `pass`,
     /// as `use_totp_step` does); refused when the code was already used or the set was
     /// replaced meanwhile.
-    #[allow(clippy::too_many_arguments)]
     async fn use_backup_code(
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        set_id: &str,
-        hash: &CodeHash,
-        at: OffsetDateTime,
+        code: &SpentCode<'_>,
         pass: Option<&SignInPass>,
         records: &[Recorded],
     ) -> Result<Written, StoreError>;

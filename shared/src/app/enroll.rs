@@ -19,7 +19,7 @@ use crate::{
         totp::TotpSecret,
         user::{Email, UserId},
     },
-    ports::{Adopting, IfPending, Written},
+    ports::{Activation, Adopting, IfPending, Written},
 };
 
 /// How long an unconfirmed enrollment is kept before the store may sweep it.
@@ -157,19 +157,7 @@ pub async fn confirm(
     if record.is_enrolled() {
         return confirm_replacement(svc, &record, code, source).await;
     }
-    let pending = &record.totp.secret;
-    let adopting = Adopting::Pending(pending);
-    let issued = activate(
-        svc,
-        &record,
-        adopting,
-        email,
-        code,
-        source,
-        FirstSet::Now,
-        None,
-    )
-    .await?;
+    let issued = activate(svc, &record, email, code, source, Confirming::Settings).await?;
     Ok(Confirmed::Enrolled(
         issued.expect("a first set was asked for"),
     ))
@@ -292,17 +280,8 @@ pub async fn confirm_at_sign_in(
         return Err(EnrollError::InvalidCode);
     }
     let pass = SignInPass::starting(svc.clock.now(), client);
-    activate(
-        svc,
-        &record,
-        Adopting::SignInsOwn(shown),
-        email,
-        code,
-        source,
-        FirstSet::Later,
-        Some(&pass),
-    )
-    .await?;
+    let confirming = Confirming::SignIn { shown, pass };
+    activate(svc, &record, email, code, source, confirming).await?;
     Ok(())
 }
 
@@ -346,31 +325,37 @@ async fn pending(svc: &FactorServices, user: &UserId) -> Result<UserRecord, Enro
     Ok(record)
 }
 
-/// Whether confirming issues the first backup code set.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FirstSet {
-    Now,
-    Later,
+/// Where an enrollment is confirmed, which decides what the confirmation writes.
+enum Confirming<'a> {
+    /// The settings: the pending secret on the record, and the first set issued now.
+    Settings,
+    /// A Cognito sign-in: its own secret, no set (the user makes one after signing in, where it
+    /// can be shown), and the pass its token generation consumes.
+    SignIn {
+        shown: &'a SealedSecret,
+        pass: SignInPass,
+    },
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn activate(
     svc: &FactorServices,
     record: &UserRecord,
-    adopting: Adopting<'_>,
     email: Option<&Email>,
     code: &str,
     source: &Source,
-    first_set: FirstSet,
-    pass: Option<&SignInPass>,
+    confirming: Confirming<'_>,
 ) -> Result<Option<IssuedCodes>, EnrollError> {
     let user = &record.user_id;
+    let (adopting, pass) = match &confirming {
+        Confirming::Settings => (Adopting::Pending(&record.totp.secret), None),
+        Confirming::SignIn { shown, pass } => (Adopting::SignInsOwn(shown), Some(pass)),
+    };
     let (attempt, step) = svc
         .check_totp(record, adopting.secret(), code, source)
         .await?;
-    let issued = match first_set {
-        FirstSet::Now => Some(svc.issue_codes().await?),
-        FirstSet::Later => None,
+    let issued = match confirming {
+        Confirming::Settings => Some(svc.issue_codes().await?),
+        Confirming::SignIn { .. } => None,
     };
     let set = issued.as_ref().map(|i| &i.set);
     let kinds: &[EventKind] = match issued {
@@ -388,14 +373,19 @@ async fn activate(
     let stands = |r: &UserRecord| {
         !r.is_enrolled() && adopting.fits(&r.totp.secret) && Proof::Totp { step }.is_unspent_in(r)
     };
-    let now = svc.clock.now();
-    let records = &records;
+    let activation = Activation {
+        adopting,
+        step,
+        email,
+        first_set: set,
+        pass,
+        at: svc.clock.now(),
+    };
+    let (activation, records) = (&activation, &records);
     let written = svc
         .accept(user, attempt, stands, |attempt| async move {
             svc.store
-                .activate_totp(
-                    user, &attempt, adopting, step, email, set, pass, now, records,
-                )
+                .activate_totp(user, &attempt, activation, records)
                 .await
         })
         .await?;

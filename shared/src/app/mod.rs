@@ -37,7 +37,7 @@ use crate::{
         totp::TotpCode,
         user::{Email, UserId},
     },
-    ports::{AuditLog, Clock, Store, StoreError, Written},
+    ports::{AuditLog, Clock, SpentCode, Store, StoreError, Written},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -431,7 +431,17 @@ impl FactorServices {
                     }
                     Proof::BackupCode { set_id, hash } => {
                         self.store
-                            .use_backup_code(user, &attempt, set_id, hash, now, None, records)
+                            .use_backup_code(
+                                user,
+                                &attempt,
+                                &SpentCode {
+                                    set_id,
+                                    hash,
+                                    at: now,
+                                },
+                                None,
+                                records,
+                            )
                             .await
                     }
                 }

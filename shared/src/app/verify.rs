@@ -13,7 +13,7 @@ use crate::domain::{
     totp::TotpCode,
     user::UserId,
 };
-use crate::ports::Written;
+use crate::ports::{SpentCode, Written};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -152,12 +152,18 @@ async fn check(
     let Proof::BackupCode { set_id, hash } = &proof else {
         return Err(VerifyError::InvalidCode);
     };
+    let spent = SpentCode {
+        set_id,
+        hash,
+        at: now,
+    };
+    let spent = &spent;
     let stands = |r: &UserRecord| r.is_enrolled() && proof.is_unspent_in(r);
     let records = &records;
     let written = svc
         .accept(user, attempt, stands, |attempt| async move {
             svc.store
-                .use_backup_code(user, &attempt, set_id, hash, now, pass, records)
+                .use_backup_code(user, &attempt, spent, pass, records)
                 .await
         })
         .await?;

@@ -38,7 +38,6 @@ use time::OffsetDateTime;
 use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
-        codes::{BackupCodeSet, CodeHash},
         events::Recorded,
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
@@ -47,7 +46,7 @@ use crate::{
         sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
-    ports::{Adopting, IfPending, Store, StoreError, Written},
+    ports::{Activation, Adopting, IfPending, SpentCode, Store, StoreError, Written},
 };
 
 /// The table's only key attribute.
@@ -544,14 +543,17 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        adopting: Adopting<'_>,
-        step: u64,
-        email: Option<&Email>,
-        set: Option<&BackupCodeSet>,
-        pass: Option<&SignInPass>,
-        at: OffsetDateTime,
+        activation: &Activation<'_>,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
+        let Activation {
+            adopting,
+            step,
+            email,
+            first_set,
+            pass,
+            at,
+        } = *activation;
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let mut request = request.expression_attribute_values(":since", n(at.unix_timestamp()));
         let still_pending = match adopting {
@@ -570,7 +572,7 @@ impl Store for DynamoStore {
             }
             None => removed.push("email"),
         }
-        if let Some(set) = set {
+        if let Some(set) = first_set {
             expression.push_str(&format!(", {SET_CLAUSE}"));
             request = with_set(request, set);
         }
@@ -703,12 +705,11 @@ impl Store for DynamoStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        set_id: &str,
-        hash: &CodeHash,
-        at: OffsetDateTime,
+        code: &SpentCode<'_>,
         pass: Option<&SignInPass>,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
+        let SpentCode { set_id, hash, at } = *code;
         let (request, pass_clause) = leaving(holding(self.update(user), attempt), pass);
         let request = request
             .update_expression(format!(

@@ -12,7 +12,6 @@ use time::OffsetDateTime;
 use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
-        codes::{BackupCodeSet, CodeHash},
         events::{Recorded, SecurityEvent},
         link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
@@ -21,7 +20,7 @@ use crate::{
         sign_in::{AppClient, SignInPass},
         user::{Email, UserId},
     },
-    ports::{Adopting, IfPending, Store, StoreError, Written},
+    ports::{Activation, IfPending, SpentCode, Store, StoreError, Written},
 };
 
 #[derive(Default)]
@@ -242,14 +241,17 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        adopting: Adopting<'_>,
-        step: u64,
-        email: Option<&Email>,
-        set: Option<&BackupCodeSet>,
-        pass: Option<&SignInPass>,
-        at: OffsetDateTime,
+        activation: &Activation<'_>,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
+        let Activation {
+            adopting,
+            step,
+            email,
+            first_set,
+            pass,
+            at,
+        } = *activation;
         Ok(self.recording(
             records,
             self.with_users(|users| match users.get_mut(user) {
@@ -265,7 +267,7 @@ impl Store for MemoryStore {
                     record.totp.last_step = step;
                     record.totp.since = Some(at);
                     record.email = email.cloned();
-                    record.codes = set.cloned();
+                    record.codes = first_set.cloned();
                     leave(record, pass);
                     Written::Applied
                 }
@@ -359,12 +361,11 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         attempt: &ReservedAttempt,
-        set_id: &str,
-        hash: &CodeHash,
-        at: OffsetDateTime,
+        code: &SpentCode<'_>,
         pass: Option<&SignInPass>,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
+        let SpentCode { set_id, hash, at } = *code;
         let used = self.with_users(|users| {
             let record = users.get_mut(user).filter(|r| holds(r, attempt))?;
             let set = record.codes.as_mut()?;
