@@ -3,6 +3,7 @@
 //! that fails stops the batch, since the mapping retries from it and everything after it. A
 //! scheduled EventBridge event instead sweeps the hourly mail digests that are due.
 
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::{json, Value};
 use tracing::warn;
 
@@ -46,8 +47,18 @@ fn is_scheduled(event: &Value) -> bool {
     event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event"
 }
 
-/// Each record of the batch `event` to `notifier`, in order, until one fails.
+/// Each record of the batch `event` to `notifier`, in order, until one fails; the answer is
+/// Lambda's `DynamoDbEventResponse`, as JSON.
 pub async fn deliver_batch(notifier: &Notifier, event: &Value) -> Result<Value, BatchFailed> {
+    let answer = delivered(notifier, event).await?;
+    Ok(serde_json::to_value(answer).expect("the response type serializes"))
+}
+
+async fn delivered(
+    notifier: &Notifier,
+    event: &Value,
+) -> Result<DynamoDbEventResponse, BatchFailed> {
+    let mut answer = DynamoDbEventResponse::default();
     for (index, record) in records(event)?.into_iter().enumerate() {
         let outcome = match &record.image {
             Ok(None) => Ok(()),
@@ -59,9 +70,10 @@ pub async fn deliver_batch(notifier: &Notifier, event: &Value) -> Result<Value, 
         if index == 0 {
             return Err(BatchFailed::FirstRecord(reason));
         }
-        return Ok(json!({
-            "batchItemFailures": [{ "itemIdentifier": record.sequence }]
-        }));
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(record.sequence);
+        answer.batch_item_failures.push(failure);
+        break;
     }
-    Ok(json!({ "batchItemFailures": [] }))
+    Ok(answer)
 }

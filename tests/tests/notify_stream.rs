@@ -144,12 +144,13 @@ async fn a_record_that_does_not_read_fails_the_batch_and_nothing_else() {
     for hostile in [
         serde_json::json!({}),
         serde_json::json!({ "Records": [{ "eventName": "INSERT" }] }),
-        serde_json::json!({ "Records": [{ "eventName": "INSERT", "dynamodb": {
-            "SequenceNumber": "1",
+        serde_json::json!({ "Records": [{ "eventID": "1", "awsRegion": "us-east-1",
+            "eventName": "INSERT", "dynamodb": { "SequenceNumber": "1", "SizeBytes": 40,
             "NewImage": { "audit_user": { "S": "user#ida" }, "event_type": { "S": "no_such_kind" } }
         }}]}),
-        serde_json::json!({ "Records": [{ "eventName": "INSERT", "dynamodb": {
-            "SequenceNumber": "1", "NewImage": { "audit_user": { "X": "?" } }
+        serde_json::json!({ "Records": [{ "eventID": "1", "awsRegion": "us-east-1",
+            "eventName": "INSERT", "dynamodb": { "SequenceNumber": "1", "SizeBytes": 10,
+            "NewImage": { "audit_user": { "X": "?" } }
         }}]}),
     ] {
         assert!(
@@ -158,10 +159,13 @@ async fn a_record_that_does_not_read_fails_the_batch_and_nothing_else() {
         );
     }
     assert_eq!(app.mailer.count(), 0);
-    // Not an audit item, or not new: nothing to do.
+    // Not an audit item, or not new: nothing to do. (Records carry the fields every stream
+    // record has, which `aws_lambda_events` requires: eventID, awsRegion, SizeBytes.)
     let ignored = serde_json::json!({ "Records": [
-        { "eventName": "MODIFY", "dynamodb": { "SequenceNumber": "1", "NewImage": {} } },
-        { "eventName": "INSERT", "dynamodb": { "SequenceNumber": "2",
+        { "eventID": "1", "awsRegion": "us-east-1", "eventName": "MODIFY",
+          "dynamodb": { "SequenceNumber": "1", "SizeBytes": 10, "NewImage": {} } },
+        { "eventID": "2", "awsRegion": "us-east-1", "eventName": "INSERT",
+          "dynamodb": { "SequenceNumber": "2", "SizeBytes": 30,
             "NewImage": { "pk": { "S": "delivery#x" } } } },
     ]});
     let answer = deliver_batch(&notifier, &ignored)
