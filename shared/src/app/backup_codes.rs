@@ -14,7 +14,7 @@ use crate::{
         record::{PendingSet, Replacement, UserRecord, PENDING_SET_LIFETIME},
         user::UserId,
     },
-    ports::Written,
+    ports::{StoreError, Written},
 };
 
 /// What a user may see of their set: counts and dates, never codes.
@@ -160,27 +160,62 @@ pub async fn activate(
 ) -> Result<ActivatedSet, CodeSetError> {
     let record = enrolled(svc, user).await?;
     let now = svc.clock.now();
-    let pending = record
+    match save_shown_set(svc, &record, set_id, None, source, now).await? {
+        ShownSet::Saved(activated) => {
+            info!("pending backup code set activated; the old set no longer works");
+            Ok(activated)
+        }
+        ShownSet::NotPending | ShownSet::Lost => Err(CodeSetError::NoPendingSet),
+    }
+}
+
+/// What saving a shown (pending) set came to.
+pub(crate) enum ShownSet {
+    Saved(ActivatedSet),
+    /// `set_id` is not the record's live pending set.
+    NotPending,
+    /// It was, but the write lost to a concurrent change.
+    Lost,
+}
+
+/// The owner saved the shown set `set_id` of `record`, in self-service or (`through_grant`)
+/// through the emailed link: it becomes the only set in one write, which records the save and
+/// the end of any pending replacement.
+pub(crate) async fn save_shown_set(
+    svc: &Services,
+    record: &UserRecord,
+    set_id: &str,
+    through_grant: Option<&str>,
+    source: &Source,
+    now: OffsetDateTime,
+) -> Result<ShownSet, StoreError> {
+    let Some(pending) = record
         .pending_codes
         .as_ref()
         .filter(|p| p.set.id == set_id && p.is_live(now))
-        .ok_or(CodeSetError::NoPendingSet)?;
+    else {
+        return Ok(ShownSet::NotPending);
+    };
     let activated = ActivatedSet::of(&pending.set);
+    let kind = match through_grant {
+        None => EventKind::CodesRegenerated,
+        Some(_) => EventKind::DownloadLinkRedeemed,
+    };
+    let user = &record.user_id;
     let event = svc
-        .event(EventKind::CodesRegenerated, user, Actor::User, source)
+        .event(kind, user, Actor::User, source)
         .with_remaining(activated.remaining);
     let records: Vec<_> = std::iter::once(svc.record(event, record.email.as_ref()))
-        .chain(svc.replacement_ended(&record, Actor::User, source))
+        .chain(svc.replacement_ended(record, Actor::User, source))
         .collect();
     let written = svc
         .store
-        .activate_pending_set(user, set_id, None, now, &records)
+        .activate_pending_set(user, set_id, through_grant, now, &records)
         .await?;
-    if written == Written::ConditionFailed {
-        return Err(CodeSetError::NoPendingSet);
-    }
-    info!("pending backup code set activated; the old set no longer works");
-    Ok(activated)
+    Ok(match written {
+        Written::Applied => ShownSet::Saved(activated),
+        Written::ConditionFailed => ShownSet::Lost,
+    })
 }
 
 #[tracing::instrument(skip_all, fields(user = %user))]

@@ -6,7 +6,11 @@
 use time::OffsetDateTime;
 use tracing::info;
 
-use super::{backup_codes::ActivatedSet, errors::RedeemError, LinkSettings, Services};
+use super::{
+    backup_codes::{save_shown_set, ActivatedSet, ShownSet},
+    errors::RedeemError,
+    LinkSettings, Services,
+};
 use crate::{
     domain::{
         codes::IssuedCodes,
@@ -97,29 +101,20 @@ pub async fn activate(
         .as_ref()
         .is_some_and(|g| g.id == claims.grant.id && g.is_live(now));
     if linked {
-        let pending = record
-            .pending_codes
-            .as_ref()
-            .filter(|p| p.set.id == set_id && p.is_live(now))
-            .ok_or(RedeemError::NotTheShownSet)?;
-        let activated = ActivatedSet::of(&pending.set);
-        let event = svc
-            .event(EventKind::DownloadLinkRedeemed, user, Actor::User, source)
-            .with_remaining(activated.remaining);
-        let records: Vec<_> = std::iter::once(svc.record(event, record.email.as_ref()))
-            .chain(svc.replacement_ended(&record, Actor::User, source))
-            .collect();
-        let written = svc
-            .store
-            .activate_pending_set(user, set_id, Some(&claims.grant.id), now, &records)
-            .await?;
-        if written == Written::Applied {
-            info!(user = %user, "emailed backup codes saved and activated");
-            return Ok(activated);
+        let grant = Some(claims.grant.id.as_str());
+        match save_shown_set(svc, &record, set_id, grant, source, now).await? {
+            ShownSet::Saved(activated) => {
+                info!(user = %user, "emailed backup codes saved and activated");
+                return Ok(activated);
+            }
+            ShownSet::NotPending => return Err(RedeemError::NotTheShownSet),
+            // Lost to a second click, a new redemption or a new grant: the record says which.
+            ShownSet::Lost => {
+                let now_stored = svc.store.get_user(user).await?;
+                return already_active(svc, &claims, now_stored.as_ref(), set_id, source, now)
+                    .await;
+            }
         }
-        // Lost to a second click, a new redemption or a new grant: the record says which.
-        let now_stored = svc.store.get_user(user).await?;
-        return already_active(svc, &claims, now_stored.as_ref(), set_id, source, now).await;
     }
     already_active(svc, &claims, Some(&record), set_id, source, now).await
 }
