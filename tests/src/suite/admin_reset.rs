@@ -536,6 +536,28 @@ pub async fn concurrent_redemptions_issue_one_set(app: TestApp) {
     assert_eq!(app.verify("uma", &saved[0][0]).await.status, StatusCode::OK);
 }
 
+/// The download grant stored for `user` now.
+pub(super) async fn stored_grant(
+    app: &TestApp,
+    user: &backup_codes::domain::user::UserId,
+) -> backup_codes::domain::link_token::DownloadGrant {
+    let record = app.store.get_user(user).await.unwrap();
+    record.expect("a record").grant.expect("a grant")
+}
+
+/// A redemption starting now takes hold of `grant`'s link (the store's claim): the hold, or
+/// `None` when the store refuses it.
+pub(super) async fn hold_link(
+    app: &TestApp,
+    user: &backup_codes::domain::user::UserId,
+    grant: &backup_codes::domain::link_token::DownloadGrant,
+) -> Option<backup_codes::domain::link_token::GrantClaim> {
+    use backup_codes::{domain::link_token::GrantClaim, ports::Clock};
+    let claim = GrantClaim::new(&grant.id, app.clock.now());
+    let held = app.store.claim_download(user, &claim, app.clock.now());
+    held.await.unwrap().map(|_| claim)
+}
+
 /// A redemption holds the link with one write before it hashes anything: while it is held,
 /// every other redemption of that link is refused at that write (no set is generated for
 /// it), and a holder that never finishes frees the link once its hold lapses.
@@ -547,22 +569,9 @@ pub async fn a_held_link_refuses_other_redemptions_until_the_hold_lapses(app: Te
     reset_by_admin(&app).await;
     let token = crate::token_in(&app.mailer.last());
     let uma = UserId::parse("uma").unwrap();
-    let grant = app
-        .store
-        .get_user(&uma)
-        .await
-        .unwrap()
-        .unwrap()
-        .grant
-        .unwrap();
+    let grant = stored_grant(&app, &uma).await;
     // A redemption that took the link and then died before storing its set.
-    let dead = GrantClaim::new(&grant.id, app.clock.now());
-    assert!(app
-        .store
-        .claim_download(&uma, &dead, app.clock.now())
-        .await
-        .unwrap()
-        .is_some());
+    let dead = hold_link(&app, &uma, &grant).await.expect("held");
 
     let refused = redeem_json(&app, &token).await;
     assert!(is_gone(&refused), "{}", refused.text);

@@ -2,16 +2,15 @@
 //! owner says they saved it; until then the link can be redeemed again, a bounded number of
 //! times, so a dropped connection never loses the codes and a leaked link cannot be held.
 
-use backup_codes::{
-    domain::{
-        link_token::{DownloadGrant, GrantClaim},
-        user::UserId,
-    },
-    ports::Clock,
+use backup_codes::domain::{
+    link_token::{DownloadGrant, GrantClaim},
+    user::UserId,
 };
 
 use super::{
-    admin_reset::{activate_json, collect_codes, redeem_json, reset_by_admin},
+    admin_reset::{
+        activate_json, collect_codes, hold_link, redeem_json, reset_by_admin, stored_grant,
+    },
     *,
 };
 
@@ -162,35 +161,18 @@ pub async fn a_hold_is_short_bounded_and_cleared_by_a_new_grant(app: TestApp) {
     let (admin_secret, _) = reset_by_admin(&app).await;
     let token = crate::token_in(&app.mailer.last());
     let uma = UserId::parse("uma").unwrap();
-    let grant = app
-        .store
-        .get_user(&uma)
-        .await
-        .unwrap()
-        .unwrap()
-        .grant
-        .unwrap();
+    let grant = stored_grant(&app, &uma).await;
     assert!(GrantClaim::LIFETIME <= time::Duration::seconds(15));
     // Someone with the link holds it and lets each hold lapse, over and over.
     for round in 0..DownloadGrant::MAX_REDEMPTIONS {
-        let dead = GrantClaim::new(&grant.id, app.clock.now());
         assert!(
-            app.store
-                .claim_download(&uma, &dead, app.clock.now())
-                .await
-                .unwrap()
-                .is_some(),
+            hold_link(&app, &uma, &grant).await.is_some(),
             "hold {round}"
         );
         app.clock.advance(GrantClaim::LIFETIME.whole_seconds());
     }
-    let held = GrantClaim::new(&grant.id, app.clock.now());
     assert!(
-        app.store
-            .claim_download(&uma, &held, app.clock.now())
-            .await
-            .unwrap()
-            .is_none(),
+        hold_link(&app, &uma, &grant).await.is_none(),
         "holds count against the bound: no one keeps a link held"
     );
     assert!(is_gone(&redeem_json(&app, &token).await));
@@ -202,21 +184,11 @@ pub async fn a_hold_is_short_bounded_and_cleared_by_a_new_grant(app: TestApp) {
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
     let second = crate::token_in(&app.mailer.last());
-    let grant = app
-        .store
-        .get_user(&uma)
-        .await
-        .unwrap()
-        .unwrap()
-        .grant
-        .unwrap();
-    let stale = GrantClaim::new(&grant.id, app.clock.now());
-    assert!(app
-        .store
-        .claim_download(&uma, &stale, app.clock.now())
-        .await
-        .unwrap()
-        .is_some());
+    let grant = stored_grant(&app, &uma).await;
+    assert!(
+        hold_link(&app, &uma, &grant).await.is_some(),
+        "a hold on the new grant"
+    );
     app.next_step();
     let reply = app
         .admin_reset("root", "uma", &app.totp(&admin_secret))
