@@ -31,6 +31,15 @@ async fn heading_once_it_contains(client: &Client, wanted: &str) -> String {
 }
 
 /// What a reader sees in the page's main element.
+/// The link opened afresh, as from the mail again (the same URL differing only in its fragment
+/// would otherwise be a same-document navigation), and its page's Continue chosen.
+async fn open_the_link_again(client: &Client, link: &str) {
+    client.goto("about:blank").await.unwrap();
+    client.goto(link).await.unwrap();
+    let continue_button = client.find(Locator::Id("continue")).await.unwrap();
+    continue_button.click().await.unwrap();
+}
+
 async fn main_text(client: &Client) -> String {
     client
         .find(Locator::Css("main"))
@@ -169,14 +178,7 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
     );
 
     // The connection dropped before the owner saved them: the link still works, once more.
-    c.goto("about:blank").await.unwrap();
-    c.goto(&link).await.unwrap();
-    c.find(Locator::Id("continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    open_the_link_again(c, &link).await;
     c.wait().for_element(Locator::Id("codes")).await.unwrap();
     let mut fresh = vec![];
     for item in c.find_all(Locator::Css("#codes code")).await.unwrap() {
@@ -212,16 +214,8 @@ async fn a_person_redeems_the_emailed_link_in_chromium() {
         "the lost set never counts"
     );
 
-    // A fresh load, as from the mail again: the same URL differing only in its fragment would
-    // otherwise be a same-document navigation that keeps the codes page on screen.
-    c.goto("about:blank").await.unwrap();
-    c.goto(&link).await.unwrap();
-    c.find(Locator::Id("continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // A fresh load, as from the mail again, now that the codes are saved.
+    open_the_link_again(c, &link).await;
     let text = heading_once_it_contains(c, "no longer valid").await;
     assert_eq!(text, "This link is no longer valid");
     screenshot(c, "download-invalid").await;

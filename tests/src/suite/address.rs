@@ -74,23 +74,7 @@ pub async fn an_unverified_email_changes_nothing(app: TestApp) {
 }
 
 pub async fn a_user_confirmed_without_a_verified_address_gets_one_from_a_later_token(app: TestApp) {
-    let started = app
-        .send(
-            Call::new("POST", "/v1/totp/enrollment")
-                .user("ana")
-                .claim("email_verified", "false"),
-        )
-        .await;
-    let secret = started.json()["secret"].as_str().unwrap().to_owned();
-    let confirmed = app
-        .send(
-            Call::new("POST", "/v1/totp/enrollment/confirm")
-                .user("ana")
-                .claim("email_verified", "false")
-                .json(json!({ "code": app.totp(&secret) })),
-        )
-        .await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    super::claims::enroll_with_an_unverified_email(&app, "ana").await;
     let (admin_secret, _) = app.enrolled("root").await;
     app.next_step();
     let refused = app

@@ -23,6 +23,27 @@ pub async fn the_admin_totp_is_checked_before_anything_about_the_target(app: Tes
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 }
 
+/// `user` enrolls with tokens whose `email` is not verified: nothing is stored as their address.
+pub(super) async fn enroll_with_an_unverified_email(app: &TestApp, user: &str) {
+    let started = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment")
+                .user(user)
+                .claim("email_verified", "false"),
+        )
+        .await;
+    let secret = started.json()["secret"].as_str().unwrap().to_owned();
+    let confirmed = app
+        .send(
+            Call::new("POST", "/v1/totp/enrollment/confirm")
+                .user(user)
+                .claim("email_verified", "false")
+                .json(json!({ "code": app.totp(&secret) })),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+}
+
 pub async fn the_email_claim_must_be_one_address_and_is_dropped_when_unverified(app: TestApp) {
     for (claim, value) in [
         ("email", "ana@example.com,eve@attacker.example"),
@@ -48,23 +69,7 @@ pub async fn the_email_claim_must_be_one_address_and_is_dropped_when_unverified(
     );
 
     // An unverified address is never stored, so a reset has nowhere to send the link.
-    let started = app
-        .send(
-            Call::new("POST", "/v1/totp/enrollment")
-                .user("ana")
-                .claim("email_verified", "false"),
-        )
-        .await;
-    let secret = started.json()["secret"].as_str().unwrap().to_owned();
-    let confirmed = app
-        .send(
-            Call::new("POST", "/v1/totp/enrollment/confirm")
-                .user("ana")
-                .claim("email_verified", "false")
-                .json(json!({ "code": app.totp(&secret) })),
-        )
-        .await;
-    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    enroll_with_an_unverified_email(&app, "ana").await;
     let (admin_secret, _) = app.enrolled("root").await;
     app.next_step();
     let reset = app
