@@ -106,6 +106,14 @@ fn spend_keeping_the_set(record: &mut UserRecord, proof: &Proof, at: OffsetDateT
     }
 }
 
+/// The download grant goes with its hold and its count of redemptions, as DynamoDB's
+/// `GRANT_ATTRIBUTES` are removed together.
+fn drop_grant(record: &mut UserRecord) {
+    record.grant = None;
+    record.grant_claim = None;
+    record.grant_redemptions = 0;
+}
+
 /// A passed sign-in challenge's mark, left by the write that accepted the code.
 fn leave(record: &mut UserRecord, pass: Option<&SignInPass>) {
     if let Some(pass) = pass {
@@ -466,9 +474,7 @@ impl Store for MemoryStore {
                             .is_some_and(|p| p.set.id == set_id && p.is_live(now)) =>
                 {
                     record.codes = record.pending_codes.take().map(|p| p.set);
-                    record.grant = None;
-                    record.grant_claim = None;
-                    record.grant_redemptions = 0;
+                    drop_grant(record);
                     record.totp.replacement = None;
                     Written::Applied
                 }
@@ -493,8 +499,7 @@ impl Store for MemoryStore {
                 // A backup code as the proof goes with the set it belonged to.
                 record.codes = None;
                 record.pending_codes = None;
-                record.grant = None;
-                record.grant_claim = None;
+                drop_grant(record);
                 record.totp.replacement = None;
             }),
         ))
@@ -552,10 +557,9 @@ impl Store for MemoryStore {
                 Some(record) if record.is_enrolled() => {
                     record.codes = None;
                     record.pending_codes = None;
-                    record.grant = Some(grant.clone());
                     // A hold on an earlier grant holds nothing now, and counts nothing.
-                    record.grant_claim = None;
-                    record.grant_redemptions = 0;
+                    drop_grant(record);
+                    record.grant = Some(grant.clone());
                     record.totp.replacement = None;
                     Written::Applied
                 }
