@@ -41,7 +41,6 @@ fn functions() -> Functions {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store.clone(),
         mail_budget: store,
         clock: Arc::new(SystemClock),
     };

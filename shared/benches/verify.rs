@@ -18,8 +18,8 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
         user::UserId,
     },
-    ports::{Clock, Storage},
-    wiring::Wiring,
+    ports::Clock,
+    wiring::{Storage, Wiring},
 };
 use time::OffsetDateTime;
 
@@ -48,7 +48,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 
 /// A user enrolled as a person would be: their id, authenticator secret and first codes.
 async fn enrolled(
-    svc: &FactorServices,
+    svc: &FactorServices<dyn Storage>,
     clock: &dyn Clock,
     name: &str,
 ) -> (UserId, TotpSecret, IssuedCodes) {
@@ -87,7 +87,11 @@ fn cpu_seconds() -> f64 {
 /// Racing redemptions of one live link: one holds it at a time, and the rest must be refused
 /// before they hash a set, so a burst costs at most `DownloadGrant::MAX_REDEMPTIONS` sets of CPU
 /// however large it is (the link may be redeemed again once a redemption has stored its set).
-async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<SteppingClock>) {
+async fn bench_racing_redemptions(
+    label: &str,
+    svc: FactorServices<dyn Storage>,
+    clock: Arc<SteppingClock>,
+) {
     let signer = LinkSigner::new(Keyring::new(SecretKey::generate(), vec![]));
     let links = Arc::new(LinkSettings {
         signer: signer.clone(),
@@ -136,7 +140,7 @@ async fn bench_racing_redemptions(label: &str, svc: FactorServices, clock: Arc<S
 
 /// The CPU of whole backup-code verifies (reserve, hash, use, record) next to the CPU of as many
 /// bare argon2id hashes, in one run: what the verify adds to its one hash.
-async fn bench_cpu_ratio(svc: &FactorServices, clock: &SteppingClock) {
+async fn bench_cpu_ratio(svc: &FactorServices<dyn Storage>, clock: &SteppingClock) {
     const N: usize = 60;
     let mut codes = vec![];
     let mut user_n = 0;
@@ -199,7 +203,11 @@ impl aws_sdk_dynamodb::config::Intercept for RequestCount {
 }
 
 /// DynamoDB requests per verify, by outcome, next to the targets.
-async fn bench_requests(svc: &FactorServices, clock: &SteppingClock, count: &RequestCount) {
+async fn bench_requests(
+    svc: &FactorServices<dyn Storage>,
+    clock: &SteppingClock,
+    count: &RequestCount,
+) {
     let source = Source::default();
     let (user, secret, issued) = enrolled(svc, clock, "requests").await;
     let codes = issued.display();
@@ -247,18 +255,17 @@ async fn bench_requests(svc: &FactorServices, clock: &SteppingClock, count: &Req
     row("locked user refused", "<= 1", count.take());
 }
 
-fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices {
+fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices<dyn Storage> {
     // Production's wiring and defaults: the OWASP cost, 10 codes, the default lockout.
     let config = Config::from_lookup(|_| None).unwrap();
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store.clone(),
-        mail_budget: store,
+        mail_budget: store.clone(),
         clock,
     };
     wiring
-        .factor_services(Keyring::new(SecretKey::generate(), vec![]))
+        .factor_services(store, Keyring::new(SecretKey::generate(), vec![]))
         .unwrap()
 }
 
@@ -269,12 +276,11 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store.clone(),
-        mail_budget: store,
+        mail_budget: store.clone(),
         clock: clock.clone(),
     };
     let svc = wiring
-        .factor_services(Keyring::new(SecretKey::generate(), vec![]))
+        .factor_services(store, Keyring::new(SecretKey::generate(), vec![]))
         .unwrap();
     let mut backup = vec![];
     let mut totp = vec![];

@@ -125,7 +125,6 @@ impl<'a> ColdStart<'a> {
         Ok(Wiring {
             config: self.config,
             store: store.clone(),
-            audit: store.clone(),
             mail_budget: store,
             clock: Arc::new(SystemClock),
         })

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use crate::{
     app::{
-        mail_budget::BudgetedMail, notify::Notifier, sinks::EventSinks, FactorServices,
-        LinkSettings, Services,
+        mail_budget::BudgetedMail, notify::Notifier, sinks::EventSinks, FactorChecks,
+        FactorServices, LinkSettings, Services,
     },
-    cognito::CognitoTrigger,
+    cognito::{CognitoTrigger, SignInStore},
     config::Config,
     domain::{
         codes::{CodeHasher, HashCostError},
@@ -19,28 +19,59 @@ use crate::{
         sealing::{Keyring, SecretSealer},
     },
     http::{
-        AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
+        AdminRegenerateApi, AdminStore, AuditApi, CodeSetStore, DownloadApi, DownloadStore,
+        EnrollApi, EnrollStore, Functions, RegenerateApi, VerifyApi,
     },
-    ports::{AuditLog, Clock, Deliveries, EventSink, MailBudget, Mailer, Store},
+    ports::{AuditLog, Clock, Deliveries, EventSink, MailBudget, Mailer},
     presentation::event_mail::MailSink,
 };
+
+/// The whole store, as both adapters implement it: every function's view of it (the
+/// `*Store` traits beside each function), the audit trail, the mail budget and the delivery
+/// marks. A function is handed only its view, cut from this by upcasting.
+pub trait Storage:
+    EnrollStore
+    + CodeSetStore
+    + AdminStore
+    + DownloadStore
+    + SignInStore
+    + FactorChecks
+    + AuditLog
+    + MailBudget
+    + Deliveries
+{
+}
+
+impl<T> Storage for T where
+    T: EnrollStore
+        + CodeSetStore
+        + AdminStore
+        + DownloadStore
+        + SignInStore
+        + FactorChecks
+        + AuditLog
+        + MailBudget
+        + Deliveries
+        + ?Sized
+{
+}
 
 /// What every function is built on.
 pub struct Wiring<'a> {
     pub config: &'a Config,
-    pub store: Arc<dyn Store>,
-    /// The audit trail (in production the same DynamoDB table as `store`).
-    pub audit: Arc<dyn AuditLog>,
-    /// What mail is counted against (in production the same table).
+    pub store: Arc<dyn Storage>,
+    /// What mail is counted against: in production `store` itself; the tests count it on a
+    /// client of its own, so request counts on the store's see only the requests' traffic.
     pub mail_budget: Arc<dyn MailBudget>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl Wiring<'_> {
-    pub fn services(&self) -> Result<Services, HashCostError> {
+    /// The use cases' services over `store`, this function's view of the store.
+    pub fn services<S: ?Sized>(&self, store: Arc<S>) -> Result<Services<S>, HashCostError> {
         Ok(Services {
-            store: self.store.clone(),
-            audit: self.audit.clone(),
+            store,
+            audit: self.store.clone(),
             clock: self.clock.clone(),
             hasher: CodeHasher::new(self.config.hash_cost)?,
             settings: self.config.settings.clone(),
@@ -79,9 +110,13 @@ impl Wiring<'_> {
     }
 
     /// For the functions that check a second factor: `sealing_keys` seal and open TOTP secrets.
-    pub fn factor_services(&self, sealing_keys: Keyring) -> Result<FactorServices, HashCostError> {
+    pub fn factor_services<S: ?Sized>(
+        &self,
+        store: Arc<S>,
+        sealing_keys: Keyring,
+    ) -> Result<FactorServices<S>, HashCostError> {
         Ok(FactorServices {
-            services: self.services()?,
+            services: self.services(store)?,
             sealer: SecretSealer::new(sealing_keys),
         })
     }
@@ -96,27 +131,31 @@ impl Wiring<'_> {
 
     pub fn enroll(&self, sealing_keys: Keyring) -> Result<EnrollApi, HashCostError> {
         Ok(EnrollApi {
-            services: self.factor_services(sealing_keys)?,
+            services: self
+                .factor_services(self.store.clone() as Arc<dyn EnrollStore>, sealing_keys)?,
             identity: self.config.identity.clone(),
         })
     }
 
     pub fn cognito_trigger(&self, sealing_keys: Keyring) -> Result<CognitoTrigger, HashCostError> {
         Ok(CognitoTrigger {
-            services: self.factor_services(sealing_keys)?,
+            services: self
+                .factor_services(self.store.clone() as Arc<dyn SignInStore>, sealing_keys)?,
             unenrolled: self.config.unenrolled_users,
         })
     }
 
     pub fn verify(&self, sealing_keys: Keyring) -> Result<VerifyApi, HashCostError> {
         Ok(VerifyApi {
-            services: self.factor_services(sealing_keys)?,
+            services: self
+                .factor_services(self.store.clone() as Arc<dyn FactorChecks>, sealing_keys)?,
         })
     }
 
     pub fn regenerate(&self, sealing_keys: Keyring) -> Result<RegenerateApi, HashCostError> {
         Ok(RegenerateApi {
-            services: self.factor_services(sealing_keys)?,
+            services: self
+                .factor_services(self.store.clone() as Arc<dyn CodeSetStore>, sealing_keys)?,
             identity: self.config.identity.clone(),
         })
     }
@@ -129,7 +168,8 @@ impl Wiring<'_> {
         mailer: Arc<dyn Mailer>,
     ) -> Result<AdminRegenerateApi, HashCostError> {
         Ok(AdminRegenerateApi {
-            services: self.factor_services(sealing_keys)?,
+            services: self
+                .factor_services(self.store.clone() as Arc<dyn AdminStore>, sealing_keys)?,
             links: self.links(signing_keys),
             mailer,
             mail_budget: self.mail_budget.clone(),
@@ -140,7 +180,7 @@ impl Wiring<'_> {
 
     pub fn download(&self, signing_keys: Keyring) -> Result<DownloadApi, HashCostError> {
         Ok(DownloadApi {
-            services: self.services()?,
+            services: self.services(self.store.clone() as Arc<dyn DownloadStore>)?,
             links: self.links(signing_keys),
         })
     }
@@ -158,7 +198,7 @@ impl Wiring<'_> {
             regenerate: self.regenerate(sealing_keys.clone())?,
             admin_regenerate: self.admin_regenerate(sealing_keys, signing_keys.clone(), mailer)?,
             download: self.download(signing_keys)?,
-            audit: audit_api(self.config, self.audit.clone()),
+            audit: audit_api(self.config, self.store.clone()),
         })
     }
 }

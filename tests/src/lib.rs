@@ -19,9 +19,9 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
     },
     http::{dispatch_any, Functions},
-    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, Storage},
+    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail},
     stream::deliver_batch,
-    wiring::Wiring,
+    wiring::{Storage, Wiring},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::{http::StatusCode, Body};
@@ -457,7 +457,6 @@ fn wire(
     let wiring = Wiring {
         config,
         store: store.clone(),
-        audit: store.clone(),
         mail_budget: event_feed.map_or_else(
             || store.clone() as Arc<dyn MailBudget>,
             EventFeed::mail_budget,
@@ -577,7 +576,6 @@ impl TestApp {
         Wiring {
             config: &self.config,
             store: self.store.clone(),
-            audit: self.store.clone(),
             mail_budget: self.event_feed.as_ref().map_or_else(
                 || self.store.clone() as Arc<dyn MailBudget>,
                 EventFeed::mail_budget,

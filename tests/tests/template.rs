@@ -381,6 +381,39 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(index["Projection"]["ProjectionType"], "ALL");
 }
 
+/// No role reads or updates any item it likes: every get and update names the keys it may
+/// touch. The flows' shared policy holds them to user and audit items, so no request path can
+/// rewrite a delivery mark or the mail budget; admin-regenerate alone adds the stack's daily
+/// mail count (its link is counted there), and the notifier its marks and budget.
+#[test]
+fn item_gets_and_updates_are_held_to_their_keys() {
+    let template = template();
+    let mut grants = BTreeSet::new();
+    for statement in statements(&template) {
+        let actions = strings_in(&statement["Action"]);
+        if !actions
+            .iter()
+            .any(|a| a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem")
+        {
+            continue;
+        }
+        let keys =
+            strings_in(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+        assert!(!keys.is_empty(), "{actions:?} with no key condition");
+        grants.insert(keys);
+    }
+    let owned = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert!(
+        grants.contains(&owned(&["user#*", "audit#*"])),
+        "{grants:?}"
+    );
+    for keys in &grants {
+        let flows = *keys == owned(&["user#*", "audit#*"]) || *keys == owned(&["mail#day#*"]);
+        let notifier = keys.iter().all(|k| k == "delivery#*" || k == "mail#*");
+        assert!(flows || notifier, "a grant on {keys:?}");
+    }
+}
+
 /// Audit events are the only items a function may put: a PutItem that could land on a user's
 /// key would let a bug overwrite a whole record, ledger included.
 #[test]

@@ -12,8 +12,8 @@ use backup_codes::{
     },
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    ports::{Mailer, Storage, SystemClock},
-    wiring::Wiring,
+    ports::{Mailer, SystemClock},
+    wiring::{Storage, Wiring},
 };
 use local_server::{
     check_loopback,
@@ -93,7 +93,6 @@ async fn run() -> Result<(), String> {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        audit: store.clone(),
         mail_budget: store,
         clock: Arc::new(SystemClock),
     };

@@ -3,9 +3,11 @@
 //! it, recorded as `email_changed` and told to the old address (as identity providers tell the
 //! address they stop using), so a takeover that changes the address does not go unheard.
 
+use async_trait::async_trait;
 use tracing::{info, warn};
 
 use super::{errors::Fault, Services};
+use crate::ports::{Addresses, UserRecords};
 use crate::{
     domain::{
         events::{Actor, EventKind, Source},
@@ -14,11 +16,35 @@ use crate::{
     ports::Written,
 };
 
+/// What a signed-in request keeps its caller's address current through: the services of any
+/// function whose store keeps addresses, whatever else it can do.
+#[async_trait]
+pub trait KeepsAddress: Send + Sync {
+    async fn keep_current(
+        &self,
+        user: &UserId,
+        claimed: &Email,
+        source: &Source,
+    ) -> Result<(), Fault>;
+}
+
+#[async_trait]
+impl<S: UserRecords + Addresses + ?Sized> KeepsAddress for Services<S> {
+    async fn keep_current(
+        &self,
+        user: &UserId,
+        claimed: &Email,
+        source: &Source,
+    ) -> Result<(), Fault> {
+        keep_current(self, user, claimed, source).await
+    }
+}
+
 /// Keeps the enrolled `user`'s stored address `claimed`, the verified one in their token. Users
 /// with no record or a pending enrollment are left alone: confirming stores the address.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn keep_current(
-    svc: &Services,
+pub async fn keep_current<S: UserRecords + Addresses + ?Sized>(
+    svc: &Services<S>,
     user: &UserId,
     claimed: &Email,
     source: &Source,

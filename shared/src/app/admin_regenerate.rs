@@ -3,7 +3,9 @@
 
 use tracing::{info, warn};
 
+use super::FactorChecks;
 use super::{errors::AdminResetError, FactorServices, LinkSettings};
+use crate::ports::DownloadGrants;
 use crate::{
     domain::{
         access::Admin,
@@ -25,8 +27,8 @@ pub struct LinkDelivery<'a> {
 }
 
 #[tracing::instrument(skip_all, fields(admin = %admin.user(), target = %target))]
-pub async fn regenerate_for(
-    svc: &FactorServices,
+pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
+    svc: &FactorServices<S>,
     links: &LinkSettings,
     admin: &Admin,
     target: &UserId,

@@ -4,7 +4,9 @@
 use time::OffsetDateTime;
 use tracing::info;
 
+use super::FactorChecks;
 use super::{errors::CodeSetError, FactorServices, Services};
+use crate::ports::{CodeSets, UserRecords};
 use crate::{
     domain::{
         attempts::ReservedAttempt,
@@ -47,7 +49,10 @@ pub struct PendingSetStatus {
 }
 
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn status(svc: &Services, user: &UserId) -> Result<CodeSetStatus, CodeSetError> {
+pub async fn status<S: UserRecords + ?Sized>(
+    svc: &Services<S>,
+    user: &UserId,
+) -> Result<CodeSetStatus, CodeSetError> {
     let record = enrolled(svc, user).await?;
     let now = svc.clock.now();
     let pending_download = record.grant.as_ref().is_some_and(|g| g.is_live(now));
@@ -95,8 +100,8 @@ pub struct PendingCodes {
 /// (having saved it), so an answer that never reaches them costs them nothing. Replaces any set
 /// already pending.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn regenerate(
-    svc: &FactorServices,
+pub async fn regenerate<S: FactorChecks + CodeSets + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     totp: Option<&str>,
     source: &Source,
@@ -152,8 +157,8 @@ impl ActivatedSet {
 /// The owner saved the pending set `set_id`: it becomes the only set and the old one dies, in
 /// one write. No second proof: the set was made behind one, for this user, minutes ago.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn activate(
-    svc: &Services,
+pub async fn activate<S: UserRecords + CodeSets + ?Sized>(
+    svc: &Services<S>,
     user: &UserId,
     set_id: &str,
     source: &Source,
@@ -181,8 +186,8 @@ pub(crate) enum ShownSet {
 /// The owner saved the shown set `set_id` of `record`, in self-service or (`through_grant`)
 /// through the emailed link: it becomes the only set in one write, which records the save and
 /// the end of any pending replacement.
-pub(crate) async fn save_shown_set(
-    svc: &Services,
+pub(crate) async fn save_shown_set<S: CodeSets + ?Sized>(
+    svc: &Services<S>,
     record: &UserRecord,
     set_id: &str,
     through_grant: Option<&str>,
@@ -219,8 +224,8 @@ pub(crate) async fn save_shown_set(
 }
 
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn delete(
-    svc: &FactorServices,
+pub async fn delete<S: FactorChecks + CodeSets + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     totp: Option<&str>,
     source: &Source,
@@ -254,7 +259,10 @@ pub async fn delete(
     }
 }
 
-async fn enrolled(svc: &Services, user: &UserId) -> Result<UserRecord, CodeSetError> {
+async fn enrolled<S: UserRecords + ?Sized>(
+    svc: &Services<S>,
+    user: &UserId,
+) -> Result<UserRecord, CodeSetError> {
     svc.enrolled_record(user)
         .await?
         .ok_or(CodeSetError::NotEnrolled)
@@ -262,8 +270,8 @@ async fn enrolled(svc: &Services, user: &UserId) -> Result<UserRecord, CodeSetEr
 
 /// The step-up proof (a fresh TOTP code or an unused backup code), checked through the
 /// user's attempt ledger.
-async fn step_up(
-    svc: &FactorServices,
+async fn step_up<S: FactorChecks + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     code: Option<&str>,
     source: &Source,

@@ -4,10 +4,12 @@
 use qrcode::{render::svg, QrCode};
 use tracing::info;
 
+use super::FactorChecks;
 use super::{
     errors::{EnrollError, Fault},
     FactorServices, Services,
 };
+use crate::ports::{Enrollment, Replacements, UserRecords};
 use crate::{
     domain::{
         codes::IssuedCodes,
@@ -37,8 +39,8 @@ pub struct EnrollmentStarted {
 /// backup code when the phone is lost), and the current app keeps working until the new one
 /// is confirmed.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn start(
-    svc: &FactorServices,
+pub async fn start<S: FactorChecks + Enrollment + Replacements + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     email: Option<&Email>,
     proof: Option<&str>,
@@ -65,8 +67,8 @@ pub async fn start(
     })
 }
 
-async fn start_replacement(
-    svc: &FactorServices,
+async fn start_replacement<S: FactorChecks + Replacements + ?Sized>(
+    svc: &FactorServices<S>,
     record: &UserRecord,
     proof: Option<&str>,
     source: &Source,
@@ -109,8 +111,8 @@ async fn start_replacement(
 /// Cancels the pending replacement of `user`'s authenticator: by the owner's token alone, since
 /// cancelling only takes power away (a thief who started it loses it, the owner keeps their app).
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn cancel_replacement(
-    svc: &Services,
+pub async fn cancel_replacement<S: UserRecords + Replacements + ?Sized>(
+    svc: &Services<S>,
     user: &UserId,
     source: &Source,
 ) -> Result<(), EnrollError> {
@@ -142,8 +144,8 @@ pub enum Confirmed {
 /// enrolled user with a replacement pending, swaps the new authenticator in with a code from
 /// it (the backup codes stay as they are).
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn confirm(
-    svc: &FactorServices,
+pub async fn confirm<S: FactorChecks + Enrollment + Replacements + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     email: Option<&Email>,
     code: &str,
@@ -163,8 +165,8 @@ pub async fn confirm(
     ))
 }
 
-async fn confirm_replacement(
-    svc: &FactorServices,
+async fn confirm_replacement<S: FactorChecks + Replacements + ?Sized>(
+    svc: &FactorServices<S>,
     record: &UserRecord,
     code: &str,
     source: &Source,
@@ -220,8 +222,8 @@ pub struct SignInEnrollment {
 /// because the attempt ledger that counts their answers lives on it.
 /// `None`: the user has an authenticator, so the challenge is a code.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn challenge_at_sign_in(
-    svc: &FactorServices,
+pub async fn challenge_at_sign_in<S: UserRecords + Enrollment + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     email: Option<&Email>,
     shown: Option<&SealedSecret>,
@@ -265,8 +267,8 @@ pub async fn challenge_at_sign_in(
 /// no backup codes yet (they are made after sign-in, where they can be shown), and leaves the
 /// sign-in pass for `client` in the same write.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn confirm_at_sign_in(
-    svc: &FactorServices,
+pub async fn confirm_at_sign_in<S: FactorChecks + Enrollment + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     email: Option<&Email>,
     code: &str,
@@ -286,8 +288,8 @@ pub async fn confirm_at_sign_in(
 }
 
 /// A new pending secret, or `None` when TOTP is already active.
-async fn put_pending(
-    svc: &FactorServices,
+async fn put_pending<S: Enrollment + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
 ) -> Result<Option<(TotpSecret, SealedSecret)>, Fault> {
     let secret = TotpSecret::generate();
@@ -303,8 +305,8 @@ async fn put_pending(
     }
 }
 
-fn otpauth_uri(
-    svc: &FactorServices,
+fn otpauth_uri<S: ?Sized>(
+    svc: &FactorServices<S>,
     secret: &TotpSecret,
     user: &UserId,
     email: Option<&Email>,
@@ -313,7 +315,10 @@ fn otpauth_uri(
     secret.otpauth_uri(&svc.settings.issuer, account)
 }
 
-async fn pending(svc: &FactorServices, user: &UserId) -> Result<UserRecord, EnrollError> {
+async fn pending<S: UserRecords + ?Sized>(
+    svc: &FactorServices<S>,
+    user: &UserId,
+) -> Result<UserRecord, EnrollError> {
     let record = svc
         .store
         .get_user(user)
@@ -337,8 +342,8 @@ enum Confirming<'a> {
     },
 }
 
-async fn activate(
-    svc: &FactorServices,
+async fn activate<S: FactorChecks + Enrollment + ?Sized>(
+    svc: &FactorServices<S>,
     record: &UserRecord,
     email: Option<&Email>,
     code: &str,

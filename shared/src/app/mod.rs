@@ -37,7 +37,7 @@ use crate::{
         totp::TotpCode,
         user::{Email, UserId},
     },
-    ports::{AuditLog, Clock, SpentCode, Store, StoreError, Written},
+    ports::{Attempts, AuditLog, Clock, CodeUse, SpentCode, StoreError, UserRecords, Written},
 };
 
 pub use crate::domain::attempts::LockoutPolicy;
@@ -67,10 +67,17 @@ pub struct LinkSettings {
     pub ttl: time::Duration,
 }
 
+/// What checking a second factor and spending it takes of the store: the record, its attempt
+/// ledger, and the code's use. Every function that asks for a code is wired with it.
+pub trait FactorChecks: UserRecords + Attempts + CodeUse {}
+
+impl<T: UserRecords + Attempts + CodeUse + ?Sized> FactorChecks for T {}
+
 /// What every use case works with, built once per cold start and shared by every request.
-#[derive(Clone)]
-pub struct Services {
-    pub store: Arc<dyn Store>,
+/// `S` is the store as this function sees it: only the capabilities it is wired with (see
+/// `wiring`), so a use case that needs another does not compile into it.
+pub struct Services<S: ?Sized> {
+    pub store: Arc<S>,
     /// The audit trail, for the events that record no change of their own (a refusal).
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
@@ -78,6 +85,19 @@ pub struct Services {
     pub settings: Settings,
     /// How long the trail keeps an event.
     pub retention: time::Duration,
+}
+
+impl<S: ?Sized> Clone for Services<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            audit: self.audit.clone(),
+            clock: self.clock.clone(),
+            hasher: self.hasher.clone(),
+            settings: self.settings.clone(),
+            retention: self.retention,
+        }
+    }
 }
 
 /// What a code check accepts as proof.
@@ -91,22 +111,30 @@ enum Accept<'a> {
 
 /// `Services` plus the key that opens TOTP secrets: what every use case that checks a second
 /// factor takes. Redeeming a download link checks none, so its function is never given the key.
-#[derive(Clone)]
-pub struct FactorServices {
-    pub services: Services,
+pub struct FactorServices<S: ?Sized> {
+    pub services: Services<S>,
     pub sealer: SecretSealer,
 }
 
-/// A `FactorServices` is used as the `Services` it extends.
-impl std::ops::Deref for FactorServices {
-    type Target = Services;
+impl<S: ?Sized> Clone for FactorServices<S> {
+    fn clone(&self) -> Self {
+        Self {
+            services: self.services.clone(),
+            sealer: self.sealer.clone(),
+        }
+    }
+}
 
-    fn deref(&self) -> &Services {
+/// A `FactorServices` is used as the `Services` it extends.
+impl<S: ?Sized> std::ops::Deref for FactorServices<S> {
+    type Target = Services<S>;
+
+    fn deref(&self) -> &Services<S> {
         &self.services
     }
 }
 
-impl Services {
+impl<S: UserRecords + ?Sized> Services<S> {
     /// `user`'s record, when they have an authenticator; `None` for anyone else (unknown, or
     /// enrolling), whom the callers refuse each in their own words.
     pub(crate) async fn enrolled_record(
@@ -119,7 +147,9 @@ impl Services {
             .await?
             .filter(UserRecord::is_enrolled))
     }
+}
 
+impl<S: ?Sized> Services<S> {
     pub(crate) fn event(
         &self,
         kind: EventKind,
@@ -205,7 +235,9 @@ impl Services {
             .run(move |memory| hasher.hash_in(&code, &salt, memory))
             .await??)
     }
+}
 
+impl<S: UserRecords + Attempts + ?Sized> Services<S> {
     /// Counts one code check in the ledger `seen` on `user`'s record before anything is
     /// evaluated. A ledger already seen full is refused without a write. `None`: the check was
     /// not counted (the record went meanwhile); the caller refuses it as a wrong code.
@@ -260,7 +292,9 @@ impl Services {
         warn!(%user, "a valid code's write lost to the ledger at every try");
         Err(CheckFailed::Contended)
     }
+}
 
+impl<S: ?Sized> Services<S> {
     /// What a reservation means for the check: go on (`None` when nothing was counted) or
     /// refuse it as locked.
     pub(crate) fn reserved(
@@ -291,7 +325,7 @@ impl Services {
     }
 }
 
-impl FactorServices {
+impl<S: FactorChecks + ?Sized> FactorServices<S> {
     /// Reserves, then checks a TOTP code of `secret` for `record`'s user: what confirming an
     /// authenticator needs (its first enrollment, or a replacement), since only the new app's
     /// code proves the new secret.
@@ -363,23 +397,6 @@ impl FactorServices {
         }
     }
 
-    /// `code` as an unused backup code of the active `set`: hashed once, with the set's salt
-    /// and cost. With no set (an unknown user, or none made yet) it is hashed all the same, so
-    /// such a user costs the work any other does and gets the same answer.
-    pub(crate) async fn unused_backup_code(
-        &self,
-        set: Option<&BackupCodeSet>,
-        code: BackupCode,
-    ) -> Result<Option<Proof>, Fault> {
-        let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
-        let hash = self.hash_code(self.hasher.for_set(set), code, salt).await?;
-        let set = set.filter(|s| s.find(&hash).is_some_and(|c| c.used_at.is_none()));
-        Ok(set.map(|set| Proof::BackupCode {
-            set_id: set.id.clone(),
-            hash,
-        }))
-    }
-
     /// An administrator's own step-up proof, checked through their ledger and spent on their
     /// own record, before anything about the user they act on is looked at.
     pub(crate) async fn admin_proof(
@@ -448,6 +465,25 @@ impl FactorServices {
             })
             .await?;
         Ok(written == Written::Applied)
+    }
+}
+
+impl<S: ?Sized> FactorServices<S> {
+    /// `code` as an unused backup code of the active `set`: hashed once, with the set's salt
+    /// and cost. With no set (an unknown user, or none made yet) it is hashed all the same, so
+    /// such a user costs the work any other does and gets the same answer.
+    pub(crate) async fn unused_backup_code(
+        &self,
+        set: Option<&BackupCodeSet>,
+        code: BackupCode,
+    ) -> Result<Option<Proof>, Fault> {
+        let salt = set.map_or([0u8; SALT_LEN], |s| s.salt);
+        let hash = self.hash_code(self.hasher.for_set(set), code, salt).await?;
+        let set = set.filter(|s| s.find(&hash).is_some_and(|c| c.used_at.is_none()));
+        Ok(set.map(|set| Proof::BackupCode {
+            set_id: set.id.clone(),
+            hash,
+        }))
     }
 
     /// The trail's record of a backup code spent as a step-up proof: `backup_code_used`,

@@ -11,6 +11,7 @@ use super::{
     errors::RedeemError,
     LinkSettings, Services,
 };
+use crate::ports::{CodeSets, DownloadGrants, UserRecords};
 use crate::{
     domain::{
         codes::IssuedCodes,
@@ -29,8 +30,8 @@ pub struct RedeemedCodes {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn redeem(
-    svc: &Services,
+pub async fn redeem<S: UserRecords + DownloadGrants + ?Sized>(
+    svc: &Services<S>,
     links: &LinkSettings,
     token: &str,
     source: &Source,
@@ -82,8 +83,8 @@ pub async fn redeem(
 /// and the link is spent, in one write (the same as self-service activation, conditional on the
 /// link's grant being the live one). Sent twice, the second answers as the first did.
 #[tracing::instrument(skip_all)]
-pub async fn activate(
-    svc: &Services,
+pub async fn activate<S: UserRecords + CodeSets + ?Sized>(
+    svc: &Services<S>,
     links: &LinkSettings,
     token: &str,
     set_id: &str,
@@ -122,8 +123,8 @@ pub async fn activate(
 /// The link is no longer the live grant: the set it showed may be the one now in use (this
 /// link's activation already happened: activating is what removes the grant, and a new grant
 /// removes every set), or the link is dead.
-async fn already_active(
-    svc: &Services,
+async fn already_active<S: UserRecords + ?Sized>(
+    svc: &Services<S>,
     claims: &LinkClaims,
     record: Option<&UserRecord>,
     set_id: &str,
@@ -157,7 +158,12 @@ fn verified(
 /// A well-signed link that no longer works is worth a line in the trail: someone has it. Its
 /// repeats within the hour are that one line with a count, so replaying it cannot flood the
 /// trail or the bus.
-async fn refused(svc: &Services, claims: &LinkClaims, source: &Source, now: OffsetDateTime) {
+async fn refused<S: ?Sized>(
+    svc: &Services<S>,
+    claims: &LinkClaims,
+    source: &Source,
+    now: OffsetDateTime,
+) {
     svc.counted(SecurityEvent::repeated(
         EventKind::DownloadLinkRefused,
         &claims.user,

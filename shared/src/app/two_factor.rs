@@ -5,10 +5,12 @@
 
 use tracing::info;
 
+use super::FactorChecks;
 use super::{
     errors::{AdminResetError, CodeSetError},
     FactorServices,
 };
+use crate::ports::TwoFactorOff;
 use crate::{
     domain::{
         access::Admin,
@@ -21,8 +23,8 @@ use crate::{
 };
 
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn disable(
-    svc: &FactorServices,
+pub async fn disable<S: FactorChecks + TwoFactorOff + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     proof: Option<&str>,
     source: &Source,
@@ -61,8 +63,8 @@ pub async fn disable(
 /// The administrator's own proof first, through the administrator's ledger: until it is
 /// proven, the answer says nothing about the target.
 #[tracing::instrument(skip_all, fields(admin = %admin.user(), target = %target))]
-pub async fn disable_for(
-    svc: &FactorServices,
+pub async fn disable_for<S: FactorChecks + TwoFactorOff + ?Sized>(
+    svc: &FactorServices<S>,
     admin: &Admin,
     target: &UserId,
     proof: Option<&str>,

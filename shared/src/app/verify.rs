@@ -2,6 +2,7 @@
 
 use tracing::info;
 
+use super::FactorChecks;
 use super::{errors::VerifyError, FactorServices};
 use crate::domain::{
     attempts::ReservedAttempt,
@@ -40,8 +41,8 @@ pub struct Verified {
 /// An accepted code is an event, kept by the write that accepts it; so is the refusal that fills
 /// the ledger (`locked_out`). `source` is where the sign-in came from.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn verify(
-    svc: &FactorServices,
+pub async fn verify<S: FactorChecks + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     code: &str,
     source: &Source,
@@ -52,8 +53,8 @@ pub async fn verify(
 /// Verify as a Cognito sign-in's challenge: the write that accepts the code also leaves the
 /// sign-in pass that the token guard consumes before Cognito may issue tokens.
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn verify_sign_in(
-    svc: &FactorServices,
+pub async fn verify_sign_in<S: FactorChecks + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     code: &str,
     source: &Source,
@@ -63,8 +64,8 @@ pub async fn verify_sign_in(
     verify_leaving(svc, user, code, source, Some(&pass)).await
 }
 
-async fn verify_leaving(
-    svc: &FactorServices,
+async fn verify_leaving<S: FactorChecks + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     code: &str,
     source: &Source,
@@ -90,8 +91,8 @@ async fn verify_leaving(
 
 /// The check; an accepting write records `totp_used` (audit only) or `backup_code_used` (also
 /// mailed), caused by the auth server from `source`.
-async fn check(
-    svc: &FactorServices,
+async fn check<S: FactorChecks + ?Sized>(
+    svc: &FactorServices<S>,
     user: &UserId,
     code: &str,
     record: Option<UserRecord>,

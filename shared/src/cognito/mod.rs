@@ -14,12 +14,13 @@ use serde_json::Value;
 use tracing::warn;
 
 use crate::{
-    app::{errors::Fault, FactorServices},
+    app::{errors::Fault, FactorChecks, FactorServices},
     domain::{
         events::{Source, UserAgent},
         sign_in::{AppClient, TokenGeneration, Unenrolled},
         user::{Email, UserId},
     },
+    ports::{Enrollment, SignInPasses},
 };
 
 /// The binary's package name under `functions/`: the one function that is not an HTTP route.
@@ -28,9 +29,15 @@ pub const FUNCTION_NAME: &str = "cognito-challenge";
 /// What the client is told an ordinary challenge is; no secret, nothing about the user.
 pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
 
+/// What the Cognito triggers do to the store: check codes, enroll at a sign-in, and leave and
+/// consume the sign-in pass.
+pub trait SignInStore: FactorChecks + Enrollment + SignInPasses {}
+
+impl<T: FactorChecks + Enrollment + SignInPasses + ?Sized> SignInStore for T {}
+
 /// The triggers, as one function's dependencies.
 pub struct CognitoTrigger {
-    pub services: FactorServices,
+    pub services: FactorServices<dyn SignInStore>,
     pub unenrolled: Unenrolled,
 }
 

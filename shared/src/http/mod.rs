@@ -8,7 +8,8 @@ pub mod routes;
 pub mod table;
 
 pub use functions::{
-    AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
+    AdminRegenerateApi, AdminStore, AuditApi, CodeSetStore, DownloadApi, DownloadStore, EnrollApi,
+    EnrollStore, Functions, RegenerateApi, VerifyApi,
 };
 pub use routes::{all_routes, dispatch, dispatch_any};
 pub use table::{Authorization, Function, Route, RouteInfo, Served};

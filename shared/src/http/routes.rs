@@ -14,7 +14,6 @@ use super::{
     response::{ApiError, ErrorCode},
     table::{Authorization, Function, Route, RouteInfo, Served},
 };
-use crate::app::address;
 
 fn described<D: Served>() -> impl Iterator<Item = RouteInfo> {
     D::ROUTES.iter().map(|r| RouteInfo {
@@ -117,7 +116,9 @@ async fn keep_address_current<D: Served>(deps: &D, req: &Request) -> Result<(), 
     else {
         return Ok(());
     };
-    address::keep_current(services, &user, &email, &caller_source(req)).await?;
+    services
+        .keep_current(&user, &email, &caller_source(req))
+        .await?;
     Ok(())
 }
 

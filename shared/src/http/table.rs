@@ -7,7 +7,7 @@ use std::{future::Future, pin::Pin};
 use lambda_http::{Body, Request, Response};
 
 use super::response::ApiError;
-use crate::app::Services;
+use crate::app::address::KeepsAddress;
 
 /// A handler's future, boxed so that one route table can name every handler.
 pub type HandlerFuture<'a> =
@@ -77,7 +77,7 @@ pub trait Served: Sized + Send + Sync + 'static {
 
     /// What keeps a signed-in caller's stored address current before a JWT route's handler
     /// runs (`app::address`); a function with no JWT route has none.
-    fn signed_in(&self) -> Option<&Services> {
+    fn signed_in(&self) -> Option<&dyn KeepsAddress> {
         None
     }
 }

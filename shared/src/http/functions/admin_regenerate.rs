@@ -8,7 +8,10 @@ use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
 use crate::{
-    app::{admin_regenerate, errors::Fault, two_factor, FactorServices, LinkSettings},
+    app::{
+        address::KeepsAddress, admin_regenerate, errors::Fault, two_factor, FactorChecks,
+        FactorServices, LinkSettings,
+    },
     config::IdentitySettings,
     domain::{access::Admin, user::UserId},
     http::{
@@ -17,12 +20,18 @@ use crate::{
         response::{empty_response, json_response, ApiError},
         table::{Authorization, Function, Route, Served},
     },
-    ports::{MailBudget, Mailer},
+    ports::{Addresses, DownloadGrants, MailBudget, Mailer, TwoFactorOff},
     presentation::download_mail::LinkMail,
 };
 
+/// What the admin-regenerate function does to the store: check the admin's own code, grant a
+/// download, turn a user's two-factor off, and keep the address current.
+pub trait AdminStore: FactorChecks + DownloadGrants + TwoFactorOff + Addresses {}
+
+impl<T: FactorChecks + DownloadGrants + TwoFactorOff + Addresses + ?Sized> AdminStore for T {}
+
 pub struct AdminRegenerateApi {
-    pub services: FactorServices,
+    pub services: FactorServices<dyn AdminStore>,
     pub links: LinkSettings,
     pub mailer: Arc<dyn Mailer>,
     /// Each link mailed is counted in the stack's daily mail, so the notifier leaves it room.
@@ -51,8 +60,8 @@ impl Served for AdminRegenerateApi {
         },
     ];
 
-    fn signed_in(&self) -> Option<&crate::app::Services> {
-        Some(&self.services)
+    fn signed_in(&self) -> Option<&dyn KeepsAddress> {
+        Some(&self.services.services)
     }
 }
 

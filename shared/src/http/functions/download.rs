@@ -15,11 +15,18 @@ use crate::{
         response::{html_response, json_response, script_response, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
+    ports::{CodeSets, DownloadGrants, UserRecords},
     presentation::{codes_file, components, pages, DOWNLOAD_ACTIVATE_PATH, DOWNLOAD_PATH},
 };
 
+/// What the download function does to the store: redeem a link and save the set it shows. It
+/// checks no code, so it has no attempt ledger and no key to open a TOTP secret.
+pub trait DownloadStore: UserRecords + DownloadGrants + CodeSets {}
+
+impl<T: UserRecords + DownloadGrants + CodeSets + ?Sized> DownloadStore for T {}
+
 pub struct DownloadApi {
-    pub services: Services,
+    pub services: Services<dyn DownloadStore>,
     pub links: LinkSettings,
 }
 

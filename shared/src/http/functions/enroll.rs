@@ -8,8 +8,9 @@ use serde_json::json;
 use super::{serve, totp_from};
 use crate::{
     app::{
+        address::KeepsAddress,
         enroll::{self, Confirmed},
-        two_factor, FactorServices,
+        two_factor, FactorChecks, FactorServices,
     },
     config::IdentitySettings,
     http::{
@@ -18,11 +19,21 @@ use crate::{
         response::{empty_response, json_response, text_attachment, ApiError},
         table::{Authorization, Function, Route, Served},
     },
+    ports::{Addresses, Enrollment, Replacements, TwoFactorOff},
     presentation::codes_file,
 };
 
+/// What the enroll function does to the store: check codes, enroll, replace the authenticator,
+/// turn two-factor off, and keep the address current.
+pub trait EnrollStore: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses {}
+
+impl<T: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + ?Sized> EnrollStore
+    for T
+{
+}
+
 pub struct EnrollApi {
-    pub services: FactorServices,
+    pub services: FactorServices<dyn EnrollStore>,
     pub identity: IdentitySettings,
 }
 
@@ -57,8 +68,8 @@ impl Served for EnrollApi {
         },
     ];
 
-    fn signed_in(&self) -> Option<&crate::app::Services> {
-        Some(&self.services)
+    fn signed_in(&self) -> Option<&dyn KeepsAddress> {
+        Some(&self.services.services)
     }
 }
 

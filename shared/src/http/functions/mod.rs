@@ -19,8 +19,12 @@ use super::{
 };
 
 pub use self::{
-    admin_regenerate::AdminRegenerateApi, audit::AuditApi, download::DownloadApi,
-    enroll::EnrollApi, regenerate::RegenerateApi, verify::VerifyApi,
+    admin_regenerate::{AdminRegenerateApi, AdminStore},
+    audit::AuditApi,
+    download::{DownloadApi, DownloadStore},
+    enroll::{EnrollApi, EnrollStore},
+    regenerate::{CodeSetStore, RegenerateApi},
+    verify::VerifyApi,
 };
 
 /// The handlers as a route table names them (`serve::verify`): each boxes the async function

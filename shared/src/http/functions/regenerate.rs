@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
 use crate::{
-    app::{backup_codes, FactorServices},
+    app::{address::KeepsAddress, backup_codes, FactorChecks, FactorServices},
     config::IdentitySettings,
     domain::events::UserAgent,
     http::{
@@ -19,11 +19,18 @@ use crate::{
         response::{empty_response, json_response, text_attachment, ApiError, ErrorCode},
         table::{Authorization, Function, Route, Served},
     },
+    ports::{Addresses, CodeSets},
     presentation::codes_file,
 };
 
+/// What the regenerate function does to the store: check codes, make, save and remove code sets,
+/// and keep the address current.
+pub trait CodeSetStore: FactorChecks + CodeSets + Addresses {}
+
+impl<T: FactorChecks + CodeSets + Addresses + ?Sized> CodeSetStore for T {}
+
 pub struct RegenerateApi {
-    pub services: FactorServices,
+    pub services: FactorServices<dyn CodeSetStore>,
     pub identity: IdentitySettings,
 }
 
@@ -58,8 +65,8 @@ impl Served for RegenerateApi {
         },
     ];
 
-    fn signed_in(&self) -> Option<&crate::app::Services> {
-        Some(&self.services)
+    fn signed_in(&self) -> Option<&dyn KeepsAddress> {
+        Some(&self.services.services)
     }
 }
 

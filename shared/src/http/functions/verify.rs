@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::serve;
 use crate::{
-    app::{verify, FactorServices},
+    app::{verify, FactorChecks, FactorServices},
     domain::user::UserId,
     http::{
         request::{json_body, reported_source},
@@ -15,8 +15,9 @@ use crate::{
     },
 };
 
+/// The verify function only checks codes: `FactorChecks` is all it does to the store.
 pub struct VerifyApi {
-    pub services: FactorServices,
+    pub services: FactorServices<dyn FactorChecks>,
 }
 
 serve!(VerifyApi: verify);
