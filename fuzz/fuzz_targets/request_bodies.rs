@@ -9,7 +9,8 @@ use backup_codes::{
     adapters::memory::MemoryStore,
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    http::{all_routes, dispatch_any, routes::path_parameters, Functions},
+    entry::LocalHost,
+    functions::{all_routes, dispatch_any, path_parameters, Functions},
     ports::{MailError, Mailer, OutgoingMail, SystemClock},
     wiring::Wiring,
 };
@@ -38,13 +39,20 @@ fn functions() -> Functions {
     .unwrap();
     let key = || Keyring::new(SecretKey::generate(), vec![]);
     let store = Arc::new(MemoryStore::new());
-    let wiring = Wiring {
-        config: &config,
-        store: store.clone(),
-        mail_budget: store,
-        clock: Arc::new(SystemClock),
+    let host = LocalHost {
+        wiring: Wiring {
+            config: &config,
+            store: store.clone(),
+            mail_budget: store.clone(),
+            clock: Arc::new(SystemClock),
+        },
+        sealing_keys: key(),
+        signing_keys: key(),
+        mailer: Arc::new(Discard),
+        bus: None,
+        deliveries: store,
     };
-    wiring.functions(key(), key(), Arc::new(Discard)).unwrap()
+    Functions::build_locally(&host).unwrap()
 }
 
 const CONTENT_TYPES: [Option<&str>; 4] = [

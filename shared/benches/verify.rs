@@ -18,8 +18,8 @@ use backup_codes::{
         totp::{step_at, TotpSecret},
         user::UserId,
     },
-    ports::Clock,
-    wiring::{Storage, Wiring},
+    ports::{Clock, Storage},
+    wiring::Wiring,
 };
 use time::OffsetDateTime;
 

@@ -9,6 +9,8 @@ pub mod app;
 pub mod cognito;
 pub mod config;
 pub mod domain;
+pub mod entry;
+pub mod functions;
 pub mod http;
 pub mod ports;
 pub mod presentation;

@@ -1,10 +1,7 @@
 //! Cold-start wiring shared by every Lambda binary: config, keys, clients and services, built
 //! once per cold start.
 
-use std::{
-    future::Future,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 
 use lambda_http::{lambda_runtime, service_fn, Body, Error, LambdaEvent, Request, Response};
 use serde_json::Value;
@@ -18,13 +15,10 @@ use crate::{
     },
     config::{Config, ConfigError},
     domain::sealing::Keyring,
-    http::{
-        dispatch, AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, Served,
-        VerifyApi,
-    },
-    ports::{EventSink, Mailer, SystemClock},
-    stream::NotifyFunction,
-    wiring::{audit_api, Wiring},
+    entry::{Host, Invoked, LambdaFunction},
+    http::dispatch,
+    ports::{Deliveries, EventSink, Mailer, SystemClock},
+    wiring::Wiring,
 };
 
 /// The roots every AWS endpoint's certificate chains to: Amazon Root CA 1 to 4 and Starfield
@@ -118,9 +112,12 @@ impl<'a> ColdStart<'a> {
             .get_or_init(|| Arc::new(DynamoStore::new(dynamodb::client(self.aws), table)));
         Ok(store.clone())
     }
+}
 
-    /// Production's wiring: the table for records and the audit trail, and the system clock.
-    pub fn wiring(&self) -> Result<Wiring<'_>, Error> {
+/// Production's host: the table for records, the audit trail, the mail budget and the delivery
+/// marks; SES; the team's bus; keys from Secrets Manager; the system clock.
+impl Host for ColdStart<'_> {
+    fn wiring(&self) -> Result<Wiring<'_>, Error> {
         let store = self.store()?;
         Ok(Wiring {
             config: self.config,
@@ -128,6 +125,26 @@ impl<'a> ColdStart<'a> {
             mail_budget: store,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    async fn sealing_keys(&self) -> Result<Keyring, Error> {
+        keyring(
+            self.config.keys.as_ref(),
+            self.config.keys_secret_id.as_deref(),
+            "ENCRYPTION_KEY_SECRET_ID",
+            self.aws,
+        )
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Keyring, Error> {
+        keyring(
+            self.config.signing_keys.as_ref(),
+            self.config.signing_keys_secret_id.as_deref(),
+            "SIGNING_KEY_SECRET_ID",
+            self.aws,
+        )
+        .await
     }
 
     /// SES, for the two functions that mail: admin-regenerate (the link) and notify. Only they
@@ -152,136 +169,36 @@ impl<'a> ColdStart<'a> {
         })
     }
 
-    /// The wiring, built while `keys` (a Secrets Manager fetch) is in flight, and the keys.
-    /// Polled fetch first (`biased`): its requests are on their way before the table's client
-    /// and the rest of the wiring are built.
-    async fn wiring_while<K>(
-        &self,
-        keys: impl Future<Output = Result<K, Error>>,
-    ) -> Result<(Wiring<'_>, K), Error> {
-        let (keys, wiring) = tokio::join!(biased; keys, async { self.wiring() });
-        Ok((wiring?, keys?))
-    }
-
-    /// The keys that seal TOTP secrets.
-    pub async fn sealing_keys(&self) -> Result<Keyring, Error> {
-        keyring(
-            self.config.keys.as_ref(),
-            self.config.keys_secret_id.as_deref(),
-            "ENCRYPTION_KEY_SECRET_ID",
-            self.aws,
-        )
-        .await
-    }
-
-    /// The keys that sign download links.
-    pub async fn signing_keys(&self) -> Result<Keyring, Error> {
-        keyring(
-            self.config.signing_keys.as_ref(),
-            self.config.signing_keys_secret_id.as_deref(),
-            "SIGNING_KEY_SECRET_ID",
-            self.aws,
-        )
-        .await
-    }
-}
-
-/// A Lambda function that can build itself at cold start. Each fetches only the keys it uses,
-/// matching what the template lets it read, and builds the rest while the fetch is in flight.
-pub trait Lambda: Served {
-    fn build(start: &ColdStart<'_>) -> impl Future<Output = Result<Self, Error>> + Send;
-}
-
-impl Lambda for EnrollApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
-        Ok(wiring.enroll(keys)?)
-    }
-}
-
-impl Lambda for VerifyApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
-        Ok(wiring.verify(keys)?)
-    }
-}
-
-impl Lambda for RegenerateApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
-        Ok(wiring.regenerate(keys)?)
-    }
-}
-
-impl Lambda for AdminRegenerateApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        // Fetched side by side: each is a Secrets Manager round trip inside the cold start.
-        let both = async { tokio::try_join!(start.sealing_keys(), start.signing_keys()) };
-        let (wiring, (sealing, signing)) = start.wiring_while(both).await?;
-        Ok(wiring.admin_regenerate(sealing, signing, start.mailer()?)?)
-    }
-}
-
-impl Lambda for AuditApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        Ok(audit_api(start.config, start.store()?))
-    }
-}
-
-impl Lambda for DownloadApi {
-    async fn build(start: &ColdStart<'_>) -> Result<Self, Error> {
-        let (wiring, keys) = start.wiring_while(start.signing_keys()).await?;
-        Ok(wiring.download(keys)?)
+    /// The notifier's marks are items of the same table.
+    fn deliveries(&self) -> Result<Arc<dyn Deliveries>, Error> {
+        Ok(self.store()?)
     }
 }
 
 /// The whole life of a Lambda binary serving `F`: built once per cold start, then every
-/// request through the same dispatch.
-pub async fn run_lambda<F: Lambda>() -> Result<(), Error> {
+/// invocation through the same handler: API Gateway's requests through its route table, or
+/// each event to its event handler (an error fails that invocation, which Lambda retries or
+/// Cognito reports as it does for any function).
+pub async fn run<F: LambdaFunction>() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let aws = aws_config().await;
     let function = F::build(&ColdStart::new(&config, &aws)).await?;
-    lambda_http::run(service_fn(|req: Request| {
-        let function = &function;
-        async move { Ok::<Response<Body>, Error>(dispatch(function, req).await) }
-    }))
-    .await
-}
-
-/// The Cognito custom-authentication triggers' function: the same cold start, then each
-/// trigger event to `CognitoTrigger`. An error fails the sign-in, which is what Cognito does
-/// with a trigger that fails.
-pub async fn run_cognito_trigger() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let aws = aws_config().await;
-    let start = ColdStart::new(&config, &aws);
-    let (wiring, keys) = start.wiring_while(start.sealing_keys()).await?;
-    let trigger = wiring.cognito_trigger(keys)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let trigger = &trigger;
-        async move { Ok::<Value, Error>(trigger.handle(event.payload).await?) }
-    }))
-    .await
-}
-
-/// The notify function: the same cold start (no keys: it opens no secret and signs nothing),
-/// then each batch of the table's stream to `NotifyFunction`.
-pub async fn run_notify() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let aws = aws_config().await;
-    let start = ColdStart::new(&config, &aws);
-    let notifier = start
-        .wiring()?
-        .notifier(start.store()?, start.mailer()?, start.bus());
-    let function = NotifyFunction { notifier };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let function = &function;
-        async move { Ok::<Value, Error>(function.handle(&event.payload).await?) }
-    }))
-    .await
+    let function = &function;
+    match F::INVOKED {
+        Invoked::Http(_) => {
+            lambda_http::run(service_fn(|req: Request| async move {
+                Ok::<Response<Body>, Error>(dispatch(function, req).await)
+            }))
+            .await
+        }
+        Invoked::Event(answer) => {
+            lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+                answer(function, event.payload).await
+            }))
+            .await
+        }
+    }
 }
 
 #[cfg(test)]

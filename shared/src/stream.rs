@@ -10,13 +10,28 @@ use tracing::warn;
 use crate::{
     adapters::dynamodb::stream::{records, StreamError},
     app::notify::Notifier,
+    entry::{EventFuture, Host, Invoked, LambdaFunction},
 };
-
-/// The function's name: its crate under `functions/` and its binary.
-pub const FUNCTION_NAME: &str = "notify";
 
 pub struct NotifyFunction {
     pub notifier: Notifier,
+}
+
+impl LambdaFunction for NotifyFunction {
+    const NAME: &'static str = "notify";
+    const INVOKED: Invoked<Self> = Invoked::Event(answer);
+
+    /// No keys: it opens no secret and signs nothing.
+    async fn build(host: &impl Host) -> Result<Self, lambda_http::Error> {
+        let notifier = host
+            .wiring()?
+            .notifier(host.deliveries()?, host.mailer()?, host.bus());
+        Ok(NotifyFunction { notifier })
+    }
+}
+
+fn answer(function: &NotifyFunction, event: Value) -> EventFuture<'_> {
+    Box::pin(async move { Ok(function.handle(&event).await?) })
 }
 
 #[derive(Debug, thiserror::Error)]

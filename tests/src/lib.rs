@@ -18,10 +18,11 @@ use backup_codes::{
         sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
     },
-    http::{dispatch_any, Functions},
-    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail},
-    stream::deliver_batch,
-    wiring::{Storage, Wiring},
+    entry::LocalHost,
+    functions::{dispatch_any, Functions},
+    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, Storage},
+    stream::{deliver_batch, NotifyFunction},
+    wiring::Wiring,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::{http::StatusCode, Body};
@@ -434,47 +435,52 @@ impl<'a> Call<'a> {
             }
         }
         // API Gateway matches the route and decodes `{user_id}` before the function runs.
-        event["pathParameters"] =
-            json!(backup_codes::http::routes::path_parameters(path).map(|p| p
-                .iter()
-                .map(|(k, v)| (k.to_owned(), json!(v)))
-                .collect::<serde_json::Map<_, _>>()));
+        event["pathParameters"] = json!(backup_codes::functions::path_parameters(path).map(|p| p
+            .iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()));
         event["body"] = json!(self.body.as_deref().map(|b| STANDARD.encode(b)));
         event
     }
 }
 
-/// Every function through production's wiring.
-fn wire(
-    config: &Config,
+/// What every function is built from, as production builds it: over `store`, with the keys,
+/// mailer and bus given, and the notifier's marks and mail budget from `event_feed`.
+fn host<'a>(
+    config: &'a Config,
     store: &Arc<dyn Storage>,
     clock: Arc<TestClock>,
     (sealing_key, signing_key): (&SecretKey, &SecretKey),
     sender: &Arc<dyn Mailer>,
     bus: Option<Arc<dyn EventSink>>,
     event_feed: Option<&EventFeed>,
-) -> (Functions, Notifier) {
-    let wiring = Wiring {
-        config,
-        store: store.clone(),
-        mail_budget: event_feed.map_or_else(
-            || store.clone() as Arc<dyn MailBudget>,
-            EventFeed::mail_budget,
+) -> LocalHost<'a> {
+    LocalHost {
+        wiring: Wiring {
+            config,
+            store: store.clone(),
+            mail_budget: event_feed.map_or_else(
+                || store.clone() as Arc<dyn MailBudget>,
+                EventFeed::mail_budget,
+            ),
+            clock,
+        },
+        sealing_keys: Keyring::new(sealing_key.clone(), vec![]),
+        signing_keys: Keyring::new(signing_key.clone(), vec![]),
+        mailer: sender.clone(),
+        bus,
+        deliveries: event_feed.map_or_else(
+            || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
+            EventFeed::deliveries,
         ),
-        clock,
-    };
-    let functions = wiring
-        .functions(
-            Keyring::new(sealing_key.clone(), vec![]),
-            Keyring::new(signing_key.clone(), vec![]),
-            sender.clone(),
-        )
-        .expect("the test configuration builds");
-    let deliveries = event_feed.map_or_else(
-        || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
-        EventFeed::deliveries,
-    );
-    (functions, wiring.notifier(deliveries, sender.clone(), bus))
+    }
+}
+
+/// Every HTTP function and the notifier, each built by its own `build`, as its Lambda is.
+fn wire(host: &LocalHost<'_>) -> (Functions, Notifier) {
+    let functions = Functions::build_locally(host).expect("the test configuration builds");
+    let notify: NotifyFunction = host.build().expect("the test configuration builds");
+    (functions, notify.notifier)
 }
 
 impl TestApp {
@@ -530,7 +536,7 @@ impl TestApp {
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         )));
         let config = test_config();
-        let (functions, notifier) = wire(
+        let (functions, notifier) = wire(&host(
             &config,
             &store,
             clock.clone(),
@@ -538,7 +544,7 @@ impl TestApp {
             &mailer,
             None,
             event_feed.as_ref(),
-        );
+        ));
         Self {
             functions: Arc::new(functions),
             notifier: Arc::new(notifier),
@@ -558,15 +564,7 @@ impl TestApp {
     /// leaves it, over the same store, clock, keys and mailer.
     pub fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) {
         change(&mut self.config);
-        let (functions, notifier) = wire(
-            &self.config,
-            &self.store,
-            self.clock.clone(),
-            (&self.sealing_key, &self.signing_key),
-            &self.sender,
-            self.bus.clone(),
-            self.event_feed.as_ref(),
-        );
+        let (functions, notifier) = wire(&self.host());
         self.functions = Arc::new(functions);
         self.notifier = Arc::new(notifier);
     }
@@ -584,11 +582,23 @@ impl TestApp {
         }
     }
 
+    /// What this app's functions are built from: its configuration, store, clock, keys,
+    /// mailer and bus.
+    pub fn host(&self) -> LocalHost<'_> {
+        host(
+            &self.config,
+            &self.store,
+            self.clock.clone(),
+            (&self.sealing_key, &self.signing_key),
+            &self.sender,
+            self.bus.clone(),
+            self.event_feed.as_ref(),
+        )
+    }
+
     /// The Cognito triggers' function over the same store, clock, keys and mailer.
     pub fn cognito_trigger(&self) -> backup_codes::cognito::CognitoTrigger {
-        self.wiring()
-            .cognito_trigger(Keyring::new(self.sealing_key.clone(), vec![]))
-            .expect("the test configuration builds")
+        self.host().build().expect("the test configuration builds")
     }
 
     /// Rebuilds every function with `bus` as its event bus.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use backup_codes::http::all_routes;
+use backup_codes::functions::all_routes;
 
 #[test]
 fn every_route_is_in_the_spec_and_every_spec_route_is_served() {
@@ -37,15 +37,9 @@ fn every_route_is_in_the_spec_and_every_spec_route_is_served() {
 
 #[test]
 fn every_function_has_a_binary_and_every_binary_a_function() {
-    use backup_codes::http::Function;
     let binaries = integration_tests::function_binaries();
-    let mut functions: Vec<String> = Function::ALL
-        .iter()
-        .map(|f| f.name())
-        .chain([
-            backup_codes::cognito::FUNCTION_NAME,
-            backup_codes::stream::FUNCTION_NAME,
-        ])
+    let mut functions: Vec<String> = backup_codes::functions::names()
+        .into_iter()
         .map(str::to_owned)
         .collect();
     functions.sort();

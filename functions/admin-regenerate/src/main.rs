@@ -1,8 +1,8 @@
 //! Lambda entry point for the `admin-regenerate` function; everything it does lives in the `backup-codes` crate.
 
-use backup_codes::{http::AdminRegenerateApi, runtime::run_lambda};
+use backup_codes::{entry::Error, http::AdminRegenerateApi, runtime::run};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda::<AdminRegenerateApi>().await
+async fn main() -> Result<(), Error> {
+    run::<AdminRegenerateApi>().await
 }

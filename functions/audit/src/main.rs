@@ -1,8 +1,8 @@
 //! Lambda entry point for the `audit` function; everything it does lives in the `backup-codes` crate.
 
-use backup_codes::{http::AuditApi, runtime::run_lambda};
+use backup_codes::{entry::Error, http::AuditApi, runtime::run};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda::<AuditApi>().await
+async fn main() -> Result<(), Error> {
+    run::<AuditApi>().await
 }

@@ -1,8 +1,8 @@
 //! Lambda entry point for the `download` function; everything it does lives in the `backup-codes` crate.
 
-use backup_codes::{http::DownloadApi, runtime::run_lambda};
+use backup_codes::{entry::Error, http::DownloadApi, runtime::run};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda::<DownloadApi>().await
+async fn main() -> Result<(), Error> {
+    run::<DownloadApi>().await
 }

@@ -1,8 +1,8 @@
 //! Lambda entry point for the `enroll` function; everything it does lives in the `backup-codes` crate.
 
-use backup_codes::{http::EnrollApi, runtime::run_lambda};
+use backup_codes::{entry::Error, http::EnrollApi, runtime::run};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    run_lambda::<EnrollApi>().await
+async fn main() -> Result<(), Error> {
+    run::<EnrollApi>().await
 }

@@ -2,9 +2,9 @@
 //! the user's mail and the team's event bus; everything it does lives in the `backup-codes`
 //! crate.
 
-use backup_codes::runtime::run_notify;
+use backup_codes::{entry::Error, runtime::run, stream::NotifyFunction};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    run_notify().await
+async fn main() -> Result<(), Error> {
+    run::<NotifyFunction>().await
 }

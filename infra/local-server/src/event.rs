@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use backup_codes::http::routes::path_parameters;
+use backup_codes::functions::path_parameters;
 use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
     Engine,

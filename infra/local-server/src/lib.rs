@@ -10,11 +10,8 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 use backup_codes::{
     adapters::memory::MemoryStore,
     app::notify::Notifier,
-    http::{
-        dispatch_any,
-        response::{ApiError, ErrorCode},
-        Functions,
-    },
+    functions::{dispatch_any, Functions},
+    http::response::{ApiError, ErrorCode},
 };
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{body::Bytes, server::conn::http1, service::service_fn, Request, Response};

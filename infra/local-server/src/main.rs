@@ -12,8 +12,10 @@ use backup_codes::{
     },
     config::Config,
     domain::sealing::{Keyring, SecretKey},
-    ports::{Mailer, SystemClock},
-    wiring::{Storage, Wiring},
+    entry::LocalHost,
+    functions::Functions,
+    ports::{Mailer, Storage, SystemClock},
+    wiring::Wiring,
 };
 use local_server::{
     check_loopback,
@@ -93,7 +95,7 @@ async fn run() -> Result<(), String> {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        mail_budget: store,
+        mail_budget: store.clone(),
         clock: Arc::new(SystemClock),
     };
     let mailer: Arc<dyn Mailer> = Arc::new(
@@ -103,9 +105,15 @@ async fn run() -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?,
     );
-    let functions = wiring
-        .functions(sealing_keys, signing_keys, mailer.clone())
-        .map_err(|e| e.to_string())?;
+    let host = LocalHost {
+        wiring: wiring.clone(),
+        sealing_keys,
+        signing_keys,
+        mailer: mailer.clone(),
+        bus: None,
+        deliveries: store.clone(),
+    };
+    let functions = Functions::build(&host).await.map_err(|e| e.to_string())?;
     // Over DynamoDB the table's stream is the notify function's on AWS; over memory it runs here.
     let notify = memory.map(|store| InProcessNotify {
         notifier: wiring.notifier(store.clone(), mailer, None),

@@ -7,7 +7,7 @@
 mod challenge;
 mod token_guard;
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsHeader;
 use serde_json::Value;
@@ -20,11 +20,9 @@ use crate::{
         sign_in::{AppClient, TokenGeneration, Unenrolled},
         user::{Email, UserId},
     },
+    entry::{wiring_while, EventFuture, Host, Invoked, LambdaFunction},
     ports::{Enrollment, SignInPasses},
 };
-
-/// The binary's package name under `functions/`: the one function that is not an HTTP route.
-pub const FUNCTION_NAME: &str = "cognito-challenge";
 
 /// What the client is told an ordinary challenge is; no secret, nothing about the user.
 pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
@@ -56,6 +54,25 @@ pub enum TriggerError {
     /// The store or the hashing failed: the sign-in fails rather than guessing an answer.
     #[error(transparent)]
     Fault(#[from] Fault),
+}
+
+impl LambdaFunction for CognitoTrigger {
+    const NAME: &'static str = "cognito-challenge";
+    const INVOKED: Invoked<Self> = Invoked::Event(answer);
+
+    async fn build(host: &impl Host) -> Result<Self, lambda_http::Error> {
+        let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
+        Ok(CognitoTrigger {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn SignInStore>, keys)?,
+            unenrolled: wiring.config.unenrolled_users,
+        })
+    }
+}
+
+/// An error fails the sign-in, which is what Cognito does with a trigger that fails.
+fn answer(trigger: &CognitoTrigger, event: Value) -> EventFuture<'_> {
+    Box::pin(async move { Ok(trigger.handle(event).await?) })
 }
 
 impl CognitoTrigger {

@@ -8,8 +8,7 @@ pub mod routes;
 pub mod table;
 
 pub use functions::{
-    AdminRegenerateApi, AdminStore, AuditApi, CodeSetStore, DownloadApi, DownloadStore, EnrollApi,
-    EnrollStore, Functions, RegenerateApi, VerifyApi,
+    AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, VerifyApi,
 };
-pub use routes::{all_routes, dispatch, dispatch_any};
-pub use table::{Authorization, Function, Route, RouteInfo, Served};
+pub use routes::dispatch;
+pub use table::{Authorization, Route, RouteInfo};

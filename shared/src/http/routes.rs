@@ -1,4 +1,5 @@
-//! Which function serves which route. The local server and the Lambda binaries both dispatch here.
+//! How an HTTP function serves a request from its route table. The local server and the Lambda
+//! binaries both dispatch here.
 
 use lambda_http::{
     http::{header, Method, StatusCode},
@@ -6,34 +7,12 @@ use lambda_http::{
 };
 
 use super::{
-    functions::{
-        AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, Functions, RegenerateApi, VerifyApi,
-    },
     identity::{caller, Caller},
     request::caller_source,
     response::{ApiError, ErrorCode},
-    table::{Authorization, Function, Route, RouteInfo, Served},
+    table::{Authorization, Route},
 };
-
-fn described<D: Served>() -> impl Iterator<Item = RouteInfo> {
-    D::ROUTES.iter().map(|r| RouteInfo {
-        method: r.method,
-        path: r.path,
-        function: D::FUNCTION,
-        authorization: r.authorization,
-    })
-}
-
-/// Every route of every function: the union of their tables.
-pub fn all_routes() -> Vec<RouteInfo> {
-    described::<EnrollApi>()
-        .chain(described::<VerifyApi>())
-        .chain(described::<RegenerateApi>())
-        .chain(described::<AdminRegenerateApi>())
-        .chain(described::<DownloadApi>())
-        .chain(described::<AuditApi>())
-        .collect()
-}
+use crate::entry::{Invoked, LambdaFunction};
 
 /// The values of a route's `{name}` segments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -80,20 +59,13 @@ pub fn match_path(pattern: &'static str, path: &str) -> Option<PathParams> {
     }
 }
 
-/// The `pathParameters` API Gateway would put in the event for `path`: what the local server
-/// and the tests, standing in for it, send.
-pub fn path_parameters(path: &str) -> Option<PathParams> {
-    let path = path.trim_end_matches('/');
-    all_routes().iter().find_map(|r| match_path(r.path, path))
-}
-
 /// How long a request may take before it is answered 503: inside the functions' 10 s Lambda
 /// timeout, so a slow dependency yields a clear answer rather than a timed-out invocation.
 /// Each store write is one conditional request, so an abandoned request leaves every record
 /// as it was before or after that write.
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-fn no_route(path: &str) -> Response<Body> {
+pub(crate) fn no_route(path: &str) -> Response<Body> {
     ApiError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
@@ -104,7 +76,7 @@ fn no_route(path: &str) -> Response<Body> {
 
 /// A verified `email` in the caller's token becomes their stored address. Claims the handler
 /// will refuse are left to it; a store that fails here answers as the handler's would (503).
-async fn keep_address_current<D: Served>(deps: &D, req: &Request) -> Result<(), ApiError> {
+async fn keep_address_current<D: LambdaFunction>(deps: &D, req: &Request) -> Result<(), ApiError> {
     let Some(services) = deps.signed_in() else {
         return Ok(());
     };
@@ -123,9 +95,13 @@ async fn keep_address_current<D: Served>(deps: &D, req: &Request) -> Result<(), 
 }
 
 /// Serves a request as the Lambda function built from `deps` does.
-pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
+pub async fn dispatch<D: LambdaFunction>(deps: &D, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
-    let mut served: Vec<(&Route<D>, PathParams)> = D::ROUTES
+    let routes = match D::INVOKED {
+        Invoked::Http(routes) => routes,
+        Invoked::Event(_) => &[],
+    };
+    let mut served: Vec<(&Route<D>, PathParams)> = routes
         .iter()
         .filter_map(|r| match_path(r.path, &path).map(|params| (r, params)))
         .collect();
@@ -167,24 +143,6 @@ pub async fn dispatch<D: Served>(deps: &D, req: Request) -> Response<Body> {
         *response.body_mut() = Body::Empty;
     }
     response
-}
-
-/// Serves a request as API Gateway would: routed to the function whose table has its path.
-pub async fn dispatch_any(functions: &Functions, req: Request) -> Response<Body> {
-    let path = req.uri().path().trim_end_matches('/');
-    let owner = all_routes()
-        .into_iter()
-        .find(|r| match_path(r.path, path).is_some())
-        .map(|r| r.function);
-    match owner {
-        Some(Function::Enroll) => dispatch(&functions.enroll, req).await,
-        Some(Function::Verify) => dispatch(&functions.verify, req).await,
-        Some(Function::Regenerate) => dispatch(&functions.regenerate, req).await,
-        Some(Function::AdminRegenerate) => dispatch(&functions.admin_regenerate, req).await,
-        Some(Function::Download) => dispatch(&functions.download, req).await,
-        Some(Function::Audit) => dispatch(&functions.audit, req).await,
-        None => no_route(path),
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! write (a transaction), so there is no change without its events and no event without its
 //! change.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -20,6 +22,39 @@ use crate::domain::{
     sign_in::{AppClient, SignInPass},
     user::{Email, UserId},
 };
+
+/// A capability of the store: its trait, and the same capability for a shared handle to a
+/// store (`Arc`), so that a function's narrower view is cut from the whole store its host holds
+/// (`Arc<dyn Storage>` coerces to `Arc<dyn AnyView>` through it).
+macro_rules! capability {
+    (
+        $(#[$meta:meta])*
+        pub trait $name:ident {
+            $(
+                $(#[$method_meta:meta])*
+                async fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $answer:ty;
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[async_trait]
+        pub trait $name: Send + Sync {
+            $(
+                $(#[$method_meta])*
+                async fn $method(&self $(, $arg: $ty)*) -> $answer;
+            )+
+        }
+
+        #[async_trait]
+        impl<T: $name + ?Sized> $name for Arc<T> {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> $answer {
+                    (**self).$method($($arg),*).await
+                }
+            )+
+        }
+    };
+}
 
 /// A conditional write either happened or lost to the condition (a race, a replay, a used code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,258 +120,306 @@ pub struct SpentCode<'a> {
     pub at: OffsetDateTime,
 }
 
-/// A user's record as stored.
-#[async_trait]
-pub trait UserRecords: Send + Sync {
-    async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+capability! {
+    /// A user's record as stored.
+    pub trait UserRecords {
+        async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+    }
 }
 
-/// The attempt ledger on the record: every code check is counted here before it is evaluated.
-#[async_trait]
-pub trait Attempts: Send + Sync {
-    /// What a verify does first, in one request: counts the check in the user's attempt ledger
-    /// and answers the record as that write left it (`None` for an unknown user, whose check
-    /// is counted in a ledger of its own that the store forgets once its window closes, so it
-    /// costs the same requests as a known user's). A full ledger is `Locked`, nothing written.
-    async fn reserve_reading(
-        &self,
-        user: &UserId,
-        policy: &LockoutPolicy,
-        now: OffsetDateTime,
-    ) -> Result<(Option<UserRecord>, Reservation), StoreError>;
+capability! {
+    /// The attempt ledger on the record: every code check is counted here before it is evaluated.
+    pub trait Attempts {
+        /// What a verify does first, in one request: counts the check in the user's attempt ledger
+        /// and answers the record as that write left it (`None` for an unknown user, whose check
+        /// is counted in a ledger of its own that the store forgets once its window closes, so it
+        /// costs the same requests as a known user's). A full ledger is `Locked`, nothing written.
+        async fn reserve_reading(
+            &self,
+            user: &UserId,
+            policy: &LockoutPolicy,
+            now: OffsetDateTime,
+        ) -> Result<(Option<UserRecord>, Reservation), StoreError>;
 
-    /// Counts one code check in an enrolling or enrolled user's attempt ledger, in one
-    /// conditional write that is refused when the ledger is full (see
-    /// `AttemptLedger::reserve`). `seen` is the ledger the caller read with the record, which
-    /// picks the write most likely to apply; `NoRecord` when the record went meanwhile.
-    async fn reserve_attempt(
-        &self,
-        user: &UserId,
-        policy: &LockoutPolicy,
-        now: OffsetDateTime,
-        seen: &AttemptLedger,
-    ) -> Result<Reservation, StoreError>;
+        /// Counts one code check in an enrolling or enrolled user's attempt ledger, in one
+        /// conditional write that is refused when the ledger is full (see
+        /// `AttemptLedger::reserve`). `seen` is the ledger the caller read with the record, which
+        /// picks the write most likely to apply; `NoRecord` when the record went meanwhile.
+        async fn reserve_attempt(
+            &self,
+            user: &UserId,
+            policy: &LockoutPolicy,
+            now: OffsetDateTime,
+            seen: &AttemptLedger,
+        ) -> Result<Reservation, StoreError>;
+    }
 }
 
-/// Spending a code that checked out: a TOTP step or a backup code, with the ledger cleared.
-#[async_trait]
-pub trait CodeUse: Send + Sync {
-    /// Records `step` as used and clears the ledger; refused unless it is later than the last
-    /// accepted step. With `pass` (a Cognito sign-in's challenge), the same write leaves the
-    /// mark the token guard consumes.
-    async fn use_totp_step(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        step: u64,
-        pass: Option<&SignInPass>,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// Spending a code that checked out: a TOTP step or a backup code, with the ledger cleared.
+    pub trait CodeUse {
+        /// Records `step` as used and clears the ledger; refused unless it is later than the last
+        /// accepted step. With `pass` (a Cognito sign-in's challenge), the same write leaves the
+        /// mark the token guard consumes.
+        async fn use_totp_step(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            step: u64,
+            pass: Option<&SignInPass>,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Marks the code used and clears the ledger (leaving `pass`,
-    /// as `use_totp_step` does); refused when the code was already used or the set was
-    /// replaced meanwhile.
-    async fn use_backup_code(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        code: &SpentCode<'_>,
-        pass: Option<&SignInPass>,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Marks the code used and clears the ledger (leaving `pass`,
+        /// as `use_totp_step` does); refused when the code was already used or the set was
+        /// replaced meanwhile.
+        async fn use_backup_code(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            code: &SpentCode<'_>,
+            pass: Option<&SignInPass>,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// A first authenticator: started, then confirmed by its first code.
-#[async_trait]
-pub trait Enrollment: Send + Sync {
-    /// Starts or restarts enrollment with a new secret; refused when TOTP is already active, and
-    /// with `IfPending::Keep` when an enrollment is pending. A store may sweep an enrollment
-    /// still pending at `abandoned_after`.
-    async fn put_pending_totp(
-        &self,
-        user: &UserId,
-        secret: &SealedSecret,
-        abandoned_after: OffsetDateTime,
-        if_pending: IfPending,
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// A first authenticator: started, then confirmed by its first code.
+    pub trait Enrollment {
+        /// Starts or restarts enrollment with a new secret; refused when TOTP is already active, and
+        /// with `IfPending::Keep` when an enrollment is pending. A store may sweep an enrollment
+        /// still pending at `abandoned_after`.
+        async fn put_pending_totp(
+            &self,
+            user: &UserId,
+            secret: &SealedSecret,
+            abandoned_after: OffsetDateTime,
+            if_pending: IfPending,
+        ) -> Result<Written, StoreError>;
 
-    /// Activates TOTP with the secret the code was checked against, records the step, the
-    /// email and the first set, and clears the ledger. Refused once enrolled, and, adopting the
-    /// pending secret, if it changed meanwhile. The pass: see `use_totp_step`.
-    async fn activate_totp(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        activation: &Activation<'_>,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Activates TOTP with the secret the code was checked against, records the step, the
+        /// email and the first set, and clears the ledger. Refused once enrolled, and, adopting the
+        /// pending secret, if it changed meanwhile. The pass: see `use_totp_step`.
+        async fn activate_totp(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            activation: &Activation<'_>,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// A new authenticator for an enrolled user, and the owner's way to stop one.
-#[async_trait]
-pub trait Replacements: Send + Sync {
-    /// Starts replacing an enrolled user's authenticator, spending their step-up `proof` (a
-    /// backup code is marked used at `at`): the current app keeps working until the new one
-    /// is confirmed. Replaces any replacement already pending.
-    async fn start_replacement(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        proof: &Proof,
-        replacement: &Replacement,
-        at: OffsetDateTime,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// A new authenticator for an enrolled user, and the owner's way to stop one.
+    pub trait Replacements {
+        /// Starts replacing an enrolled user's authenticator, spending their step-up `proof` (a
+        /// backup code is marked used at `at`): the current app keeps working until the new one
+        /// is confirmed. Replaces any replacement already pending.
+        async fn start_replacement(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            proof: &Proof,
+            replacement: &Replacement,
+            at: OffsetDateTime,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Swaps in the replacement secret the code was checked against, in one write conditional
-    /// on it still being the live replacement at `at`; the old app's codes are refused from
-    /// then on, and the backup codes stay as they are.
-    async fn confirm_replacement(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        checked_secret: &SealedSecret,
-        step: u64,
-        at: OffsetDateTime,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Swaps in the replacement secret the code was checked against, in one write conditional
+        /// on it still being the live replacement at `at`; the old app's codes are refused from
+        /// then on, and the backup codes stay as they are.
+        async fn confirm_replacement(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            checked_secret: &SealedSecret,
+            step: u64,
+            at: OffsetDateTime,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Ends the pending replacement, in one write conditional on there being one, live at
-    /// `now`. Cancelling only takes power away, so it needs no proof.
-    async fn cancel_replacement(
-        &self,
-        user: &UserId,
-        now: OffsetDateTime,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Ends the pending replacement, in one write conditional on there being one, live at
+        /// `now`. Cancelling only takes power away, so it needs no proof.
+        async fn cancel_replacement(
+            &self,
+            user: &UserId,
+            now: OffsetDateTime,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// The address the security mail goes to.
-#[async_trait]
-pub trait Addresses: Send + Sync {
-    /// Makes `to` the enrolled user's address, in one write conditional on the stored one
-    /// still being `from` (none stored when `None`): of two changes racing, one applies.
-    async fn change_email(
-        &self,
-        user: &UserId,
-        from: Option<&Email>,
-        to: &Email,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// The address the security mail goes to.
+    pub trait Addresses {
+        /// Makes `to` the enrolled user's address, in one write conditional on the stored one
+        /// still being `from` (none stored when `None`): of two changes racing, one applies.
+        async fn change_email(
+            &self,
+            user: &UserId,
+            from: Option<&Email>,
+            to: &Email,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// The mark a Cognito sign-in's passed challenge leaves for the token guard.
-#[async_trait]
-pub trait SignInPasses: Send + Sync {
-    /// The token guard: removes an enrolled user's sign-in pass in one conditional write, when
-    /// it is live and was left for `client`. Of two token generations racing for one pass,
-    /// exactly one applies; a user with no record, no authenticator or no such pass is
-    /// `ConditionFailed`, and nothing is written.
-    async fn consume_sign_in_pass(
-        &self,
-        user: &UserId,
-        client: &AppClient,
-        now: OffsetDateTime,
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// The mark a Cognito sign-in's passed challenge leaves for the token guard.
+    pub trait SignInPasses {
+        /// The token guard: removes an enrolled user's sign-in pass in one conditional write, when
+        /// it is live and was left for `client`. Of two token generations racing for one pass,
+        /// exactly one applies; a user with no record, no authenticator or no such pass is
+        /// `ConditionFailed`, and nothing is written.
+        async fn consume_sign_in_pass(
+            &self,
+            user: &UserId,
+            client: &AppClient,
+            now: OffsetDateTime,
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// Backup code sets: a new one pending until saved, and removing them.
-#[async_trait]
-pub trait CodeSets: Send + Sync {
-    /// Spends the step-up `proof` (a backup code is marked used at `at`) and makes `pending`
-    /// the pending set, replacing any pending one; the active set keeps working.
-    async fn put_pending_set(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        proof: &Proof,
-        pending: &PendingSet,
-        at: OffsetDateTime,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// Backup code sets: a new one pending until saved, and removing them.
+    pub trait CodeSets {
+        /// Spends the step-up `proof` (a backup code is marked used at `at`) and makes `pending`
+        /// the pending set, replacing any pending one; the active set keeps working.
+        async fn put_pending_set(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            proof: &Proof,
+            pending: &PendingSet,
+            at: OffsetDateTime,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Makes the pending set `set_id` the only set, in one write conditional on it still being
-    /// the pending one and live at `now` (and, `through_grant`, on that grant being the live
-    /// one); the old set dies with it, and any pending download grant and any pending
-    /// replacement are cancelled: the owner has just chosen their codes.
-    async fn activate_pending_set(
-        &self,
-        user: &UserId,
-        set_id: &str,
-        through_grant: Option<&str>,
-        now: OffsetDateTime,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Makes the pending set `set_id` the only set, in one write conditional on it still being
+        /// the pending one and live at `now` (and, `through_grant`, on that grant being the live
+        /// one); the old set dies with it, and any pending download grant and any pending
+        /// replacement are cancelled: the owner has just chosen their codes.
+        async fn activate_pending_set(
+            &self,
+            user: &UserId,
+            set_id: &str,
+            through_grant: Option<&str>,
+            now: OffsetDateTime,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Spends the step-up `proof` and removes the active and any pending set, any pending
-    /// download grant and any pending replacement, in the same write.
-    async fn remove_code_sets(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        proof: &Proof,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Spends the step-up `proof` and removes the active and any pending set, any pending
+        /// download grant and any pending replacement, in the same write.
+        async fn remove_code_sets(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            proof: &Proof,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// Turning two-factor off, by its owner or an administrator.
-#[async_trait]
-pub trait TwoFactorOff: Send + Sync {
-    /// Turns the owner's two-factor off, spending their step-up `proof`: the TOTP secret, the
-    /// code sets, any download grant, the ledger and any sign-in pass go in one write, and the
-    /// user is as before enrollment (`get_user` finds nothing).
-    async fn disable_two_factor(
-        &self,
-        user: &UserId,
-        attempt: &ReservedAttempt,
-        proof: &Proof,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// Turning two-factor off, by its owner or an administrator.
+    pub trait TwoFactorOff {
+        /// Turns the owner's two-factor off, spending their step-up `proof`: the TOTP secret, the
+        /// code sets, any download grant, the ledger and any sign-in pass go in one write, and the
+        /// user is as before enrollment (`get_user` finds nothing).
+        async fn disable_two_factor(
+            &self,
+            user: &UserId,
+            attempt: &ReservedAttempt,
+            proof: &Proof,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// The same for an administrator, whose own proof was spent on their record: refused only
-    /// when the user has no active TOTP.
-    async fn disable_two_factor_for(
-        &self,
-        user: &UserId,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// The same for an administrator, whose own proof was spent on their record: refused only
+        /// when the user has no active TOTP.
+        async fn disable_two_factor_for(
+            &self,
+            user: &UserId,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
 }
 
-/// An administrator's reset and the emailed link that collects the new codes.
-#[async_trait]
-pub trait DownloadGrants: Send + Sync {
-    /// An administrator's reset: the enrolled user's set and any pending replacement are removed
-    /// and `grant` becomes the only live download, in one write, so the codes never die without
-    /// a link to the new ones.
-    async fn grant_download(
-        &self,
-        user: &UserId,
-        grant: &DownloadGrant,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+capability! {
+    /// An administrator's reset and the emailed link that collects the new codes.
+    pub trait DownloadGrants {
+        /// An administrator's reset: the enrolled user's set and any pending replacement are removed
+        /// and `grant` becomes the only live download, in one write, so the codes never die without
+        /// a link to the new ones.
+        async fn grant_download(
+            &self,
+            user: &UserId,
+            grant: &DownloadGrant,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
 
-    /// Holds the grant `claim` names for one redemption and counts it, in one write
-    /// conditional on it being the user's live grant, unexpired at `now`, held by no other
-    /// redemption and begun fewer than `DownloadGrant::MAX_REDEMPTIONS` times: of N concurrent
-    /// redemptions one holds it, and only that one hashes a set. The record as held (for the
-    /// user's address), or `None` when refused.
-    async fn claim_download(
-        &self,
-        user: &UserId,
-        claim: &GrantClaim,
-        now: OffsetDateTime,
-    ) -> Result<Option<UserRecord>, StoreError>;
+        /// Holds the grant `claim` names for one redemption and counts it, in one write
+        /// conditional on it being the user's live grant, unexpired at `now`, held by no other
+        /// redemption and begun fewer than `DownloadGrant::MAX_REDEMPTIONS` times: of N concurrent
+        /// redemptions one holds it, and only that one hashes a set. The record as held (for the
+        /// user's address), or `None` when refused.
+        async fn claim_download(
+            &self,
+            user: &UserId,
+            claim: &GrantClaim,
+            now: OffsetDateTime,
+        ) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Redeems the grant `claim` holds with a new pending set, in one write conditional on the
-    /// claim still holding it and the grant unexpired at `now`: `pending` replaces any pending
-    /// set, the claim and any pending replacement go, and the grant stays until the owner
-    /// activates the set (or redeems again, or it expires).
-    async fn redeem_download(
-        &self,
-        user: &UserId,
-        claim: &GrantClaim,
-        now: OffsetDateTime,
-        pending: &PendingSet,
-        records: &[Recorded],
-    ) -> Result<Written, StoreError>;
+        /// Redeems the grant `claim` holds with a new pending set, in one write conditional on the
+        /// claim still holding it and the grant unexpired at `now`: `pending` replaces any pending
+        /// set, the claim and any pending replacement go, and the grant stays until the owner
+        /// activates the set (or redeems again, or it expires).
+        async fn redeem_download(
+            &self,
+            user: &UserId,
+            claim: &GrantClaim,
+            now: OffsetDateTime,
+            pending: &PendingSet,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
+    }
+}
+
+/// The whole store, as both adapters implement it: every capability of the user record, the
+/// audit trail, the mail budget and the delivery marks. What the local server, the tests and a
+/// Lambda's host hold; each function is handed only its own view of it.
+pub trait Storage:
+    UserRecords
+    + Attempts
+    + CodeUse
+    + Enrollment
+    + Replacements
+    + Addresses
+    + SignInPasses
+    + CodeSets
+    + TwoFactorOff
+    + DownloadGrants
+    + super::AuditLog
+    + super::MailBudget
+    + super::Deliveries
+{
+}
+
+impl<T> Storage for T where
+    T: UserRecords
+        + Attempts
+        + CodeUse
+        + Enrollment
+        + Replacements
+        + Addresses
+        + SignInPasses
+        + CodeSets
+        + TwoFactorOff
+        + DownloadGrants
+        + super::AuditLog
+        + super::MailBudget
+        + super::Deliveries
+        + ?Sized
+{
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use lambda_http::{http::StatusCode, request::RequestContext, Body, Request, RequestExt, Response};
+use lambda_http::{
+    http::StatusCode, request::RequestContext, Body, Error, Request, RequestExt, Response,
+};
 use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
@@ -14,11 +16,12 @@ use crate::{
     },
     config::IdentitySettings,
     domain::{access::Admin, user::UserId},
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
         request::{caller_source, path_user},
         response::{empty_response, json_response, ApiError},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
     ports::{Addresses, DownloadGrants, MailBudget, Mailer, TwoFactorOff},
     presentation::download_mail::LinkMail,
@@ -43,9 +46,9 @@ pub struct AdminRegenerateApi {
 
 serve!(AdminRegenerateApi: admin_regenerate, admin_disable_two_factor);
 
-impl Served for AdminRegenerateApi {
-    const FUNCTION: Function = Function::AdminRegenerate;
-    const ROUTES: &'static [Route<Self>] = &[
+impl LambdaFunction for AdminRegenerateApi {
+    const NAME: &'static str = "admin-regenerate";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "POST",
             path: "/v1/admin/users/{user_id}/backup-codes",
@@ -58,7 +61,23 @@ impl Served for AdminRegenerateApi {
             authorization: Authorization::Jwt,
             handler: serve::admin_disable_two_factor,
         },
-    ];
+    ]);
+
+    /// The sealing and signing keys are fetched side by side: each is a Secrets Manager round
+    /// trip inside the cold start.
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let both = async { tokio::try_join!(host.sealing_keys(), host.signing_keys()) };
+        let (wiring, (sealing, signing)) = wiring_while(host, both).await?;
+        Ok(AdminRegenerateApi {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn AdminStore>, sealing)?,
+            links: wiring.links(signing),
+            mailer: host.mailer()?,
+            mail_budget: wiring.mail_budget.clone(),
+            identity: wiring.config.identity.clone(),
+            link_base_url: wiring.config.link_base_url.clone(),
+        })
+    }
 
     fn signed_in(&self) -> Option<&dyn KeepsAddress> {
         Some(&self.services.services)

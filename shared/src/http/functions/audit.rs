@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use lambda_http::{http::StatusCode, Body, Request, RequestExt, Response};
+use lambda_http::{http::StatusCode, Body, Error, Request, RequestExt, Response};
 use serde_json::json;
 
 use super::serve;
@@ -11,11 +11,12 @@ use crate::{
     app::audit,
     config::IdentitySettings,
     domain::{access::Admin, events::AuditPosition, user::UserId},
+    entry::{Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
         request::path_user,
         response::{json_response, ApiError, ErrorCode},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
     ports::AuditLog,
 };
@@ -31,9 +32,9 @@ pub struct AuditApi {
 
 serve!(AuditApi: own_audit, user_audit);
 
-impl Served for AuditApi {
-    const FUNCTION: Function = Function::Audit;
-    const ROUTES: &'static [Route<Self>] = &[
+impl LambdaFunction for AuditApi {
+    const NAME: &'static str = "audit";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "GET",
             path: "/v1/audit",
@@ -46,7 +47,16 @@ impl Served for AuditApi {
             authorization: Authorization::Jwt,
             handler: serve::user_audit,
         },
-    ];
+    ]);
+
+    /// It reads trails only: no keys, no mail, no writes.
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let wiring = host.wiring()?;
+        Ok(AuditApi {
+            audit: wiring.store.clone(),
+            identity: wiring.config.identity.clone(),
+        })
+    }
 }
 
 async fn own_audit(api: &AuditApi, req: &Request) -> Result<Response<Body>, ApiError> {

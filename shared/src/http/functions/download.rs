@@ -2,7 +2,9 @@
 //! set, and activating it once saved. It checks no second factor, so it is never given the key
 //! that opens TOTP secrets.
 
-use lambda_http::{http::StatusCode, Body, Request, Response};
+use std::sync::Arc;
+
+use lambda_http::{http::StatusCode, Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -10,10 +12,11 @@ use super::{rfc3339, serve};
 use crate::{
     app::{errors::RedeemError, redeem, LinkSettings, Services},
     domain::link_token::MAX_TOKEN_LEN,
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         request::{caller_source, form_fields, is_form, is_set_id_shaped, json_body},
         response::{html_response, json_response, script_response, ApiError, ErrorCode},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
     ports::{CodeSets, DownloadGrants, UserRecords},
     presentation::{codes_file, components, pages, DOWNLOAD_ACTIVATE_PATH, DOWNLOAD_PATH},
@@ -32,9 +35,9 @@ pub struct DownloadApi {
 
 serve!(DownloadApi: download_page, redeem_download, activate_download, components_script);
 
-impl Served for DownloadApi {
-    const FUNCTION: Function = Function::Download;
-    const ROUTES: &'static [Route<Self>] = &[
+impl LambdaFunction for DownloadApi {
+    const NAME: &'static str = "download";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "GET",
             path: DOWNLOAD_PATH,
@@ -59,7 +62,15 @@ impl Served for DownloadApi {
             authorization: Authorization::None,
             handler: serve::components_script,
         },
-    ];
+    ]);
+
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let (wiring, keys) = wiring_while(host, host.signing_keys()).await?;
+        Ok(DownloadApi {
+            services: wiring.services(wiring.shared_store() as Arc<dyn DownloadStore>)?,
+            links: wiring.links(keys),
+        })
+    }
 }
 
 #[derive(Deserialize)]

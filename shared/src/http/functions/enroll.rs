@@ -1,7 +1,9 @@
 //! The `enroll` function: start a TOTP enrollment, confirm it for the first codes, and turn
 //! two-factor off again.
 
-use lambda_http::{http::StatusCode, Body, Request, Response};
+use std::sync::Arc;
+
+use lambda_http::{http::StatusCode, Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -13,11 +15,12 @@ use crate::{
         two_factor, FactorChecks, FactorServices,
     },
     config::IdentitySettings,
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
         request::{caller_source, json_body, wants_text},
         response::{empty_response, json_response, text_attachment, ApiError},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
     ports::{Addresses, Enrollment, Replacements, TwoFactorOff},
     presentation::codes_file,
@@ -39,9 +42,9 @@ pub struct EnrollApi {
 
 serve!(EnrollApi: start_enrollment, confirm_enrollment, cancel_replacement, disable_two_factor);
 
-impl Served for EnrollApi {
-    const FUNCTION: Function = Function::Enroll;
-    const ROUTES: &'static [Route<Self>] = &[
+impl LambdaFunction for EnrollApi {
+    const NAME: &'static str = "enroll";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "POST",
             path: "/v1/totp/enrollment",
@@ -66,7 +69,16 @@ impl Served for EnrollApi {
             authorization: Authorization::Jwt,
             handler: serve::disable_two_factor,
         },
-    ];
+    ]);
+
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
+        Ok(EnrollApi {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn EnrollStore>, keys)?,
+            identity: wiring.config.identity.clone(),
+        })
+    }
 
     fn signed_in(&self) -> Option<&dyn KeepsAddress> {
         Some(&self.services.services)

@@ -1,9 +1,11 @@
 //! The `regenerate` function: a user reads their status, makes a new set (pending until they
 //! activate it, having saved it), or deletes their sets.
 
+use std::sync::Arc;
+
 use lambda_http::{
     http::{HeaderValue, StatusCode},
-    Body, Request, Response,
+    Body, Error, Request, Response,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -13,11 +15,12 @@ use crate::{
     app::{address::KeepsAddress, backup_codes, FactorChecks, FactorServices},
     config::IdentitySettings,
     domain::events::UserAgent,
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
         request::{caller_source, is_set_id_shaped, json_body, wants_text},
         response::{empty_response, json_response, text_attachment, ApiError, ErrorCode},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
     ports::{Addresses, CodeSets},
     presentation::codes_file,
@@ -36,9 +39,9 @@ pub struct RegenerateApi {
 
 serve!(RegenerateApi: code_set_status, regenerate_code_set, activate_code_set, delete_code_set);
 
-impl Served for RegenerateApi {
-    const FUNCTION: Function = Function::Regenerate;
-    const ROUTES: &'static [Route<Self>] = &[
+impl LambdaFunction for RegenerateApi {
+    const NAME: &'static str = "regenerate";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "GET",
             path: "/v1/backup-codes",
@@ -63,7 +66,16 @@ impl Served for RegenerateApi {
             authorization: Authorization::Jwt,
             handler: serve::delete_code_set,
         },
-    ];
+    ]);
+
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
+        Ok(RegenerateApi {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn CodeSetStore>, keys)?,
+            identity: wiring.config.identity.clone(),
+        })
+    }
 
     fn signed_in(&self) -> Option<&dyn KeepsAddress> {
         Some(&self.services.services)

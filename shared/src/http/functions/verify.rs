@@ -1,6 +1,8 @@
 //! The `verify` function: the team's auth server asks whether a code is valid for a user.
 
-use lambda_http::{http::StatusCode, Body, Request, Response};
+use std::sync::Arc;
+
+use lambda_http::{http::StatusCode, Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -8,10 +10,11 @@ use super::serve;
 use crate::{
     app::{verify, FactorChecks, FactorServices},
     domain::user::UserId,
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         request::{json_body, reported_source},
         response::{json_response, ApiError, ErrorCode},
-        table::{Authorization, Function, Route, Served},
+        table::{Authorization, Route},
     },
 };
 
@@ -22,14 +25,22 @@ pub struct VerifyApi {
 
 serve!(VerifyApi: verify);
 
-impl Served for VerifyApi {
-    const FUNCTION: Function = Function::Verify;
-    const ROUTES: &'static [Route<Self>] = &[Route {
+impl LambdaFunction for VerifyApi {
+    const NAME: &'static str = "verify";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[Route {
         method: "POST",
         path: "/v1/verify",
         authorization: Authorization::Iam,
         handler: serve::verify,
-    }];
+    }]);
+
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
+        Ok(VerifyApi {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn FactorChecks>, keys)?,
+        })
+    }
 }
 
 #[derive(Deserialize)]
