@@ -9,9 +9,7 @@ use crate::{
     cognito::CognitoTrigger,
     entry::{Host, Invoked, LambdaFunction, LocalHost},
     http::{
-        functions::{
-            AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, VerifyApi,
-        },
+        functions::{AdminApi, AuditApi, CodeSetsApi, EnrollApi, PublicApi, VerifyApi},
         routes::{dispatch, match_path, no_route, PathParams},
         table::RouteInfo,
     },
@@ -86,9 +84,9 @@ every_function! {
     http {
         enroll: EnrollApi,
         verify: VerifyApi,
-        regenerate: RegenerateApi,
-        admin_regenerate: AdminRegenerateApi,
-        download: DownloadApi,
+        code_sets: CodeSetsApi,
+        admin: AdminApi,
+        public: PublicApi,
         audit: AuditApi,
     }
     /// The functions invoked with an event: Cognito's triggers, and the table's stream.

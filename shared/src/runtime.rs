@@ -147,7 +147,7 @@ impl Host for ColdStart<'_> {
         .await
     }
 
-    /// SES, for the two functions that mail: admin-regenerate (the link) and notify. Only they
+    /// SES, for the two functions that mail: admin (the link) and notify. Only they
     /// call this, so no other function's binary links the SES client. Its client is built at
     /// the first mail.
     fn mailer(&self) -> Result<Arc<dyn Mailer>, Error> {

@@ -28,9 +28,9 @@ const TARGET_PEAK_MIB: f64 = 64.0;
 const FUNCTIONS: [(&str, &[&str]); 8] = [
     ("enroll", &["ENCRYPTION_KEY"]),
     ("verify", &["ENCRYPTION_KEY"]),
-    ("regenerate", &["ENCRYPTION_KEY"]),
-    ("admin-regenerate", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
-    ("download", &["SIGNING_KEY"]),
+    ("code-sets", &["ENCRYPTION_KEY"]),
+    ("admin", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
+    ("public", &["SIGNING_KEY"]),
     ("audit", &[]),
     ("cognito-challenge", &["ENCRYPTION_KEY"]),
     ("notify", &[]),
@@ -178,7 +178,7 @@ async fn cold_starts_and_peak_memory() {
                 "notify" => {
                     lambda.invoke_raw(json!({ "Records": [] })).await;
                 }
-                "download" => {
+                "public" => {
                     lambda
                         .invoke(Call::new("GET", "/v1/backup-codes/download"))
                         .await;
@@ -188,7 +188,7 @@ async fn cold_starts_and_peak_memory() {
                         .invoke(Call::new("GET", "/v1/audit").user(&ghost))
                         .await;
                 }
-                "admin-regenerate" => {
+                "admin" => {
                     let path = format!("/v1/admin/users/{ghost}/backup-codes");
                     lambda
                         .invoke(Call::new("POST", &path).user(&ghost).json(json!({})))

@@ -48,7 +48,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
     let from = "security@runtime.example";
     ses_client_with_sender(from).await;
 
-    // The notifier mails the security notices and admin-regenerate the link, as the
+    // The notifier mails the security notices and admin the link, as the
     // template's globals give every function the sender.
     let mut env = emulated_aws(&table, from);
     env.push(("PRODUCT_NAME", "Runtime Co".to_owned()));
@@ -62,12 +62,12 @@ async fn the_packaged_functions_serve_the_whole_product() {
     let sealing = [("ENCRYPTION_KEY_SECRET_ID", encryption.as_str())];
     let mut enroll = start("enroll", &work, &with(&sealing)).await;
     let mut verify = start("verify", &work, &with(&sealing)).await;
-    let mut regenerate = start("regenerate", &work, &with(&sealing)).await;
+    let mut code_sets = start("code-sets", &work, &with(&sealing)).await;
     // The notifier reads the table's stream, as its event source mapping hands it batches.
     let mut notify = start("notify", &work, &with(&[])).await;
     let stream = StreamFeed::new(&table);
     let mut admin = start(
-        "admin-regenerate",
+        "admin",
         &work,
         &with(&[
             ("ENCRYPTION_KEY_SECRET_ID", encryption.as_str()),
@@ -75,8 +75,8 @@ async fn the_packaged_functions_serve_the_whole_product() {
         ]),
     )
     .await;
-    let mut download = start(
-        "download",
+    let mut public = start(
+        "public",
         &work,
         &with(&[("SIGNING_KEY_SECRET_ID", signing.as_str())]),
     )
@@ -140,7 +140,7 @@ async fn the_packaged_functions_serve_the_whole_product() {
         "Runtime Co: a backup code was used"
     );
 
-    let status = regenerate
+    let status = code_sets
         .invoke(Call::new("GET", "/v1/backup-codes").user("ria"))
         .await;
     assert_eq!(status.status, 200, "{}", status.body);
@@ -176,27 +176,27 @@ async fn the_packaged_functions_serve_the_whole_product() {
         .await;
     assert_eq!(old.status, 401, "old codes died with the reset");
 
-    // The download function serves the page, redeems the token, and saves the set it showed.
-    let page = download
+    // The public function serves the page, redeems the token, and saves the set it showed.
+    let page = public
         .invoke(Call::new("GET", "/v1/backup-codes/download"))
         .await;
     assert_eq!(page.status, 200);
     assert!(page.headers["content-type"].starts_with("text/html"));
     assert!(page.body.contains("Continue"), "{}", page.body);
-    let redeemed = download
+    let redeemed = public
         .invoke(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })))
         .await;
     assert_eq!(redeemed.status, 200, "{}", redeemed.body);
     let new_codes = redeemed.json()["backup_codes"].clone();
     assert_eq!(new_codes.as_array().unwrap().len(), 10);
-    let saved = download
+    let saved = public
         .invoke(
             Call::new("POST", "/v1/backup-codes/download/activate")
                 .json(json!({ "token": token, "set_id": redeemed.json()["set_id"] })),
         )
         .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
-    let reused = download
+    let reused = public
         .invoke(Call::new("POST", "/v1/backup-codes/download").json(json!({ "token": token })))
         .await;
     assert_eq!(reused.status, 410);
@@ -237,16 +237,9 @@ async fn the_packaged_functions_serve_the_whole_product() {
     assert_eq!(by_admin.status, 200);
     assert_eq!(by_admin.json()["events"], own.json()["events"]);
 
-    drop((enroll, verify, regenerate, admin, download, audit));
+    drop((enroll, verify, code_sets, admin, public, audit));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    for name in [
-        "enroll",
-        "verify",
-        "regenerate",
-        "admin-regenerate",
-        "download",
-        "audit",
-    ] {
+    for name in ["enroll", "verify", "code-sets", "admin", "public", "audit"] {
         let log = std::fs::read_to_string(work.join(format!("{name}.log"))).unwrap();
         for line in log.lines().filter(|l| !l.trim().is_empty()) {
             assert!(

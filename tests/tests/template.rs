@@ -313,7 +313,7 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
         actions.sort();
         actions.dedup();
         // The audit function reads trails through the index: no keys, no writes, no mail. Only
-        // notify mails and puts bus events (off the request path), and admin-regenerate mails
+        // notify mails and puts bus events (off the request path), and admin mails
         // the link that is its answer.
         let serving = [
             "dynamodb:GetItem",
@@ -336,7 +336,7 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
                 "ses:SendEmail",
                 "sqs:SendMessage",
             ],
-            "admin-regenerate" => [serving.as_slice(), &["ses:SendEmail"]].concat(),
+            "admin" => [serving.as_slice(), &["ses:SendEmail"]].concat(),
             _ => serving.to_vec(),
         };
         expected.extend([
@@ -384,7 +384,7 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
 
 /// No role reads or updates any item it likes: every get and update names the keys it may
 /// touch. The flows' shared policy holds them to user and audit items, so no request path can
-/// rewrite a delivery mark or the mail budget; admin-regenerate alone adds the stack's daily
+/// rewrite a delivery mark or the mail budget; admin alone adds the stack's daily
 /// mail count (its link is counted there), and the notifier its marks and budget.
 #[test]
 fn item_gets_and_updates_are_held_to_their_keys() {
@@ -470,12 +470,12 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
         );
     }
     let expected: BTreeSet<_> = [
-        ("admin-regenerate", "EncryptionKeySecret"),
-        ("admin-regenerate", "SigningKeySecret"),
+        ("admin", "EncryptionKeySecret"),
+        ("admin", "SigningKeySecret"),
+        ("code-sets", "EncryptionKeySecret"),
         ("cognito-challenge", "EncryptionKeySecret"),
-        ("download", "SigningKeySecret"),
         ("enroll", "EncryptionKeySecret"),
-        ("regenerate", "EncryptionKeySecret"),
+        ("public", "SigningKeySecret"),
         ("verify", "EncryptionKeySecret"),
     ]
     .into_iter()
@@ -624,7 +624,7 @@ fn a_user_pool_may_invoke_the_cognito_triggers_only_when_named_or_created() {
 /// headers a page needs readable (a regenerate answered as a file names its set in one).
 #[test]
 fn cors_takes_a_list_of_origins_and_exposes_what_the_components_read() {
-    use backup_codes::http::functions::regenerate::{SET_EXPIRES_HEADER, SET_ID_HEADER};
+    use backup_codes::http::functions::code_sets::{SET_EXPIRES_HEADER, SET_ID_HEADER};
     let template = template();
     assert_eq!(
         template["Parameters"]["CorsOrigin"]["Type"],

@@ -7,8 +7,6 @@ pub mod response;
 pub mod routes;
 pub mod table;
 
-pub use functions::{
-    AdminRegenerateApi, AuditApi, DownloadApi, EnrollApi, RegenerateApi, VerifyApi,
-};
+pub use functions::{AdminApi, AuditApi, CodeSetsApi, EnrollApi, PublicApi, VerifyApi};
 pub use routes::dispatch;
 pub use table::{Authorization, Route, RouteInfo};

@@ -2,11 +2,13 @@
 
 use std::net::IpAddr;
 
+use headers_accept::Accept;
 use lambda_http::{
     http::{header, StatusCode},
     request::RequestContext,
     Body, Request, RequestExt,
 };
+use mediatype::{names, MediaType};
 use serde::de::DeserializeOwned;
 
 use super::response::{ApiError, ErrorCode};
@@ -153,12 +155,20 @@ pub fn is_form(req: &Request) -> bool {
         })
 }
 
-/// True when the client asked for the codes as a text file rather than JSON.
+/// Whether the client would rather have the codes as a text file than as JSON: the Accept
+/// header negotiated (RFC 9110's q-values and specificity) between the two we serve, JSON first
+/// when the client ranks them equal, and JSON for a missing or unreadable header.
 pub fn wants_text(req: &Request) -> bool {
-    req.headers()
+    const APPLICATION_JSON: MediaType = MediaType::new(names::APPLICATION, names::JSON);
+    const TEXT_PLAIN: MediaType = MediaType::new(names::TEXT, names::PLAIN);
+    let Some(accept) = req
+        .headers()
         .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/plain") && !accept.contains("application/json"))
+        .and_then(|value| Accept::try_from(value).ok())
+    else {
+        return false;
+    };
+    accept.negotiate(&[APPLICATION_JSON, TEXT_PLAIN]) == Some(&TEXT_PLAIN)
 }
 
 /// Where a user's request came from, as API Gateway saw it (never a client-set header).
@@ -211,4 +221,40 @@ pub fn path_user(req: &Request) -> Result<UserId, ApiError> {
             format!("path parameter `user_id` {e}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::{http, Body, Request};
+
+    use super::wants_text;
+
+    fn accepting(value: &str) -> Request {
+        http::Request::builder()
+            .header("accept", value)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_codes_come_as_text_only_when_the_client_ranks_text_above_json() {
+        for (accept, text) in [
+            ("text/plain", true),
+            ("text/*", true),
+            ("text/plain, application/json", true),
+            ("text/plain, application/json;q=0.5", true),
+            ("application/json;q=0, text/plain;q=0.1", true),
+            ("application/json", false),
+            ("application/json, text/plain", false),
+            ("text/plain;q=0.5, application/json", false),
+            ("*/*", false),
+            ("text/plain;q=0", false),
+            ("text/plain;q=0, */*", false),
+            ("image/png", false),
+            ("not a media type", false),
+        ] {
+            assert_eq!(wants_text(&accepting(accept)), text, "Accept: {accept}");
+        }
+        assert!(!wants_text(&Request::default()));
+    }
 }

@@ -1,5 +1,5 @@
 //! The drop-in web components: plain files in the repository's `ui/`, one per component on top
-//! of their shared base, built into the `download` function and served as one script.
+//! of their shared base, built into the `public` function and served as one script.
 
 /// Versioned with the API: a page that loads `/v1/ui/...` gets components that speak `/v1`.
 pub const PATH: &str = "/v1/ui/backup-codes.js";

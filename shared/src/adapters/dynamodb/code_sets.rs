@@ -1,6 +1,27 @@
 //! Backup code sets and the download grant an administrator's reset leaves.
 
-use super::*;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use time::OffsetDateTime;
+
+use super::{
+    conditional,
+    expressions::{holding, spending, with_pending_set, PENDING_SET_CLAUSE},
+    item::parse_record,
+    n, s, DynamoStore, ACTIVE, GRANT_ATTRIBUTES, HOLDS_RESERVATION, LEDGER_ATTRIBUTES,
+    PENDING_SET_ATTRIBUTES, REPLACEMENT_ATTRIBUTES, SET_ATTRIBUTES,
+};
+use crate::{
+    domain::{
+        attempts::ReservedAttempt,
+        events::Recorded,
+        link_token::{DownloadGrant, GrantClaim},
+        proof::Proof,
+        record::{PendingSet, UserRecord},
+        user::UserId,
+    },
+    ports::{CodeSets, DownloadGrants, StoreError, Written},
+};
 
 #[async_trait]
 impl CodeSets for DynamoStore {

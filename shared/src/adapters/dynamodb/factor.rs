@@ -1,6 +1,28 @@
 //! The authenticator's life: enrollment, a replacement, the address, and two-factor turned off.
 
-use super::*;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    b, conditional,
+    expressions::{holding, leaving, spending, with_set, SET_CLAUSE},
+    n, s, written, DynamoStore, ACTIVE, FACTOR_ATTRIBUTES, HOLDS_RESERVATION, LEDGER_ATTRIBUTES,
+    NEVER_SWEPT, PENDING, REPLACEMENT_ATTRIBUTES, TTL_ATTRIBUTE,
+};
+use crate::{
+    domain::{
+        attempts::ReservedAttempt,
+        events::Recorded,
+        proof::Proof,
+        record::Replacement,
+        sealing::SealedSecret,
+        user::{Email, UserId},
+    },
+    ports::{
+        Activation, Addresses, Adopting, Enrollment, IfPending, Replacements, StoreError,
+        TwoFactorOff, Written,
+    },
+};
 
 #[async_trait]
 impl Enrollment for DynamoStore {

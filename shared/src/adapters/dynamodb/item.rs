@@ -1,5 +1,12 @@
 //! Reading stored items back into the domain's records: every attribute parsed strictly, and a
 //! malformed one a `StoreError::Corrupt` naming it.
+//!
+//! By hand rather than through `serde_dynamo` (which turns the stream's images into items): a user
+//! item is never written whole, only by conditional update expressions on named attributes
+//! (`expressions.rs`), so a serde struct would be a second description of it for reading alone.
+//! Its two sets share field names under a prefix, its code map is keyed by hash, and each number
+//! is a timestamp or a count with its own rule (a pass with no client admits no one): a derive
+//! would still need every one of these conversions after it.
 
 use std::collections::HashMap;
 

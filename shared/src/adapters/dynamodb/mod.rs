@@ -18,12 +18,8 @@ use std::collections::HashMap;
 pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
 pub use self::table::ensure_table;
 
-use self::expressions::{
-    holding, leaving, spending, with_pending_set, with_set, PENDING_SET_CLAUSE, SET_CLAUSE,
-};
-use self::item::{corrupt, get_n, get_s, parse_ledger, parse_record, timestamp, Item};
+use self::item::{corrupt, get_n, get_s, parse_record, timestamp, Item};
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     error::SdkError,
     operation::transact_write_items::TransactWriteItemsError,
@@ -36,24 +32,15 @@ use aws_sdk_dynamodb::{
     Client,
 };
 use backon::{ExponentialBuilder, Retryable};
-use time::OffsetDateTime;
 
 use crate::{
     domain::{
-        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        attempts::{LockoutPolicy, Reservation, ReservedAttempt},
         events::Recorded,
-        link_token::{DownloadGrant, GrantClaim},
-        proof::Proof,
-        record::{PendingSet, Replacement, UserRecord},
-        sealing::SealedSecret,
-        sign_in::{AppClient, SignInPass},
-        user::{Email, UserId},
+        record::UserRecord,
+        user::UserId,
     },
-    ports::{
-        Activation, Addresses, Adopting, Attempts, CodeSets, CodeUse, DownloadGrants, Enrollment,
-        IfPending, Replacements, SignInPasses, SpentCode, StoreError, TwoFactorOff, UserRecords,
-        Written,
-    },
+    ports::{StoreError, Written},
 };
 
 /// The table's only key attribute.

@@ -1,6 +1,27 @@
-//! What every check reads and writes first: the record, its attempt ledger, a checked code spent, and the sign-in pass.
+//! What every check reads and writes first: the record, its attempt ledger, a checked code spent,
+//! and the sign-in pass.
 
-use super::*;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use time::OffsetDateTime;
+
+use super::{
+    conditional,
+    expressions::{holding, leaving},
+    item::{corrupt, get_n, parse_ledger, parse_record},
+    n, reading, reserved, s, user_key, written, DynamoStore, ACTIVE, HOLDS_RESERVATION,
+    LEDGER_ATTRIBUTES, PARTITION_KEY, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT, TTL_ATTRIBUTE,
+};
+use crate::{
+    domain::{
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        events::Recorded,
+        record::UserRecord,
+        sign_in::{AppClient, SignInPass},
+        user::UserId,
+    },
+    ports::{Attempts, CodeUse, SignInPasses, SpentCode, StoreError, UserRecords, Written},
+};
 
 #[async_trait]
 impl UserRecords for DynamoStore {

@@ -1,6 +1,20 @@
 //! Backup code sets and the download grant an administrator's reset leaves.
 
-use super::*;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{drop_grant, has_live_grant, spend_keeping_the_set, MemoryStore};
+use crate::{
+    domain::{
+        attempts::ReservedAttempt,
+        events::Recorded,
+        link_token::{DownloadGrant, GrantClaim},
+        proof::Proof,
+        record::{PendingSet, UserRecord},
+        user::UserId,
+    },
+    ports::{CodeSets, DownloadGrants, StoreError, Written},
+};
 
 #[async_trait]
 impl CodeSets for MemoryStore {

@@ -1,6 +1,23 @@
 //! The authenticator's life: enrollment, a replacement, the address, and two-factor turned off.
 
-use super::*;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{holds, leave, spend_keeping_the_set, MemoryStore};
+use crate::{
+    domain::{
+        attempts::{AttemptLedger, ReservedAttempt},
+        events::Recorded,
+        proof::Proof,
+        record::{EnrollmentState, Replacement, TotpEnrollment, UserRecord},
+        sealing::SealedSecret,
+        user::{Email, UserId},
+    },
+    ports::{
+        Activation, Addresses, Enrollment, IfPending, Replacements, StoreError, TwoFactorOff,
+        Written,
+    },
+};
 
 #[async_trait]
 impl Enrollment for MemoryStore {

@@ -6,24 +6,18 @@ use std::{
     sync::Mutex,
 };
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::{
     domain::{
         attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
         events::{Recorded, SecurityEvent},
-        link_token::{DownloadGrant, GrantClaim},
         proof::Proof,
-        record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
-        sealing::SealedSecret,
-        sign_in::{AppClient, SignInPass},
-        user::{Email, UserId},
+        record::UserRecord,
+        sign_in::SignInPass,
+        user::UserId,
     },
-    ports::{
-        Activation, Addresses, Attempts, CodeSets, CodeUse, DownloadGrants, Enrollment, IfPending,
-        Replacements, SignInPasses, SpentCode, StoreError, TwoFactorOff, UserRecords, Written,
-    },
+    ports::Written,
 };
 
 #[derive(Default)]

@@ -1,6 +1,20 @@
-//! What every check reads and writes first: the record, its attempt ledger, a checked code spent, and the sign-in pass.
+//! What every check reads and writes first: the record, its attempt ledger, a checked code spent,
+//! and the sign-in pass.
 
-use super::*;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{holds, leave, reserve, MemoryStore};
+use crate::{
+    domain::{
+        attempts::{AttemptLedger, LockoutPolicy, Reservation, ReservedAttempt},
+        events::Recorded,
+        record::UserRecord,
+        sign_in::{AppClient, SignInPass},
+        user::UserId,
+    },
+    ports::{Attempts, CodeUse, SignInPasses, SpentCode, StoreError, UserRecords, Written},
+};
 
 #[async_trait]
 impl UserRecords for MemoryStore {

@@ -2,11 +2,11 @@
 //! parse the request, call the use case, shape the success body) and its route table. A
 //! function is given only what its use cases take, so one that lacks a port does not compile.
 
-pub mod admin_regenerate;
+pub mod admin;
 pub mod audit;
-pub mod download;
+pub mod code_sets;
 pub mod enroll;
-pub mod regenerate;
+pub mod public;
 pub mod verify;
 
 use lambda_http::Request;
@@ -19,11 +19,11 @@ use super::{
 };
 
 pub use self::{
-    admin_regenerate::{AdminRegenerateApi, AdminStore},
+    admin::{AdminApi, AdminStore},
     audit::AuditApi,
-    download::{DownloadApi, DownloadStore},
+    code_sets::{CodeSetStore, CodeSetsApi},
     enroll::{EnrollApi, EnrollStore},
-    regenerate::{CodeSetStore, RegenerateApi},
+    public::{PublicApi, PublicStore},
     verify::VerifyApi,
 };
 
@@ -86,8 +86,8 @@ fn totp_from(req: &Request) -> Result<Option<String>, ApiError> {
 pub struct Functions {
     pub enroll: EnrollApi,
     pub verify: VerifyApi,
-    pub regenerate: RegenerateApi,
-    pub admin_regenerate: AdminRegenerateApi,
-    pub download: DownloadApi,
+    pub regenerate: CodeSetsApi,
+    pub admin_regenerate: AdminApi,
+    pub download: PublicApi,
     pub audit: AuditApi,
 }

@@ -1,4 +1,4 @@
-//! The `admin-regenerate` function: an administrator resets another user's codes, and the user
+//! The `admin` function: an administrator resets another user's codes, and the user
 //! is mailed a download link; or turns another user's two-factor off.
 
 use std::sync::Arc;
@@ -27,13 +27,13 @@ use crate::{
     presentation::download_mail::LinkMail,
 };
 
-/// What the admin-regenerate function does to the store: check the admin's own code, grant a
+/// What the admin function does to the store: check the admin's own code, grant a
 /// download, turn a user's two-factor off, and keep the address current.
 pub trait AdminStore: FactorChecks + DownloadGrants + TwoFactorOff + Addresses {}
 
 impl<T: FactorChecks + DownloadGrants + TwoFactorOff + Addresses + ?Sized> AdminStore for T {}
 
-pub struct AdminRegenerateApi {
+pub struct AdminApi {
     pub services: FactorServices<dyn AdminStore>,
     pub links: LinkSettings,
     pub mailer: Arc<dyn Mailer>,
@@ -44,10 +44,10 @@ pub struct AdminRegenerateApi {
     pub link_base_url: Option<String>,
 }
 
-serve!(AdminRegenerateApi: admin_regenerate, admin_disable_two_factor);
+serve!(AdminApi: admin_regenerate, admin_disable_two_factor);
 
-impl LambdaFunction for AdminRegenerateApi {
-    const NAME: &'static str = "admin-regenerate";
+impl LambdaFunction for AdminApi {
+    const NAME: &'static str = "admin";
     const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "POST",
@@ -68,7 +68,7 @@ impl LambdaFunction for AdminRegenerateApi {
     async fn build(host: &impl Host) -> Result<Self, Error> {
         let both = async { tokio::try_join!(host.sealing_keys(), host.signing_keys()) };
         let (wiring, (sealing, signing)) = wiring_while(host, both).await?;
-        Ok(AdminRegenerateApi {
+        Ok(AdminApi {
             services: wiring
                 .factor_services(wiring.shared_store() as Arc<dyn AdminStore>, sealing)?,
             links: wiring.links(signing),
@@ -92,7 +92,7 @@ struct AdminRequest {
     proof: Option<String>,
 }
 
-fn admin_request(api: &AdminRegenerateApi, req: &Request) -> Result<AdminRequest, ApiError> {
+fn admin_request(api: &AdminApi, req: &Request) -> Result<AdminRequest, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let admin = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
     let target = path_user(req)?;
@@ -106,10 +106,7 @@ fn admin_request(api: &AdminRegenerateApi, req: &Request) -> Result<AdminRequest
     })
 }
 
-async fn admin_regenerate(
-    api: &AdminRegenerateApi,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn admin_regenerate(api: &AdminApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let AdminRequest {
         admin,
         target,
@@ -146,7 +143,7 @@ async fn admin_regenerate(
 }
 
 async fn admin_disable_two_factor(
-    api: &AdminRegenerateApi,
+    api: &AdminApi,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let AdminRequest {

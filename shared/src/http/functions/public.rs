@@ -1,4 +1,4 @@
-//! The `download` function: the page an emailed link opens, redeeming the link for a pending
+//! The `public` function, every route with no authorizer: the page an emailed link opens, redeeming the link for a pending
 //! set, and activating it once saved. It checks no second factor, so it is never given the key
 //! that opens TOTP secrets.
 
@@ -22,21 +22,21 @@ use crate::{
     presentation::{codes_file, components, pages, DOWNLOAD_ACTIVATE_PATH, DOWNLOAD_PATH},
 };
 
-/// What the download function does to the store: redeem a link and save the set it shows. It
+/// What the public function does to the store: redeem a link and save the set it shows. It
 /// checks no code, so it has no attempt ledger and no key to open a TOTP secret.
-pub trait DownloadStore: UserRecords + DownloadGrants + CodeSets {}
+pub trait PublicStore: UserRecords + DownloadGrants + CodeSets {}
 
-impl<T: UserRecords + DownloadGrants + CodeSets + ?Sized> DownloadStore for T {}
+impl<T: UserRecords + DownloadGrants + CodeSets + ?Sized> PublicStore for T {}
 
-pub struct DownloadApi {
-    pub services: Services<dyn DownloadStore>,
+pub struct PublicApi {
+    pub services: Services<dyn PublicStore>,
     pub links: LinkSettings,
 }
 
-serve!(DownloadApi: download_page, redeem_download, activate_download, components_script);
+serve!(PublicApi: download_page, redeem_download, activate_download, components_script);
 
-impl LambdaFunction for DownloadApi {
-    const NAME: &'static str = "download";
+impl LambdaFunction for PublicApi {
+    const NAME: &'static str = "public";
     const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "GET",
@@ -66,8 +66,8 @@ impl LambdaFunction for DownloadApi {
 
     async fn build(host: &impl Host) -> Result<Self, Error> {
         let (wiring, keys) = wiring_while(host, host.signing_keys()).await?;
-        Ok(DownloadApi {
-            services: wiring.services(wiring.shared_store() as Arc<dyn DownloadStore>)?,
+        Ok(PublicApi {
+            services: wiring.services(wiring.shared_store() as Arc<dyn PublicStore>)?,
             links: wiring.links(keys),
         })
     }
@@ -87,7 +87,7 @@ struct ActivateBody {
 }
 
 /// What the emailed link opens; it never redeems.
-async fn download_page(api: &DownloadApi, _: &Request) -> Result<Response<Body>, ApiError> {
+async fn download_page(api: &PublicApi, _: &Request) -> Result<Response<Body>, ApiError> {
     Ok(html_response(
         StatusCode::OK,
         &pages::landing(&api.services.settings.product),
@@ -95,7 +95,7 @@ async fn download_page(api: &DownloadApi, _: &Request) -> Result<Response<Body>,
 }
 
 /// The web components, public like the pages: this function already serves what browsers load.
-async fn components_script(_: &DownloadApi, _: &Request) -> Result<Response<Body>, ApiError> {
+async fn components_script(_: &PublicApi, _: &Request) -> Result<Response<Body>, ApiError> {
     Ok(script_response(components::SCRIPT))
 }
 
@@ -120,7 +120,7 @@ fn form_field(req: &Request, name: &str) -> String {
 }
 
 /// JSON callers get JSON; the page's form post gets a page. Both say the same on refusal.
-async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn redeem_download(api: &PublicApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let product = &api.services.settings.product;
     if is_form(req) {
         let token = form_field(req, "token");
@@ -171,7 +171,7 @@ async fn redeem_download(api: &DownloadApi, req: &Request) -> Result<Response<Bo
 }
 
 /// "I have saved these codes": the page's form, or a JSON caller with the `set_id` it was given.
-async fn activate_download(api: &DownloadApi, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn activate_download(api: &PublicApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let product = &api.services.settings.product;
     if is_form(req) {
         let (token, set_id) = (form_field(req, "token"), form_field(req, "set_id"));

@@ -1,4 +1,4 @@
-//! The `regenerate` function: a user reads their status, makes a new set (pending until they
+//! The `code-sets` function: a user reads their status, makes a new set (pending until they
 //! activate it, having saved it), or deletes their sets.
 
 use std::sync::Arc;
@@ -26,21 +26,21 @@ use crate::{
     presentation::codes_file,
 };
 
-/// What the regenerate function does to the store: check codes, make, save and remove code sets,
+/// What the code-sets function does to the store: check codes, make, save and remove code sets,
 /// and keep the address current.
 pub trait CodeSetStore: FactorChecks + CodeSets + Addresses {}
 
 impl<T: FactorChecks + CodeSets + Addresses + ?Sized> CodeSetStore for T {}
 
-pub struct RegenerateApi {
+pub struct CodeSetsApi {
     pub services: FactorServices<dyn CodeSetStore>,
     pub identity: IdentitySettings,
 }
 
-serve!(RegenerateApi: code_set_status, regenerate_code_set, activate_code_set, delete_code_set);
+serve!(CodeSetsApi: code_set_status, regenerate_code_set, activate_code_set, delete_code_set);
 
-impl LambdaFunction for RegenerateApi {
-    const NAME: &'static str = "regenerate";
+impl LambdaFunction for CodeSetsApi {
+    const NAME: &'static str = "code-sets";
     const INVOKED: Invoked<Self> = Invoked::Http(&[
         Route {
             method: "GET",
@@ -70,7 +70,7 @@ impl LambdaFunction for RegenerateApi {
 
     async fn build(host: &impl Host) -> Result<Self, Error> {
         let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
-        Ok(RegenerateApi {
+        Ok(CodeSetsApi {
             services: wiring
                 .factor_services(wiring.shared_store() as Arc<dyn CodeSetStore>, keys)?,
             identity: wiring.config.identity.clone(),
@@ -82,7 +82,7 @@ impl LambdaFunction for RegenerateApi {
     }
 }
 
-async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let status = backup_codes::status(&api.services, &who.user).await?;
     let used: Vec<_> = status
@@ -119,10 +119,7 @@ async fn code_set_status(api: &RegenerateApi, req: &Request) -> Result<Response<
     ))
 }
 
-async fn regenerate_code_set(
-    api: &RegenerateApi,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+async fn regenerate_code_set(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let totp = totp_from(req)?;
     let pending = backup_codes::regenerate(
@@ -173,7 +170,7 @@ struct ActivateBody {
     set_id: String,
 }
 
-async fn activate_code_set(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn activate_code_set(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let body: ActivateBody = json_body(req)?;
     let set_id = body.set_id.trim();
@@ -195,7 +192,7 @@ async fn activate_code_set(api: &RegenerateApi, req: &Request) -> Result<Respons
     ))
 }
 
-async fn delete_code_set(api: &RegenerateApi, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn delete_code_set(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let totp = totp_from(req)?;
     backup_codes::delete(
