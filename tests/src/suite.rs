@@ -14,6 +14,7 @@ mod events;
 mod ledger;
 mod link_codes;
 mod mail_budget;
+mod memberships;
 mod new_phone;
 mod pending_sets;
 mod races;
@@ -30,6 +31,7 @@ pub use events::*;
 pub use ledger::*;
 pub use link_codes::*;
 pub use mail_budget::*;
+pub use memberships::*;
 pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
@@ -44,6 +46,11 @@ macro_rules! behaviour_suite {
     ($backend:expr) => {
         $crate::behaviour_suite!($backend;
             full_walk_enroll_confirm_verify_regenerate,
+            a_membership_is_written_over_the_role_seen_and_read_back_at_once,
+            memberships_are_never_confused_across_accounts,
+            a_thousand_members_are_listed_page_by_page,
+            a_user_belongs_to_a_bounded_number_of_accounts,
+            racing_membership_writes_apply_once,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

@@ -6,7 +6,10 @@
 use std::collections::BTreeSet;
 
 use backup_codes::{
-    adapters::dynamodb::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER, PARTITION_KEY, TTL_ATTRIBUTE},
+    adapters::dynamodb::{
+        AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER, MEMBERS_INDEX, MEMBER_OF, MEMBER_USER,
+        PARTITION_KEY, TTL_ATTRIBUTE,
+    },
     functions::{all_routes, names},
     http::Authorization,
 };
@@ -380,6 +383,11 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(index["KeySchema"][0]["AttributeName"], AUDIT_USER);
     assert_eq!(index["KeySchema"][1]["AttributeName"], AUDIT_SORT_KEY);
     assert_eq!(index["Projection"]["ProjectionType"], "ALL");
+    let members = &p["GlobalSecondaryIndexes"][1];
+    assert_eq!(members["IndexName"], MEMBERS_INDEX);
+    assert_eq!(members["KeySchema"][0]["AttributeName"], MEMBER_OF);
+    assert_eq!(members["KeySchema"][1]["AttributeName"], MEMBER_USER);
+    assert_eq!(members["Projection"]["ProjectionType"], "ALL");
 }
 
 /// No role reads or updates any item it likes: every get and update names the keys it may

@@ -1,6 +1,7 @@
 //! Pure rules: no storage, no HTTP, no AWS.
 
 pub mod access;
+pub mod account;
 pub mod attempts;
 pub mod codes;
 pub mod device;

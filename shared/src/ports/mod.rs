@@ -1,9 +1,43 @@
 //! What the use cases need from the outside world, in the product's words: traits only; the
 //! records they pass are the domain's.
 
+/// A capability of the store: its trait, and the same capability for a shared handle to a
+/// store (`Arc`), so that a function's narrower view is cut from the whole store its host holds
+/// (`Arc<dyn Storage>` coerces to `Arc<dyn AnyView>` through it).
+macro_rules! capability {
+    (
+        $(#[$meta:meta])*
+        pub trait $name:ident {
+            $(
+                $(#[$method_meta:meta])*
+                async fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $answer:ty;
+            )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[async_trait]
+        pub trait $name: Send + Sync {
+            $(
+                $(#[$method_meta])*
+                async fn $method(&self $(, $arg: $ty)*) -> $answer;
+            )+
+        }
+
+        #[async_trait]
+        impl<T: $name + ?Sized> $name for std::sync::Arc<T> {
+            $(
+                async fn $method(&self $(, $arg: $ty)*) -> $answer {
+                    (**self).$method($($arg),*).await
+                }
+            )+
+        }
+    };
+}
+
+mod accounts;
 mod records;
 
-pub use self::records::*;
+pub use self::{accounts::*, records::*};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -220,4 +254,48 @@ impl Clock for SystemClock {
         let now = OffsetDateTime::now_utc();
         now.replace_nanosecond(0).unwrap_or(now)
     }
+}
+
+/// The whole store, as both adapters implement it: every capability of the user record, the
+/// audit trail, the mail budget and the delivery marks. What the local server, the tests and a
+/// Lambda's host hold; each function is handed only its own view of it.
+pub trait Storage:
+    UserRecords
+    + Attempts
+    + CodeUse
+    + Enrollment
+    + Replacements
+    + Addresses
+    + SignInPasses
+    + CodeSets
+    + TwoFactorOff
+    + DownloadGrants
+    + Memberships
+    + MembershipWrites
+    + MemberLists
+    + AuditLog
+    + MailBudget
+    + Deliveries
+{
+}
+
+impl<T> Storage for T where
+    T: UserRecords
+        + Attempts
+        + CodeUse
+        + Enrollment
+        + Replacements
+        + Addresses
+        + SignInPasses
+        + CodeSets
+        + TwoFactorOff
+        + DownloadGrants
+        + Memberships
+        + MembershipWrites
+        + MemberLists
+        + AuditLog
+        + MailBudget
+        + Deliveries
+        + ?Sized
+{
 }

@@ -5,8 +5,6 @@
 //! write (a transaction), so there is no change without its events and no event without its
 //! change.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -22,39 +20,6 @@ use crate::domain::{
     sign_in::{AppClient, SignInPass},
     user::{Email, UserId},
 };
-
-/// A capability of the store: its trait, and the same capability for a shared handle to a
-/// store (`Arc`), so that a function's narrower view is cut from the whole store its host holds
-/// (`Arc<dyn Storage>` coerces to `Arc<dyn AnyView>` through it).
-macro_rules! capability {
-    (
-        $(#[$meta:meta])*
-        pub trait $name:ident {
-            $(
-                $(#[$method_meta:meta])*
-                async fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $answer:ty;
-            )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[async_trait]
-        pub trait $name: Send + Sync {
-            $(
-                $(#[$method_meta])*
-                async fn $method(&self $(, $arg: $ty)*) -> $answer;
-            )+
-        }
-
-        #[async_trait]
-        impl<T: $name + ?Sized> $name for Arc<T> {
-            $(
-                async fn $method(&self $(, $arg: $ty)*) -> $answer {
-                    (**self).$method($($arg),*).await
-                }
-            )+
-        }
-    };
-}
 
 /// A conditional write either happened or lost to the condition (a race, a replay, a used code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,42 +349,4 @@ capability! {
             records: &[Recorded],
         ) -> Result<Written, StoreError>;
     }
-}
-
-/// The whole store, as both adapters implement it: every capability of the user record, the
-/// audit trail, the mail budget and the delivery marks. What the local server, the tests and a
-/// Lambda's host hold; each function is handed only its own view of it.
-pub trait Storage:
-    UserRecords
-    + Attempts
-    + CodeUse
-    + Enrollment
-    + Replacements
-    + Addresses
-    + SignInPasses
-    + CodeSets
-    + TwoFactorOff
-    + DownloadGrants
-    + super::AuditLog
-    + super::MailBudget
-    + super::Deliveries
-{
-}
-
-impl<T> Storage for T where
-    T: UserRecords
-        + Attempts
-        + CodeUse
-        + Enrollment
-        + Replacements
-        + Addresses
-        + SignInPasses
-        + CodeSets
-        + TwoFactorOff
-        + DownloadGrants
-        + super::AuditLog
-        + super::MailBudget
-        + super::Deliveries
-        + ?Sized
-{
 }

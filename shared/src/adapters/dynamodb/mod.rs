@@ -9,6 +9,7 @@ mod expressions;
 mod factor;
 mod item;
 mod mail_budget;
+mod memberships;
 mod records;
 pub mod stream;
 mod table;
@@ -16,6 +17,7 @@ mod table;
 use std::collections::HashMap;
 
 pub use self::audit::{AUDIT_INDEX, AUDIT_SORT_KEY, AUDIT_USER};
+pub use self::memberships::{MEMBERS_INDEX, MEMBER_OF, MEMBER_USER};
 pub use self::table::ensure_table;
 
 use self::item::{corrupt, get_n, get_s, parse_record, timestamp, Item};
@@ -163,7 +165,18 @@ impl DynamoStore {
             .set_expression_attribute_values(input.get_expression_attribute_values().clone())
             .build()
             .map_err(|e| request_failed_with(operation, e))?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        self.transact(items, records, operation).await
+    }
+
+    /// `items`, each conditional, and the events `records` keeps, in one transaction: a failed
+    /// condition on any item is `ConditionFailed`, and nothing is written.
+    async fn transact(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        records: &[Recorded],
+        operation: &'static str,
+    ) -> Result<Written, StoreError> {
         for record in records {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -214,8 +227,9 @@ impl DynamoStore {
     }
 }
 
-/// Why DynamoDB cancelled a transaction, in the order that decides: our condition on the first
-/// item failed (a lost race, nothing written), or a concurrent write got in the way.
+/// Why DynamoDB cancelled a transaction, in the order that decides: one of our conditions
+/// failed (a lost race, nothing written; the events' puts carry none), or a concurrent write
+/// got in the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cancelled {
     ByCondition,
@@ -234,7 +248,7 @@ fn cancellation<R>(err: &SdkError<TransactWriteItemsError, R>) -> Cancelled {
         .iter()
         .map(|reason| reason.code().unwrap_or("None"))
         .collect();
-    if codes.first() == Some(&"ConditionalCheckFailed") {
+    if codes.contains(&"ConditionalCheckFailed") {
         Cancelled::ByCondition
     } else if codes.contains(&"TransactionConflict") {
         Cancelled::ByConflict

@@ -34,6 +34,8 @@ pub struct MemoryStore {
     deliveries: Mutex<HashMap<String, DeliveryMarks>>,
     /// The notifier's mail budget (see `mail_budget`).
     mail_budget: Mutex<mail_budget::Budgets>,
+    /// Who belongs to which account.
+    members: Mutex<memberships::Members>,
 }
 
 mod audit;
@@ -41,6 +43,7 @@ mod code_sets;
 mod deliveries;
 mod factor;
 mod mail_budget;
+mod memberships;
 mod records;
 
 use deliveries::DeliveryMarks;

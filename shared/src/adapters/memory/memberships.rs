@@ -1,0 +1,160 @@
+//! Memberships: both directions under one lock, as DynamoDB writes the membership and the
+//! user's list of accounts in one transaction.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::MemoryStore;
+use crate::{
+    domain::{
+        account::{AccountId, Role, MAX_ACCOUNTS_PER_USER},
+        events::Recorded,
+        user::UserId,
+    },
+    ports::{MemberLists, MemberPage, MembershipWrites, Memberships, StoreError, Written},
+};
+
+/// Who belongs to which account, kept both ways.
+#[derive(Default)]
+pub(super) struct Members {
+    by_account: BTreeMap<AccountId, BTreeMap<UserId, Role>>,
+    by_user: BTreeMap<UserId, BTreeMap<AccountId, Role>>,
+}
+
+impl Members {
+    fn role(&self, account: &AccountId, user: &UserId) -> Option<Role> {
+        self.by_user.get(user)?.get(account).copied()
+    }
+}
+
+impl MemoryStore {
+    fn with_members<T>(&self, f: impl FnOnce(&mut Members) -> T) -> T {
+        // Each closure decides first and mutates last, so a poisoned lock still holds
+        // consistent data.
+        let mut guard = self.members.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+#[async_trait]
+impl Memberships for MemoryStore {
+    async fn role_in(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+    ) -> Result<Option<Role>, StoreError> {
+        Ok(self.with_members(|members| members.role(account, user)))
+    }
+
+    async fn accounts_of(&self, user: &UserId) -> Result<Vec<(AccountId, Role)>, StoreError> {
+        Ok(self.with_members(|members| {
+            members
+                .by_user
+                .get(user)
+                .map(|accounts| accounts.iter().map(|(a, r)| (a.clone(), *r)).collect())
+                .unwrap_or_default()
+        }))
+    }
+}
+
+#[async_trait]
+impl MembershipWrites for MemoryStore {
+    async fn put_membership(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        role: Role,
+        seen: Option<Role>,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_members(|members| {
+                let joins = seen.is_none();
+                let full = members
+                    .by_user
+                    .get(user)
+                    .is_some_and(|accounts| accounts.len() >= MAX_ACCOUNTS_PER_USER);
+                if members.role(account, user) != seen || (joins && full) {
+                    return Written::ConditionFailed;
+                }
+                members
+                    .by_account
+                    .entry(account.clone())
+                    .or_default()
+                    .insert(user.clone(), role);
+                members
+                    .by_user
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(account.clone(), role);
+                Written::Applied
+            }),
+        ))
+    }
+
+    async fn remove_membership(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        seen: Role,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_members(|members| {
+                if members.role(account, user) != Some(seen) {
+                    return Written::ConditionFailed;
+                }
+                if let Some(users) = members.by_account.get_mut(account) {
+                    users.remove(user);
+                    if users.is_empty() {
+                        members.by_account.remove(account);
+                    }
+                }
+                if let Some(accounts) = members.by_user.get_mut(user) {
+                    accounts.remove(account);
+                    if accounts.is_empty() {
+                        members.by_user.remove(user);
+                    }
+                }
+                Written::Applied
+            }),
+        ))
+    }
+}
+
+#[async_trait]
+impl MemberLists for MemoryStore {
+    async fn members(
+        &self,
+        account: &AccountId,
+        limit: usize,
+        after: Option<&UserId>,
+    ) -> Result<MemberPage, StoreError> {
+        Ok(self.with_members(|members| {
+            let Some(users) = members.by_account.get(account) else {
+                return MemberPage {
+                    members: vec![],
+                    next: None,
+                };
+            };
+            let mut page: Vec<(UserId, Role)> = users
+                .iter()
+                .filter(|(user, _)| after.is_none_or(|after| *user > after))
+                .take(limit + 1)
+                .map(|(user, role)| (user.clone(), *role))
+                .collect();
+            let more = page.len() > limit;
+            page.truncate(limit);
+            let next = more
+                .then(|| page.last().map(|(user, _)| user.clone()))
+                .flatten();
+            MemberPage {
+                members: page,
+                next,
+            }
+        }))
+    }
+}
