@@ -256,46 +256,34 @@ impl Clock for SystemClock {
     }
 }
 
-/// The whole store, as both adapters implement it: every capability of the user record, the
-/// audit trail, the mail budget and the delivery marks. What the local server, the tests and a
-/// Lambda's host hold; each function is handed only its own view of it.
-pub trait Storage:
-    UserRecords
-    + Attempts
-    + CodeUse
-    + Enrollment
-    + Replacements
-    + Addresses
-    + SignInPasses
-    + CodeSets
-    + TwoFactorOff
-    + DownloadGrants
-    + Memberships
-    + MembershipWrites
-    + MemberLists
-    + AuditLog
-    + MailBudget
-    + Deliveries
-{
+/// `Storage` is every capability listed once, and everything that has them all is one.
+macro_rules! whole_store {
+    ($(#[$meta:meta])* $($capability:ident),+ $(,)?) => {
+        $(#[$meta])*
+        pub trait Storage: $($capability +)+ {}
+
+        impl<T: $($capability +)+ ?Sized> Storage for T {}
+    };
 }
 
-impl<T> Storage for T where
-    T: UserRecords
-        + Attempts
-        + CodeUse
-        + Enrollment
-        + Replacements
-        + Addresses
-        + SignInPasses
-        + CodeSets
-        + TwoFactorOff
-        + DownloadGrants
-        + Memberships
-        + MembershipWrites
-        + MemberLists
-        + AuditLog
-        + MailBudget
-        + Deliveries
-        + ?Sized
-{
+whole_store! {
+    /// The whole store, as both adapters implement it: every capability of the user record,
+    /// the accounts, the audit trail, the mail budget and the delivery marks. What the local
+    /// server, the tests and a Lambda's host hold; each function is handed only its own view.
+    UserRecords,
+    Attempts,
+    CodeUse,
+    Enrollment,
+    Replacements,
+    Addresses,
+    SignInPasses,
+    CodeSets,
+    TwoFactorOff,
+    DownloadGrants,
+    Memberships,
+    MembershipWrites,
+    MemberLists,
+    AuditLog,
+    MailBudget,
+    Deliveries,
 }
