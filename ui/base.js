@@ -114,6 +114,9 @@
     ev_replacement_started: 'A new authenticator was started',
     ev_replacement_cancelled: 'A new authenticator was cancelled',
     ev_email_changed: 'Security mails now go to a new address',
+    ev_membership_added: 'You were added to an account',
+    ev_membership_changed: 'Your role in an account changed',
+    ev_membership_removed: 'You were removed from an account',
   };
 
   const sheet = new CSSStyleSheet();

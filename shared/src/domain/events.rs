@@ -5,7 +5,13 @@ use std::{fmt, net::IpAddr, str::FromStr};
 
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use super::{codes::random_id, display_text, proof::StepUp, user::UserId};
+use super::{
+    account::{AccountId, Role},
+    codes::random_id,
+    display_text,
+    proof::StepUp,
+    user::UserId,
+};
 
 /// Repeats of one refusal (a used download link replayed) within this many seconds are one
 /// event with a count, so a replay loop cannot push a user's real events out of sight.
@@ -41,10 +47,16 @@ pub enum EventKind {
     ReplacementStarted,
     ReplacementCancelled,
     EmailChanged,
+    /// The team's backend made the user a member of an account (`account`, `role`).
+    MembershipAdded,
+    /// The backend changed their role there (`previous_role` to `role`).
+    MembershipChanged,
+    /// The backend took them out of the account (`role` is the one they had).
+    MembershipRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -60,6 +72,9 @@ impl EventKind {
         EventKind::ReplacementStarted,
         EventKind::ReplacementCancelled,
         EventKind::EmailChanged,
+        EventKind::MembershipAdded,
+        EventKind::MembershipChanged,
+        EventKind::MembershipRemoved,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
@@ -93,6 +108,9 @@ impl EventKind {
             EventKind::ReplacementStarted => "replacement_started",
             EventKind::ReplacementCancelled => "replacement_cancelled",
             EventKind::EmailChanged => "email_changed",
+            EventKind::MembershipAdded => "membership_added",
+            EventKind::MembershipChanged => "membership_changed",
+            EventKind::MembershipRemoved => "membership_removed",
         }
     }
 }
@@ -123,15 +141,18 @@ pub enum Actor {
     Admin(UserId),
     /// The team's auth server, checking a code at sign-in.
     AuthServer,
+    /// The team's backend, writing what it alone decides (memberships).
+    Backend,
 }
 
 impl Actor {
-    /// `self`, `admin:<id>` or `auth_server`, as the audit trail and the event bus say it.
+    /// `self`, `admin:<id>`, `auth_server` or `backend`, as the audit trail and the event bus say it.
     pub fn label(&self) -> String {
         match self {
             Actor::User => "self".to_owned(),
             Actor::Admin(admin) => format!("admin:{admin}"),
             Actor::AuthServer => "auth_server".to_owned(),
+            Actor::Backend => "backend".to_owned(),
         }
     }
 
@@ -139,6 +160,7 @@ impl Actor {
         match label {
             "self" => Some(Actor::User),
             "auth_server" => Some(Actor::AuthServer),
+            "backend" => Some(Actor::Backend),
             other => UserId::parse(other.strip_prefix("admin:")?)
                 .ok()
                 .map(Actor::Admin),
@@ -249,6 +271,11 @@ pub struct SecurityEvent {
     /// For such an event: what every repeat in its window shares, so the trail finds the one
     /// item that counts them. Never shown.
     pub repeat_key: Option<String>,
+    /// For a membership event: the account, the role it leaves (or, removed, the role it
+    /// ended), and the role before a change.
+    pub account: Option<AccountId>,
+    pub role: Option<Role>,
+    pub previous_role: Option<Role>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -330,6 +357,9 @@ impl SecurityEvent {
             authorised: None,
             repeats: None,
             repeat_key: None,
+            account: None,
+            role: None,
+            previous_role: None,
         }
     }
 
@@ -371,6 +401,9 @@ impl SecurityEvent {
             "locked_until": self.locked_until.and_then(rfc3339),
             "authorised": self.authorised.map(StepUp::name),
             "repeats": self.repeats,
+            "account_id": self.account.as_ref().map(AccountId::as_str),
+            "role": self.role.map(Role::as_str),
+            "previous_role": self.previous_role.map(Role::as_str),
         })
     }
 
@@ -388,6 +421,20 @@ impl SecurityEvent {
         self.locked_until = Some(until);
         self
     }
+
+    /// What a membership event is about: `account`, the `role` it leaves (or ended), and the
+    /// role before, for a change.
+    pub fn with_membership(
+        mut self,
+        account: &AccountId,
+        role: Role,
+        previous_role: Option<Role>,
+    ) -> Self {
+        self.account = Some(account.clone());
+        self.role = Some(role);
+        self.previous_role = previous_role;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -400,7 +447,7 @@ mod tests {
             assert_eq!(kind.name().parse::<EventKind>(), Ok(kind));
         }
         let admin = Actor::Admin(UserId::parse("root").unwrap());
-        for actor in [Actor::User, Actor::AuthServer, admin] {
+        for actor in [Actor::User, Actor::AuthServer, Actor::Backend, admin] {
             assert_eq!(Actor::parse(&actor.label()), Some(actor));
         }
         assert_eq!(Actor::parse("admin:"), None);

@@ -30,6 +30,9 @@ fn what(kind: EventKind) -> &'static str {
         EventKind::ReplacementStarted => "A new authenticator app was started",
         EventKind::ReplacementCancelled => "A new authenticator app was cancelled",
         EventKind::EmailChanged => "Security mails moved to another address",
+        EventKind::MembershipAdded => "You were added to an account",
+        EventKind::MembershipChanged => "Your role in an account changed",
+        EventKind::MembershipRemoved => "You were removed from an account",
     }
 }
 

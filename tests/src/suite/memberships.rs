@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use backup_codes::{
     domain::{
         account::{AccountId, Role, MAX_ACCOUNTS_PER_USER},
+        events::{Actor, EventKind, Recorded, SecurityEvent, Source},
         user::UserId,
     },
-    ports::{MemberLists, MembershipWrites, Memberships, Written},
+    ports::{Clock, MemberLists, MembershipWrites, Memberships, Written},
 };
 
 use super::*;
@@ -20,6 +21,24 @@ fn account(id: &str) -> AccountId {
 
 fn user(id: &str) -> UserId {
     UserId::parse(id).unwrap()
+}
+
+/// The event a membership write keeps, as the backend's route will record it.
+fn membership_event(
+    app: &TestApp,
+    kind: EventKind,
+    (account, user): (&AccountId, &UserId),
+    role: Role,
+    previous: Option<Role>,
+) -> Recorded {
+    let now = app.clock.now();
+    let event = SecurityEvent::new(kind, user, Actor::Backend, &Source::default(), now)
+        .with_membership(account, role, previous);
+    Recorded {
+        event,
+        to: None,
+        expires_at: now + time::Duration::days(30),
+    }
 }
 
 pub async fn a_membership_is_written_over_the_role_seen_and_read_back_at_once(app: TestApp) {
@@ -53,9 +72,42 @@ pub async fn a_membership_is_written_over_the_role_seen_and_read_back_at_once(ap
         Some(Role::Member)
     );
 
-    let promoted = store.put_membership(&acme, &ana, Role::Admin, Some(Role::Member), &[]);
+    let change = membership_event(
+        &app,
+        EventKind::MembershipChanged,
+        (&acme, &ana),
+        Role::Admin,
+        Some(Role::Member),
+    );
+    let promoted = store.put_membership(
+        &acme,
+        &ana,
+        Role::Admin,
+        Some(Role::Member),
+        std::slice::from_ref(&change),
+    );
     assert_eq!(promoted.await.unwrap(), Written::Applied);
     assert_eq!(store.role_in(&acme, &ana).await.unwrap(), Some(Role::Admin));
+    // The event was kept by the same write, with the account and both roles.
+    let trail = store.page(&ana, 10, None).await.unwrap().events;
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    let kept = trail[0].to_json();
+    assert_eq!(kept["type"], "membership_changed");
+    assert_eq!(kept["actor"], "backend");
+    assert_eq!(kept["account_id"], "acme");
+    assert_eq!(kept["role"], "admin");
+    assert_eq!(kept["previous_role"], "member");
+    // A write that loses its condition keeps no event.
+    let lost = membership_event(
+        &app,
+        EventKind::MembershipRemoved,
+        (&acme, &ana),
+        Role::Member,
+        None,
+    );
+    let refused = store.remove_membership(&acme, &ana, Role::Member, std::slice::from_ref(&lost));
+    assert_eq!(refused.await.unwrap(), Written::ConditionFailed);
+    assert_eq!(store.page(&ana, 10, None).await.unwrap().events.len(), 1);
     assert_eq!(
         store.accounts_of(&ana).await.unwrap(),
         vec![(acme.clone(), Role::Admin)]

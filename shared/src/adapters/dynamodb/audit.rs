@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::{corrupt, get_n, get_s, n, s, timestamp, user_key, DynamoStore, Item, TTL_ATTRIBUTE};
 use crate::{
     domain::{
+        account::{AccountId, Role},
         events::{Actor, AuditPosition, EventKind, Recorded, SecurityEvent, Source, UserAgent},
         proof::StepUp,
         user::UserId,
@@ -78,6 +79,15 @@ pub(super) fn item(record: &Recorded) -> Item {
     }
     if let Some(step_up) = event.authorised {
         put("authorised", s(step_up.name()));
+    }
+    if let Some(account) = &event.account {
+        put("account_id", s(account.as_str()));
+    }
+    if let Some(role) = event.role {
+        put("role", s(role.as_str()));
+    }
+    if let Some(role) = event.previous_role {
+        put("previous_role", s(role.as_str()));
     }
     if let Some(to) = &record.to {
         put(MAIL_TO, s(to.as_str()));
@@ -223,6 +233,14 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
     let authorised = get_s(item, "authorised")
         .map(|name| StepUp::parse(name).ok_or_else(|| corrupt("authorised")))
         .transpose()?;
+    let role = |name: &str| {
+        get_s(item, name)
+            .map(|raw| Role::parse(raw).ok_or_else(|| corrupt(name)))
+            .transpose()
+    };
+    let account = get_s(item, "account_id")
+        .map(|raw| AccountId::parse(raw).map_err(|_| corrupt("account_id")))
+        .transpose()?;
     Ok(SecurityEvent {
         id: text("event_id")?.to_owned(),
         at,
@@ -241,5 +259,8 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
             .map(|n| u64::try_from(n).map_err(|_| corrupt(REPEATS)))
             .transpose()?,
         repeat_key: None,
+        account,
+        role: role("role")?,
+        previous_role: role("previous_role")?,
     })
 }
