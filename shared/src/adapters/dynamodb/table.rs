@@ -37,6 +37,12 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .build()
             .map_err(|e| fault("describe the key")(Box::new(e)))
     };
+    let index_keys = |partition: &str, sort: &str| -> Result<Vec<KeySchemaElement>, StoreError> {
+        Ok(vec![
+            key(partition, KeyType::Hash)?,
+            key(sort, KeyType::Range)?,
+        ])
+    };
     let projection = Projection::builder()
         .projection_type(ProjectionType::All)
         .build();
@@ -73,8 +79,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             for (name, partition, sort) in indexes {
                 let index = GlobalSecondaryIndex::builder()
                     .index_name(name)
-                    .key_schema(key(partition, KeyType::Hash)?)
-                    .key_schema(key(sort, KeyType::Range)?)
+                    .set_key_schema(Some(index_keys(partition, sort)?))
                     .projection(projection.clone())
                     .build()
                     .map_err(|e| fault("describe an index")(Box::new(e)))?;
@@ -101,8 +106,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             // index is added per update, and waited for before the next.
             let create = CreateGlobalSecondaryIndexAction::builder()
                 .index_name(name)
-                .key_schema(key(partition, KeyType::Hash)?)
-                .key_schema(key(sort, KeyType::Range)?)
+                .set_key_schema(Some(index_keys(partition, sort)?))
                 .projection(projection.clone())
                 .build()
                 .map_err(|e| fault("describe an index")(Box::new(e)))?;
