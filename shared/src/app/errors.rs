@@ -169,3 +169,24 @@ carries_faults!(
     RedeemError
 );
 checks_codes!(EnrollError, CodeSetError, AdminResetError);
+
+/// Writing a membership, as the team's backend asks.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("the user is not a member of this account")]
+    NotAMember,
+    #[error("the user already belongs to {most} accounts, the most one user may")]
+    TooManyAccounts { most: usize },
+    /// Other writes of the same membership kept changing it under this one: nothing was
+    /// written, and the same request may be sent again.
+    #[error("the membership was not written: other writes changed it at the same moment")]
+    Contended,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl From<StoreError> for MembershipError {
+    fn from(err: StoreError) -> Self {
+        MembershipError::Fault(err.into())
+    }
+}

@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod errors;
 pub mod hashing;
 pub mod mail_budget;
+pub mod memberships;
 pub mod notify;
 pub mod redeem;
 pub mod sinks;

@@ -214,7 +214,18 @@ pub(crate) async fn burst_then(
             })
         })
         .collect();
-    locked.notified().await;
+    // Bounded: a burst that never locks (every answer a 503 from an overloaded emulator, say)
+    // fails here with what it got, rather than waiting for a lock that will not come.
+    if tokio::time::timeout(std::time::Duration::from_secs(60), locked.notified())
+        .await
+        .is_err()
+    {
+        let mut statuses = vec![];
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        panic!("the burst never answered 429: {statuses:?}");
+    }
     let reply = app.send(then).await;
     let mut statuses = vec![];
     for task in tasks {

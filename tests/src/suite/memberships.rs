@@ -4,9 +4,12 @@
 
 use std::collections::BTreeSet;
 
+use futures::StreamExt;
+
 use backup_codes::{
+    app::{errors::MembershipError, memberships},
     domain::{
-        account::{AccountId, Role, MAX_ACCOUNTS_PER_USER},
+        account::{AccountId, MembershipChange, Role, MAX_ACCOUNTS_PER_USER},
         events::{Actor, EventKind, Recorded, SecurityEvent, Source},
         user::UserId,
     },
@@ -182,7 +185,12 @@ pub async fn a_thousand_members_are_listed_page_by_page(app: TestApp) {
             store.put_membership(&acme, &member, role, None, &[]).await
         }
     });
-    for written in futures::future::join_all(writes).await {
+    // 16 at a time: the emulator serves the rest of the suite meanwhile.
+    let written: Vec<_> = futures::stream::iter(writes)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for written in written {
         assert_eq!(written.unwrap(), Written::Applied);
     }
     let mut seen = vec![];
@@ -227,7 +235,11 @@ pub async fn a_user_belongs_to_a_bounded_number_of_accounts(app: TestApp) {
                 .await
         }
     });
-    for written in futures::future::join_all(joins).await {
+    let joined: Vec<_> = futures::stream::iter(joins)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for written in joined {
         assert_eq!(written.unwrap(), Written::Applied);
     }
     let (first, second, one_more) = (
@@ -291,4 +303,150 @@ pub async fn racing_membership_writes_apply_once(app: TestApp) {
     // Joining again after the race counts once toward the limit, not eight times.
     assert_eq!(applied(race(Role::Member, None).await), 1);
     assert_eq!(app.store.accounts_of(&cy).await.unwrap().len(), 1);
+}
+
+/// The backend's use case: each write is recorded as what it changed, a write of the role
+/// already held changes and records nothing, and removing a non-member says so.
+pub async fn the_backends_membership_writes_record_what_they_changed(app: TestApp) {
+    let svc = app.wiring().services(app.store.clone()).unwrap();
+    let (acme, ana, source) = (account("acme"), user("ana"), Source::default());
+    let put = |role| memberships::put(&svc, &acme, &ana, role, &source);
+    assert_eq!(
+        put(Role::Member).await.unwrap(),
+        MembershipChange::Added(Role::Member)
+    );
+    assert_eq!(
+        put(Role::Member).await.unwrap(),
+        MembershipChange::Unchanged(Role::Member)
+    );
+    assert_eq!(
+        put(Role::Admin).await.unwrap(),
+        MembershipChange::RoleChanged {
+            from: Role::Member,
+            to: Role::Admin
+        }
+    );
+    let removed = memberships::remove(&svc, &acme, &ana, &source)
+        .await
+        .unwrap();
+    assert_eq!(removed, MembershipChange::Removed(Role::Admin));
+    let again = memberships::remove(&svc, &acme, &ana, &source).await;
+    assert!(
+        matches!(again, Err(MembershipError::NotAMember)),
+        "{again:?}"
+    );
+
+    let mut trail: Vec<Value> = app
+        .store
+        .page(&ana, 10, None)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.to_json())
+        .collect();
+    trail.sort_by_key(|e| e["type"].as_str().unwrap().to_owned());
+    let summary: Vec<_> = trail
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"], "backend");
+            assert_eq!(e["account_id"], "acme");
+            (
+                e["type"].as_str().unwrap(),
+                e["role"].as_str().unwrap(),
+                e["previous_role"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("membership_added", "member", None),
+            ("membership_changed", "admin", Some("member")),
+            ("membership_removed", "admin", None),
+        ]
+    );
+}
+
+/// A join past the limit is refused as such, and nothing is written or recorded.
+pub async fn joining_past_the_limit_is_refused_as_such(app: TestApp) {
+    let svc = app.wiring().services(app.store.clone()).unwrap();
+    let bo = user("bo");
+    for n in 0..MAX_ACCOUNTS_PER_USER {
+        let acct = account(&format!("acct-{n:03}"));
+        let written = app
+            .store
+            .put_membership(&acct, &bo, Role::Member, None, &[]);
+        assert_eq!(written.await.unwrap(), Written::Applied);
+    }
+    let one_more = account("one-more");
+    let refused = memberships::put(&svc, &one_more, &bo, Role::Admin, &Source::default()).await;
+    assert!(
+        matches!(refused, Err(MembershipError::TooManyAccounts { most }) if most == MAX_ACCOUNTS_PER_USER),
+        "{refused:?}"
+    );
+    assert_eq!(app.store.role_in(&one_more, &bo).await.unwrap(), None);
+    assert!(app
+        .store
+        .page(&bo, 10, None)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
+}
+
+/// Role changes racing on one member: every change that applied is recorded from the role it
+/// really replaced, so the changes alternate and the last one is the role that stays.
+pub async fn racing_role_changes_lose_no_update(app: TestApp) {
+    let svc = app.wiring().services(app.store.clone()).unwrap();
+    let (acme, cy, source) = (account("acme"), user("cy"), Source::default());
+    memberships::put(&svc, &acme, &cy, Role::Member, &source)
+        .await
+        .unwrap();
+    let writes = (0..8).map(|n| {
+        let role = if n % 2 == 0 {
+            Role::Admin
+        } else {
+            Role::Member
+        };
+        let (svc, acme, cy, source) = (&svc, &acme, &cy, &source);
+        async move { memberships::put(svc, acme, cy, role, source).await }
+    });
+    let mut promotions = 0i32;
+    let mut demotions = 0i32;
+    for result in futures::future::join_all(writes).await {
+        match result {
+            Ok(MembershipChange::RoleChanged { from, to }) => {
+                assert_ne!(from, to);
+                if to == Role::Admin {
+                    promotions += 1;
+                } else {
+                    demotions += 1;
+                }
+            }
+            Ok(MembershipChange::Unchanged(_)) | Err(MembershipError::Contended) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let last = app.store.role_in(&acme, &cy).await.unwrap();
+    assert!(
+        (0..=1).contains(&(promotions - demotions)),
+        "{promotions} {demotions}"
+    );
+    let expected = if promotions > demotions {
+        Role::Admin
+    } else {
+        Role::Member
+    };
+    assert_eq!(last, Some(expected));
+    let changes = app
+        .store
+        .page(&cy, 50, None)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::MembershipChanged)
+        .count();
+    assert_eq!(changes as i32, promotions + demotions);
 }
