@@ -66,7 +66,11 @@ fuzz_target!(|input: (u8, u8, &str, &str, &[u8])| {
     let (route, content_type, path_user, claim_email, body) = input;
     let routes = all_routes();
     let route = &routes[usize::from(route) % routes.len()];
-    let path = route.path.replace("{user_id}", path_user);
+    // The account comes from the same draw as the claimed email: odd in its own ways.
+    let path = route
+        .path
+        .replace("{user_id}", path_user)
+        .replace("{account_id}", claim_email);
     let mut headers = serde_json::Map::new();
     if let Some(kind) = CONTENT_TYPES[usize::from(content_type) % CONTENT_TYPES.len()] {
         headers.insert("content-type".into(), json!(kind));

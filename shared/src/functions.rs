@@ -9,7 +9,9 @@ use crate::{
     cognito::CognitoTrigger,
     entry::{Host, Invoked, LambdaFunction, LocalHost},
     http::{
-        functions::{AdminApi, AuditApi, CodeSetsApi, EnrollApi, PublicApi, VerifyApi},
+        functions::{
+            AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
+        },
         routes::{dispatch, match_path, no_route, PathParams},
         table::RouteInfo,
     },
@@ -88,6 +90,7 @@ every_function! {
         admin: AdminApi,
         public: PublicApi,
         audit: AuditApi,
+        memberships: MembershipsApi,
     }
     /// The functions invoked with an event: Cognito's triggers, and the table's stream.
     events {

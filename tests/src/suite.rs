@@ -14,6 +14,7 @@ mod events;
 mod ledger;
 mod link_codes;
 mod mail_budget;
+mod membership_routes;
 mod memberships;
 mod new_phone;
 mod pending_sets;
@@ -31,6 +32,7 @@ pub use events::*;
 pub use ledger::*;
 pub use link_codes::*;
 pub use mail_budget::*;
+pub use membership_routes::*;
 pub use memberships::*;
 pub use new_phone::*;
 pub use pending_sets::*;
@@ -54,6 +56,10 @@ macro_rules! behaviour_suite {
             the_backends_membership_writes_record_what_they_changed,
             joining_past_the_limit_is_refused_as_such,
             racing_role_changes_lose_no_update,
+            the_backend_writes_memberships_through_its_routes,
+            odd_membership_writes_are_refused_and_change_nothing,
+            account_ids_are_decoded_once_and_kept_apart,
+            a_join_past_the_limit_is_answered_too_many_accounts,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

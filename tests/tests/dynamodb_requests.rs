@@ -1,4 +1,4 @@
-//! How many DynamoDB requests each verify makes, counted on the wire by an SDK interceptor.
+//! How many DynamoDB requests each route makes, counted on the wire by an SDK interceptor.
 
 use std::sync::{Arc, Mutex};
 
@@ -212,4 +212,29 @@ async fn a_cognito_sign_in_costs_the_verify_and_one_write_for_the_token_guard() 
         "an unenrolled user (allow)"
     );
     assert_eq!(log.take(), [WRITE, READ]);
+}
+
+/// The backend's membership writes: a read of the membership the write is conditional on,
+/// then one transaction for the membership item, the user's list of accounts and the event.
+/// A write of the role already held, or a removal of a non-member, is the read alone.
+#[tokio::test]
+async fn a_membership_write_is_one_read_and_one_transaction() {
+    use integration_tests::Call;
+    use serde_json::json;
+    let (app, log) = counted_app().await;
+    let path = "/v1/accounts/acme/members/ana";
+    let put = |role: &'static str| Call::new("PUT", path).json(json!({ "role": role }));
+    log.take();
+
+    assert_eq!(app.send(put("member")).await.status, StatusCode::CREATED);
+    assert_eq!(log.take(), [READ, CHANGE_AND_EVENT], "a join");
+    assert_eq!(app.send(put("admin")).await.status, StatusCode::OK);
+    assert_eq!(log.take(), [READ, CHANGE_AND_EVENT], "a role change");
+    assert_eq!(app.send(put("admin")).await.status, StatusCode::OK);
+    assert_eq!(log.take(), [READ], "the same role again: nothing to write");
+    let remove = || Call::new("DELETE", path);
+    assert_eq!(app.send(remove()).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(log.take(), [READ, CHANGE_AND_EVENT], "a removal");
+    assert_eq!(app.send(remove()).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(log.take(), [READ], "removed already");
 }

@@ -25,13 +25,14 @@ const TARGET_RATIO: f64 = 1.5;
 const TARGET_PEAK_MIB: f64 = 64.0;
 
 /// The functions with the keys they take.
-const FUNCTIONS: [(&str, &[&str]); 8] = [
+const FUNCTIONS: [(&str, &[&str]); 9] = [
     ("enroll", &["ENCRYPTION_KEY"]),
     ("verify", &["ENCRYPTION_KEY"]),
     ("code-sets", &["ENCRYPTION_KEY"]),
     ("admin", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
     ("public", &["SIGNING_KEY"]),
     ("audit", &[]),
+    ("memberships", &[]),
     ("cognito-challenge", &["ENCRYPTION_KEY"]),
     ("notify", &[]),
 ];
@@ -186,6 +187,12 @@ async fn cold_starts_and_peak_memory() {
                 "audit" => {
                     lambda
                         .invoke(Call::new("GET", "/v1/audit").user(&ghost))
+                        .await;
+                }
+                "memberships" => {
+                    let path = format!("/v1/accounts/bench/members/{ghost}");
+                    lambda
+                        .invoke(Call::new("PUT", &path).json(json!({ "role": "member" })))
                         .await;
                 }
                 "admin" => {

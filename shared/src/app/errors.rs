@@ -173,8 +173,6 @@ checks_codes!(EnrollError, CodeSetError, AdminResetError);
 /// Writing a membership, as the team's backend asks.
 #[derive(Debug, thiserror::Error)]
 pub enum MembershipError {
-    #[error("the user is not a member of this account")]
-    NotAMember,
     #[error("the user already belongs to {most} accounts, the most one user may")]
     TooManyAccounts { most: usize },
     /// Other writes of the same membership kept changing it under this one: nothing was

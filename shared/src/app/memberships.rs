@@ -65,16 +65,18 @@ pub async fn put<S: Memberships + MembershipWrites + ?Sized>(
 }
 
 /// Takes `user` out of `account`: from their next request on, its rights and rules are gone.
+/// Removing someone who is not a member is done already: `None`, and nothing is recorded, so
+/// the backend may send a removal again after a dropped answer.
 #[tracing::instrument(skip_all, fields(account = %account, user = %user))]
 pub async fn remove<S: Memberships + MembershipWrites + ?Sized>(
     svc: &Services<S>,
     account: &AccountId,
     user: &UserId,
     source: &Source,
-) -> Result<MembershipChange, MembershipError> {
+) -> Result<Option<MembershipChange>, MembershipError> {
     for _ in 0..WRITE_TRIES {
         let Some(seen) = svc.store.role_in(account, user).await? else {
-            return Err(MembershipError::NotAMember);
+            return Ok(None);
         };
         let event = svc
             .event(EventKind::MembershipRemoved, user, Actor::Backend, source)
@@ -85,7 +87,7 @@ pub async fn remove<S: Memberships + MembershipWrites + ?Sized>(
             .remove_membership(account, user, seen, &records)
             .await?;
         if written == Written::Applied {
-            return Ok(MembershipChange::Removed(seen));
+            return Ok(Some(MembershipChange::Removed(seen)));
         }
     }
     warn!("a membership removal lost to other writes at every try");

@@ -7,6 +7,8 @@ pub mod response;
 pub mod routes;
 pub mod table;
 
-pub use functions::{AdminApi, AuditApi, CodeSetsApi, EnrollApi, PublicApi, VerifyApi};
+pub use functions::{
+    AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
+};
 pub use routes::dispatch;
 pub use table::{Authorization, Route, RouteInfo};

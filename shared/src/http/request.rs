@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::response::{ApiError, ErrorCode};
 use crate::domain::{
+    account::AccountId,
     events::{Source, UserAgent},
     user::UserId,
 };
@@ -208,19 +209,31 @@ pub fn reported_source(ip: Option<&str>, user_agent: Option<&str>) -> Result<Sou
     Ok(Source::reported(ip, user_agent))
 }
 
-/// The `{user_id}` of an admin route. API Gateway has already matched and percent-decoded the
+/// The `{user_id}` of a route. API Gateway has already matched and percent-decoded the
 /// path: decoding again would read `%2541` as `A`, not `%41`.
 pub fn path_user(req: &Request) -> Result<UserId, ApiError> {
-    let raw = req
-        .path_parameters_ref()
-        .and_then(|params| params.first("user_id"))
-        .unwrap_or_default();
-    UserId::parse(raw).map_err(|e| {
+    UserId::parse(path_parameter(req, "user_id")).map_err(|e| {
         ApiError::bad_request(
             ErrorCode::InvalidField,
             format!("path parameter `user_id` {e}"),
         )
     })
+}
+
+/// The `{account_id}` of a route, decoded once as `{user_id}` is.
+pub fn path_account(req: &Request) -> Result<AccountId, ApiError> {
+    AccountId::parse(path_parameter(req, "account_id")).map_err(|e| {
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            format!("path parameter `account_id` {e}"),
+        )
+    })
+}
+
+fn path_parameter<'r>(req: &'r Request, name: &str) -> &'r str {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

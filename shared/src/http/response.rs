@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::{
     app::errors::{
-        AdminResetError, CodeSetError, EnrollError, Fault, Locked, RedeemError, VerifyError,
+        AdminResetError, CodeSetError, EnrollError, Fault, Locked, MembershipError, RedeemError,
+        VerifyError,
     },
     ports::StoreError,
 };
@@ -39,6 +40,7 @@ pub enum ErrorCode {
     NotFound,
     PayloadTooLarge,
     SetNotPending,
+    TooManyAccounts,
     TotpRequired,
     TryAgain,
     Unauthenticated,
@@ -50,7 +52,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
         ErrorCode::Forbidden,
@@ -73,6 +75,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::SetNotPending,
+        ErrorCode::TooManyAccounts,
         ErrorCode::TotpRequired,
         ErrorCode::TryAgain,
         ErrorCode::Unauthenticated,
@@ -107,6 +110,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::SetNotPending => "set_not_pending",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::TooManyAccounts => "too_many_accounts",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::TryAgain => "try_again",
             ErrorCode::Unauthenticated => "unauthenticated",
@@ -365,6 +369,28 @@ impl From<RedeemError> for ApiError {
                  save and activate the newest codes",
             ),
             RedeemError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<MembershipError> for ApiError {
+    fn from(err: MembershipError) -> Self {
+        match err {
+            MembershipError::TooManyAccounts { most } => Self::conflict(
+                ErrorCode::TooManyAccounts,
+                &format!(
+                    "the user in the path already belongs to {most} accounts, the most one user \
+                     may: remove one of their memberships first"
+                ),
+            ),
+            MembershipError::Contended => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TryAgain,
+                "other writes changed this membership at the same moment, and this one was not \
+                 written; send it again",
+            )
+            .retry_after(CONTENDED_RETRY_SECONDS),
+            MembershipError::Fault(fault) => fault.into(),
         }
     }
 }

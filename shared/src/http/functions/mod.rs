@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod code_sets;
 pub mod enroll;
+pub mod memberships;
 pub mod public;
 pub mod verify;
 
@@ -23,6 +24,7 @@ pub use self::{
     audit::AuditApi,
     code_sets::{CodeSetStore, CodeSetsApi},
     enroll::{EnrollApi, EnrollStore},
+    memberships::{MembershipStore, MembershipsApi},
     public::{PublicApi, PublicStore},
     verify::VerifyApi,
 };
@@ -79,15 +81,4 @@ fn totp_from(req: &Request) -> Result<Option<String>, ApiError> {
         }
     }
     Ok(body.totp.or(header))
-}
-
-/// Every function at once, as the local server (and the tests, standing in for API Gateway)
-/// host them on one port. A Lambda holds one of these, never all.
-pub struct Functions {
-    pub enroll: EnrollApi,
-    pub verify: VerifyApi,
-    pub regenerate: CodeSetsApi,
-    pub admin_regenerate: AdminApi,
-    pub download: PublicApi,
-    pub audit: AuditApi,
 }
