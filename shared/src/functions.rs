@@ -10,7 +10,8 @@ use crate::{
     entry::{Host, Invoked, LambdaFunction, LocalHost},
     http::{
         functions::{
-            AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
+            AccountsApi, AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi,
+            VerifyApi,
         },
         routes::{dispatch, match_path, no_route, PathParams},
         table::RouteInfo,
@@ -91,6 +92,7 @@ every_function! {
         public: PublicApi,
         audit: AuditApi,
         memberships: MembershipsApi,
+        accounts: AccountsApi,
     }
     /// The functions invoked with an event: Cognito's triggers, and the table's stream.
     events {

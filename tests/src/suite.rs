@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{Call, TestApp};
 
+mod account_admins;
 mod address;
 mod admin_reset;
 mod bounded_events;
@@ -24,6 +25,7 @@ mod sign_in_paths;
 mod step_up;
 mod two_factor_off;
 mod untrusted_text;
+pub use account_admins::*;
 pub use address::*;
 pub use admin_reset::*;
 pub use bounded_events::*;
@@ -60,6 +62,15 @@ macro_rules! behaviour_suite {
             odd_membership_writes_are_refused_and_change_nothing,
             account_ids_are_decoded_once_and_kept_apart,
             a_join_past_the_limit_is_answered_too_many_accounts,
+            only_an_accounts_admins_act_on_its_members,
+            another_accounts_user_answers_as_an_unknown_one,
+            a_wrong_proof_is_refused_before_the_member_is_looked_at,
+            an_accounts_admin_resets_turns_off_and_reads_their_members,
+            support_acts_in_any_account_and_account_admins_not_on_the_platform,
+            rights_follow_the_backends_writes_at_the_next_request,
+            the_users_page_shows_each_member_as_their_admin_needs,
+            a_thousand_members_are_listed_through_the_users_page,
+            a_demotion_racing_admin_actions_loses_nothing,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

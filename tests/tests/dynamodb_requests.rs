@@ -238,3 +238,78 @@ async fn a_membership_write_is_one_read_and_one_transaction() {
     assert_eq!(app.send(remove()).await.status, StatusCode::NO_CONTENT);
     assert_eq!(log.take(), [READ], "removed already");
 }
+
+/// An account admin's routes: the caller's role (one read) before anything, then what the
+/// platform's admin routes do, with the target's membership read once the proof is spent.
+#[tokio::test]
+async fn an_account_admins_routes_read_the_roles_the_backend_wrote() {
+    use integration_tests::Call;
+    use serde_json::json;
+    let (app, log) = counted_app().await;
+    let (ada, _) = app.enrolled("ada").await;
+    app.enrolled("mo").await;
+    for (user, role) in [("ada", "admin"), ("mo", "member")] {
+        let path = format!("/v1/accounts/acme/members/{user}");
+        app.send(Call::new("PUT", &path).json(json!({ "role": role })))
+            .await;
+    }
+    app.next_step();
+    log.take();
+
+    let list = app
+        .send(Call::new("GET", "/v1/accounts/acme/members").user("ada"))
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [READ, READ, "Query", "BatchGetItem"],
+        "the caller's stored address (every JWT route keeps it current), the caller's role, a \
+         page of the index, the page's records"
+    );
+
+    let refused = app
+        .send(Call::new("GET", "/v1/accounts/acme/members").user("mo"))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        log.take(),
+        [READ, READ],
+        "a plain member: the address and the role alone"
+    );
+
+    let reset = app
+        .send(
+            Call::new("POST", "/v1/accounts/acme/members/mo/backup-codes")
+                .user("ada")
+                .header("x-otp", app.totp(&ada)),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.text);
+    assert_eq!(
+        log.take(),
+        [
+            READ,
+            READ,
+            READ,
+            WRITE,
+            WRITE,
+            READ,
+            READ,
+            WRITE,
+            CHANGE_AND_EVENT
+        ],
+        "the address; the role; the admin's own record, the proof's reservation and its \
+         spending; the target's membership and record; the day's mail count; the grant with \
+         its event"
+    );
+
+    let audit = app
+        .send(Call::new("GET", "/v1/accounts/acme/members/mo/audit").user("ada"))
+        .await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ, "Query"],
+        "the address, the role, the membership, a page of the trail"
+    );
+}

@@ -25,7 +25,7 @@ const TARGET_RATIO: f64 = 1.5;
 const TARGET_PEAK_MIB: f64 = 64.0;
 
 /// The functions with the keys they take.
-const FUNCTIONS: [(&str, &[&str]); 9] = [
+const FUNCTIONS: [(&str, &[&str]); 10] = [
     ("enroll", &["ENCRYPTION_KEY"]),
     ("verify", &["ENCRYPTION_KEY"]),
     ("code-sets", &["ENCRYPTION_KEY"]),
@@ -33,6 +33,7 @@ const FUNCTIONS: [(&str, &[&str]); 9] = [
     ("public", &["SIGNING_KEY"]),
     ("audit", &[]),
     ("memberships", &[]),
+    ("accounts", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
     ("cognito-challenge", &["ENCRYPTION_KEY"]),
     ("notify", &[]),
 ];
@@ -194,6 +195,10 @@ async fn cold_starts_and_peak_memory() {
                     lambda
                         .invoke(Call::new("PUT", &path).json(json!({ "role": "member" })))
                         .await;
+                }
+                "accounts" => {
+                    let path = format!("/v1/accounts/bench/members/{ghost}/audit");
+                    lambda.invoke(Call::new("GET", &path).user(&ghost)).await;
                 }
                 "admin" => {
                     let path = format!("/v1/admin/users/{ghost}/backup-codes");

@@ -154,7 +154,7 @@ fn template_routes_match_the_spec_the_served_routes_and_their_authorizers() {
         routed, documented,
         "template routes differ from openapi.yaml"
     );
-    assert_eq!(names().len(), 9);
+    assert_eq!(names().len(), 10);
 }
 
 /// The items of a statement list, with `!If [condition, a, b]` items read as both branches:
@@ -340,6 +340,12 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
                 "sqs:SendMessage",
             ],
             "admin" => [serving.as_slice(), &["ses:SendEmail"]].concat(),
+            // The Users page reads a page of the members index and the members' records.
+            "accounts" => [
+                serving.as_slice(),
+                &["ses:SendEmail", "dynamodb:Query", "dynamodb:BatchGetItem"],
+            ]
+            .concat(),
             // The backend's membership writes: no secret, and a removal deletes its item.
             "memberships" => vec![
                 "dynamodb:DeleteItem",
@@ -397,12 +403,13 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     assert_eq!(members["Projection"]["ProjectionType"], "ALL");
 }
 
-/// No role reads, updates or deletes any item it likes: every one of those names the keys it
-/// may touch. The flows' shared policy holds them to user and audit items, so no request path
-/// can rewrite a delivery mark, the mail budget or a membership; admin alone adds the stack's
-/// daily mail count (its link is counted there), the memberships function the membership and
-/// account-list items, and the notifier its marks and budget. Only membership items are ever
-/// deleted.
+/// No role reads (alone or in a batch), updates or deletes any item it likes: every one of
+/// those names the keys it may touch. The flows' shared policy holds them to user and audit
+/// items, so no request path can rewrite a delivery mark, the mail budget or a membership.
+/// Beyond it: admin and accounts update the stack's daily mail count (their links are counted
+/// there); accounts reads membership items, and user records in a batch; memberships writes
+/// the membership and account-list items; the notifier its marks and budget. Only membership
+/// items are ever deleted.
 #[test]
 fn item_gets_and_updates_are_held_to_their_keys() {
     let template = template();
@@ -419,10 +426,9 @@ fn item_gets_and_updates_are_held_to_their_keys() {
             );
             continue;
         }
-        if !actions
-            .iter()
-            .any(|a| a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem")
-        {
+        if !actions.iter().any(|a| {
+            a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem" || a == "dynamodb:BatchGetItem"
+        }) {
             continue;
         }
         let keys =
@@ -438,6 +444,8 @@ fn item_gets_and_updates_are_held_to_their_keys() {
     for keys in &grants {
         let flows = *keys == owned(&["user#*", "audit#*"])
             || *keys == owned(&["mail#day#*"])
+            || *keys == owned(&["member#*"])
+            || *keys == owned(&["user#*"])
             || *keys == owned(&["member#*", "accounts#*"]);
         let notifier = keys.iter().all(|k| k == "delivery#*" || k == "mail#*");
         assert!(flows || notifier, "a grant on {keys:?}");
@@ -501,6 +509,8 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
         );
     }
     let expected: BTreeSet<_> = [
+        ("accounts", "EncryptionKeySecret"),
+        ("accounts", "SigningKeySecret"),
         ("admin", "EncryptionKeySecret"),
         ("admin", "SigningKeySecret"),
         ("code-sets", "EncryptionKeySecret"),

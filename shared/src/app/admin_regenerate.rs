@@ -40,6 +40,19 @@ pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
     // says nothing about the target.
     svc.admin_proof(admin, totp, StepUp::AdminReset, source)
         .await?;
+    reset_proven(svc, links, admin, target, delivery, source).await
+}
+
+/// The reset, once the administrator's own proof was spent and the target is one they reach.
+pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
+    svc: &FactorServices<S>,
+    links: &LinkSettings,
+    admin: &Admin,
+    target: &UserId,
+    delivery: LinkDelivery<'_>,
+    source: &Source,
+) -> Result<DownloadGrant, AdminResetError> {
+    let account = admin.account();
     let admin = admin.user();
 
     let target_record = svc
@@ -59,7 +72,7 @@ pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
     // Mail first: if it cannot be sent nothing has changed, and the user keeps their old codes.
     delivery
         .notice
-        .send(&to, &token, grant.expires_at)
+        .send(&to, &token, grant.expires_at, account)
         .await
         .map_err(AdminResetError::EmailFailed)?;
     // Counted so the notifier's ceiling leaves room for links; a count that fails only makes
@@ -75,7 +88,8 @@ pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
     let actor = Actor::Admin(admin.clone());
     let event = svc
         .event(EventKind::CodesResetByAdmin, target, actor.clone(), source)
-        .with_remaining(0);
+        .with_remaining(0)
+        .in_account(account);
     let records: Vec<_> = std::iter::once(svc.record(event, None))
         .chain(svc.replacement_ended(&target_record, actor, source))
         .collect();

@@ -107,6 +107,9 @@ pub enum AdminResetError {
     /// See `CheckFailed::Contended`.
     #[error("the code was not spent: other requests for this user changed it at the same moment")]
     Contended,
+    /// See `MemberError::NotAMember`.
+    #[error("the target user is not a member of the administrator's account")]
+    NotAMember,
     #[error("the target user has not enrolled TOTP")]
     UserNotEnrolled,
     #[error("the target user has no email address on file")]
@@ -169,6 +172,32 @@ carries_faults!(
     RedeemError
 );
 checks_codes!(EnrollError, CodeSetError, AdminResetError);
+
+/// An account administrator's read of one of the account's members.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    /// Not a member of the administrator's account now: unknown, another account's, or
+    /// removed. Each is answered as the others, so no account can probe another's users.
+    #[error("the user is not a member of this account")]
+    NotAMember,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+}
+
+impl From<StoreError> for MemberError {
+    fn from(err: StoreError) -> Self {
+        MemberError::Fault(err.into())
+    }
+}
+
+impl From<MemberError> for AdminResetError {
+    fn from(err: MemberError) -> Self {
+        match err {
+            MemberError::NotAMember => AdminResetError::NotAMember,
+            MemberError::Fault(fault) => AdminResetError::Fault(fault),
+        }
+    }
+}
 
 /// Writing a membership, as the team's backend asks.
 #[derive(Debug, thiserror::Error)]

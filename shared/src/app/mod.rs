@@ -1,6 +1,7 @@
 //! One module per use case. They take parsed inputs and return domain outcomes; the HTTP
 //! mapping lives in `crate::http`.
 
+pub mod account_admin;
 pub mod address;
 pub mod admin_regenerate;
 pub mod audit;

@@ -72,12 +72,24 @@ pub async fn disable_for<S: FactorChecks + TwoFactorOff + ?Sized>(
 ) -> Result<(), AdminResetError> {
     svc.admin_proof(admin, proof, StepUp::AdminDisableTwoFactor, source)
         .await?;
+    disable_proven(svc, admin, target, source).await
+}
+
+/// The turn-off, once the administrator's own proof was spent and the target is one they reach.
+pub(crate) async fn disable_proven<S: FactorChecks + TwoFactorOff + ?Sized>(
+    svc: &FactorServices<S>,
+    admin: &Admin,
+    target: &UserId,
+    source: &Source,
+) -> Result<(), AdminResetError> {
     let target_record = svc
         .enrolled_record(target)
         .await?
         .ok_or(AdminResetError::UserNotEnrolled)?;
     let actor = Actor::Admin(admin.user().clone());
-    let event = svc.event(EventKind::TwoFactorDisabled, target, actor, source);
+    let event = svc
+        .event(EventKind::TwoFactorDisabled, target, actor, source)
+        .in_account(admin.account());
     let records = [svc.record(event, target_record.email.as_ref())];
     let written = svc.store.disable_two_factor_for(target, &records).await?;
     if written == Written::ConditionFailed {

@@ -272,7 +272,8 @@ pub struct SecurityEvent {
     /// item that counts them. Never shown.
     pub repeat_key: Option<String>,
     /// For a membership event: the account, the role it leaves (or, removed, the role it
-    /// ended), and the role before a change.
+    /// ended), and the role before a change. For an administrator's action through an
+    /// account's routes: that account alone.
     pub account: Option<AccountId>,
     pub role: Option<Role>,
     pub previous_role: Option<Role>,
@@ -419,6 +420,12 @@ impl SecurityEvent {
 
     pub fn with_locked_until(mut self, until: OffsetDateTime) -> Self {
         self.locked_until = Some(until);
+        self
+    }
+
+    /// The account an administrator acted in, for an action taken through its routes.
+    pub fn in_account(mut self, account: Option<&AccountId>) -> Self {
+        self.account = account.cloned();
         self
     }
 

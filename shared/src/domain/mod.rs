@@ -9,6 +9,7 @@ pub mod display_text;
 pub mod events;
 pub mod link_token;
 pub mod mail_budget;
+pub mod member_summary;
 pub mod proof;
 pub mod record;
 pub mod sealing;

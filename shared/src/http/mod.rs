@@ -8,7 +8,7 @@ pub mod routes;
 pub mod table;
 
 pub use functions::{
-    AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
+    AccountsApi, AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
 };
 pub use routes::dispatch;
 pub use table::{Authorization, Route, RouteInfo};

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::{
     app::errors::{
-        AdminResetError, CodeSetError, EnrollError, Fault, Locked, MembershipError, RedeemError,
-        VerifyError,
+        AdminResetError, CodeSetError, EnrollError, Fault, Locked, MemberError, MembershipError,
+        RedeemError, VerifyError,
     },
     ports::StoreError,
 };
@@ -247,6 +247,24 @@ impl ApiError {
         )
     }
 
+    /// The same answer for an unknown user, another account's and a removed member.
+    fn not_a_member() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "the user in the path is not a member of this account",
+        )
+    }
+
+    /// A caller who is neither an admin of the account in the path nor in the admin group.
+    pub fn not_account_admin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "only an admin of the account in the path may act on its members",
+        )
+    }
+
     fn conflict(code: ErrorCode, message: &str) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
@@ -333,6 +351,7 @@ impl From<AdminResetError> for ApiError {
             AdminResetError::InvalidCode => Self::invalid_code(),
             AdminResetError::Locked(locked) => Self::locked(locked),
             AdminResetError::Contended => Self::contended(),
+            AdminResetError::NotAMember => Self::not_a_member(),
             AdminResetError::UserNotEnrolled => Self::conflict(
                 ErrorCode::UserNotEnrolled,
                 "the user in the path has not enrolled TOTP, so has no backup codes to reset",
@@ -391,6 +410,15 @@ impl From<MembershipError> for ApiError {
             )
             .retry_after(CONTENDED_RETRY_SECONDS),
             MembershipError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<MemberError> for ApiError {
+    fn from(err: MemberError) -> Self {
+        match err {
+            MemberError::NotAMember => Self::not_a_member(),
+            MemberError::Fault(fault) => fault.into(),
         }
     }
 }

@@ -7,6 +7,7 @@ use super::{StoreError, Written};
 use crate::domain::{
     account::{AccountId, Role},
     events::Recorded,
+    record::UserRecord,
     user::UserId,
 };
 
@@ -69,6 +70,18 @@ capability! {
         ) -> Result<MemberPage, StoreError>;
     }
 }
+
+capability! {
+    /// Many users' records at once: what a page of an account's members shows of each.
+    pub trait MemberRecords {
+        /// The records of `users` (at most `MAX_RECORDS_AT_ONCE`), read consistently, each as
+        /// `UserRecords::get_user` reads it; users without a factor are left out. In no order.
+        async fn get_users(&self, users: &[UserId]) -> Result<Vec<UserRecord>, StoreError>;
+    }
+}
+
+/// The most records one `get_users` reads: one DynamoDB `BatchGetItem`.
+pub const MAX_RECORDS_AT_ONCE: usize = 100;
 
 /// A page of an account's members.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -43,6 +43,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
+    account::AccountId,
     events::{AuditPosition, EventKind, Recorded, SecurityEvent},
     mail_budget::{HeldMail, HourDigest},
     user::{Email, UserId},
@@ -233,11 +234,13 @@ pub struct SinkError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 /// the new ones. How the link and the message look is the presentation's business.
 #[async_trait]
 pub trait ResetNotice: Send + Sync {
+    /// `account`: the account whose administrator reset the codes, when one did.
     async fn send(
         &self,
         to: &Email,
         token: &str,
         expires_at: OffsetDateTime,
+        account: Option<&AccountId>,
     ) -> Result<(), MailError>;
 }
 
@@ -283,6 +286,7 @@ whole_store! {
     Memberships,
     MembershipWrites,
     MemberLists,
+    MemberRecords,
     AuditLog,
     MailBudget,
     Deliveries,

@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use async_trait::async_trait;
 use time::{format_description::well_known::Rfc2822, OffsetDateTime};
 
-use super::markup::escape_html;
+use super::{acting_admin, markup::escape_html};
 use crate::{
     domain::{
         events::{Actor, EventKind, SecurityEvent, UserAgent},
@@ -194,8 +194,9 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
             "two-factor authentication was turned off",
             match &event.actor {
                 Actor::Admin(_) => format!(
-                    "An administrator turned off two-factor authentication for your {product} \
-                     account. Your authenticator app and your backup codes no longer work."
+                    "{} turned off two-factor authentication for your {product} account. Your \
+                     authenticator app and your backup codes no longer work.",
+                    acting_admin(event.account.as_ref())
                 ),
                 _ => format!(
                     "Two-factor authentication was turned off for your {product} account. \

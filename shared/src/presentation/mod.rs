@@ -10,7 +10,7 @@ pub mod event_mail;
 pub mod markup;
 pub mod pages;
 
-use crate::domain::codes::IssuedCodes;
+use crate::domain::{account::AccountId, codes::IssuedCodes, display_text};
 
 /// The path the emailed link opens; the token follows in the fragment so no server ever logs it.
 pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
@@ -23,6 +23,18 @@ pub fn download_link(base_url: &str, token: &str) -> String {
         "{}{DOWNLOAD_PATH}#token={token}",
         base_url.trim_end_matches('/')
     )
+}
+
+/// Who a mail says acted on the user's two-factor: an administrator, and the account they act
+/// for when they act for one (the team's own id, without anything that could disguise it).
+pub fn acting_admin(account: Option<&AccountId>) -> String {
+    match account {
+        Some(account) => format!(
+            "An administrator of the account \u{201c}{}\u{201d}",
+            display_text::clean(account.as_str())
+        ),
+        None => "An administrator".to_owned(),
+    }
 }
 
 /// The downloadable file: a short header naming the service and date, then one code a line.

@@ -5,7 +5,7 @@
 //! `audit_user`, so the stream's filter never hands them to the notifier; the TTL sweeps them.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::{
@@ -183,43 +183,23 @@ impl MailBudget for DynamoStore {
             .flat_map(|hour| (0..DIGEST_SHARDS).map(move |shard| digests_key(hour, shard)))
             .map(|key| [(PARTITION_KEY.to_owned(), key)].into())
             .collect();
-        let wanted = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| request_failed_with("read the digest index", e))?;
         let mut users = vec![];
-        let mut pending = Some([(self.table.clone(), wanted)].into());
-        while let Some(request) = pending
-            .take()
-            .filter(|r: &std::collections::HashMap<_, _>| !r.is_empty())
-        {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| request_failed_with("read the digest index", e))?;
-            for item in out.responses.unwrap_or_default().into_values().flatten() {
-                let hour = item
-                    .get(PARTITION_KEY)
-                    .and_then(|key| key.as_s().ok())
-                    .and_then(|key| key.strip_prefix("mail#digests#"))
-                    .and_then(|rest| rest.split('#').next())
-                    .and_then(|hour| hour.parse::<i64>().ok());
-                if let (Some(hour), Some(AttributeValue::Ss(names))) =
-                    (hour, item.get("digest_users"))
-                {
-                    users.extend(
-                        names
-                            .iter()
-                            .filter_map(|name| UserId::parse(name).ok())
-                            .map(|user| (hour, user)),
-                    );
-                }
+        for item in self.batch_get(keys, "read the digest index").await? {
+            let hour = item
+                .get(PARTITION_KEY)
+                .and_then(|key| key.as_s().ok())
+                .and_then(|key| key.strip_prefix("mail#digests#"))
+                .and_then(|rest| rest.split('#').next())
+                .and_then(|hour| hour.parse::<i64>().ok());
+            if let (Some(hour), Some(AttributeValue::Ss(names))) = (hour, item.get("digest_users"))
+            {
+                users.extend(
+                    names
+                        .iter()
+                        .filter_map(|name| UserId::parse(name).ok())
+                        .map(|user| (hour, user)),
+                );
             }
-            pending = out.unprocessed_keys;
         }
         Ok(users)
     }

@@ -28,12 +28,12 @@ use aws_sdk_dynamodb::{
     operation::update_item::{builders::UpdateItemFluentBuilder, UpdateItemError},
     primitives::Blob,
     types::{
-        AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-        Update,
+        AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+        TransactWriteItem, Update,
     },
     Client,
 };
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 
 use crate::{
     domain::{
@@ -98,6 +98,9 @@ pub const SDK_TRIES_PER_REQUEST: u32 = 3;
 /// first included; before each resend a pause that doubles, with jitter (10-20 ms, then
 /// 20-40 ms), so racing writers do not meet again at once.
 pub const TRANSACTION_SENDS: usize = 3;
+
+/// How many times a batch read is sent while DynamoDB leaves some of its keys unprocessed.
+const BATCH_READ_SENDS: usize = 4;
 
 /// A DynamoDB client whose retries and timeouts are bounded, so a table that throttles or does
 /// not answer costs a request a few seconds at most, never the whole Lambda timeout.
@@ -210,6 +213,53 @@ impl DynamoStore {
             .when(|err| cancellation(err) == Cancelled::ByConflict)
             .await
             .map_err(|err| request_failed_with(operation, err))
+    }
+
+    /// The items of `keys` (at most 100, each a whole key), read consistently in one
+    /// `BatchGetItem`. Keys DynamoDB leaves unprocessed (a throttled partition) are asked for
+    /// again after a growing pause, a bounded number of times: past that, the store is as
+    /// unavailable as a failed request.
+    async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        operation: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = vec![];
+        if keys.is_empty() {
+            return Ok(items);
+        }
+        let mut pauses = ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(20))
+            .with_max_times(BATCH_READ_SENDS - 1)
+            .with_jitter()
+            .build();
+        let wanted = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| request_failed_with(operation, e))?;
+        let mut pending: HashMap<String, KeysAndAttributes> = [(self.table.clone(), wanted)].into();
+        loop {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| request_failed_with(operation, e))?;
+            items.extend(out.responses.unwrap_or_default().into_values().flatten());
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(items);
+            }
+            let Some(pause) = pauses.next() else {
+                return Err(StoreError::Request {
+                    operation,
+                    source: "keys stayed unprocessed after every try".into(),
+                });
+            };
+            tokio::time::sleep(pause).await;
+        }
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {

@@ -20,7 +20,9 @@ use crate::{
         sign_in::{AppClient, SignInPass},
         user::UserId,
     },
-    ports::{Attempts, CodeUse, SignInPasses, SpentCode, StoreError, UserRecords, Written},
+    ports::{
+        Attempts, CodeUse, MemberRecords, SignInPasses, SpentCode, StoreError, UserRecords, Written,
+    },
 };
 
 #[async_trait]
@@ -44,6 +46,30 @@ impl UserRecords for DynamoStore {
             .filter(|item| item.contains_key("totp_state"))
             .map(|item| parse_record(user, &item))
             .transpose()
+    }
+}
+
+#[async_trait]
+impl MemberRecords for DynamoStore {
+    async fn get_users(&self, users: &[UserId]) -> Result<Vec<UserRecord>, StoreError> {
+        let keys = users
+            .iter()
+            .map(|user| [(PARTITION_KEY.to_owned(), user_key(user))].into())
+            .collect();
+        let items = self.batch_get(keys, "read members' records").await?;
+        items
+            .iter()
+            .filter(|item| item.contains_key("totp_state"))
+            .map(|item| {
+                let user = item
+                    .get(PARTITION_KEY)
+                    .and_then(|key| key.as_s().ok())
+                    .and_then(|key| key.strip_prefix("user#"))
+                    .and_then(|raw| UserId::parse(raw).ok())
+                    .ok_or_else(|| corrupt(PARTITION_KEY))?;
+                parse_record(&user, item)
+            })
+            .collect()
     }
 }
 

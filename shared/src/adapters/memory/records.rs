@@ -13,13 +13,28 @@ use crate::{
         sign_in::{AppClient, SignInPass},
         user::UserId,
     },
-    ports::{Attempts, CodeUse, SignInPasses, SpentCode, StoreError, UserRecords, Written},
+    ports::{
+        Attempts, CodeUse, MemberRecords, SignInPasses, SpentCode, StoreError, UserRecords, Written,
+    },
 };
 
 #[async_trait]
 impl UserRecords for MemoryStore {
     async fn get_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
         Ok(self.with_users(|users| users.get(user).cloned()))
+    }
+}
+
+#[async_trait]
+impl MemberRecords for MemoryStore {
+    async fn get_users(&self, wanted: &[UserId]) -> Result<Vec<UserRecord>, StoreError> {
+        Ok(self.with_users(|users| {
+            wanted
+                .iter()
+                .filter_map(|user| users.get(user))
+                .cloned()
+                .collect()
+        }))
     }
 }
 

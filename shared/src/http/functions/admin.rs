@@ -11,11 +11,13 @@ use serde_json::json;
 use super::{rfc3339, serve, totp_from};
 use crate::{
     app::{
-        address::KeepsAddress, admin_regenerate, errors::Fault, two_factor, FactorChecks,
-        FactorServices, LinkSettings,
+        address::KeepsAddress,
+        admin_regenerate::{self, LinkDelivery},
+        errors::Fault,
+        two_factor, FactorChecks, FactorServices, LinkSettings,
     },
     config::IdentitySettings,
-    domain::{access::Admin, user::UserId},
+    domain::{access::Admin, link_token::DownloadGrant, sealing::Keyring, user::UserId},
     entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
@@ -25,6 +27,7 @@ use crate::{
     },
     ports::{Addresses, DownloadGrants, MailBudget, Mailer, TwoFactorOff},
     presentation::download_mail::LinkMail,
+    wiring::Wiring,
 };
 
 /// What the admin function does to the store: check the admin's own code, grant a
@@ -35,13 +38,59 @@ impl<T: FactorChecks + DownloadGrants + TwoFactorOff + Addresses + ?Sized> Admin
 
 pub struct AdminApi {
     pub services: FactorServices<dyn AdminStore>,
+    pub reset_links: ResetLinks,
+    pub identity: IdentitySettings,
+}
+
+/// What an administrator's reset mails the user through: the signed link, the mail, and the
+/// stack's daily count. The platform's admin function and the account admins' share it.
+pub struct ResetLinks {
     pub links: LinkSettings,
     pub mailer: Arc<dyn Mailer>,
     /// Each link mailed is counted in the stack's daily mail, so the notifier leaves it room.
     pub mail_budget: Arc<dyn MailBudget>,
-    pub identity: IdentitySettings,
     /// Where download links point; `None`: the public address the admin's request came through.
     pub link_base_url: Option<String>,
+    pub product: String,
+}
+
+impl ResetLinks {
+    pub(super) fn build(
+        host: &impl Host,
+        wiring: &Wiring<'_>,
+        signing: Keyring,
+    ) -> Result<Self, Error> {
+        Ok(ResetLinks {
+            links: wiring.links(signing),
+            mailer: host.mailer()?,
+            mail_budget: wiring.mail_budget.clone(),
+            link_base_url: wiring.config.link_base_url.clone(),
+            product: wiring.config.settings.product.clone(),
+        })
+    }
+
+    /// Where the link mailed for a reset asked for through `req` points.
+    pub(super) fn base_url(&self, req: &Request) -> Result<String, ApiError> {
+        self.link_base_url
+            .clone()
+            .or_else(|| public_base_url(req))
+            .ok_or_else(|| Fault::NotConfigured("a link base URL").into())
+    }
+
+    pub(super) fn mail<'a>(&'a self, base_url: &'a str) -> LinkMail<'a> {
+        LinkMail {
+            mailer: self.mailer.as_ref(),
+            base_url,
+            product: &self.product,
+        }
+    }
+
+    pub(super) fn delivery<'a>(&'a self, mail: &'a LinkMail<'a>) -> LinkDelivery<'a> {
+        LinkDelivery {
+            notice: mail,
+            budget: self.mail_budget.as_ref(),
+        }
+    }
 }
 
 serve!(AdminApi: admin_regenerate, admin_disable_two_factor);
@@ -71,11 +120,8 @@ impl LambdaFunction for AdminApi {
         Ok(AdminApi {
             services: wiring
                 .factor_services(wiring.shared_store() as Arc<dyn AdminStore>, sealing)?,
-            links: wiring.links(signing),
-            mailer: host.mailer()?,
-            mail_budget: wiring.mail_budget.clone(),
+            reset_links: ResetLinks::build(host, &wiring, signing)?,
             identity: wiring.config.identity.clone(),
-            link_base_url: wiring.config.link_base_url.clone(),
         })
     }
 
@@ -112,34 +158,27 @@ async fn admin_regenerate(api: &AdminApi, req: &Request) -> Result<Response<Body
         target,
         proof: totp,
     } = admin_request(api, req)?;
-    let called_at = public_base_url(req);
-    let base_url = api
-        .link_base_url
-        .as_deref()
-        .or(called_at.as_deref())
-        .ok_or(Fault::NotConfigured("a link base URL"))?;
-    let notice = LinkMail {
-        mailer: api.mailer.as_ref(),
-        base_url,
-        product: &api.services.settings.product,
-    };
+    let base_url = api.reset_links.base_url(req)?;
+    let mail = api.reset_links.mail(&base_url);
     let grant = admin_regenerate::regenerate_for(
         &api.services,
-        &api.links,
+        &api.reset_links.links,
         &admin,
         &target,
         totp.as_deref(),
-        admin_regenerate::LinkDelivery {
-            notice: &notice,
-            budget: api.mail_budget.as_ref(),
-        },
+        api.reset_links.delivery(&mail),
         &caller_source(req),
     )
     .await?;
-    Ok(json_response(
+    Ok(link_mailed(&grant))
+}
+
+/// A reset's answer: the link is on its way, and when it stops working.
+pub(super) fn link_mailed(grant: &DownloadGrant) -> Response<Body> {
+    json_response(
         StatusCode::ACCEPTED,
         &json!({ "status": "email_sent", "expires_at": rfc3339(grant.expires_at) }),
-    ))
+    )
 }
 
 async fn admin_disable_two_factor(

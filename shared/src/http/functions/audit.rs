@@ -18,7 +18,7 @@ use crate::{
         response::{json_response, ApiError, ErrorCode},
         table::{Authorization, Route},
     },
-    ports::AuditLog,
+    ports::{AuditLog, AuditPage},
 };
 
 /// Events a page holds unless `?limit=` asks otherwise, and the most it may ask for.
@@ -74,21 +74,17 @@ async fn user_audit(api: &AuditApi, req: &Request) -> Result<Response<Body>, Api
 
 /// One page, newest first; `next` is the cursor for the following page, `null` on the last.
 async fn page(api: &AuditApi, req: &Request, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let (limit, after) = page_asked(req)?;
+    let page = audit::trail(api.audit.as_ref(), user, limit, after.as_ref()).await?;
+    Ok(page_response(&page))
+}
+
+/// The page a request asks for: `?limit=` (1 to `MAX_PAGE`, `DEFAULT_PAGE` when absent) and
+/// `?next=`, a cursor from the page before.
+pub(super) fn page_asked(req: &Request) -> Result<(usize, Option<AuditPosition>), ApiError> {
     let query = req.query_string_parameters_ref();
     let param = |name: &str| query.and_then(|q| q.first(name));
-    let limit = match param("limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    ErrorCode::InvalidField,
-                    format!("query parameter `limit` must be a whole number from 1 to {MAX_PAGE}"),
-                )
-            })?,
-    };
+    let limit = page_limit(param("limit"))?;
     let after = param("next")
         .map(|cursor| {
             AuditPosition::decode(cursor).ok_or_else(|| {
@@ -99,10 +95,29 @@ async fn page(api: &AuditApi, req: &Request, user: &UserId) -> Result<Response<B
             })
         })
         .transpose()?;
-    let page = audit::trail(api.audit.as_ref(), user, limit, after.as_ref()).await?;
+    Ok((limit, after))
+}
+
+/// `?limit=`: a whole number from 1 to `MAX_PAGE`, `DEFAULT_PAGE` when absent.
+pub(super) fn page_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_PAGE);
+    };
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PAGE).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                ErrorCode::InvalidField,
+                format!("query parameter `limit` must be a whole number from 1 to {MAX_PAGE}"),
+            )
+        })
+}
+
+pub(super) fn page_response(page: &AuditPage) -> Response<Body> {
     let events: Vec<_> = page.events.iter().map(|e| e.to_json()).collect();
-    Ok(json_response(
+    json_response(
         StatusCode::OK,
         &json!({ "events": events, "next": page.next.as_ref().map(AuditPosition::encode) }),
-    ))
+    )
 }

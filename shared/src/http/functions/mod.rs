@@ -2,6 +2,7 @@
 //! parse the request, call the use case, shape the success body) and its route table. A
 //! function is given only what its use cases take, so one that lacks a port does not compile.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod code_sets;
@@ -20,6 +21,7 @@ use super::{
 };
 
 pub use self::{
+    accounts::{AccountAdminStore, AccountsApi},
     admin::{AdminApi, AdminStore},
     audit::AuditApi,
     code_sets::{CodeSetStore, CodeSetsApi},

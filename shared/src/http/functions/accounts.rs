@@ -1,0 +1,231 @@
+//! The `accounts` function: an account's administrators act on its members, and only on them.
+//! Who administers an account, and who belongs to it, is what the team's backend wrote
+//! (the `memberships` function), read at each request; the platform's admin group, the team's
+//! own support, may act here too, on the account's members alone.
+
+use std::sync::Arc;
+
+use lambda_http::{http::StatusCode, Body, Error, Request, RequestExt, Response};
+use serde_json::json;
+
+use super::{
+    admin::{link_mailed, ResetLinks},
+    audit::{page_asked, page_limit, page_response},
+    rfc3339, serve, totp_from,
+};
+use crate::{
+    app::{account_admin, address::KeepsAddress, FactorChecks, FactorServices},
+    config::IdentitySettings,
+    domain::{access::Admin, user::UserId},
+    entry::{wiring_while, Host, Invoked, LambdaFunction},
+    http::{
+        identity::caller,
+        request::{caller_source, path_account, path_user},
+        response::{empty_response, json_response, ApiError, ErrorCode},
+        table::{Authorization, Route},
+    },
+    ports::{Addresses, DownloadGrants, MemberLists, MemberRecords, Memberships, TwoFactorOff},
+};
+
+/// What the accounts function does to the store: read who administers and belongs to an
+/// account and a page of its members' records, check the admin's own code, and reset or turn
+/// off a member's two-factor.
+pub trait AccountAdminStore:
+    FactorChecks + DownloadGrants + TwoFactorOff + Addresses + Memberships + MemberLists + MemberRecords
+{
+}
+
+impl<T> AccountAdminStore for T where
+    T: FactorChecks
+        + DownloadGrants
+        + TwoFactorOff
+        + Addresses
+        + Memberships
+        + MemberLists
+        + MemberRecords
+        + ?Sized
+{
+}
+
+pub struct AccountsApi {
+    pub services: FactorServices<dyn AccountAdminStore>,
+    pub reset_links: ResetLinks,
+    pub identity: IdentitySettings,
+}
+
+serve!(AccountsApi: list_members, reset_member, disable_member_two_factor, member_audit);
+
+impl LambdaFunction for AccountsApi {
+    const NAME: &'static str = "accounts";
+    const INVOKED: Invoked<Self> = Invoked::Http(&[
+        Route {
+            method: "GET",
+            path: "/v1/accounts/{account_id}/members",
+            authorization: Authorization::Jwt,
+            handler: serve::list_members,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/accounts/{account_id}/members/{user_id}/backup-codes",
+            authorization: Authorization::Jwt,
+            handler: serve::reset_member,
+        },
+        Route {
+            method: "DELETE",
+            path: "/v1/accounts/{account_id}/members/{user_id}/totp",
+            authorization: Authorization::Jwt,
+            handler: serve::disable_member_two_factor,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/accounts/{account_id}/members/{user_id}/audit",
+            authorization: Authorization::Jwt,
+            handler: serve::member_audit,
+        },
+    ]);
+
+    async fn build(host: &impl Host) -> Result<Self, Error> {
+        let both = async { tokio::try_join!(host.sealing_keys(), host.signing_keys()) };
+        let (wiring, (sealing, signing)) = wiring_while(host, both).await?;
+        Ok(AccountsApi {
+            services: wiring
+                .factor_services(wiring.shared_store() as Arc<dyn AccountAdminStore>, sealing)?,
+            reset_links: ResetLinks::build(host, &wiring, signing)?,
+            identity: wiring.config.identity.clone(),
+        })
+    }
+
+    fn signed_in(&self) -> Option<&dyn KeepsAddress> {
+        Some(&self.services.services)
+    }
+}
+
+/// The caller as an administrator of the account in the path, or 403: decided from the
+/// memberships the backend wrote, before the body is read.
+async fn account_admin(api: &AccountsApi, req: &Request) -> Result<Admin, ApiError> {
+    let who = caller(req, &api.identity.groups_claim)?;
+    let account = path_account(req)?;
+    let platform = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
+    account_admin::admin_of(&api.services, &who.user, platform, &account)
+        .await?
+        .ok_or_else(ApiError::not_account_admin)
+}
+
+/// The administrator, the member acted on, and the administrator's own proof.
+async fn acting(
+    api: &AccountsApi,
+    req: &Request,
+) -> Result<(Admin, UserId, Option<String>), ApiError> {
+    let admin = account_admin(api, req).await?;
+    let target = path_user(req)?;
+    let proof = totp_from(req)?;
+    Ok((admin, target, proof))
+}
+
+async fn reset_member(api: &AccountsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (admin, target, proof) = acting(api, req).await?;
+    let base_url = api.reset_links.base_url(req)?;
+    let mail = api.reset_links.mail(&base_url);
+    let grant = account_admin::reset_member(
+        &api.services,
+        &api.reset_links.links,
+        &admin,
+        &target,
+        proof.as_deref(),
+        api.reset_links.delivery(&mail),
+        &caller_source(req),
+    )
+    .await?;
+    Ok(link_mailed(&grant))
+}
+
+async fn disable_member_two_factor(
+    api: &AccountsApi,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (admin, target, proof) = acting(api, req).await?;
+    account_admin::disable_for_member(
+        &api.services,
+        &admin,
+        &target,
+        proof.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn member_audit(api: &AccountsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let admin = account_admin(api, req).await?;
+    let target = path_user(req)?;
+    let (limit, after) = page_asked(req)?;
+    let page =
+        account_admin::member_trail(&api.services, &admin, &target, limit, after.as_ref()).await?;
+    Ok(page_response(&page))
+}
+
+/// One page of the account's members, by user id; `next` starts the following page, `null`
+/// on the last. `?limit=` and `?next=` follow the audit trail's rules.
+async fn list_members(api: &AccountsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let admin = account_admin(api, req).await?;
+    let query = req.query_string_parameters_ref();
+    let param = |name: &str| query.and_then(|q| q.first(name));
+    let limit = page_limit(param("limit"))?;
+    let after = param("next")
+        .map(|cursor| {
+            member_cursor::decode(cursor).ok_or_else(|| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidField,
+                    "query parameter `next` must be a cursor from a previous page",
+                )
+            })
+        })
+        .transpose()?;
+    let page = account_admin::members(&api.services, &admin, limit, after.as_ref()).await?;
+    let low = |remaining| api.services.is_low(remaining);
+    let members: Vec<_> = page
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "user_id": m.user.as_str(),
+                "role": m.role.as_str(),
+                "enrolled": m.enrolled,
+                "remaining_codes": m.remaining_codes,
+                "low": m.enrolled && low(m.remaining_codes),
+                "last_code": m.last_code.map(|(at, method)| json!({
+                    "at": rfc3339(at),
+                    "method": method.as_str(),
+                })),
+                "pending_link": m.pending_link_until.map(|until| json!({
+                    "expires_at": rfc3339(until),
+                })),
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "members": members,
+            "next": page.next.as_ref().map(member_cursor::encode),
+        }),
+    ))
+}
+
+/// A member-list cursor: the last user id of a page, base64url so that any id travels in a
+/// query string unchanged.
+mod member_cursor {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+    use crate::domain::user::UserId;
+
+    pub fn encode(user: &UserId) -> String {
+        URL_SAFE_NO_PAD.encode(user.as_str())
+    }
+
+    /// `None` for anything `encode` could not have made.
+    pub fn decode(cursor: &str) -> Option<UserId> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        UserId::parse(&String::from_utf8(bytes).ok()?).ok()
+    }
+}
