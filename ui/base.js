@@ -117,6 +117,7 @@
     ev_membership_added: 'You were added to an account',
     ev_membership_changed: 'Your role in an account changed',
     ev_membership_removed: 'You were removed from an account',
+    ev_two_factor_rule_changed: "An account's two-factor rule changed",
   };
 
   const sheet = new CSSStyleSheet();

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::{Call, TestApp};
 
 mod account_admins;
+mod account_rules;
 mod address;
 mod admin_reset;
 mod bounded_events;
@@ -26,6 +27,7 @@ mod step_up;
 mod two_factor_off;
 mod untrusted_text;
 pub use account_admins::*;
+pub use account_rules::*;
 pub use address::*;
 pub use admin_reset::*;
 pub use bounded_events::*;
@@ -62,6 +64,7 @@ macro_rules! behaviour_suite {
             odd_membership_writes_are_refused_and_change_nothing,
             account_ids_are_decoded_once_and_kept_apart,
             a_join_past_the_limit_is_answered_too_many_accounts,
+            an_accounts_admins_are_bounded,
             only_an_accounts_admins_act_on_its_members,
             another_accounts_user_answers_as_an_unknown_one,
             a_wrong_proof_is_refused_before_the_member_is_looked_at,
@@ -71,6 +74,10 @@ macro_rules! behaviour_suite {
             the_users_page_shows_each_member_as_their_admin_needs,
             a_thousand_members_are_listed_through_the_users_page,
             a_demotion_racing_admin_actions_loses_nothing,
+            an_accounts_rule_is_set_behind_a_proof_and_told_to_its_other_admins,
+            a_requiring_accounts_members_cannot_turn_two_factor_off,
+            the_auth_server_asks_an_accounts_requirement,
+            a_requiring_accounts_unenrolled_member_enrolls_at_sign_in,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

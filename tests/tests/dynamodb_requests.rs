@@ -211,7 +211,12 @@ async fn a_cognito_sign_in_costs_the_verify_and_one_write_for_the_token_guard() 
         tokens_issued(&app, "ben").await,
         "an unenrolled user (allow)"
     );
-    assert_eq!(log.take(), [WRITE, READ]);
+    assert_eq!(
+        log.take(),
+        [WRITE, READ, READ],
+        "unenrolled: the refused write, the record, and the user's accounts (none, so no \
+         account's rule to read)"
+    );
 }
 
 /// The backend's membership writes: a read of the membership the write is conditional on,
@@ -311,5 +316,77 @@ async fn an_account_admins_routes_read_the_roles_the_backend_wrote() {
         log.take(),
         [READ, READ, READ, "Query"],
         "the address, the role, the membership, a page of the trail"
+    );
+}
+
+/// An account's rule: read and set by its admins, asked by the auth server, and asked again
+/// wherever a second factor may be missing or turned off.
+#[tokio::test]
+async fn an_accounts_rule_costs_a_read_where_it_applies() {
+    use integration_tests::Call;
+    use serde_json::json;
+    let (app, log) = counted_app().await;
+    let (ada, _) = app.enrolled("ada").await;
+    let (_, mo_codes) = app.enrolled("mo").await;
+    for (user, role) in [("ada", "admin"), ("al", "admin"), ("mo", "member")] {
+        let path = format!("/v1/accounts/acme/members/{user}");
+        app.send(Call::new("PUT", &path).json(json!({ "role": role })))
+            .await;
+    }
+    app.next_step();
+    log.take();
+
+    let read = Call::new("GET", "/v1/accounts/acme/policy").user("ada");
+    assert_eq!(app.send(read).await.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ],
+        "address, role, the account item"
+    );
+
+    let set = Call::new("PUT", "/v1/accounts/acme/policy")
+        .user("ada")
+        .json(json!({ "two_factor": "required", "totp": app.totp(&ada) }));
+    assert_eq!(app.send(set).await.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [
+            READ,
+            READ,
+            READ,
+            WRITE,
+            WRITE,
+            READ,
+            "BatchGetItem",
+            CHANGE_AND_EVENT
+        ],
+        "address, role; the proof's record, reservation and spending; the account item; the \
+         other admins' addresses; the rule with an event for each admin"
+    );
+
+    let asked = Call::new("GET", "/v1/accounts/acme/members/mo/requirement");
+    assert_eq!(app.send(asked).await.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ],
+        "membership, account item, record"
+    );
+
+    let turn_off = Call::new("DELETE", "/v1/totp/enrollment")
+        .user("mo")
+        .json(json!({ "totp": mo_codes[0] }));
+    assert_eq!(app.send(turn_off).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        log.take(),
+        [READ, READ, "BatchGetItem"],
+        "address; the user's accounts and their rules, before any code is checked"
+    );
+
+    let status = Call::new("GET", "/v1/backup-codes").user("mo");
+    assert_eq!(app.send(status).await.status, StatusCode::OK);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ, "BatchGetItem"],
+        "address, record, the rules"
     );
 }

@@ -353,6 +353,11 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
             ],
+            // Which accounts' rules apply to the user: their accounts, then those accounts'
+            // items in a batch.
+            "enroll" | "code-sets" | "cognito-challenge" => {
+                [serving.as_slice(), &["dynamodb:BatchGetItem"]].concat()
+            }
             _ => serving.to_vec(),
         };
         expected.extend([
@@ -407,9 +412,10 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
 /// those names the keys it may touch. The flows' shared policy holds them to user and audit
 /// items, so no request path can rewrite a delivery mark, the mail budget or a membership.
 /// Beyond it: admin and accounts update the stack's daily mail count (their links are counted
-/// there); accounts reads membership items, and user records in a batch; memberships writes
-/// the membership and account-list items; the notifier its marks and budget. Only membership
-/// items are ever deleted.
+/// there); accounts reads membership items and user records in a batch, and sets the rule on
+/// the account item; memberships writes the membership, account-list and account items; the
+/// functions that apply account rules read a user's accounts and those accounts' items; the
+/// notifier its marks and budget. Only membership items are ever deleted.
 #[test]
 fn item_gets_and_updates_are_held_to_their_keys() {
     let template = template();
@@ -442,11 +448,17 @@ fn item_gets_and_updates_are_held_to_their_keys() {
         "{grants:?}"
     );
     for keys in &grants {
-        let flows = *keys == owned(&["user#*", "audit#*"])
-            || *keys == owned(&["mail#day#*"])
-            || *keys == owned(&["member#*"])
-            || *keys == owned(&["user#*"])
-            || *keys == owned(&["member#*", "accounts#*"]);
+        let flows = [
+            &["user#*", "audit#*"][..],
+            &["mail#day#*"],
+            &["user#*"],
+            &["accounts#*"],
+            &["account#*"],
+            &["member#*", "account#*"],
+            &["member#*", "accounts#*", "account#*"],
+        ]
+        .iter()
+        .any(|allowed| *keys == owned(allowed));
         let notifier = keys.iter().all(|k| k == "delivery#*" || k == "mail#*");
         assert!(flows || notifier, "a grant on {keys:?}");
     }

@@ -3,7 +3,7 @@
 //! turns every one of them into a status and a body, in one place.
 
 use crate::{
-    domain::{codes::HashingFailed, sealing::UnsealError},
+    domain::{account::AccountId, codes::HashingFailed, sealing::UnsealError},
     ports::{MailError, StoreError},
 };
 
@@ -84,6 +84,9 @@ pub enum CodeSetError {
     NoPendingSet,
     #[error("a current TOTP code is required")]
     TotpRequired,
+    /// Turning two-factor off while these accounts of the user's require it.
+    #[error("an account the user belongs to requires two-factor")]
+    TwoFactorRequired { accounts: Vec<AccountId> },
     #[error("the code is not valid")]
     InvalidCode,
     #[error(transparent)]
@@ -204,6 +207,8 @@ impl From<MemberError> for AdminResetError {
 pub enum MembershipError {
     #[error("the user already belongs to {most} accounts, the most one user may")]
     TooManyAccounts { most: usize },
+    #[error("the account already has {most} admins, the most one account may")]
+    TooManyAdmins { most: usize },
     /// Other writes of the same membership kept changing it under this one: nothing was
     /// written, and the same request may be sent again.
     #[error("the membership was not written: other writes changed it at the same moment")]

@@ -7,11 +7,13 @@ use tracing::warn;
 use super::{errors::MembershipError, Services};
 use crate::{
     domain::{
-        account::{AccountId, MembershipChange, Role, MAX_ACCOUNTS_PER_USER},
+        account::{
+            AccountId, MembershipChange, Role, MAX_ACCOUNTS_PER_USER, MAX_ADMINS_PER_ACCOUNT,
+        },
         events::{Actor, EventKind, Source},
         user::UserId,
     },
-    ports::{MembershipWrites, Memberships, Written},
+    ports::{AccountRecords, MembershipWrites, Memberships, Written},
 };
 
 /// How many times a write that keeps losing to other writes of the same membership is read
@@ -21,7 +23,7 @@ const WRITE_TRIES: usize = 3;
 /// Makes `user` a member of `account` with `role`. Writing the role they already have changes
 /// and records nothing.
 #[tracing::instrument(skip_all, fields(account = %account, user = %user))]
-pub async fn put<S: Memberships + MembershipWrites + ?Sized>(
+pub async fn put<S: Memberships + MembershipWrites + AccountRecords + ?Sized>(
     svc: &Services<S>,
     account: &AccountId,
     user: &UserId,
@@ -49,14 +51,21 @@ pub async fn put<S: Memberships + MembershipWrites + ?Sized>(
         if written == Written::Applied {
             return Ok(change);
         }
-        // Lost: another write changed the membership, or joining found the user's accounts
-        // full. Only the second leaves them still outside and at the limit.
-        if seen.is_none()
-            && svc.store.role_in(account, user).await?.is_none()
-            && svc.store.accounts_of(user).await?.len() >= MAX_ACCOUNTS_PER_USER
-        {
+        // Lost: another write changed the membership, or a limit was met (the user's
+        // accounts, or the account's admins). Only a limit leaves the role as it was seen.
+        if svc.store.role_in(account, user).await? != seen {
+            continue;
+        }
+        if seen.is_none() && svc.store.accounts_of(user).await?.len() >= MAX_ACCOUNTS_PER_USER {
             return Err(MembershipError::TooManyAccounts {
                 most: MAX_ACCOUNTS_PER_USER,
+            });
+        }
+        if role == Role::Admin
+            && svc.store.account_settings(account).await?.admins.len() >= MAX_ADMINS_PER_ACCOUNT
+        {
+            return Err(MembershipError::TooManyAdmins {
+                most: MAX_ADMINS_PER_ACCOUNT,
             });
         }
     }

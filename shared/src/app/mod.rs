@@ -2,6 +2,7 @@
 //! mapping lives in `crate::http`.
 
 pub mod account_admin;
+pub mod account_rules;
 pub mod address;
 pub mod admin_regenerate;
 pub mod audit;

@@ -5,6 +5,7 @@
 
 use tracing::info;
 
+use super::account_rules::{requiring_accounts, RulesOfUser};
 use super::FactorChecks;
 use super::{
     errors::{AdminResetError, CodeSetError},
@@ -23,12 +24,19 @@ use crate::{
 };
 
 #[tracing::instrument(skip_all, fields(user = %user))]
-pub async fn disable<S: FactorChecks + TwoFactorOff + ?Sized>(
+pub async fn disable<S: FactorChecks + TwoFactorOff + RulesOfUser + ?Sized>(
     svc: &FactorServices<S>,
     user: &UserId,
     proof: Option<&str>,
     source: &Source,
 ) -> Result<(), CodeSetError> {
+    // An account's rule is asked before the proof, so a refused turn-off spends no code.
+    let requiring = requiring_accounts(svc.store.as_ref(), user).await?;
+    if !requiring.is_empty() {
+        return Err(CodeSetError::TwoFactorRequired {
+            accounts: requiring,
+        });
+    }
     let proof = proof.ok_or(CodeSetError::TotpRequired)?;
     let record = svc
         .enrolled_record(user)

@@ -48,7 +48,10 @@ impl CognitoTrigger {
                         .get_user(&user)
                         .await
                         .map_err(Fault::from)?;
-                    after_password(record.is_some_and(|r| r.is_enrolled()), self.unenrolled)
+                    match record.is_some_and(|r| r.is_enrolled()) {
+                        true => after_password(true, self.unenrolled),
+                        false => after_password(false, self.unenrolled_rule(&user).await?),
+                    }
                 }
                 _ => Next::Fail,
             };
@@ -78,7 +81,11 @@ impl CognitoTrigger {
     ) -> Result<Value, TriggerError> {
         let request = &event.request;
         let user = sub(&request.user_attributes).filter(|_| !request.user_not_found);
-        let enrollment = match (user, self.unenrolled) {
+        let rule = match &user {
+            Some(user) => self.unenrolled_rule(user).await?,
+            None => self.unenrolled,
+        };
+        let enrollment = match (user, rule) {
             (Some(user), Unenrolled::Require) => {
                 let shown = last_enrollment_shown(&request.session);
                 let email = verified_email(&request.user_attributes);

@@ -14,7 +14,11 @@ use serde_json::Value;
 use tracing::warn;
 
 use crate::{
-    app::{errors::Fault, FactorChecks, FactorServices},
+    app::{
+        account_rules::{requiring_accounts, RulesOfUser},
+        errors::Fault,
+        FactorChecks, FactorServices,
+    },
     domain::{
         events::{Source, UserAgent},
         sign_in::{AppClient, TokenGeneration, Unenrolled},
@@ -27,11 +31,12 @@ use crate::{
 /// What the client is told an ordinary challenge is; no secret, nothing about the user.
 pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
 
-/// What the Cognito triggers do to the store: check codes, enroll at a sign-in, and leave and
-/// consume the sign-in pass.
-pub trait SignInStore: FactorChecks + Enrollment + SignInPasses {}
+/// What the Cognito triggers do to the store: check codes, enroll at a sign-in, leave and
+/// consume the sign-in pass, and ask whether an account of an unenrolled user requires
+/// two-factor.
+pub trait SignInStore: FactorChecks + Enrollment + SignInPasses + RulesOfUser {}
 
-impl<T: FactorChecks + Enrollment + SignInPasses + ?Sized> SignInStore for T {}
+impl<T: FactorChecks + Enrollment + SignInPasses + RulesOfUser + ?Sized> SignInStore for T {}
 
 /// The triggers, as one function's dependencies.
 pub struct CognitoTrigger {
@@ -66,6 +71,21 @@ impl LambdaFunction for CognitoTrigger {
             services: wiring
                 .factor_services(wiring.shared_store() as Arc<dyn SignInStore>, keys)?,
             unenrolled: wiring.config.unenrolled_users,
+        })
+    }
+}
+
+impl CognitoTrigger {
+    /// What the pool does with `user`, who has no authenticator: its own rule, made strict when
+    /// any account they belong to requires two-factor (the strictest rule wins).
+    async fn unenrolled_rule(&self, user: &UserId) -> Result<Unenrolled, Fault> {
+        if self.unenrolled == Unenrolled::Require {
+            return Ok(Unenrolled::Require);
+        }
+        let requiring = requiring_accounts(self.services.store.as_ref(), user).await?;
+        Ok(match requiring.is_empty() {
+            true => self.unenrolled,
+            false => Unenrolled::Require,
         })
     }
 }

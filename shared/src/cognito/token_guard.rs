@@ -44,11 +44,11 @@ impl CognitoTrigger {
             }
         }
         let record = store.get_user(&user).await.map_err(Fault::from)?;
-        let without = match record.is_some_and(|r| r.is_enrolled()) {
-            true => WithoutPass::Enrolled,
-            false => WithoutPass::NotEnrolled,
+        let (without, rule) = match record.is_some_and(|r| r.is_enrolled()) {
+            true => (WithoutPass::Enrolled, self.unenrolled),
+            false => (WithoutPass::NotEnrolled, self.unenrolled_rule(&user).await?),
         };
-        if tokens_without_pass(without, self.unenrolled) {
+        if tokens_without_pass(without, rule) {
             info!(%user, "tokens allowed: not enrolled, and the pool lets them in");
             return Ok(to_json(&event));
         }

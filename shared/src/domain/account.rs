@@ -57,6 +57,47 @@ impl Role {
 /// many customer accounts is a support login, which the platform admin group serves.
 pub const MAX_ACCOUNTS_PER_USER: usize = 100;
 
+/// How many admins one account may have. A change of the account's two-factor rule is mailed
+/// to each of them in the transaction that makes it, which holds at most 100 items; 50 is more
+/// than a customer account needs, and the platform's admin group has no limit.
+pub const MAX_ADMINS_PER_ACCOUNT: usize = 50;
+
+/// Whether an account's members must have two-factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TwoFactorRule {
+    /// Each member chooses: what an account is until an admin says otherwise.
+    #[default]
+    Optional,
+    /// No member signs in without a second factor, enrolling first if they have none, and no
+    /// member turns it off.
+    Required,
+}
+
+impl TwoFactorRule {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "optional" => Some(TwoFactorRule::Optional),
+            "required" => Some(TwoFactorRule::Required),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwoFactorRule::Optional => "optional",
+            TwoFactorRule::Required => "required",
+        }
+    }
+}
+
+/// An account's own settings, as stored: its rule, and who administers it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub rule: TwoFactorRule,
+    /// At most `MAX_ADMINS_PER_ACCOUNT`, sorted.
+    pub admins: Vec<UserId>,
+}
+
 /// What a membership write did, for the event it records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MembershipChange {
@@ -89,6 +130,21 @@ mod tests {
             AccountId::parse("acme\n"),
             Err(UserIdError::ControlCharacter)
         );
+    }
+
+    #[test]
+    fn only_the_two_rules_parse() {
+        assert_eq!(
+            TwoFactorRule::parse("required"),
+            Some(TwoFactorRule::Required)
+        );
+        assert_eq!(
+            TwoFactorRule::parse("optional"),
+            Some(TwoFactorRule::Optional)
+        );
+        for other in ["Required", "on", "", "required "] {
+            assert_eq!(TwoFactorRule::parse(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Security events: what happened to a user's second factor, who did it and from where. One
 //! model feeds the audit trail, the user's mail and the team's event bus.
 
-use std::{fmt, net::IpAddr, str::FromStr};
+use std::{fmt, str::FromStr};
 
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
+pub use super::source::{Source, UserAgent, UserAgentError, MAX_USER_AGENT_CHARS};
 use super::{
-    account::{AccountId, Role},
+    account::{AccountId, Role, TwoFactorRule},
     codes::random_id,
-    display_text,
     proof::StepUp,
     user::UserId,
 };
@@ -26,9 +26,6 @@ pub struct Recorded {
     pub to: Option<super::user::Email>,
     pub expires_at: OffsetDateTime,
 }
-
-/// The longest `user_agent` kept; API Gateway passes whatever the client sent.
-pub const MAX_USER_AGENT_CHARS: usize = 512;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -53,10 +50,13 @@ pub enum EventKind {
     MembershipChanged,
     /// The backend took them out of the account (`role` is the one they had).
     MembershipRemoved,
+    /// An admin set an account's two-factor rule (`account`, `two_factor`): kept on that
+    /// admin's own trail, and, mailed, on each of the account's other admins'.
+    TwoFactorRuleChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -75,11 +75,12 @@ impl EventKind {
         EventKind::MembershipAdded,
         EventKind::MembershipChanged,
         EventKind::MembershipRemoved,
+        EventKind::TwoFactorRuleChanged,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
     /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 9] = [
+    pub const MAILED: [EventKind; 10] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
@@ -89,6 +90,7 @@ impl EventKind {
         EventKind::AuthenticatorReplaced,
         EventKind::ReplacementStarted,
         EventKind::EmailChanged,
+        EventKind::TwoFactorRuleChanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +113,7 @@ impl EventKind {
             EventKind::MembershipAdded => "membership_added",
             EventKind::MembershipChanged => "membership_changed",
             EventKind::MembershipRemoved => "membership_removed",
+            EventKind::TwoFactorRuleChanged => "two_factor_rule_changed",
         }
     }
 }
@@ -168,88 +171,6 @@ impl Actor {
     }
 }
 
-/// Where the request that caused an event came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Source {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<UserAgent>,
-    /// Told by the sign-in client (verify's `ip` and `user_agent`, Cognito's `clientMetadata`)
-    /// rather than seen by API Gateway: whoever signs in chooses it, so mails and the trail say
-    /// so.
-    pub reported: bool,
-}
-
-impl Source {
-    /// What API Gateway saw of the caller's own connection.
-    pub fn seen(ip: Option<IpAddr>, user_agent: Option<UserAgent>) -> Self {
-        Self {
-            ip,
-            user_agent,
-            reported: false,
-        }
-    }
-
-    /// What the sign-in client said of itself; marked reported only when it said something.
-    pub fn reported(ip: Option<IpAddr>, user_agent: Option<UserAgent>) -> Self {
-        let reported = ip.is_some() || user_agent.is_some();
-        Self {
-            ip,
-            user_agent,
-            reported,
-        }
-    }
-}
-
-/// A user agent string as it may be shown to a person: at most `MAX_USER_AGENT_CHARS`
-/// characters, none of them hidden (see `display_text`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserAgent(String);
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum UserAgentError {
-    #[error("must be at most {MAX_USER_AGENT_CHARS} characters")]
-    TooLong,
-    #[error("must not contain control characters")]
-    Control,
-}
-
-impl UserAgent {
-    /// An explicit field (verify's `user_agent`): too long or holding a control character is
-    /// refused, as a malformed request; other hidden characters (bidi, zero-width, line
-    /// separators) are dropped, so a sign-in never fails on a browser's odd header. `None`
-    /// when nothing is left.
-    pub fn parse(raw: &str) -> Result<Option<Self>, UserAgentError> {
-        if raw.chars().count() > MAX_USER_AGENT_CHARS {
-            return Err(UserAgentError::TooLong);
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(UserAgentError::Control);
-        }
-        Ok(Self::from_header(raw))
-    }
-
-    /// What a client sent in its header or metadata, cleaned and cut to the limit rather than
-    /// refused: the client did not choose to be audited, and the request itself is still served.
-    pub fn from_header(raw: &str) -> Option<Self> {
-        let kept: String = display_text::clean(raw)
-            .chars()
-            .take(MAX_USER_AGENT_CHARS)
-            .collect();
-        let kept = kept.trim_end();
-        (!kept.is_empty()).then(|| Self(kept.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name screens and mails show for it ("Firefox on Linux"): never the string itself,
-    /// which the client chose (see `device::describe`).
-    pub fn device(&self) -> Option<String> {
-        super::device::describe(&self.0)
-    }
-}
-
 /// One security event. It never holds a code, a secret or a token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecurityEvent {
@@ -277,6 +198,8 @@ pub struct SecurityEvent {
     pub account: Option<AccountId>,
     pub role: Option<Role>,
     pub previous_role: Option<Role>,
+    /// For a rule change: the account's rule from now on.
+    pub rule: Option<TwoFactorRule>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -361,6 +284,7 @@ impl SecurityEvent {
             account: None,
             role: None,
             previous_role: None,
+            rule: None,
         }
     }
 
@@ -405,6 +329,7 @@ impl SecurityEvent {
             "account_id": self.account.as_ref().map(AccountId::as_str),
             "role": self.role.map(Role::as_str),
             "previous_role": self.previous_role.map(Role::as_str),
+            "two_factor": self.rule.map(TwoFactorRule::as_str),
         })
     }
 
@@ -426,6 +351,13 @@ impl SecurityEvent {
     /// The account an administrator acted in, for an action taken through its routes.
     pub fn in_account(mut self, account: Option<&AccountId>) -> Self {
         self.account = account.cloned();
+        self
+    }
+
+    /// What a rule change is about: `account`, and its rule from now on.
+    pub fn with_rule(mut self, account: &AccountId, rule: TwoFactorRule) -> Self {
+        self.account = Some(account.clone());
+        self.rule = Some(rule);
         self
     }
 

@@ -14,5 +14,6 @@ pub mod proof;
 pub mod record;
 pub mod sealing;
 pub mod sign_in;
+pub mod source;
 pub mod totp;
 pub mod user;

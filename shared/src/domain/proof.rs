@@ -38,16 +38,18 @@ pub enum StepUp {
     DisableTwoFactor,
     AdminReset,
     AdminDisableTwoFactor,
+    SetTwoFactorRule,
 }
 
 impl StepUp {
-    pub const ALL: [StepUp; 6] = [
+    pub const ALL: [StepUp; 7] = [
         StepUp::RegenerateCodes,
         StepUp::RemoveCodes,
         StepUp::ReplaceAuthenticator,
         StepUp::DisableTwoFactor,
         StepUp::AdminReset,
         StepUp::AdminDisableTwoFactor,
+        StepUp::SetTwoFactorRule,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +60,7 @@ impl StepUp {
             StepUp::DisableTwoFactor => "disable_two_factor",
             StepUp::AdminReset => "admin_reset",
             StepUp::AdminDisableTwoFactor => "admin_disable_two_factor",
+            StepUp::SetTwoFactorRule => "set_two_factor_rule",
         }
     }
 
@@ -80,6 +83,9 @@ impl StepUp {
             StepUp::AdminReset => "to reset another user's backup codes (you are an administrator)",
             StepUp::AdminDisableTwoFactor => {
                 "to turn off another user's two-factor authentication (you are an administrator)"
+            }
+            StepUp::SetTwoFactorRule => {
+                "to change an account's two-factor rule (you are its administrator)"
             }
         }
     }

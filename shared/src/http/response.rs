@@ -12,6 +12,7 @@ use crate::{
         AdminResetError, CodeSetError, EnrollError, Fault, Locked, MemberError, MembershipError,
         RedeemError, VerifyError,
     },
+    domain::display_text,
     ports::StoreError,
 };
 
@@ -41,8 +42,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     SetNotPending,
     TooManyAccounts,
+    TooManyAdmins,
     TotpRequired,
     TryAgain,
+    TwoFactorRequired,
     Unauthenticated,
     Unavailable,
     UnknownField,
@@ -52,7 +55,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
         ErrorCode::Forbidden,
@@ -76,8 +79,10 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::SetNotPending,
         ErrorCode::TooManyAccounts,
+        ErrorCode::TooManyAdmins,
         ErrorCode::TotpRequired,
         ErrorCode::TryAgain,
+        ErrorCode::TwoFactorRequired,
         ErrorCode::Unauthenticated,
         ErrorCode::Unavailable,
         ErrorCode::UnknownField,
@@ -111,8 +116,10 @@ impl ErrorCode {
             ErrorCode::SetNotPending => "set_not_pending",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::TooManyAccounts => "too_many_accounts",
+            ErrorCode::TooManyAdmins => "too_many_admins",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::TryAgain => "try_again",
+            ErrorCode::TwoFactorRequired => "two_factor_required",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::UnknownField => "unknown_field",
@@ -336,6 +343,20 @@ impl From<CodeSetError> for ApiError {
                  replaced by a newer one or activated already; regenerate again",
             ),
             CodeSetError::TotpRequired => Self::totp_required(),
+            CodeSetError::TwoFactorRequired { accounts } => {
+                let named: Vec<String> = accounts
+                    .iter()
+                    .map(|a| format!("\u{201c}{}\u{201d}", display_text::clean(a.as_str())))
+                    .collect();
+                Self::conflict(
+                    ErrorCode::TwoFactorRequired,
+                    &format!(
+                        "two-factor cannot be turned off: the account {} requires it of its \
+                         members; nothing was changed and no code was spent",
+                        named.join(", the account ")
+                    ),
+                )
+            }
             CodeSetError::InvalidCode => Self::invalid_code(),
             CodeSetError::Locked(locked) => Self::locked(locked),
             CodeSetError::Contended => Self::contended(),
@@ -400,6 +421,13 @@ impl From<MembershipError> for ApiError {
                 &format!(
                     "the user in the path already belongs to {most} accounts, the most one user \
                      may: remove one of their memberships first"
+                ),
+            ),
+            MembershipError::TooManyAdmins { most } => Self::conflict(
+                ErrorCode::TooManyAdmins,
+                &format!(
+                    "the account in the path already has {most} admins, the most one account \
+                     may: make one of them a member first"
                 ),
             ),
             MembershipError::Contended => Self::new(

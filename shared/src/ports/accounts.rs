@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{StoreError, Written};
 use crate::domain::{
-    account::{AccountId, Role},
+    account::{AccountId, AccountSettings, Role, TwoFactorRule},
     events::Recorded,
     record::UserRecord,
     user::UserId,
@@ -68,6 +68,37 @@ capability! {
             limit: usize,
             after: Option<&UserId>,
         ) -> Result<MemberPage, StoreError>;
+    }
+}
+
+capability! {
+    /// Each account's own settings: its two-factor rule, and its admins (kept by the
+    /// membership writes, in their transaction). An account nobody configured is `Optional`
+    /// with no admins.
+    pub trait AccountRecords {
+        async fn account_settings(&self, account: &AccountId)
+            -> Result<AccountSettings, StoreError>;
+
+        /// The settings of each of `accounts` (at most `MAX_ACCOUNTS_PER_USER`), read
+        /// consistently in one batch, in the order given.
+        async fn settings_of(
+            &self,
+            accounts: &[AccountId],
+        ) -> Result<Vec<AccountSettings>, StoreError>;
+    }
+}
+
+capability! {
+    /// An account admin's change of the account's two-factor rule.
+    pub trait RuleWrites {
+        /// Sets `account`'s rule to `rule` when it is still `seen`, with `records`.
+        async fn set_rule(
+            &self,
+            account: &AccountId,
+            rule: TwoFactorRule,
+            seen: TwoFactorRule,
+            records: &[Recorded],
+        ) -> Result<Written, StoreError>;
     }
 }
 

@@ -287,6 +287,8 @@ whole_store! {
     MembershipWrites,
     MemberLists,
     MemberRecords,
+    AccountRecords,
+    RuleWrites,
     AuditLog,
     MailBudget,
     Deliveries,

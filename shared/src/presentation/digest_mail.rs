@@ -33,6 +33,7 @@ fn what(kind: EventKind) -> &'static str {
         EventKind::MembershipAdded => "You were added to an account",
         EventKind::MembershipChanged => "Your role in an account changed",
         EventKind::MembershipRemoved => "You were removed from an account",
+        EventKind::TwoFactorRuleChanged => "An account's two-factor rule changed",
     }
 }
 

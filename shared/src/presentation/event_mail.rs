@@ -9,6 +9,8 @@ use time::{format_description::well_known::Rfc2822, OffsetDateTime};
 use super::{acting_admin, markup::escape_html};
 use crate::{
     domain::{
+        account::TwoFactorRule,
+        display_text,
         events::{Actor, EventKind, SecurityEvent, UserAgent},
         proof::StepUp,
         user::Email,
@@ -207,6 +209,38 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
              was not you, change your password and contact your administrator now."
                 .to_owned(),
         ),
+        EventKind::TwoFactorRuleChanged => {
+            let account = event.account.as_ref()?;
+            let who = match &event.actor {
+                Actor::Admin(admin) => format!(
+                    "{}, an administrator of",
+                    display_text::clean(admin.as_str())
+                ),
+                _ => "An administrator of".to_owned(),
+            };
+            let rule = match event.rule? {
+                TwoFactorRule::Required => {
+                    "made two-factor authentication required for its members: each signs in \
+                     with a second factor from now on, setting one up at their next sign-in if \
+                     they have none, and none can turn it off"
+                }
+                TwoFactorRule::Optional => {
+                    "made two-factor authentication optional for its members again: each \
+                     chooses whether to use it"
+                }
+            };
+            (
+                "an account's two-factor rule changed",
+                format!(
+                    "{who} the account \u{201c}{}\u{201d} in {product} {rule}. You are told \
+                     because you administer it too.",
+                    display_text::clean(account.as_str())
+                ),
+                "If you did not expect this, ask your fellow administrators; the account's \
+                 members page shows the rule and can change it back."
+                    .to_owned(),
+            )
+        }
         _ => return None,
     };
     let facts = Facts::of(event);

@@ -219,3 +219,38 @@ pub async fn a_join_past_the_limit_is_answered_too_many_accounts(app: TestApp) {
     let promoted = put_role(&app, "acct-007", "bo", "admin").await;
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
 }
+
+/// An account has at most `MAX_ADMINS_PER_ACCOUNT` admins (each is mailed a rule change in
+/// its transaction): the next promotion is refused as such, a demotion makes room.
+pub async fn an_accounts_admins_are_bounded(app: TestApp) {
+    use backup_codes::domain::account::MAX_ADMINS_PER_ACCOUNT;
+    for n in 0..MAX_ADMINS_PER_ACCOUNT {
+        let reply = put_role(&app, "acme", &format!("admin-{n:02}"), "admin").await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+    let refused = put_role(&app, "acme", "one-more", "admin").await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(refused.json()["error"], "too_many_admins");
+    assert_eq!(role_of(&app, "acme", "one-more").await, None);
+    assert_eq!(
+        put_role(&app, "acme", "one-more", "member").await.status,
+        StatusCode::CREATED,
+        "members are not bounded by it"
+    );
+    assert_eq!(
+        put_role(&app, "acme", "admin-07", "member").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        put_role(&app, "acme", "one-more", "admin").await.status,
+        StatusCode::OK
+    );
+    let removed = app
+        .send(Call::new("DELETE", &member_path("acme", "admin-08")))
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        put_role(&app, "acme", "admin-07", "admin").await.status,
+        StatusCode::OK
+    );
+}

@@ -175,7 +175,7 @@ pub async fn a_thousand_members_are_listed_page_by_page(app: TestApp) {
     let writes = (0..1000).map(|n| {
         let store = app.store.clone();
         let acme = acme.clone();
-        let role = if n % 10 == 0 {
+        let role = if n % 100 == 0 {
             Role::Admin
         } else {
             Role::Member
@@ -210,7 +210,7 @@ pub async fn a_thousand_members_are_listed_page_by_page(app: TestApp) {
     assert_eq!(seen.len(), 1000);
     let expected: Vec<_> = (0..1000)
         .map(|n| {
-            let role = if n % 10 == 0 {
+            let role = if n % 100 == 0 {
                 Role::Admin
             } else {
                 Role::Member

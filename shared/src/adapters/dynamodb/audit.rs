@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{corrupt, get_n, get_s, n, s, timestamp, user_key, DynamoStore, Item, TTL_ATTRIBUTE};
 use crate::{
     domain::{
-        account::{AccountId, Role},
+        account::{AccountId, Role, TwoFactorRule},
         events::{Actor, AuditPosition, EventKind, Recorded, SecurityEvent, Source, UserAgent},
         proof::StepUp,
         user::UserId,
@@ -88,6 +88,9 @@ pub(super) fn item(record: &Recorded) -> Item {
     }
     if let Some(role) = event.previous_role {
         put("previous_role", s(role.as_str()));
+    }
+    if let Some(rule) = event.rule {
+        put("two_factor", s(rule.as_str()));
     }
     if let Some(to) = &record.to {
         put(MAIL_TO, s(to.as_str()));
@@ -262,5 +265,8 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
         account,
         role: role("role")?,
         previous_role: role("previous_role")?,
+        rule: get_s(item, "two_factor")
+            .map(|raw| TwoFactorRule::parse(raw).ok_or_else(|| corrupt("two_factor")))
+            .transpose()?,
     })
 }

@@ -1,16 +1,19 @@
 //! Memberships on the table. Each is an item of its own, keyed by account and user, whose
 //! `member_of` and `member_user` put it in the members index (what an account's list is read
 //! from); each user's accounts are attributes of one more item, `accounts#<user>`, which a
-//! request reads with one consistent `GetItem`. A write changes both, and keeps its events, in
-//! one transaction.
+//! request reads with one consistent `GetItem`. A write changes both (and, for an admin, the
+//! account item's set of admins), and keeps its events, in one transaction.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
-use super::{n, request_failed_with, s, DynamoStore, PARTITION_KEY};
+use super::{
+    account_settings::{account_key, ADMINS},
+    n, request_failed_with, s, DynamoStore, PARTITION_KEY,
+};
 use crate::{
     domain::{
-        account::{AccountId, Role, MAX_ACCOUNTS_PER_USER},
+        account::{AccountId, Role, MAX_ACCOUNTS_PER_USER, MAX_ADMINS_PER_ACCOUNT},
         events::Recorded,
         user::UserId,
     },
@@ -101,6 +104,34 @@ impl Memberships for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The account item's set of admins, `user` added (within `MAX_ADMINS_PER_ACCOUNT`) or
+    /// taken out: part of the membership write's transaction.
+    fn admins_change(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        joins: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let change = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, account_key(account))
+            .expression_attribute_names("#admins", ADMINS)
+            .expression_attribute_values(":user", AttributeValue::Ss(vec![user.to_string()]));
+        let change = match joins {
+            true => change
+                .update_expression("ADD #admins :user")
+                .condition_expression("attribute_not_exists(#admins) OR size(#admins) < :most")
+                .expression_attribute_values(":most", n(MAX_ADMINS_PER_ACCOUNT)),
+            false => change.update_expression("DELETE #admins :user"),
+        };
+        let change = change
+            .build()
+            .map_err(|e| request_failed_with("change an account's admins", e))?;
+        Ok(TransactWriteItem::builder().update(change).build())
+    }
+}
+
 #[async_trait]
 impl MembershipWrites for DynamoStore {
     async fn put_membership(
@@ -146,7 +177,7 @@ impl MembershipWrites for DynamoStore {
                 .expression_attribute_values(":most", n(MAX_ACCOUNTS_PER_USER)),
             Some(_) => listed.update_expression("SET #account = :role"),
         };
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder()
                 .update(membership.build().map_err(fail)?)
                 .build(),
@@ -154,6 +185,12 @@ impl MembershipWrites for DynamoStore {
                 .update(listed.build().map_err(fail)?)
                 .build(),
         ];
+        let was_admin = seen == Some(Role::Admin);
+        match (role, was_admin) {
+            (Role::Admin, false) => items.push(self.admins_change(account, user, true)?),
+            (Role::Member, true) => items.push(self.admins_change(account, user, false)?),
+            _ => {}
+        }
         self.transact(items, records, OPERATION).await
     }
 
@@ -183,10 +220,13 @@ impl MembershipWrites for DynamoStore {
             .expression_attribute_values(":minus_one", n(-1))
             .build()
             .map_err(fail)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().delete(membership).build(),
             TransactWriteItem::builder().update(listed).build(),
         ];
+        if seen == Role::Admin {
+            items.push(self.admins_change(account, user, false)?);
+        }
         self.transact(items, records, OPERATION).await
     }
 }

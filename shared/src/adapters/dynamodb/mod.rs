@@ -2,6 +2,7 @@
 //! code hash to the time it was used (0 while unused), so marking a code used is one conditional
 //! `UpdateItem` on that map entry, which DynamoDB serializes per item.
 
+mod account_settings;
 mod audit;
 mod code_sets;
 mod deliveries;

@@ -8,11 +8,17 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::{
     domain::{
-        account::{AccountId, Role, MAX_ACCOUNTS_PER_USER},
+        account::{
+            AccountId, AccountSettings, Role, TwoFactorRule, MAX_ACCOUNTS_PER_USER,
+            MAX_ADMINS_PER_ACCOUNT,
+        },
         events::Recorded,
         user::UserId,
     },
-    ports::{MemberLists, MemberPage, MembershipWrites, Memberships, StoreError, Written},
+    ports::{
+        AccountRecords, MemberLists, MemberPage, MembershipWrites, Memberships, RuleWrites,
+        StoreError, Written,
+    },
 };
 
 /// Who belongs to which account, kept both ways.
@@ -20,11 +26,23 @@ use crate::{
 pub(super) struct Members {
     by_account: BTreeMap<AccountId, BTreeMap<UserId, Role>>,
     by_user: BTreeMap<UserId, BTreeMap<AccountId, Role>>,
+    /// Each account's rule and admins, under the same lock, as DynamoDB changes the account
+    /// item in the membership's transaction.
+    settings: BTreeMap<AccountId, AccountSettings>,
 }
 
 impl Members {
     fn role(&self, account: &AccountId, user: &UserId) -> Option<Role> {
         self.by_user.get(user)?.get(account).copied()
+    }
+
+    fn set_admin(&mut self, account: &AccountId, user: &UserId, admin: bool) {
+        let admins = &mut self.settings.entry(account.clone()).or_default().admins;
+        admins.retain(|a| a != user);
+        if admin {
+            admins.push(user.clone());
+            admins.sort();
+        }
     }
 }
 
@@ -76,9 +94,18 @@ impl MembershipWrites for MemoryStore {
                     .by_user
                     .get(user)
                     .is_some_and(|accounts| accounts.len() >= MAX_ACCOUNTS_PER_USER);
-                if members.role(account, user) != seen || (joins && full) {
+                let becomes_admin = role == Role::Admin && seen != Some(Role::Admin);
+                let admins_full = members
+                    .settings
+                    .get(account)
+                    .is_some_and(|s| s.admins.len() >= MAX_ADMINS_PER_ACCOUNT);
+                if members.role(account, user) != seen
+                    || (joins && full)
+                    || (becomes_admin && admins_full)
+                {
                     return Written::ConditionFailed;
                 }
+                members.set_admin(account, user, role == Role::Admin);
                 members
                     .by_account
                     .entry(account.clone())
@@ -107,6 +134,7 @@ impl MembershipWrites for MemoryStore {
                 if members.role(account, user) != Some(seen) {
                     return Written::ConditionFailed;
                 }
+                members.set_admin(account, user, false);
                 if let Some(users) = members.by_account.get_mut(account) {
                     users.remove(user);
                     if users.is_empty() {
@@ -156,5 +184,47 @@ impl MemberLists for MemoryStore {
                 next,
             }
         }))
+    }
+}
+
+#[async_trait]
+impl AccountRecords for MemoryStore {
+    async fn account_settings(&self, account: &AccountId) -> Result<AccountSettings, StoreError> {
+        Ok(self.with_members(|members| members.settings.get(account).cloned().unwrap_or_default()))
+    }
+
+    async fn settings_of(
+        &self,
+        accounts: &[AccountId],
+    ) -> Result<Vec<AccountSettings>, StoreError> {
+        Ok(self.with_members(|members| {
+            accounts
+                .iter()
+                .map(|account| members.settings.get(account).cloned().unwrap_or_default())
+                .collect()
+        }))
+    }
+}
+
+#[async_trait]
+impl RuleWrites for MemoryStore {
+    async fn set_rule(
+        &self,
+        account: &AccountId,
+        rule: TwoFactorRule,
+        seen: TwoFactorRule,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        Ok(self.recording(
+            records,
+            self.with_members(|members| {
+                let settings = members.settings.entry(account.clone()).or_default();
+                if settings.rule != seen {
+                    return Written::ConditionFailed;
+                }
+                settings.rule = rule;
+                Written::Applied
+            }),
+        ))
     }
 }

@@ -6,32 +6,44 @@
 use std::sync::Arc;
 
 use lambda_http::{http::StatusCode, Body, Error, Request, RequestExt, Response};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{
     admin::{link_mailed, ResetLinks},
     audit::{page_asked, page_limit, page_response},
-    rfc3339, serve, totp_from,
+    proof_from, rfc3339, serve, totp_from,
 };
 use crate::{
-    app::{account_admin, address::KeepsAddress, FactorChecks, FactorServices},
+    app::{account_admin, account_rules, address::KeepsAddress, FactorChecks, FactorServices},
     config::IdentitySettings,
-    domain::{access::Admin, user::UserId},
+    domain::{access::Admin, account::TwoFactorRule, user::UserId},
     entry::{wiring_while, Host, Invoked, LambdaFunction},
     http::{
         identity::caller,
-        request::{caller_source, path_account, path_user},
+        request::{caller_source, json_body, path_account, path_user},
         response::{empty_response, json_response, ApiError, ErrorCode},
         table::{Authorization, Route},
     },
-    ports::{Addresses, DownloadGrants, MemberLists, MemberRecords, Memberships, TwoFactorOff},
+    ports::{
+        AccountRecords, Addresses, DownloadGrants, MemberLists, MemberRecords, Memberships,
+        RuleWrites, TwoFactorOff,
+    },
 };
 
 /// What the accounts function does to the store: read who administers and belongs to an
-/// account and a page of its members' records, check the admin's own code, and reset or turn
-/// off a member's two-factor.
+/// account and a page of its members' records, check the admin's own code, reset or turn off a
+/// member's two-factor, and read and set the account's rule.
 pub trait AccountAdminStore:
-    FactorChecks + DownloadGrants + TwoFactorOff + Addresses + Memberships + MemberLists + MemberRecords
+    FactorChecks
+    + DownloadGrants
+    + TwoFactorOff
+    + Addresses
+    + Memberships
+    + MemberLists
+    + MemberRecords
+    + AccountRecords
+    + RuleWrites
 {
 }
 
@@ -43,6 +55,8 @@ impl<T> AccountAdminStore for T where
         + Memberships
         + MemberLists
         + MemberRecords
+        + AccountRecords
+        + RuleWrites
         + ?Sized
 {
 }
@@ -53,7 +67,17 @@ pub struct AccountsApi {
     pub identity: IdentitySettings,
 }
 
-serve!(AccountsApi: list_members, reset_member, disable_member_two_factor, member_audit);
+serve!(
+    AccountsApi: list_members,
+    reset_member,
+    disable_member_two_factor,
+    member_audit,
+    read_rule,
+    set_rule,
+);
+
+/// The account's two-factor rule.
+const RULE_PATH: &str = "/v1/accounts/{account_id}/policy";
 
 impl LambdaFunction for AccountsApi {
     const NAME: &'static str = "accounts";
@@ -81,6 +105,18 @@ impl LambdaFunction for AccountsApi {
             path: "/v1/accounts/{account_id}/members/{user_id}/audit",
             authorization: Authorization::Jwt,
             handler: serve::member_audit,
+        },
+        Route {
+            method: "GET",
+            path: RULE_PATH,
+            authorization: Authorization::Jwt,
+            handler: serve::read_rule,
+        },
+        Route {
+            method: "PUT",
+            path: RULE_PATH,
+            authorization: Authorization::Jwt,
+            handler: serve::set_rule,
         },
     ]);
 
@@ -228,4 +264,52 @@ mod member_cursor {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         UserId::parse(&String::from_utf8(bytes).ok()?).ok()
     }
+}
+
+async fn read_rule(api: &AccountsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let admin = account_admin(api, req).await?;
+    let rule = account_rules::rule_of(&api.services, &admin).await?;
+    Ok(rule_response(&admin, rule, false))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleBody {
+    two_factor: String,
+    /// The admin's own proof, here or in `X-OTP`; `null` is malformed, never read as absent.
+    #[serde(default, deserialize_with = "super::string_if_present")]
+    totp: Option<String>,
+}
+
+/// 200 with the rule and whether this request changed it.
+async fn set_rule(api: &AccountsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let admin = account_admin(api, req).await?;
+    let body: RuleBody = json_body(req)?;
+    let rule = TwoFactorRule::parse(&body.two_factor).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "field `two_factor` must be \"required\" or \"optional\"",
+        )
+    })?;
+    let proof = proof_from(body.totp, req)?;
+    let changed = account_rules::set_rule(
+        &api.services,
+        &admin,
+        rule,
+        proof.as_deref(),
+        &caller_source(req),
+    )
+    .await?;
+    Ok(rule_response(&admin, rule, changed))
+}
+
+fn rule_response(admin: &Admin, rule: TwoFactorRule, changed: bool) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "account_id": admin.account().map(|a| a.as_str()),
+            "two_factor": rule.as_str(),
+            "changed": changed,
+        }),
+    )
 }

@@ -12,7 +12,11 @@ use serde_json::json;
 
 use super::{rfc3339, serve, totp_from};
 use crate::{
-    app::{address::KeepsAddress, backup_codes, FactorChecks, FactorServices},
+    app::{
+        account_rules::{requiring_accounts, RulesOfUser},
+        address::KeepsAddress,
+        backup_codes, FactorChecks, FactorServices,
+    },
     config::IdentitySettings,
     domain::events::UserAgent,
     entry::{wiring_while, Host, Invoked, LambdaFunction},
@@ -27,10 +31,11 @@ use crate::{
 };
 
 /// What the code-sets function does to the store: check codes, make, save and remove code sets,
-/// and keep the address current.
-pub trait CodeSetStore: FactorChecks + CodeSets + Addresses {}
+/// keep the address current, and tell the status which of the user's accounts require
+/// two-factor.
+pub trait CodeSetStore: FactorChecks + CodeSets + Addresses + RulesOfUser {}
 
-impl<T: FactorChecks + CodeSets + Addresses + ?Sized> CodeSetStore for T {}
+impl<T: FactorChecks + CodeSets + Addresses + RulesOfUser + ?Sized> CodeSetStore for T {}
 
 pub struct CodeSetsApi {
     pub services: FactorServices<dyn CodeSetStore>,
@@ -85,6 +90,7 @@ impl LambdaFunction for CodeSetsApi {
 async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
     let status = backup_codes::status(&api.services, &who.user).await?;
+    let required_by = requiring_accounts(api.services.store.as_ref(), &who.user).await?;
     let used: Vec<_> = status
         .used_at
         .iter()
@@ -115,6 +121,8 @@ async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Bo
                 "generated_at": rfc3339(p.generated_at),
                 "expires_at": rfc3339(p.expires_at),
             })),
+            // The user's accounts that require two-factor: while any does, it stays on.
+            "required_by": required_by.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         }),
     ))
 }

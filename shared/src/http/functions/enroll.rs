@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{serve, totp_from};
 use crate::{
     app::{
+        account_rules::RulesOfUser,
         address::KeepsAddress,
         enroll::{self, Confirmed},
         two_factor, FactorChecks, FactorServices,
@@ -27,11 +28,15 @@ use crate::{
 };
 
 /// What the enroll function does to the store: check codes, enroll, replace the authenticator,
-/// turn two-factor off, and keep the address current.
-pub trait EnrollStore: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses {}
+/// turn two-factor off (unless an account of the user's requires it), and keep the address
+/// current.
+pub trait EnrollStore:
+    FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + RulesOfUser
+{
+}
 
-impl<T: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + ?Sized> EnrollStore
-    for T
+impl<T> EnrollStore for T where
+    T: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + RulesOfUser + ?Sized
 {
 }
 

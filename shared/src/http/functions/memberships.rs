@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::serve;
 use crate::{
-    app::{memberships, Services},
+    app::{account_rules, memberships, Services},
     domain::{
         account::{MembershipChange, Role},
         events::Source,
@@ -21,19 +21,23 @@ use crate::{
         response::{empty_response, json_response, ApiError, ErrorCode},
         table::{Authorization, Route},
     },
-    ports::{MembershipWrites, Memberships},
+    ports::{AccountRecords, MembershipWrites, Memberships, UserRecords},
 };
 
-/// What the memberships function does to the store: read a membership and write it.
-pub trait MembershipStore: Memberships + MembershipWrites {}
+/// What the memberships function does to the store: read a membership and write it, and read
+/// the account's admins (a limit) and rule, and whether a member enrolled (a requirement).
+pub trait MembershipStore: Memberships + MembershipWrites + AccountRecords + UserRecords {}
 
-impl<T: Memberships + MembershipWrites + ?Sized> MembershipStore for T {}
+impl<T> MembershipStore for T where
+    T: Memberships + MembershipWrites + AccountRecords + UserRecords + ?Sized
+{
+}
 
 pub struct MembershipsApi {
     pub services: Services<dyn MembershipStore>,
 }
 
-serve!(MembershipsApi: put_membership, remove_membership);
+serve!(MembershipsApi: put_membership, remove_membership, requirement);
 
 const MEMBER_PATH: &str = "/v1/accounts/{account_id}/members/{user_id}";
 
@@ -51,6 +55,12 @@ impl LambdaFunction for MembershipsApi {
             path: MEMBER_PATH,
             authorization: Authorization::Iam,
             handler: serve::remove_membership,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/accounts/{account_id}/members/{user_id}/requirement",
+            authorization: Authorization::Iam,
+            handler: serve::requirement,
         },
     ]);
 
@@ -110,4 +120,16 @@ async fn remove_membership(
     let user = path_user(req)?;
     memberships::remove(&api.services, &account, &user, &Source::default()).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// Whether the member may enter the account without a code: the account's rule, and whether
+/// they have a second factor to give. Anyone who is not a member gets 404.
+async fn requirement(api: &MembershipsApi, req: &Request) -> Result<Response<Body>, ApiError> {
+    let account = path_account(req)?;
+    let user = path_user(req)?;
+    let asked = account_rules::requirement(&api.services, &account, &user).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "two_factor": asked.rule.as_str(), "enrolled": asked.enrolled }),
+    ))
 }

@@ -70,6 +70,12 @@ fn string_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<St
 /// header. An empty one in either place is malformed, whether or not the route needs a proof.
 fn totp_from(req: &Request) -> Result<Option<String>, ApiError> {
     let body: TotpBody = optional_json_body(req)?.unwrap_or_default();
+    proof_from(body.totp, req)
+}
+
+/// The proof from a body's own `totp` field (`from_body`), or else the `X-OTP` header.
+fn proof_from(from_body: Option<String>, req: &Request) -> Result<Option<String>, ApiError> {
+    let body = TotpBody { totp: from_body };
     let header = otp(None, req)?;
     for (given, name) in [(&body.totp, "field `totp`"), (&header, "header X-OTP")] {
         if given.as_deref().is_some_and(|p| p.trim().is_empty()) {
