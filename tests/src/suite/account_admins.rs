@@ -374,6 +374,7 @@ pub async fn a_thousand_members_are_listed_through_the_users_page(app: TestApp) 
     loop {
         let path = match &next {
             None => "/v1/accounts/big/members?limit=100".to_owned(),
+            // The ids here need no escaping in a query string.
             Some(cursor) => format!("/v1/accounts/big/members?limit=100&next={cursor}"),
         };
         let page = app.send(Call::new("GET", &path).user("boss")).await;
@@ -396,9 +397,8 @@ pub async fn a_thousand_members_are_listed_through_the_users_page(app: TestApp) 
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("limit=ten", "limit"),
-        ("next=%25%25", "next"),
-        ("next=_w", "next"),
-        ("next=AA", "next"),
+        ("next=", "next"),
+        ("next=a%0Ab", "next"),
     ] {
         let path = format!("/v1/accounts/big/members?{query}");
         let reply = app.send(Call::new("GET", &path).user("boss")).await;
