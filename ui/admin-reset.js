@@ -1,11 +1,12 @@
-/* <backup-codes-admin-reset user-id="...">: an admin resets a user's codes or turns their
- * two-factor off, behind the admin's own code (needs base.js). */
+/* <backup-codes-admin-reset user-id="..." [account-id="..."]>: an admin resets a user's codes
+ * or turns their two-factor off, behind the admin's own code, and sees their activity. With
+ * account-id, through that account's routes, as its admin (needs base.js). */
 (() => {
   'use strict';
   const { Base, h, define } = window.BackupCodes;
 
   class AdminReset extends Base {
-    static get observedAttributes() { return ['user-id']; }
+    static get observedAttributes() { return ['user-id', 'account-id']; }
 
     attributeChangedCallback() {
       if (this.started) this.start();
@@ -13,7 +14,10 @@
 
     start() {
       const user = this.getAttribute('user-id') || '';
-      const path = `/v1/admin/users/${encodeURIComponent(user)}`;
+      const account = this.getAttribute('account-id');
+      const path = account == null ? `/v1/admin/users/${encodeURIComponent(user)}`
+        : `/v1/accounts/${encodeURIComponent(account)}/members/${encodeURIComponent(user)}`;
+      const detail = account == null ? { user_id: user } : { account_id: account, user_id: user };
       const ask = (name, act) => () => {
         this.say('');
         this.show(h('h2', { text: this.t(name) }), h('p', { text: this.t(`${name}Info`, { user }) }),
@@ -23,14 +27,15 @@
       this.show(h('h2', { text: this.t('adminTitle', { user }) }), h('p', { text: this.t('adminIntro') }),
         h('button', { type: 'button', part: 'button', text: this.t('adminReset'), onclick: ask('adminReset', async (proof) => {
           const { json } = await this.call('POST', `${path}/backup-codes`, { proof });
-          this.emit('admin-reset', { user_id: user, expires_at: json.expires_at });
+          this.emit('admin-reset', { ...detail, expires_at: json.expires_at });
           this.done(this.t('adminResetDone', { user, time: this.when(json.expires_at) }));
         }) }),
         h('button', { type: 'button', part: 'button', class: 'danger', text: this.t('adminOff'), onclick: ask('adminOff', async (proof) => {
           await this.call('DELETE', `${path}/totp`, { proof });
-          this.emit('admin-two-factor-disabled', { user_id: user });
+          this.emit('admin-two-factor-disabled', detail);
           this.done(this.t('adminOffDone', { user }));
-        }) }));
+        }) }),
+        this.activity(`${path}/audit`));
     }
 
     done(message) {

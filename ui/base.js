@@ -1,6 +1,6 @@
-/* backup-codes web components, part 1 of 4 (base.js, settings.js, admin-reset.js, challenge.js,
- * served as one file in that order): <backup-codes-settings>, <backup-codes-admin-reset> and
- * <backup-codes-challenge>. A classic script with no dependencies, no inline style or script (it
+/* backup-codes web components, part 1 of 5 (base.js, settings.js, admin-reset.js,
+ * account-members.js, challenge.js, served as one file in that order): <backup-codes-settings>,
+ * <backup-codes-admin-reset>, <backup-codes-account-members> and <backup-codes-challenge>. A classic script with no dependencies, no inline style or script (it
  * runs under `Content-Security-Policy: default-src 'self'`), served by the API at
  * /v1/ui/backup-codes.js. The page owns the look (CSS custom properties, ::part) and the words
  * (the `strings` property, or window.BackupCodes.strings for every element at once). Codes are
@@ -71,6 +71,8 @@
     eventLine: '{when} · IP {ip} · {browser}',
     unknown: 'unknown',
     loading: 'Loading…',
+    requiredBy: 'Two-factor authentication is required by {accounts}, so it stays on.',
+    requiredOff: 'An account you belong to requires two-factor authentication, so it cannot be turned off.',
     adminTitle: 'Two-factor for {user}',
     adminIntro: 'Reset the backup codes of a user who lost them, or turn two-factor off for a user who lost both the phone and the codes.',
     adminReset: 'Reset backup codes',
@@ -80,6 +82,29 @@
     adminProof: 'Your own code (authenticator app or backup code)',
     adminResetDone: 'Done. The old codes no longer work; we emailed {user} a link to their new codes, valid until {time}.',
     adminOffDone: 'Two-factor is off for {user}.',
+    membersTitle: 'Users of {account}',
+    ruleRequired: 'Two-factor authentication is required: every member signs in with a second factor, and none can turn it off.',
+    ruleOptional: 'Two-factor authentication is optional: each member chooses.',
+    require: 'Require two-factor',
+    requireInfo: 'Members without an authenticator set one up at their next sign-in, and no member can turn it off. The other admins are emailed.',
+    relax: 'Make two-factor optional',
+    relaxInfo: 'Each member chooses again whether to use two-factor. The other admins are emailed.',
+    members: 'Members',
+    role: 'Role',
+    role_admin: 'Admin',
+    role_member: 'Member',
+    twoFactor: 'Two-factor',
+    on: 'On',
+    offShort: 'Off',
+    lastCode: 'Last code',
+    lastCodeLine: '{when} ({how})',
+    how_totp: 'app',
+    how_backup_code: 'backup code',
+    linkWaiting: 'Reset link sent, valid until {time}',
+    open: 'Manage',
+    noMembers: 'This account has no members yet.',
+    back: 'Back to the users',
+    notMember: '{user} is not a member of this account.',
     challengeTitle: 'Enter your code',
     challengeProof: 'A code from your authenticator app or a backup code',
     challengeEnrollTitle: 'Set up two-factor authentication',
@@ -250,7 +275,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
         invalid_code: 'wrongCode', totp_required: 'wrongCode', locked: 'locked', unavailable: 'unavailable',
         unauthenticated: 'expired', forbidden: 'forbidden', not_enrolled: 'notEnrolled', user_not_enrolled: 'userNotEnrolled',
         user_has_no_email: 'userHasNoEmail', email_failed: 'emailFailed', set_not_pending: 'setExpired',
-        no_pending_replacement: 'noReplacement',
+        no_pending_replacement: 'noReplacement', two_factor_required: 'requiredOff', not_found: 'notMember',
       };
       const key = keys[body.error] || (response.status === 503 ? 'unavailable' : response.status === 429 ? 'locked' : 'failed');
       return { status: response.status, code: body.error, message: this.t(key, vars), retryAfter: after };
@@ -330,6 +355,36 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
       path.setAttribute('fill', '#000');
       svg.append(path);
       return h('div', { class: 'qr', part: 'qr' }, svg);
+    }
+
+    // A list read page by page from `path` (the audit's paging): `field` of each answer, each
+    // item drawn by `item`, and a "Show more" while there is a next page.
+    paged(path, field, item, empty, limit = 5) {
+      const list = h('ul', { class: 'events', part: 'list' });
+      const more = h('button', { type: 'button', part: 'button', hidden: true, text: this.t('more') });
+      let next = null;
+      const page = async () => {
+        try {
+          const query = `?limit=${limit}${next ? `&next=${encodeURIComponent(next)}` : ''}`;
+          const { json } = await this.call('GET', path + query);
+          json[field].forEach((x) => list.append(item(x)));
+          if (!list.children.length) list.append(h('li', { class: 'muted', text: this.t(empty) }));
+          next = json.next;
+          more.hidden = !next;
+        } catch (problem) {
+          this.fail(problem);
+        }
+      };
+      more.addEventListener('click', page);
+      page();
+      return [list, more];
+    }
+
+    // The security events of the trail at `path`, newest first.
+    activity(path) {
+      return h('section', null, h('h3', { text: this.t('activity') }), this.paged(path, 'events', (e) => h('li', null,
+        h('strong', { text: this.t(`ev_${e.type}`) }), h('br'),
+        h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: e.device || this.t('unknown') }) })), 'noActivity'));
     }
 
     secretKey(secret) {

@@ -93,11 +93,12 @@
         ['replace', 'proof', (code) => this.begin(code)],
         ['lost', 'lostProof', (code) => this.begin(code)],
         ['disable', 'proof', (code) => this.disable(code)],
-      ].filter(([name]) => name !== 'remove' || s.total);
+      ].filter(([name]) => (name !== 'remove' || s.total) && (name !== 'disable' || !s.required_by.length));
       this.show(h('h2', { text: this.t('title') }),
         h('dl', null, h('dt', { text: this.t('app') }), h('dd', { text: this.t('onSince', { date: this.when(s.totp.since) }) }),
           h('dt', { text: this.t('codes') }), h('dd', { text: codes })),
         s.totp.replacement && this.replacement(s.totp.replacement),
+        s.required_by.length > 0 && h('p', { class: 'muted', text: this.t('requiredBy', { accounts: s.required_by.map((a) => `\u201c${a}\u201d`).join(', ') }) }),
         s.low && s.total > 0 && h('p', { class: 'warn', part: 'warning', text: this.t('low', { remaining: s.remaining }) }),
         s.pending_set && h('p', { class: 'muted', text: this.t('pendingSet', { time: this.when(s.pending_set.generated_at), expires: this.when(s.pending_set.expires_at) }) }),
         s.pending_download && h('p', { class: 'warn', text: this.t('pendingDownload') }),
@@ -106,7 +107,7 @@
         h('div', { part: 'actions' }, actions.map(([name, proof, act]) =>
           h('button', { type: 'button', part: 'button', class: name === 'disable' ? 'danger' : null, text: this.t(name),
             onclick: () => this.ask(name, proof, act) }))),
-        this.activity());
+        this.activity('/v1/audit'));
     }
 
     // Where the pending replacement was started, by the server's own words (never the client's
@@ -148,28 +149,6 @@
       await this.call('DELETE', '/v1/totp/enrollment', { proof });
       this.emit('two-factor-disabled', {});
       this.notEnrolled(this.t('disabled'));
-    }
-
-    activity() {
-      const list = h('ul', { class: 'events', part: 'activity' });
-      const more = h('button', { type: 'button', part: 'button', hidden: true, text: this.t('more') });
-      let next = null;
-      const page = async () => {
-        try {
-          const query = next ? `?limit=5&next=${encodeURIComponent(next)}` : '?limit=5';
-          const { json } = await this.call('GET', `/v1/audit${query}`);
-          json.events.forEach((e) => list.append(h('li', null, h('strong', { text: this.t(`ev_${e.type}`) }), h('br'),
-            h('span', { class: 'muted', text: this.t('eventLine', { when: this.when(e.time), ip: e.ip || this.t('unknown'), browser: e.device || this.t('unknown') }) }))));
-          if (!list.children.length) list.append(h('li', { class: 'muted', text: this.t('noActivity') }));
-          next = json.next;
-          more.hidden = !next;
-        } catch (problem) {
-          this.fail(problem);
-        }
-      };
-      more.addEventListener('click', page);
-      page();
-      return h('section', null, h('h3', { text: this.t('activity') }), list, more);
     }
   }
 

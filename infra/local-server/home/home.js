@@ -27,6 +27,16 @@
     $('try').hidden = false;
     $('admin-tools').hidden = !admin;
     $('admin-slot').replaceChildren();
+    $('account-tools').hidden = false;
+    $('account-slot').replaceChildren();
+  });
+
+  $('account').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const members = document.createElement('backup-codes-account-members');
+    members.setAttribute('account-id', $('account-id').value.trim());
+    members.getToken = async () => token;
+    $('account-slot').replaceChildren(members);
   });
 
   $('target').addEventListener('submit', (event) => {
@@ -87,6 +97,7 @@
   }
   document.addEventListener('backup-codes-codes-shown', refreshOutbox);
   document.addEventListener('backup-codes-admin-reset', refreshOutbox);
+  document.addEventListener('backup-codes-rule-changed', refreshOutbox);
   refreshOutbox();
   setInterval(refreshOutbox, 3000);
 })();

@@ -9,10 +9,46 @@ use hyper::{body::Bytes, header, Response, StatusCode};
 use mail_parser::MessageParser;
 use serde_json::{json, Value};
 
+use backup_codes::{
+    app::{errors::MembershipError, memberships},
+    domain::{
+        account::{AccountId, Role},
+        events::Source,
+        user::UserId,
+    },
+    functions::Functions,
+};
+
 const INDEX: &str = include_str!("../home/index.html");
 const SCRIPT: &str = include_str!("../home/home.js");
 const STYLE: &str = include_str!("../home/home.css");
 const ICON: &str = include_str!("../home/icon.svg");
+
+/// The customer accounts the home page lets a newcomer try, as a team's backend would write
+/// them: acme with an admin and two members, globex with one member.
+pub const ACCOUNTS: [(&str, &str, &str); 4] = [
+    ("acme", "ada", "admin"),
+    ("acme", "mo", "member"),
+    ("acme", "mel", "member"),
+    ("globex", "gia", "member"),
+];
+
+/// Writes `ACCOUNTS` through the backend's own use case, so each is recorded as the backend's
+/// change. Writing them again (a restart over DynamoDB) changes nothing.
+pub async fn seed_accounts(functions: &Functions) -> Result<(), MembershipError> {
+    for (account, user, role) in ACCOUNTS {
+        let (Ok(account), Ok(user), Some(role)) = (
+            AccountId::parse(account),
+            UserId::parse(user),
+            Role::parse(role),
+        ) else {
+            unreachable!("the home page's accounts are well formed")
+        };
+        let services = &functions.memberships.services;
+        memberships::put(services, &account, &user, role, &Source::default()).await?;
+    }
+    Ok(())
+}
 
 /// How many of the newest mails the page lists.
 const LISTED_MAILS: usize = 20;

@@ -114,6 +114,9 @@ async fn run() -> Result<(), String> {
         deliveries: store.clone(),
     };
     let functions = Functions::build(&host).await.map_err(|e| e.to_string())?;
+    local_server::home::seed_accounts(&functions)
+        .await
+        .map_err(|e| format!("the home page's accounts could not be written: {e}"))?;
     // Over DynamoDB the table's stream is the notify function's on AWS; over memory it runs here.
     let notify = memory.map(|store| InProcessNotify {
         notifier: wiring.notifier(store.clone(), mailer, None),

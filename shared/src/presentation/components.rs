@@ -5,12 +5,19 @@
 pub const PATH: &str = "/v1/ui/backup-codes.js";
 
 /// The files of `ui/`, base first, in the order they are served.
-pub const FILES: [&str; 4] = ["base.js", "settings.js", "admin-reset.js", "challenge.js"];
+pub const FILES: [&str; 5] = [
+    "base.js",
+    "settings.js",
+    "admin-reset.js",
+    "account-members.js",
+    "challenge.js",
+];
 
 pub const SCRIPT: &str = concat!(
     include_str!("../../../ui/base.js"),
     include_str!("../../../ui/settings.js"),
     include_str!("../../../ui/admin-reset.js"),
+    include_str!("../../../ui/account-members.js"),
     include_str!("../../../ui/challenge.js"),
 );
 

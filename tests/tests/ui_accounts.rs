@@ -1,0 +1,143 @@
+//! The account admin's Users page (`<backup-codes-account-members>`) on the local server's home
+//! page in Chromium: the home page's accounts, a member opened and reset behind the admin's own
+//! code, the account's rule switched, its effect on a member's settings card, and a refusal for
+//! anyone else. axe-core on every state; screenshots into target/ui-screenshots/.
+
+use std::sync::Arc;
+
+use backup_codes::adapters::outbox::OutboxMailer;
+use fantoccini::{Client, Locator};
+use integration_tests::{
+    browser::{
+        check_state, chromium, click, eventually, js, tempdir, unexpected_console, Component,
+    },
+    Backend, Call, RecordingMailer, TestApp,
+};
+use lambda_http::http::StatusCode;
+use local_server::home::{seed_accounts, Home};
+
+const MEMBERS: Component =
+    Component("document.querySelector('backup-codes-account-members').shadowRoot");
+const MEMBER: Component = Component(
+    "document.querySelector('backup-codes-account-members').shadowRoot\
+     .querySelector('backup-codes-admin-reset').shadowRoot",
+);
+const CARD: Component = Component("document.querySelector('backup-codes-settings').shadowRoot");
+
+async fn sign_in(c: &Client, user: &str) {
+    let field = c.find(Locator::Id("user")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(user).await.unwrap();
+    click(c, "#sign-in button").await;
+}
+
+async fn open_account(c: &Client, account: &str) {
+    let field = c.find(Locator::Id("account-id")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(account).await.unwrap();
+    click(c, "#account button").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
+    let work = tempdir("ui-accounts");
+    let outbox = work.join("outbox");
+    let mailer = Arc::new(OutboxMailer::new(&outbox, "security@acme.example").unwrap());
+    let mut app = TestApp::with_mailer(
+        Backend::Memory,
+        mailer,
+        Arc::new(RecordingMailer::default()),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    app.reconfigure(|config| config.link_base_url = Some(base.clone()));
+    seed_accounts(&app.functions).await.unwrap();
+    let home = Home {
+        outbox: Some(outbox.clone()),
+    };
+    tokio::spawn(local_server::serve_with_home(
+        listener,
+        app.functions.clone(),
+        home,
+    ));
+    let (ada, _) = app.enrolled("ada").await;
+    let (_, mo_codes) = app.enrolled("mo").await;
+    assert_eq!(app.verify("mo", &mo_codes[0]).await.status, StatusCode::OK);
+
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    sign_in(c, "ada").await;
+    open_account(c, "acme").await;
+    MEMBERS.says(c, "Users of acme").await;
+    MEMBERS
+        .says(c, "Two-factor authentication is optional")
+        .await;
+    let text = MEMBERS.says(c, "mel").await;
+    for expected in ["Admin", "Member", "Backup codes: 9", "backup code"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    check_state(c, "members-list").await;
+
+    // mo, opened: the admin's own reset, then back to the list, which shows the link waiting.
+    let opened = js(c, &format!("const b = {MEMBERS}.querySelector('button[aria-label=\"Manage mo\"]'); b.click(); return !!b;")).await;
+    assert_eq!(opened, true);
+    MEMBER.says(c, "Two-factor for mo").await;
+    MEMBER.says(c, "A backup code was used").await;
+    check_state(c, "member-open").await;
+    MEMBER.press(c, "Reset backup codes").await;
+    app.next_step();
+    MEMBER.type_into_focus(c, &app.totp(&ada)).await;
+    MEMBER
+        .says(c, "we emailed mo a link to their new codes")
+        .await;
+    assert_eq!(
+        app.verify("mo", &mo_codes[1]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old codes died"
+    );
+    MEMBERS.press(c, "Back to the users").await;
+    MEMBERS.says(c, "Reset link sent").await;
+
+    // The rule: required, behind the admin's own code.
+    MEMBERS.press(c, "Require two-factor").await;
+    MEMBERS.says(c, "no member can turn it off").await;
+    check_state(c, "rule-confirm").await;
+    app.next_step();
+    MEMBERS.type_into_focus(c, &app.totp(&ada)).await;
+    MEMBERS
+        .says(c, "Two-factor authentication is required")
+        .await;
+    check_state(c, "rule-required").await;
+    let rule = app
+        .send(Call::new("GET", "/v1/accounts/acme/policy").user("ada"))
+        .await;
+    assert_eq!(rule.json()["two_factor"], "required");
+
+    // ada's own card, loaded again, now names acme and offers no turn-off.
+    sign_in(c, "ada").await;
+    CARD.says(c, "required by \u{201c}acme\u{201d}").await;
+    check_state(c, "settings-required").await;
+    let offers_off = js(
+        c,
+        &format!("return [...{CARD}.querySelectorAll('button')].some((b) => b.textContent === 'Turn two-factor off')"),
+    )
+    .await;
+    assert_eq!(offers_off, false);
+
+    // globex's member is refused acme's page.
+    sign_in(c, "gia").await;
+    open_account(c, "acme").await;
+    let alert = MEMBERS.alert(c).await;
+    assert_eq!(alert, "You are not allowed to do this.");
+    eventually(
+        c,
+        "document.getElementById('account-slot').children.length === 1",
+    )
+    .await;
+
+    let problems = unexpected_console(c, &[401, 403, 409]).await;
+    assert!(problems.is_empty(), "console: {problems:#?}");
+    browser.client.clone().close().await.unwrap();
+}
