@@ -360,7 +360,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
     // A list read page by page from `path` (the audit's paging): `field` of each answer, each
     // item drawn by `item`, and a "Show more" while there is a next page.
     paged(path, field, item, empty, limit = 5) {
-      const list = h('ul', { class: 'events', part: 'list' });
+      const list = h('ul', { class: 'events', part: field === 'events' ? 'activity' : field });
       const more = h('button', { type: 'button', part: 'button', hidden: true, text: this.t('more') });
       let next = null;
       const page = async () => {
