@@ -245,6 +245,36 @@ pub async fn unexpected_console(client: &Client, expected_statuses: &[u16]) -> V
         .collect()
 }
 
+/// The local server's home page over a new in-memory app whose mails go to the outbox
+/// `work/outbox`, which the page lists: the app (its links pointing at the page) and the page's
+/// address.
+pub async fn home_page(work: &std::path::Path) -> (crate::TestApp, String) {
+    use std::sync::Arc;
+    let outbox = work.join("outbox");
+    let mailer = Arc::new(
+        backup_codes::adapters::outbox::OutboxMailer::new(&outbox, "security@acme.example")
+            .unwrap(),
+    );
+    let mut app = crate::TestApp::with_mailer(
+        crate::Backend::Memory,
+        mailer,
+        Arc::new(crate::RecordingMailer::default()),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    app.reconfigure(|config| config.link_base_url = Some(base.clone()));
+    let home = local_server::home::Home {
+        outbox: Some(outbox),
+    };
+    tokio::spawn(local_server::serve_with_home(
+        listener,
+        app.functions.clone(),
+        home,
+    ));
+    (app, base)
+}
+
 /// A web component on the page, reached through its shadow root: `Component("document
 /// .querySelector('backup-codes-settings').shadowRoot")` formats as that expression.
 pub struct Component(pub &'static str);

@@ -3,18 +3,16 @@
 //! code, the account's rule switched, its effect on a member's settings card, and a refusal for
 //! anyone else. axe-core on every state; screenshots into target/ui-screenshots/.
 
-use std::sync::Arc;
-
-use backup_codes::adapters::outbox::OutboxMailer;
 use fantoccini::{Client, Locator};
 use integration_tests::{
     browser::{
-        check_state, chromium, click, eventually, js, tempdir, unexpected_console, Component,
+        check_state, chromium, click, eventually, home_page, js, tempdir, unexpected_console,
+        Component,
     },
-    Backend, Call, RecordingMailer, TestApp,
+    Call,
 };
 use lambda_http::http::StatusCode;
-use local_server::home::{seed_accounts, Home};
+use local_server::home::seed_accounts;
 
 const MEMBERS: Component =
     Component("document.querySelector('backup-codes-account-members').shadowRoot");
@@ -41,26 +39,8 @@ async fn open_account(c: &Client, account: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     let work = tempdir("ui-accounts");
-    let outbox = work.join("outbox");
-    let mailer = Arc::new(OutboxMailer::new(&outbox, "security@acme.example").unwrap());
-    let mut app = TestApp::with_mailer(
-        Backend::Memory,
-        mailer,
-        Arc::new(RecordingMailer::default()),
-    )
-    .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    app.reconfigure(|config| config.link_base_url = Some(base.clone()));
+    let (app, base) = home_page(&work).await;
     seed_accounts(&app.functions).await.unwrap();
-    let home = Home {
-        outbox: Some(outbox.clone()),
-    };
-    tokio::spawn(local_server::serve_with_home(
-        listener,
-        app.functions.clone(),
-        home,
-    ));
     let (ada, _) = app.enrolled("ada").await;
     let (_, mo_codes) = app.enrolled("mo").await;
     assert_eq!(app.verify("mo", &mo_codes[0]).await.status, StatusCode::OK);

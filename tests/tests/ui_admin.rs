@@ -3,19 +3,12 @@
 //! page's outbox, the emailed link opened and redeemed, and the admin turn-off. axe-core on
 //! every state; screenshots into target/ui-screenshots/.
 
-use std::sync::Arc;
-
-use backup_codes::adapters::outbox::OutboxMailer;
 use fantoccini::{Client, Locator};
-use integration_tests::{
-    browser::{
-        check_state, chromium, click, eventually, js, screenshot, tempdir, unexpected_console,
-        Component,
-    },
-    Backend, RecordingMailer, TestApp,
+use integration_tests::browser::{
+    check_state, chromium, click, eventually, home_page, js, screenshot, tempdir,
+    unexpected_console, Component,
 };
 use lambda_http::http::StatusCode;
-use local_server::home::Home;
 
 const ADMIN: Component = Component("document.querySelector('backup-codes-admin-reset').shadowRoot");
 
@@ -38,25 +31,7 @@ async fn fill(c: &Client, id: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_resets_a_user_and_the_user_collects_the_mailed_codes() {
     let work = tempdir("ui-admin");
-    let outbox = work.join("outbox");
-    let mailer = Arc::new(OutboxMailer::new(&outbox, "security@acme.example").unwrap());
-    let mut app = TestApp::with_mailer(
-        Backend::Memory,
-        mailer,
-        Arc::new(RecordingMailer::default()),
-    )
-    .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    app.reconfigure(|config| config.link_base_url = Some(base.clone()));
-    let home = Home {
-        outbox: Some(outbox.clone()),
-    };
-    tokio::spawn(local_server::serve_with_home(
-        listener,
-        app.functions.clone(),
-        home,
-    ));
+    let (app, base) = home_page(&work).await;
     let (root, _) = app.enrolled("root").await;
     let (_, old) = app.enrolled("kim").await;
 

@@ -19,10 +19,10 @@ use crate::{
     ports::{AccountRecords, MemberRecords, Memberships, RuleWrites, UserRecords, Written},
 };
 
-/// What asking which rules apply to a user reads: their accounts, and those accounts' rules.
-pub trait RulesOfUser: Memberships + AccountRecords {}
-
-impl<T: Memberships + AccountRecords + ?Sized> RulesOfUser for T {}
+crate::ports::view! {
+    /// What asking which rules apply to a user reads: their accounts, and those accounts' rules.
+    pub trait RulesOfUser: Memberships, AccountRecords
+}
 
 /// How many times a rule change that keeps losing to another is read and sent again.
 const WRITE_TRIES: usize = 3;

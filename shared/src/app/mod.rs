@@ -70,11 +70,11 @@ pub struct LinkSettings {
     pub ttl: time::Duration,
 }
 
-/// What checking a second factor and spending it takes of the store: the record, its attempt
-/// ledger, and the code's use. Every function that asks for a code is wired with it.
-pub trait FactorChecks: UserRecords + Attempts + CodeUse {}
-
-impl<T: UserRecords + Attempts + CodeUse + ?Sized> FactorChecks for T {}
+crate::ports::view! {
+    /// What checking a second factor and spending it takes of the store: the record, its attempt
+    /// ledger, and the code's use. Every function that asks for a code is wired with it.
+    pub trait FactorChecks: UserRecords, Attempts, CodeUse
+}
 
 /// What every use case works with, built once per cold start and shared by every request.
 /// `S` is the store as this function sees it: only the capabilities it is wired with (see

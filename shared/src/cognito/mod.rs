@@ -31,12 +31,12 @@ use crate::{
 /// What the client is told an ordinary challenge is; no secret, nothing about the user.
 pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
 
-/// What the Cognito triggers do to the store: check codes, enroll at a sign-in, leave and
-/// consume the sign-in pass, and ask whether an account of an unenrolled user requires
-/// two-factor.
-pub trait SignInStore: FactorChecks + Enrollment + SignInPasses + RulesOfUser {}
-
-impl<T: FactorChecks + Enrollment + SignInPasses + RulesOfUser + ?Sized> SignInStore for T {}
+crate::ports::view! {
+    /// What the Cognito triggers do to the store: check codes, enroll at a sign-in, leave and
+    /// consume the sign-in pass, and ask whether an account of an unenrolled user requires two-
+    /// factor.
+    pub trait SignInStore: FactorChecks, Enrollment, SignInPasses, RulesOfUser
+}
 
 /// The triggers, as one function's dependencies.
 pub struct CognitoTrigger {

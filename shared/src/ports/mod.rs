@@ -259,20 +259,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// `Storage` is every capability listed once, and everything that has them all is one.
-macro_rules! whole_store {
-    ($(#[$meta:meta])* $($capability:ident),+ $(,)?) => {
+/// Capabilities under one name: the whole store, a function's view of it, what a use case
+/// needs. The trait lists them once, and everything that has them all is one.
+macro_rules! view {
+    ($(#[$meta:meta])* pub trait $name:ident: $($capability:path),+ $(,)?) => {
         $(#[$meta])*
-        pub trait Storage: $($capability +)+ {}
+        pub trait $name: $($capability +)+ {}
 
-        impl<T: $($capability +)+ ?Sized> Storage for T {}
+        impl<T: $($capability +)+ ?Sized> $name for T {}
     };
 }
+pub(crate) use view;
 
-whole_store! {
+view! {
     /// The whole store, as both adapters implement it: every capability of the user record,
     /// the accounts, the audit trail, the mail budget and the delivery marks. What the local
     /// server, the tests and a Lambda's host hold; each function is handed only its own view.
+    pub trait Storage:
     UserRecords,
     Attempts,
     CodeUse,

@@ -31,34 +31,13 @@ use crate::{
     },
 };
 
-/// What the accounts function does to the store: read who administers and belongs to an
-/// account and a page of its members' records, check the admin's own code, reset or turn off a
-/// member's two-factor, and read and set the account's rule.
-pub trait AccountAdminStore:
-    FactorChecks
-    + DownloadGrants
-    + TwoFactorOff
-    + Addresses
-    + Memberships
-    + MemberLists
-    + MemberRecords
-    + AccountRecords
-    + RuleWrites
-{
-}
-
-impl<T> AccountAdminStore for T where
-    T: FactorChecks
-        + DownloadGrants
-        + TwoFactorOff
-        + Addresses
-        + Memberships
-        + MemberLists
-        + MemberRecords
-        + AccountRecords
-        + RuleWrites
-        + ?Sized
-{
+crate::ports::view! {
+    /// What the accounts function does to the store: read who administers and belongs to an account
+    /// and a page of its members' records, check the admin's own code, reset or turn off a member's
+    /// two-factor, and read and set the account's rule.
+    pub trait AccountAdminStore:
+        FactorChecks, DownloadGrants, TwoFactorOff, Addresses, Memberships, MemberLists,
+        MemberRecords, AccountRecords, RuleWrites
 }
 
 pub struct AccountsApi {

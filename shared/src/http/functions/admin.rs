@@ -30,11 +30,11 @@ use crate::{
     wiring::Wiring,
 };
 
-/// What the admin function does to the store: check the admin's own code, grant a
-/// download, turn a user's two-factor off, and keep the address current.
-pub trait AdminStore: FactorChecks + DownloadGrants + TwoFactorOff + Addresses {}
-
-impl<T: FactorChecks + DownloadGrants + TwoFactorOff + Addresses + ?Sized> AdminStore for T {}
+crate::ports::view! {
+    /// What the admin function does to the store: check the admin's own code, grant a download,
+    /// turn a user's two-factor off, and keep the address current.
+    pub trait AdminStore: FactorChecks, DownloadGrants, TwoFactorOff, Addresses
+}
 
 pub struct AdminApi {
     pub services: FactorServices<dyn AdminStore>,

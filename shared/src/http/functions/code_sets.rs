@@ -30,12 +30,12 @@ use crate::{
     presentation::codes_file,
 };
 
-/// What the code-sets function does to the store: check codes, make, save and remove code sets,
-/// keep the address current, and tell the status which of the user's accounts require
-/// two-factor.
-pub trait CodeSetStore: FactorChecks + CodeSets + Addresses + RulesOfUser {}
-
-impl<T: FactorChecks + CodeSets + Addresses + RulesOfUser + ?Sized> CodeSetStore for T {}
+crate::ports::view! {
+    /// What the code-sets function does to the store: check codes, make, save and remove code sets,
+    /// keep the address current, and tell the status which of the user's accounts require two-
+    /// factor.
+    pub trait CodeSetStore: FactorChecks, CodeSets, Addresses, RulesOfUser
+}
 
 pub struct CodeSetsApi {
     pub services: FactorServices<dyn CodeSetStore>,

@@ -27,17 +27,12 @@ use crate::{
     presentation::codes_file,
 };
 
-/// What the enroll function does to the store: check codes, enroll, replace the authenticator,
-/// turn two-factor off (unless an account of the user's requires it), and keep the address
-/// current.
-pub trait EnrollStore:
-    FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + RulesOfUser
-{
-}
-
-impl<T> EnrollStore for T where
-    T: FactorChecks + Enrollment + Replacements + TwoFactorOff + Addresses + RulesOfUser + ?Sized
-{
+crate::ports::view! {
+    /// What the enroll function does to the store: check codes, enroll, replace the authenticator,
+    /// turn two-factor off (unless an account of the user's requires it), and keep the address
+    /// current.
+    pub trait EnrollStore:
+        FactorChecks, Enrollment, Replacements, TwoFactorOff, Addresses, RulesOfUser
 }
 
 pub struct EnrollApi {

@@ -24,13 +24,10 @@ use crate::{
     ports::{AccountRecords, MembershipWrites, Memberships, UserRecords},
 };
 
-/// What the memberships function does to the store: read a membership and write it, and read
-/// the account's admins (a limit) and rule, and whether a member enrolled (a requirement).
-pub trait MembershipStore: Memberships + MembershipWrites + AccountRecords + UserRecords {}
-
-impl<T> MembershipStore for T where
-    T: Memberships + MembershipWrites + AccountRecords + UserRecords + ?Sized
-{
+crate::ports::view! {
+    /// What the memberships function does to the store: read a membership and write it, and read
+    /// the account's admins (a limit) and rule, and whether a member enrolled (a requirement).
+    pub trait MembershipStore: Memberships, MembershipWrites, AccountRecords, UserRecords
 }
 
 pub struct MembershipsApi {

@@ -22,11 +22,11 @@ use crate::{
     presentation::{codes_file, components, pages, DOWNLOAD_ACTIVATE_PATH, DOWNLOAD_PATH},
 };
 
-/// What the public function does to the store: redeem a link and save the set it shows. It
-/// checks no code, so it has no attempt ledger and no key to open a TOTP secret.
-pub trait PublicStore: UserRecords + DownloadGrants + CodeSets {}
-
-impl<T: UserRecords + DownloadGrants + CodeSets + ?Sized> PublicStore for T {}
+crate::ports::view! {
+    /// What the public function does to the store: redeem a link and save the set it shows. It
+    /// checks no code, so it has no attempt ledger and no key to open a TOTP secret.
+    pub trait PublicStore: UserRecords, DownloadGrants, CodeSets
+}
 
 pub struct PublicApi {
     pub services: Services<dyn PublicStore>,
