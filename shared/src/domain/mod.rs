@@ -12,6 +12,7 @@ pub mod mail_budget;
 pub mod member_summary;
 pub mod proof;
 pub mod record;
+pub mod recovery;
 pub mod sealing;
 pub mod sign_in;
 pub mod source;
