@@ -21,6 +21,7 @@ mod memberships;
 mod new_phone;
 mod pending_sets;
 mod races;
+mod recovery_store;
 mod replacement_ends;
 mod sign_in_paths;
 mod step_up;
@@ -41,6 +42,7 @@ pub use memberships::*;
 pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
+pub use recovery_store::*;
 pub use replacement_ends::*;
 pub use sign_in_paths::*;
 pub use step_up::*;
@@ -78,6 +80,9 @@ macro_rules! behaviour_suite {
             a_requiring_accounts_members_cannot_turn_two_factor_off,
             the_auth_server_asks_an_accounts_requirement,
             a_requiring_accounts_unenrolled_member_enrolls_at_sign_in,
+            a_recovery_request_is_kept_as_filed_and_one_is_open_at_a_time,
+            racing_filings_keep_one_request,
+            a_request_is_closed_once_and_only_by_its_id,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

@@ -292,6 +292,8 @@ view! {
     MemberRecords,
     AccountRecords,
     RuleWrites,
+    RecoveryFiling,
+    RecoveryDecisions,
     AuditLog,
     MailBudget,
     Deliveries,

@@ -12,6 +12,7 @@ mod item;
 mod mail_budget;
 mod memberships;
 mod records;
+mod recovery;
 pub mod stream;
 mod table;
 

@@ -14,6 +14,7 @@ use crate::{
         events::{Recorded, SecurityEvent},
         proof::Proof,
         record::UserRecord,
+        recovery::RecoveryRequest,
         sign_in::SignInPass,
         user::UserId,
     },
@@ -36,6 +37,8 @@ pub struct MemoryStore {
     mail_budget: Mutex<mail_budget::Budgets>,
     /// Who belongs to which account.
     members: Mutex<memberships::Members>,
+    /// Each user's latest recovery request.
+    recovery: Mutex<HashMap<UserId, RecoveryRequest>>,
 }
 
 mod audit;
@@ -45,6 +48,7 @@ mod factor;
 mod mail_budget;
 mod memberships;
 mod records;
+mod recovery;
 
 use deliveries::DeliveryMarks;
 

@@ -1,0 +1,228 @@
+//! Each user's latest recovery request, one item `recovery#<user>`: filed by a conditional put
+//! (no request open now), closed by a conditional update (this request, still open), each with
+//! its events in one transaction. The table's TTL sweeps it 30 days after it would expire, so an
+//! answer to a closed request still finds it closed for weeks.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+
+use super::{
+    item::{corrupt, get_n, get_s, timestamp, Item},
+    n, request_failed_with, s, DynamoStore, PARTITION_KEY, TTL_ATTRIBUTE,
+};
+use crate::{
+    domain::{
+        account::AccountId,
+        events::{Recorded, Source, UserAgent},
+        recovery::{DenyReason, RecoveryRequest, RequestState},
+        user::UserId,
+    },
+    ports::{RecoveryDecisions, RecoveryFiling, StoreError, Written},
+};
+
+/// How long after its expiry a request's item is kept.
+const KEPT_AFTER_EXPIRY: time::Duration = time::Duration::days(30);
+const STATE: &str = "state";
+const UNTIL: &str = "open_until";
+const OPEN: &str = "open";
+
+fn request_key(user: &UserId) -> AttributeValue {
+    s(format!("recovery#{user}"))
+}
+
+fn state_values(state: &RequestState) -> Vec<(&'static str, AttributeValue)> {
+    match state {
+        RequestState::Open => vec![(STATE, s(OPEN))],
+        RequestState::Cancelled { at } => vec![
+            (STATE, s("cancelled")),
+            ("decided_at", n(at.unix_timestamp())),
+        ],
+        RequestState::Approved { by, at } => vec![
+            (STATE, s("approved")),
+            ("decided_by", s(by.as_str())),
+            ("decided_at", n(at.unix_timestamp())),
+        ],
+        RequestState::Denied { by, at, reason } => {
+            let mut values = vec![
+                (STATE, s("denied")),
+                ("decided_by", s(by.as_str())),
+                ("decided_at", n(at.unix_timestamp())),
+            ];
+            if let Some(reason) = reason {
+                values.push(("reason", s(reason.as_str())));
+            }
+            values
+        }
+    }
+}
+
+fn request_item(request: &RecoveryRequest) -> Item {
+    let mut item: Item = [
+        (PARTITION_KEY.to_owned(), request_key(&request.user)),
+        ("request_id".to_owned(), s(&request.id)),
+        ("user_id".to_owned(), s(request.user.as_str())),
+        ("filed_at".to_owned(), n(request.filed_at.unix_timestamp())),
+        (UNTIL.to_owned(), n(request.expires_at().unix_timestamp())),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            n((request.expires_at() + KEPT_AFTER_EXPIRY).unix_timestamp()),
+        ),
+        (
+            "accounts".to_owned(),
+            AttributeValue::L(request.accounts.iter().map(|a| s(a.as_str())).collect()),
+        ),
+        (
+            "source_reported".to_owned(),
+            AttributeValue::Bool(request.source.reported),
+        ),
+    ]
+    .into();
+    if let Some(ip) = request.source.ip {
+        item.insert("ip".to_owned(), s(ip.to_string()));
+    }
+    if let Some(agent) = &request.source.user_agent {
+        item.insert("user_agent".to_owned(), s(agent.as_str()));
+    }
+    for (name, value) in state_values(&request.state) {
+        item.insert(name.to_owned(), value);
+    }
+    item
+}
+
+fn parse_request(item: &Item) -> Result<RecoveryRequest, StoreError> {
+    let text = |name: &str| get_s(item, name).ok_or_else(|| corrupt(name));
+    let time = |name: &str| {
+        get_n(item, name)
+            .ok_or_else(|| corrupt(name))
+            .and_then(timestamp)
+    };
+    let user = UserId::parse(text("user_id")?).map_err(|_| corrupt("user_id"))?;
+    let by = || UserId::parse(text("decided_by")?).map_err(|_| corrupt("decided_by"));
+    let state = match text(STATE)? {
+        OPEN => RequestState::Open,
+        "cancelled" => RequestState::Cancelled {
+            at: time("decided_at")?,
+        },
+        "approved" => RequestState::Approved {
+            by: by()?,
+            at: time("decided_at")?,
+        },
+        "denied" => RequestState::Denied {
+            by: by()?,
+            at: time("decided_at")?,
+            reason: get_s(item, "reason")
+                .map(|raw| DenyReason::parse(raw).map_err(|_| corrupt("reason")))
+                .transpose()?
+                .flatten(),
+        },
+        _ => return Err(corrupt(STATE)),
+    };
+    let accounts = match item.get("accounts") {
+        Some(AttributeValue::L(ids)) => ids
+            .iter()
+            .map(|id| {
+                id.as_s()
+                    .ok()
+                    .and_then(|raw| AccountId::parse(raw).ok())
+                    .ok_or_else(|| corrupt("accounts"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(corrupt("accounts")),
+    };
+    Ok(RecoveryRequest {
+        id: text("request_id")?.to_owned(),
+        user,
+        filed_at: time("filed_at")?,
+        source: Source {
+            ip: get_s(item, "ip").and_then(|ip| ip.parse().ok()),
+            user_agent: get_s(item, "user_agent").and_then(UserAgent::from_header),
+            reported: matches!(
+                item.get("source_reported"),
+                Some(AttributeValue::Bool(true))
+            ),
+        },
+        accounts,
+        state,
+    })
+}
+
+#[async_trait]
+impl RecoveryFiling for DynamoStore {
+    async fn request_of(&self, user: &UserId) -> Result<Option<RecoveryRequest>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, request_key(user))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| request_failed_with("read a recovery request", e))?;
+        out.item.as_ref().map(parse_request).transpose()
+    }
+
+    async fn file_request(
+        &self,
+        request: &RecoveryRequest,
+        now: OffsetDateTime,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        const OPERATION: &str = "file a recovery request";
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(request_item(request)))
+            .condition_expression(
+                "attribute_not_exists(#state) OR #state <> :open OR #until <= :now",
+            )
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#until", UNTIL)
+            .expression_attribute_values(":open", s(OPEN))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .build()
+            .map_err(|e| request_failed_with(OPERATION, e))?;
+        let items = vec![TransactWriteItem::builder().put(put).build()];
+        self.transact(items, records, OPERATION).await
+    }
+}
+
+#[async_trait]
+impl RecoveryDecisions for DynamoStore {
+    async fn close_request(
+        &self,
+        user: &UserId,
+        id: &str,
+        state: &RequestState,
+        now: OffsetDateTime,
+        records: &[Recorded],
+    ) -> Result<Written, StoreError> {
+        const OPERATION: &str = "close a recovery request";
+        let values = state_values(state);
+        let sets: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("#n{i} = :v{i}"))
+            .collect();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, request_key(user))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("request_id = :id AND #state = :open AND #until > :now")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#until", UNTIL)
+            .expression_attribute_values(":id", s(id))
+            .expression_attribute_values(":open", s(OPEN))
+            .expression_attribute_values(":now", n(now.unix_timestamp()));
+        // Names through placeholders: `state` is one of DynamoDB's reserved words.
+        for (i, (name, value)) in values.into_iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#n{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), value);
+        }
+        let update = update
+            .build()
+            .map_err(|e| request_failed_with(OPERATION, e))?;
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        self.transact(items, records, OPERATION).await
+    }
+}
