@@ -3,6 +3,8 @@
 //! a caller's token says only who they are. A user who is not a member now (unknown, in another
 //! account, or removed) is answered exactly as one who does not exist.
 
+use std::collections::HashMap;
+
 use super::{
     admin_regenerate::{self, LinkDelivery},
     errors::{AdminResetError, Fault, MemberError},
@@ -16,6 +18,7 @@ use crate::{
         link_token::DownloadGrant,
         member_summary::MemberSummary,
         proof::StepUp,
+        record::UserRecord,
         user::UserId,
     },
     ports::{
@@ -125,13 +128,19 @@ pub async fn members<S: MemberLists + MemberRecords + ?Sized>(
         .members(account, limit.min(MAX_RECORDS_AT_ONCE), after)
         .await?;
     let users: Vec<UserId> = page.members.iter().map(|(user, _)| user.clone()).collect();
-    let records = svc.store.get_users(&users).await?;
+    let records: HashMap<UserId, UserRecord> = svc
+        .store
+        .get_users(&users)
+        .await?
+        .into_iter()
+        .map(|record| (record.user_id.clone(), record))
+        .collect();
     let now = svc.clock.now();
     let members = page
         .members
         .into_iter()
         .map(|(user, role)| {
-            let record = records.iter().find(|r| r.user_id == user);
+            let record = records.get(&user);
             MemberSummary::of(user, role, record, now)
         })
         .collect();
