@@ -3,20 +3,25 @@
 
 use std::collections::BTreeMap;
 
-use super::*;
+use super::{
+    membership_routes::{member_path, put_role},
+    *,
+};
 
 /// The backend's call that makes `user` a `role` of `account`.
 pub(crate) async fn member(app: &TestApp, account: &str, user: &str, role: &str) {
-    let path = format!("/v1/accounts/{account}/members/{user}");
-    let reply = app
-        .send(Call::new("PUT", &path).json(json!({ "role": role })))
-        .await;
-    assert!(reply.status.is_success(), "{path}: {}", reply.text);
+    let reply = put_role(app, account, user, role).await;
+    assert!(
+        reply.status.is_success(),
+        "{account}/{user}: {}",
+        reply.text
+    );
 }
 
 async fn leave(app: &TestApp, account: &str, user: &str) {
-    let path = format!("/v1/accounts/{account}/members/{user}");
-    let reply = app.send(Call::new("DELETE", &path)).await;
+    let reply = app
+        .send(Call::new("DELETE", &member_path(account, user)))
+        .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
 }
 
@@ -440,8 +445,7 @@ pub async fn a_demotion_racing_admin_actions_loses_nothing(app: TestApp) {
     let roles = ["admin", "member", "admin", "member"].map(|role| {
         let app = &app;
         async move {
-            let call = Call::new("PUT", "/v1/accounts/acme/members/mo");
-            let reply = app.send(call.json(json!({ "role": role }))).await;
+            let reply = put_role(app, "acme", "mo", role).await;
             assert!(
                 reply.status.is_success() || reply.json()["error"] == "try_again",
                 "{}",

@@ -11,11 +11,12 @@ use backup_codes::{
 
 use super::*;
 
-fn member_path(account: &str, user: &str) -> String {
+pub(crate) fn member_path(account: &str, user: &str) -> String {
     format!("/v1/accounts/{account}/members/{user}")
 }
 
-async fn put_role(app: &TestApp, account: &str, user: &str, role: &str) -> crate::Reply {
+/// The backend's call that makes `user` a `role` of `account`, as it answers.
+pub(crate) async fn put_role(app: &TestApp, account: &str, user: &str, role: &str) -> crate::Reply {
     app.send(Call::new("PUT", &member_path(account, user)).json(json!({ "role": role })))
         .await
 }
