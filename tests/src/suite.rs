@@ -83,6 +83,8 @@ macro_rules! behaviour_suite {
             a_recovery_request_is_kept_as_filed_and_one_is_open_at_a_time,
             racing_filings_keep_one_request,
             a_request_is_closed_once_and_only_by_its_id,
+            racing_filings_in_one_account_all_reach_its_queue,
+            open_requests_are_listed_newest_first_and_swept_oldest_first,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

@@ -13,6 +13,7 @@ pub mod member_summary;
 pub mod proof;
 pub mod record;
 pub mod recovery;
+pub mod recovery_queue;
 pub mod sealing;
 pub mod sign_in;
 pub mod source;

@@ -57,6 +57,23 @@ pub enum RequestState {
         at: OffsetDateTime,
         reason: Option<DenyReason>,
     },
+    /// Nobody answered within `REQUEST_LIFETIME`; `at` is when that was recorded.
+    Expired {
+        at: OffsetDateTime,
+    },
+}
+
+impl RequestState {
+    /// The name the API and the store give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RequestState::Open => "open",
+            RequestState::Cancelled { .. } => "cancelled",
+            RequestState::Approved { .. } => "approved",
+            RequestState::Denied { .. } => "denied",
+            RequestState::Expired { .. } => "expired",
+        }
+    }
 }
 
 /// A request as kept.

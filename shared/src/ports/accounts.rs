@@ -1,17 +1,14 @@
 //! The accounts a team's customers are, and who belongs to them: written only by the team's
 //! backend, never from a caller's word.
 
-use async_trait::async_trait;
-use time::OffsetDateTime;
-
 use super::{StoreError, Written};
 use crate::domain::{
     account::{AccountId, AccountSettings, Role, TwoFactorRule},
     events::Recorded,
     record::UserRecord,
-    recovery::{RecoveryRequest, RequestState},
     user::UserId,
 };
+use async_trait::async_trait;
 
 capability! {
     /// Who belongs to which account, as the team's backend wrote it: read consistently, so a
@@ -122,38 +119,4 @@ pub struct MemberPage {
     pub members: Vec<(UserId, Role)>,
     /// The last member of this page, when another page may follow.
     pub next: Option<UserId>,
-}
-
-capability! {
-    /// Each user's recovery request (see `domain::recovery`): at most one open at a time.
-    pub trait RecoveryFiling {
-        /// The user's latest request, open or closed; `None` if they never filed one (or the
-        /// table's TTL swept it, weeks after it closed).
-        async fn request_of(&self, user: &UserId) -> Result<Option<RecoveryRequest>, StoreError>;
-
-        /// Keeps `request`, open, with `records`, unless its user has a request open at
-        /// `now` (`ConditionFailed`: read that one instead).
-        async fn file_request(
-            &self,
-            request: &RecoveryRequest,
-            now: OffsetDateTime,
-            records: &[Recorded],
-        ) -> Result<Written, StoreError>;
-    }
-}
-
-capability! {
-    /// Closing a recovery request: cancelled by its user, approved or denied by an admin.
-    pub trait RecoveryDecisions {
-        /// Moves `user`'s request `id` to `state` with `records`, when it is still open at `now`.
-        /// Of two closings racing, one applies.
-        async fn close_request(
-            &self,
-            user: &UserId,
-            id: &str,
-            state: &RequestState,
-            now: OffsetDateTime,
-            records: &[Recorded],
-        ) -> Result<Written, StoreError>;
-    }
 }

@@ -36,8 +36,9 @@ macro_rules! capability {
 
 mod accounts;
 mod records;
+mod recovery;
 
-pub use self::{accounts::*, records::*};
+pub use self::{accounts::*, records::*, recovery::*};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -294,6 +295,7 @@ view! {
     RuleWrites,
     RecoveryFiling,
     RecoveryDecisions,
+    RecoveryLists,
     AuditLog,
     MailBudget,
     Deliveries,

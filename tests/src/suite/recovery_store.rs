@@ -6,9 +6,13 @@ use backup_codes::{
         account::AccountId,
         events::{Actor, EventKind, Recorded, SecurityEvent, Source, UserAgent},
         recovery::{DenyReason, RecoveryRequest, RequestState, REQUEST_LIFETIME},
+        recovery_queue::AccountQueue,
         user::UserId,
     },
-    ports::{Clock, RecoveryDecisions, RecoveryFiling, Written},
+    ports::{
+        Clock, RecoveryDecisions, RecoveryFiling, RecoveryLists, RequestPosition, StoreError,
+        Written,
+    },
 };
 
 use super::*;
@@ -27,6 +31,23 @@ fn filed_by(app: &TestApp, who: &str) -> RecoveryRequest {
         AccountId::parse("g#x").unwrap(),
     ];
     RecoveryRequest::file(&user(who), accounts, &source, app.clock.now())
+}
+
+/// Files `request` with its accounts' queues as read now, as the use case does.
+async fn file(
+    app: &TestApp,
+    request: &RecoveryRequest,
+    records: &[Recorded],
+) -> Result<Written, StoreError> {
+    let now = app.clock.now();
+    let queues: Vec<AccountQueue> = app
+        .store
+        .queues_of(&request.accounts)
+        .await?
+        .iter()
+        .map(|queue| queue.with(request, now))
+        .collect();
+    app.store.file_request(request, &queues, now, records).await
 }
 
 /// An event for the trail, to see it kept only with a write that applied.
@@ -58,8 +79,7 @@ pub async fn a_recovery_request_is_kept_as_filed_and_one_is_open_at_a_time(app: 
     let store = &app.store;
     assert_eq!(store.request_of(&user("ana")).await.unwrap(), None);
     let first = filed_by(&app, "ana");
-    let now = app.clock.now();
-    let filed = store.file_request(&first, now, &[noted(&app, "ana")]).await;
+    let filed = file(&app, &first, &[noted(&app, "ana")]).await;
     assert_eq!(filed.unwrap(), Written::Applied);
     assert_eq!(
         store.request_of(&user("ana")).await.unwrap(),
@@ -68,9 +88,7 @@ pub async fn a_recovery_request_is_kept_as_filed_and_one_is_open_at_a_time(app: 
     assert_eq!(trail_len(&app, "ana").await, 1);
 
     let second = filed_by(&app, "ana");
-    let again = store
-        .file_request(&second, now, &[noted(&app, "ana")])
-        .await;
+    let again = file(&app, &second, &[noted(&app, "ana")]).await;
     assert_eq!(
         again.unwrap(),
         Written::ConditionFailed,
@@ -89,17 +107,14 @@ pub async fn a_recovery_request_is_kept_as_filed_and_one_is_open_at_a_time(app: 
     // Expired, it no longer stands in the way.
     app.clock.advance(REQUEST_LIFETIME.whole_seconds());
     let later = filed_by(&app, "ana");
-    let filed = store.file_request(&later, app.clock.now(), &[]).await;
+    let filed = file(&app, &later, &[]).await;
     assert_eq!(filed.unwrap(), Written::Applied);
     assert_eq!(store.request_of(&user("ana")).await.unwrap(), Some(later));
 }
 
 pub async fn racing_filings_keep_one_request(app: TestApp) {
-    let now = app.clock.now();
     let requests: Vec<RecoveryRequest> = (0..8).map(|_| filed_by(&app, "bo")).collect();
-    let written =
-        futures::future::join_all(requests.iter().map(|r| app.store.file_request(r, now, &[])))
-            .await;
+    let written = futures::future::join_all(requests.iter().map(|r| file(&app, r, &[]))).await;
     let winners: Vec<&RecoveryRequest> = requests
         .iter()
         .zip(&written)
@@ -115,15 +130,17 @@ pub async fn a_request_is_closed_once_and_only_by_its_id(app: TestApp) {
     let store = &app.store;
     let request = filed_by(&app, "cy");
     let now = app.clock.now();
-    store.file_request(&request, now, &[]).await.unwrap();
+    file(&app, &request, &[]).await.unwrap();
     let admin = user("ada");
     let approved = RequestState::Approved {
         by: admin.clone(),
         at: now,
     };
-    let wrong_id = store
-        .close_request(&user("cy"), "0".repeat(32).as_str(), &approved, now, &[])
-        .await;
+    let wrong_id = RecoveryRequest {
+        id: "0".repeat(32),
+        ..request.clone()
+    };
+    let wrong_id = store.close_request(&wrong_id, &approved, now, &[]).await;
     assert_eq!(wrong_id.unwrap(), Written::ConditionFailed);
 
     let denied = RequestState::Denied {
@@ -136,11 +153,11 @@ pub async fn a_request_is_closed_once_and_only_by_its_id(app: TestApp) {
         .cycle()
         .take(8)
         .collect::<Vec<_>>();
-    let (cy, note) = (user("cy"), [noted(&app, "cy")]);
+    let note = [noted(&app, "cy")];
     let written = futures::future::join_all(
         closings
             .iter()
-            .map(|state| store.close_request(&cy, &request.id, state, now, &note)),
+            .map(|state| store.close_request(&request, state, now, &note)),
     )
     .await;
     let applied: Vec<&RequestState> = closings
@@ -162,20 +179,115 @@ pub async fn a_request_is_closed_once_and_only_by_its_id(app: TestApp) {
 
     // An expired request is closed no more, even by its id.
     let dee = filed_by(&app, "dee");
-    store.file_request(&dee, now, &[]).await.unwrap();
+    file(&app, &dee, &[]).await.unwrap();
     let after = now + REQUEST_LIFETIME;
-    let late = store
-        .close_request(
-            &user("dee"),
-            &dee.id,
-            &RequestState::Cancelled { at: after },
-            after,
-            &[],
-        )
-        .await;
+    let cancelled = RequestState::Cancelled { at: after };
+    let late = store.close_request(&dee, &cancelled, after, &[]).await;
     assert_eq!(late.unwrap(), Written::ConditionFailed);
     assert_eq!(
         store.request_of(&user("dee")).await.unwrap().unwrap().state,
         RequestState::Open
     );
+    // The sweep's expiry is what closes it.
+    let expired = RequestState::Expired { at: after };
+    let swept = store.close_request(&dee, &expired, after, &[]).await;
+    assert_eq!(swept.unwrap(), Written::Applied);
+    let again = store.close_request(&dee, &expired, after, &[]).await;
+    assert_eq!(again.unwrap(), Written::ConditionFailed);
+}
+
+/// Several members of one account filing at once: every request is in the account's queue,
+/// none is lost to another's write, and each closing takes its own out.
+pub async fn racing_filings_in_one_account_all_reach_its_queue(app: TestApp) {
+    let users: Vec<String> = (0..6).map(|i| format!("member-{i}")).collect();
+    let requests: Vec<RecoveryRequest> = users.iter().map(|u| filed_by(&app, u)).collect();
+    let filings = requests.iter().map(|request| async {
+        // A filing that read a queue another moved reads again, as the use case does.
+        for _ in 0..20 {
+            if file(&app, request, &[]).await.unwrap() == Written::Applied {
+                return true;
+            }
+        }
+        false
+    });
+    let filed = futures::future::join_all(filings).await;
+    assert!(filed.iter().all(|f| *f), "{filed:?}");
+    let acme = AccountId::parse("acme").unwrap();
+    let now = app.clock.now();
+    let queue = app.store.queue_of(&acme).await.unwrap();
+    let mut queued: Vec<String> = queue
+        .open_at(now)
+        .iter()
+        .map(|q| q.user.to_string())
+        .collect();
+    queued.sort();
+    assert_eq!(queued, users);
+    assert_eq!(queue.filed_that_day, 6);
+    assert_eq!(
+        queue.find(&requests[2].id).unwrap().source,
+        requests[2].source
+    );
+
+    let denied = RequestState::Denied {
+        by: user("ada"),
+        at: now,
+        reason: None,
+    };
+    let closed = app
+        .store
+        .close_request(&requests[2], &denied, now, &[])
+        .await;
+    assert_eq!(closed.unwrap(), Written::Applied);
+    for account in ["acme", "g#x"] {
+        let queue = app
+            .store
+            .queue_of(&AccountId::parse(account).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(queue.open_at(now).len(), 5, "{account}");
+        assert!(queue.find(&requests[2].id).is_none(), "{account}");
+    }
+    let found = app.store.request_by_id(&requests[2].id).await.unwrap();
+    assert_eq!(found.map(|r| r.state), Some(denied));
+    assert_eq!(
+        app.store.request_by_id(&"f".repeat(32)).await.unwrap(),
+        None
+    );
+}
+
+/// Support's list: requests not yet closed, newest first, page by page; the sweep's: those
+/// filed before a time, oldest first.
+pub async fn open_requests_are_listed_newest_first_and_swept_oldest_first(app: TestApp) {
+    let mut filed = vec![];
+    for i in 0..5 {
+        let request = filed_by(&app, &format!("asker-{i}"));
+        file(&app, &request, &[]).await.unwrap();
+        filed.push(request);
+        app.clock.advance(60);
+    }
+    let now = app.clock.now();
+    let cancelled = RequestState::Cancelled { at: now };
+    let closed = app
+        .store
+        .close_request(&filed[1], &cancelled, now, &[])
+        .await;
+    assert_eq!(closed.unwrap(), Written::Applied);
+
+    let mut seen = vec![];
+    let mut after: Option<RequestPosition> = None;
+    loop {
+        let page = app.store.open_requests(2, after.as_ref()).await.unwrap();
+        assert!(page.requests.len() <= 2);
+        seen.extend(page.requests.iter().map(|r| r.user.to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["asker-4", "asker-3", "asker-2", "asker-0"]);
+
+    let before = filed[3].filed_at;
+    let due = app.store.filed_before(before, 10).await.unwrap();
+    let due: Vec<String> = due.iter().map(|r| r.user.to_string()).collect();
+    assert_eq!(due, ["asker-0", "asker-2"]);
 }

@@ -13,6 +13,7 @@ mod mail_budget;
 mod memberships;
 mod records;
 mod recovery;
+mod recovery_lists;
 pub mod stream;
 mod table;
 

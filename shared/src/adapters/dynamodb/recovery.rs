@@ -1,7 +1,10 @@
 //! Each user's latest recovery request, one item `recovery#<user>`: filed by a conditional put
-//! (no request open now), closed by a conditional update (this request, still open), each with
-//! its events in one transaction. The table's TTL sweeps it 30 days after it would expire, so an
-//! answer to a closed request still finds it closed for weeks.
+//! (no request open now) with a pointer from its id (`recovery-id#<id>`) and its accounts'
+//! queues (`recovery_lists.rs`), closed by a conditional update (this request, still open) that
+//! takes it out of them, each with its events in one transaction. While open, it is in the
+//! members index under a partition no account id can be (`OPEN_PARTITION`): the platform's list
+//! and the expiry sweep read it there. The table's TTL sweeps the items 30 days after the
+//! request would expire, so an answer to a closed request still finds it closed for weeks.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -9,16 +12,18 @@ use time::OffsetDateTime;
 
 use super::{
     item::{corrupt, get_n, get_s, timestamp, Item},
-    n, request_failed_with, s, DynamoStore, PARTITION_KEY, TTL_ATTRIBUTE,
+    memberships::{MEMBER_OF, MEMBER_USER},
+    n, recovery_lists, request_failed_with, s, DynamoStore, PARTITION_KEY, TTL_ATTRIBUTE,
 };
 use crate::{
     domain::{
         account::AccountId,
         events::{Recorded, Source, UserAgent},
         recovery::{DenyReason, RecoveryRequest, RequestState},
+        recovery_queue::AccountQueue,
         user::UserId,
     },
-    ports::{RecoveryDecisions, RecoveryFiling, StoreError, Written},
+    ports::{RecoveryDecisions, RecoveryFiling, RequestPosition, StoreError, Written},
 };
 
 /// How long after its expiry a request's item is kept.
@@ -27,8 +32,20 @@ const STATE: &str = "state";
 const UNTIL: &str = "open_until";
 const OPEN: &str = "open";
 
-fn request_key(user: &UserId) -> AttributeValue {
+/// The members index partition of every open request: no account id holds a control
+/// character.
+pub(super) const OPEN_PARTITION: &str = "\u{1}recovery";
+
+pub(super) fn request_key(user: &UserId) -> AttributeValue {
     s(format!("recovery#{user}"))
+}
+
+pub(super) fn id_key(id: &str) -> AttributeValue {
+    s(format!("recovery-id#{id}"))
+}
+
+fn kept_until(request: &RecoveryRequest) -> AttributeValue {
+    n((request.expires_at() + KEPT_AFTER_EXPIRY).unix_timestamp())
 }
 
 fn state_values(state: &RequestState) -> Vec<(&'static str, AttributeValue)> {
@@ -54,6 +71,10 @@ fn state_values(state: &RequestState) -> Vec<(&'static str, AttributeValue)> {
             }
             values
         }
+        RequestState::Expired { at } => vec![
+            (STATE, s("expired")),
+            ("decided_at", n(at.unix_timestamp())),
+        ],
     }
 }
 
@@ -64,10 +85,7 @@ fn request_item(request: &RecoveryRequest) -> Item {
         ("user_id".to_owned(), s(request.user.as_str())),
         ("filed_at".to_owned(), n(request.filed_at.unix_timestamp())),
         (UNTIL.to_owned(), n(request.expires_at().unix_timestamp())),
-        (
-            TTL_ATTRIBUTE.to_owned(),
-            n((request.expires_at() + KEPT_AFTER_EXPIRY).unix_timestamp()),
-        ),
+        (TTL_ATTRIBUTE.to_owned(), kept_until(request)),
         (
             "accounts".to_owned(),
             AttributeValue::L(request.accounts.iter().map(|a| s(a.as_str())).collect()),
@@ -87,10 +105,15 @@ fn request_item(request: &RecoveryRequest) -> Item {
     for (name, value) in state_values(&request.state) {
         item.insert(name.to_owned(), value);
     }
+    if request.state == RequestState::Open {
+        item.insert(MEMBER_OF.to_owned(), s(OPEN_PARTITION));
+        let position = RequestPosition::of(request).sort_key();
+        item.insert(MEMBER_USER.to_owned(), s(position));
+    }
     item
 }
 
-fn parse_request(item: &Item) -> Result<RecoveryRequest, StoreError> {
+pub(super) fn parse_request(item: &Item) -> Result<RecoveryRequest, StoreError> {
     let text = |name: &str| get_s(item, name).ok_or_else(|| corrupt(name));
     let time = |name: &str| {
         get_n(item, name)
@@ -115,6 +138,9 @@ fn parse_request(item: &Item) -> Result<RecoveryRequest, StoreError> {
                 .map(|raw| DenyReason::parse(raw).map_err(|_| corrupt("reason")))
                 .transpose()?
                 .flatten(),
+        },
+        "expired" => RequestState::Expired {
+            at: time("decided_at")?,
         },
         _ => return Err(corrupt(STATE)),
     };
@@ -162,9 +188,14 @@ impl RecoveryFiling for DynamoStore {
         out.item.as_ref().map(parse_request).transpose()
     }
 
+    async fn queues_of(&self, accounts: &[AccountId]) -> Result<Vec<AccountQueue>, StoreError> {
+        recovery_lists::read_queues(self, accounts).await
+    }
+
     async fn file_request(
         &self,
         request: &RecoveryRequest,
+        queues: &[AccountQueue],
         now: OffsetDateTime,
         records: &[Recorded],
     ) -> Result<Written, StoreError> {
@@ -181,7 +212,22 @@ impl RecoveryFiling for DynamoStore {
             .expression_attribute_values(":now", n(now.unix_timestamp()))
             .build()
             .map_err(|e| request_failed_with(OPERATION, e))?;
-        let items = vec![TransactWriteItem::builder().put(put).build()];
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .item(PARTITION_KEY, id_key(&request.id))
+            .item("user_id", s(request.user.as_str()))
+            .item(TTL_ATTRIBUTE, kept_until(request))
+            .build()
+            .map_err(|e| request_failed_with(OPERATION, e))?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().put(pointer).build(),
+        ];
+        for queue in queues {
+            let put = recovery_lists::queue_put(self, queue)
+                .map_err(|e| request_failed_with(OPERATION, e))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         self.transact(items, records, OPERATION).await
     }
 }
@@ -190,8 +236,7 @@ impl RecoveryFiling for DynamoStore {
 impl RecoveryDecisions for DynamoStore {
     async fn close_request(
         &self,
-        user: &UserId,
-        id: &str,
+        request: &RecoveryRequest,
         state: &RequestState,
         now: OffsetDateTime,
         records: &[Recorded],
@@ -203,16 +248,26 @@ impl RecoveryDecisions for DynamoStore {
             .enumerate()
             .map(|(i, _)| format!("#n{i} = :v{i}"))
             .collect();
+        // An expiry is recorded after the request expired; anything else only before.
+        let condition = match state {
+            RequestState::Expired { .. } => "request_id = :id AND #state = :open",
+            _ => "request_id = :id AND #state = :open AND #until > :now",
+        };
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key(PARTITION_KEY, request_key(user))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression("request_id = :id AND #state = :open AND #until > :now")
+            .key(PARTITION_KEY, request_key(&request.user))
+            .update_expression(format!("SET {} REMOVE #of, #position", sets.join(", ")))
+            .condition_expression(condition)
             .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#until", UNTIL)
-            .expression_attribute_values(":id", s(id))
-            .expression_attribute_values(":open", s(OPEN))
-            .expression_attribute_values(":now", n(now.unix_timestamp()));
+            .expression_attribute_names("#of", MEMBER_OF)
+            .expression_attribute_names("#position", MEMBER_USER)
+            .expression_attribute_values(":id", s(&request.id))
+            .expression_attribute_values(":open", s(OPEN));
+        if !matches!(state, RequestState::Expired { .. }) {
+            update = update
+                .expression_attribute_names("#until", UNTIL)
+                .expression_attribute_values(":now", n(now.unix_timestamp()));
+        }
         // Names through placeholders: `state` is one of DynamoDB's reserved words.
         for (i, (name, value)) in values.into_iter().enumerate() {
             update = update
@@ -222,7 +277,12 @@ impl RecoveryDecisions for DynamoStore {
         let update = update
             .build()
             .map_err(|e| request_failed_with(OPERATION, e))?;
-        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for account in &request.accounts {
+            let leave = recovery_lists::queue_leave(self, account, &request.id)
+                .map_err(|e| request_failed_with(OPERATION, e))?;
+            items.push(TransactWriteItem::builder().update(leave).build());
+        }
         self.transact(items, records, OPERATION).await
     }
 }

@@ -14,7 +14,6 @@ use crate::{
         events::{Recorded, SecurityEvent},
         proof::Proof,
         record::UserRecord,
-        recovery::RecoveryRequest,
         sign_in::SignInPass,
         user::UserId,
     },
@@ -37,8 +36,8 @@ pub struct MemoryStore {
     mail_budget: Mutex<mail_budget::Budgets>,
     /// Who belongs to which account.
     members: Mutex<memberships::Members>,
-    /// Each user's latest recovery request.
-    recovery: Mutex<HashMap<UserId, RecoveryRequest>>,
+    /// Each user's latest recovery request, and each account's queue.
+    recovery: Mutex<recovery::Requests>,
 }
 
 mod audit;
