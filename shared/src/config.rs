@@ -46,6 +46,9 @@ pub struct Config {
     pub from_address: Option<String>,
     pub link_base_url: Option<String>,
     pub link_ttl: time::Duration,
+    /// The time between filing a recovery request and its earliest approval
+    /// (`RECOVERY_WAIT_HOURS`): at most 6 days, so a request may be approved before it expires.
+    pub recovery_wait: time::Duration,
     pub hash_cost: HashCost,
     pub settings: Settings,
     pub identity: IdentitySettings,
@@ -224,6 +227,12 @@ impl Config {
             })
             .transpose()?;
         let link_ttl = number("LINK_TTL_SECONDS", 86_400, 60, 30 * 86_400)?;
+        let recovery_wait = number(
+            "RECOVERY_WAIT_HOURS",
+            crate::domain::recovery::DEFAULT_WAIT.whole_hours() as u32,
+            0,
+            144,
+        )?;
         let product = shown_text(&get, "PRODUCT_NAME", "Backup Codes", MAX_NAME_CHARS)?;
         let issuer = shown_text(&get, "TOTP_ISSUER", &product, MAX_NAME_CHARS)?;
         if issuer.contains(':') {
@@ -261,6 +270,7 @@ impl Config {
                 .transpose()?,
             link_base_url,
             link_ttl: time::Duration::seconds(i64::from(link_ttl)),
+            recovery_wait: time::Duration::hours(i64::from(recovery_wait)),
             hash_cost,
             settings: Settings {
                 code_count: number("BACKUP_CODE_COUNT", 10, 1, MAX_CODE_COUNT as u32)? as usize,

@@ -11,7 +11,7 @@ use crate::{
     http::{
         functions::{
             AccountsApi, AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi,
-            VerifyApi,
+            RecoveryApi, VerifyApi,
         },
         routes::{dispatch, match_path, no_route, PathParams},
         table::RouteInfo,
@@ -93,6 +93,7 @@ every_function! {
         audit: AuditApi,
         memberships: MembershipsApi,
         accounts: AccountsApi,
+        recovery: RecoveryApi,
     }
     /// The functions invoked with an event: Cognito's triggers, and the table's stream.
     events {

@@ -25,7 +25,7 @@ impl LambdaFunction for NotifyFunction {
     async fn build(host: &impl Host) -> Result<Self, lambda_http::Error> {
         let notifier = host
             .wiring()?
-            .notifier(host.deliveries()?, host.mailer()?, host.bus());
+            .notifier(host.deliveries()?, host.mailer()?, host.bus())?;
         Ok(NotifyFunction { notifier })
     }
 }

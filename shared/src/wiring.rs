@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use crate::{
     app::{
-        mail_budget::BudgetedMail, notify::Notifier, sinks::EventSinks, FactorServices,
-        LinkSettings, Services,
+        mail_budget::BudgetedMail,
+        notify::{ExpiryStore, Notifier},
+        sinks::EventSinks,
+        FactorServices, LinkSettings, Services,
     },
     config::Config,
     domain::{
@@ -60,7 +62,7 @@ impl Wiring<'_> {
         deliveries: Arc<dyn Deliveries>,
         mailer: Arc<dyn Mailer>,
         bus: Option<Arc<dyn EventSink>>,
-    ) -> Notifier {
+    ) -> Result<Notifier, HashCostError> {
         let mail = MailSink {
             mailer,
             product: self.config.settings.product.clone(),
@@ -74,12 +76,13 @@ impl Wiring<'_> {
         });
         let mut sinks: Vec<Arc<dyn EventSink>> = vec![mail.clone()];
         sinks.extend(bus);
-        Notifier {
+        Ok(Notifier {
             sinks: EventSinks::new(sinks),
+            requests: self.services(self.shared_store() as Arc<dyn ExpiryStore>)?,
             digests: mail,
             deliveries,
             clock: self.clock.clone(),
-        }
+        })
     }
 
     /// For the functions that check a second factor: `sealing_keys` seal and open TOTP secrets.

@@ -226,6 +226,7 @@ pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
 pub fn notifier_over(app: &TestApp, marks: Arc<dyn Deliveries>) -> Notifier {
     app.wiring()
         .notifier(marks, app.sender.clone(), app.bus.clone())
+        .expect("the tests' hash cost is valid")
 }
 
 /// A new table for every test, so tests never see each other's users.

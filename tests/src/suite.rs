@@ -21,6 +21,7 @@ mod memberships;
 mod new_phone;
 mod pending_sets;
 mod races;
+mod recovery_requests;
 mod recovery_store;
 mod replacement_ends;
 mod sign_in_paths;
@@ -42,6 +43,7 @@ pub use memberships::*;
 pub use new_phone::*;
 pub use pending_sets::*;
 pub use races::*;
+pub use recovery_requests::*;
 pub use recovery_store::*;
 pub use replacement_ends::*;
 pub use sign_in_paths::*;
@@ -85,6 +87,17 @@ macro_rules! behaviour_suite {
             a_request_is_closed_once_and_only_by_its_id,
             racing_filings_in_one_account_all_reach_its_queue,
             open_requests_are_listed_newest_first_and_swept_oldest_first,
+            a_filed_request_tells_the_user_and_asks_their_accounts_admins,
+            racing_first_filings_mail_the_user_once,
+            an_unknown_or_unenrolled_user_filed_for_gets_the_same_answer,
+            the_user_cancels_by_the_mailed_link_once,
+            approval_waits_then_resets_and_the_user_signs_in_again,
+            a_denial_is_mailed_with_its_reason_and_answered_once,
+            support_answers_any_request,
+            a_request_nobody_answers_expires_and_its_user_is_told,
+            concurrent_approvals_make_one_reset_and_one_mail,
+            a_member_who_left_is_no_longer_their_admins_to_answer,
+            an_accounts_admins_are_asked_at_most_twenty_times_a_day,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

@@ -25,7 +25,7 @@ const TARGET_RATIO: f64 = 1.5;
 const TARGET_PEAK_MIB: f64 = 64.0;
 
 /// The functions with the keys they take.
-const FUNCTIONS: [(&str, &[&str]); 10] = [
+const FUNCTIONS: [(&str, &[&str]); 11] = [
     ("enroll", &["ENCRYPTION_KEY"]),
     ("verify", &["ENCRYPTION_KEY"]),
     ("code-sets", &["ENCRYPTION_KEY"]),
@@ -34,6 +34,7 @@ const FUNCTIONS: [(&str, &[&str]); 10] = [
     ("audit", &[]),
     ("memberships", &[]),
     ("accounts", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
+    ("recovery", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
     ("cognito-challenge", &["ENCRYPTION_KEY"]),
     ("notify", &[]),
 ];
@@ -199,6 +200,15 @@ async fn cold_starts_and_peak_memory() {
                 "accounts" => {
                     let path = format!("/v1/accounts/bench/members/{ghost}/audit");
                     lambda.invoke(Call::new("GET", &path).user(&ghost)).await;
+                }
+                "recovery" => {
+                    // A filing for nobody: the same reads as for anyone, and nothing mailed.
+                    lambda
+                        .invoke(
+                            Call::new("POST", "/v1/recovery-requests")
+                                .json(json!({ "user_id": ghost })),
+                        )
+                        .await;
                 }
                 "admin" => {
                     let path = format!("/v1/admin/users/{ghost}/backup-codes");

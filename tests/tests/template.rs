@@ -154,7 +154,7 @@ fn template_routes_match_the_spec_the_served_routes_and_their_authorizers() {
         routed, documented,
         "template routes differ from openapi.yaml"
     );
-    assert_eq!(names().len(), 10);
+    assert_eq!(names().len(), 11);
 }
 
 /// The items of a statement list, with `!If [condition, a, b]` items read as both branches:
@@ -327,6 +327,8 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
         let mut expected = match binary_of(function).as_str() {
             "audit" => vec!["dynamodb:Query"],
             // The mail budget's items, by key only (see the notifier's own test).
+            // ...and the sweep of unanswered recovery requests: the open ones from the members
+            // index, each closed with its event.
             "notify" => vec![
                 "dynamodb:BatchGetItem",
                 "dynamodb:GetItem",
@@ -334,6 +336,8 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
                 "dynamodb:GetRecords",
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "events:PutEvents",
                 "ses:SendEmail",
@@ -342,6 +346,13 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
             "admin" => [serving.as_slice(), &["ses:SendEmail"]].concat(),
             // The Users page reads a page of the members index and the members' records.
             "accounts" => [
+                serving.as_slice(),
+                &["ses:SendEmail", "dynamodb:Query", "dynamodb:BatchGetItem"],
+            ]
+            .concat(),
+            // Support's list of requests is a page of the members index; the admins asked and
+            // the accounts' queues are read in batches.
+            "recovery" => [
                 serving.as_slice(),
                 &["ses:SendEmail", "dynamodb:Query", "dynamodb:BatchGetItem"],
             ]
@@ -456,6 +467,9 @@ fn item_gets_and_updates_are_held_to_their_keys() {
             &["account#*"],
             &["member#*", "account#*"],
             &["member#*", "accounts#*", "account#*"],
+            &["recovery#*", "recovery-id#*", "recovery-queue#*"],
+            &["recovery#*", "recovery-queue#*"],
+            &["user#*", "recovery-queue#*"],
         ]
         .iter()
         .any(|allowed| *keys == owned(allowed));
@@ -464,8 +478,10 @@ fn item_gets_and_updates_are_held_to_their_keys() {
     }
 }
 
-/// Audit events are the only items a function may put: a PutItem that could land on a user's
-/// key would let a bug overwrite a whole record, ledger included.
+/// Audit events and recovery requests are the only items a function may put: a PutItem that
+/// could land on a user's key would let a bug overwrite a whole record, ledger included. A
+/// request, the pointer from its id and its accounts' queues are each written whole, by a put
+/// conditional on what was read.
 #[test]
 fn functions_may_put_only_audit_items() {
     let template = template();
@@ -475,9 +491,10 @@ fn functions_may_put_only_audit_items() {
         .collect();
     assert!(!puts.is_empty());
     for put in puts {
-        assert_eq!(
-            strings_in(&put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
-            ["audit#*"]
+        let keys = strings_in(&put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+        assert!(
+            keys == ["audit#*"] || keys == ["recovery#*", "recovery-id#*", "recovery-queue#*"],
+            "a put on {keys:?}"
         );
     }
 }
@@ -529,6 +546,8 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
         ("cognito-challenge", "EncryptionKeySecret"),
         ("enroll", "EncryptionKeySecret"),
         ("public", "SigningKeySecret"),
+        ("recovery", "EncryptionKeySecret"),
+        ("recovery", "SigningKeySecret"),
         ("verify", "EncryptionKeySecret"),
     ]
     .into_iter()
@@ -774,7 +793,9 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
         "new audit items only: no user item, no update, no delivery mark"
     );
 
-    // Its table grants are by key prefix: delivery marks and the mail budget, never a user.
+    // Its table grants are by key prefix: delivery marks and the mail budget; for the sweep of
+    // unanswered recovery requests, those requests and their queues, and users' addresses by
+    // a read. It never writes a user.
     let role = tagged_str(&notify["Properties"]["Role"]).expect("its own role");
     let role = role.trim_end_matches(".Arn");
     let statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
@@ -796,8 +817,11 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
             let keys = strings_in(
                 &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
             );
+            let marks = keys.iter().all(|k| k == "delivery#*" || k == "mail#*");
+            let sweep = keys == ["recovery#*", "recovery-queue#*"]
+                || (keys == ["user#*"] && actions == ["dynamodb:GetItem"]);
             assert!(
-                !keys.is_empty() && keys.iter().all(|k| k == "delivery#*" || k == "mail#*"),
+                !keys.is_empty() && (marks || sweep),
                 "{actions:?} on {keys:?}"
             );
         }

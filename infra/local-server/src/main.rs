@@ -118,10 +118,15 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("the home page's accounts could not be written: {e}"))?;
     // Over DynamoDB the table's stream is the notify function's on AWS; over memory it runs here.
-    let notify = memory.map(|store| InProcessNotify {
-        notifier: wiring.notifier(store.clone(), mailer, None),
-        store,
-    });
+    let notify = match memory {
+        Some(store) => Some(InProcessNotify {
+            notifier: wiring
+                .notifier(store.clone(), mailer, None)
+                .map_err(|e| e.to_string())?,
+            store,
+        }),
+        None => None,
+    };
     eprintln!(
         "identity: claims are read from `Authorization: Bearer <JWT>` WITHOUT checking the signature \
          (API Gateway's JWT authorizer checks it in production); for local use only"

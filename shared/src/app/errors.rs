@@ -119,6 +119,26 @@ pub enum AdminResetError {
     UserHasNoEmail,
     #[error("the email could not be sent")]
     EmailFailed(#[source] MailError),
+    /// No recovery request with that id that this administrator may see.
+    #[error("there is no recovery request with that id")]
+    RequestNotFound,
+    /// Approved, denied, cancelled or expired already.
+    #[error("the recovery request is closed")]
+    RequestClosed,
+    /// Filed too recently to approve: not before `until`.
+    #[error("the recovery request may not be approved yet")]
+    RequestWaiting { until: time::OffsetDateTime },
+    #[error(transparent)]
+    Fault(Fault),
+}
+
+/// Filing a recovery request. Whatever the user, filed or not, the caller is answered the same.
+#[derive(Debug, thiserror::Error)]
+pub enum FilingError {
+    #[error("the mail that tells the user could not be sent, so nothing was filed")]
+    EmailFailed(#[source] MailError),
+    #[error("the request was not filed: other filings changed its accounts at the same moment")]
+    Contended,
     #[error(transparent)]
     Fault(Fault),
 }
@@ -168,6 +188,7 @@ macro_rules! checks_codes {
 }
 
 carries_faults!(
+    FilingError,
     CheckFailed,
     EnrollError,
     CodeSetError,

@@ -13,6 +13,8 @@ pub mod hashing;
 pub mod mail_budget;
 pub mod memberships;
 pub mod notify;
+pub mod recovery;
+pub mod recovery_answers;
 pub mod redeem;
 pub mod sinks;
 pub mod two_factor;

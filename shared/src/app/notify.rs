@@ -10,18 +10,29 @@ use tracing::info;
 use super::{
     mail_budget::BudgetedMail,
     sinks::{failed, EventSinks},
+    Services,
 };
 use crate::{
     domain::events::Recorded,
-    ports::{Clock, Deliveries, Delivery, SinkError, StoreError},
+    ports::{
+        Clock, Deliveries, Delivery, RecoveryDecisions, RecoveryLists, SinkError, StoreError,
+        UserRecords,
+    },
 };
 
 /// How long one try holds an event: longer than the function's timeout, so a try that died
 /// mid-delivery is retried only once its hold lapses.
 pub const HOLD: time::Duration = time::Duration::minutes(2);
 
+crate::ports::view! {
+    /// What the schedule's sweep of unanswered recovery requests reads and writes.
+    pub trait ExpiryStore: UserRecords, RecoveryLists, RecoveryDecisions
+}
+
 pub struct Notifier {
     pub sinks: EventSinks,
+    /// Where the sweep finds recovery requests nobody answered in time.
+    pub requests: Services<dyn ExpiryStore>,
     /// The mail sink, whose held events go out in hourly digests (`sweep`).
     pub digests: Arc<BudgetedMail>,
     pub deliveries: Arc<dyn Deliveries>,
@@ -50,9 +61,13 @@ impl Notifier {
         failed
     }
 
-    /// The scheduled sweep: every digest due is mailed (see `BudgetedMail`).
+    /// The scheduled sweep: every digest due is mailed (see `BudgetedMail`), and recovery
+    /// requests nobody answered in time are recorded as expired, their users mailed through
+    /// the stream like any event. Answers how many digests and expiries it made.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
-        self.digests.send_due_digests().await
+        let digests = self.digests.send_due_digests().await?;
+        let expired = super::recovery::expire_unanswered(&self.requests).await?;
+        Ok(digests + expired)
     }
 
     /// Hands `record` to every sink that does not have it yet. An error leaves the event to

@@ -53,10 +53,22 @@ pub enum EventKind {
     /// An admin set an account's two-factor rule (`account`, `two_factor`): kept on that
     /// admin's own trail, and, mailed, on each of the account's other admins'.
     TwoFactorRuleChanged,
+    /// Someone who knew the user's password asked for their two-factor to be reset
+    /// (`request_id`). On the user's trail; a copy on each asked admin's, `about` the user, in
+    /// the account (`account`) that made them one to ask.
+    RecoveryRequested,
+    /// The user said the request was not theirs (the mailed link).
+    RecoveryCancelled,
+    /// An admin approved it (`account`, when they acted for one): the admin reset follows.
+    RecoveryApproved,
+    /// An admin denied it, with an optional `reason` the user is mailed.
+    RecoveryDenied,
+    /// Nobody answered it within its lifetime.
+    RecoveryExpired,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Enrolled,
         EventKind::CodesIssued,
         EventKind::BackupCodeUsed,
@@ -76,11 +88,18 @@ impl EventKind {
         EventKind::MembershipChanged,
         EventKind::MembershipRemoved,
         EventKind::TwoFactorRuleChanged,
+        EventKind::RecoveryRequested,
+        EventKind::RecoveryCancelled,
+        EventKind::RecoveryApproved,
+        EventKind::RecoveryDenied,
+        EventKind::RecoveryExpired,
     ];
 
     /// What the user is told about by mail (`NOTIFY` can switch each off). An administrator's
-    /// reset is told by the mail that carries the download link, which is not optional.
-    pub const MAILED: [EventKind; 10] = [
+    /// reset is told by the mail that carries the download link, which is not optional; so is
+    /// the user's own recovery request, by the mail with the link that cancels it, sent before
+    /// anything is filed (its event is mailed to the admins asked).
+    pub const MAILED: [EventKind; 15] = [
         EventKind::BackupCodeUsed,
         EventKind::CodesRegenerated,
         EventKind::CodesRemoved,
@@ -91,6 +110,11 @@ impl EventKind {
         EventKind::ReplacementStarted,
         EventKind::EmailChanged,
         EventKind::TwoFactorRuleChanged,
+        EventKind::RecoveryRequested,
+        EventKind::RecoveryCancelled,
+        EventKind::RecoveryApproved,
+        EventKind::RecoveryDenied,
+        EventKind::RecoveryExpired,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +138,11 @@ impl EventKind {
             EventKind::MembershipChanged => "membership_changed",
             EventKind::MembershipRemoved => "membership_removed",
             EventKind::TwoFactorRuleChanged => "two_factor_rule_changed",
+            EventKind::RecoveryRequested => "recovery_requested",
+            EventKind::RecoveryCancelled => "recovery_cancelled",
+            EventKind::RecoveryApproved => "recovery_approved",
+            EventKind::RecoveryDenied => "recovery_denied",
+            EventKind::RecoveryExpired => "recovery_expired",
         }
     }
 }
@@ -146,6 +175,8 @@ pub enum Actor {
     AuthServer,
     /// The team's backend, writing what it alone decides (memberships).
     Backend,
+    /// The service itself, on its schedule (a recovery request nobody answered in time).
+    Service,
 }
 
 impl Actor {
@@ -156,6 +187,7 @@ impl Actor {
             Actor::Admin(admin) => format!("admin:{admin}"),
             Actor::AuthServer => "auth_server".to_owned(),
             Actor::Backend => "backend".to_owned(),
+            Actor::Service => "service".to_owned(),
         }
     }
 
@@ -164,6 +196,7 @@ impl Actor {
             "self" => Some(Actor::User),
             "auth_server" => Some(Actor::AuthServer),
             "backend" => Some(Actor::Backend),
+            "service" => Some(Actor::Service),
             other => UserId::parse(other.strip_prefix("admin:")?)
                 .ok()
                 .map(Actor::Admin),
@@ -200,6 +233,11 @@ pub struct SecurityEvent {
     pub previous_role: Option<Role>,
     /// For a rule change: the account's rule from now on.
     pub rule: Option<TwoFactorRule>,
+    /// For a recovery event: the request; on an admin's copy, the member who asked (`about`).
+    pub request_id: Option<String>,
+    pub about: Option<UserId>,
+    /// For a denial: the reason the admin gave, as the user is mailed it.
+    pub reason: Option<String>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -285,6 +323,9 @@ impl SecurityEvent {
             role: None,
             previous_role: None,
             rule: None,
+            request_id: None,
+            about: None,
+            reason: None,
         }
     }
 
@@ -330,6 +371,9 @@ impl SecurityEvent {
             "role": self.role.map(Role::as_str),
             "previous_role": self.previous_role.map(Role::as_str),
             "two_factor": self.rule.map(TwoFactorRule::as_str),
+            "request_id": self.request_id,
+            "about_user_id": self.about.as_ref().map(UserId::as_str),
+            "reason": self.reason,
         })
     }
 
@@ -361,6 +405,14 @@ impl SecurityEvent {
         self
     }
 
+    /// What a recovery event is about: the request, and on an admin's copy the member who
+    /// asked.
+    pub fn with_request(mut self, id: &str, about: Option<&UserId>) -> Self {
+        self.request_id = Some(id.to_owned());
+        self.about = about.cloned();
+        self
+    }
+
     /// What a membership event is about: `account`, the `role` it leaves (or ended), and the
     /// role before, for a change.
     pub fn with_membership(
@@ -386,7 +438,13 @@ mod tests {
             assert_eq!(kind.name().parse::<EventKind>(), Ok(kind));
         }
         let admin = Actor::Admin(UserId::parse("root").unwrap());
-        for actor in [Actor::User, Actor::AuthServer, Actor::Backend, admin] {
+        for actor in [
+            Actor::User,
+            Actor::AuthServer,
+            Actor::Backend,
+            Actor::Service,
+            admin,
+        ] {
             assert_eq!(Actor::parse(&actor.label()), Some(actor));
         }
         assert_eq!(Actor::parse("admin:"), None);

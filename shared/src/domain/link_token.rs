@@ -12,8 +12,10 @@ const VERSION: u8 = 1;
 const KEY_ID_LEN: usize = 4;
 const GRANT_ID_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + 8 + GRANT_ID_LEN;
-/// Separates these MACs from any other use of the same key.
-const CONTEXT: &[u8] = b"backup-codes download link v1";
+/// Separates these MACs from any other use of the same key: a download link's token is no
+/// recovery request's cancel link, nor the other way round.
+const DOWNLOAD: &[u8] = b"backup-codes download link v1";
+const CANCEL_RECOVERY: &[u8] = b"backup-codes recovery cancel link v1";
 /// Far above any real token; longer input is refused before decoding.
 pub const MAX_TOKEN_LEN: usize = 1024;
 
@@ -94,11 +96,25 @@ pub enum TokenRejected {
 #[derive(Clone, Debug)]
 pub struct LinkSigner {
     keys: Keyring,
+    context: &'static [u8],
 }
 
 impl LinkSigner {
+    /// Signs and checks download links.
     pub fn new(keys: Keyring) -> Self {
-        Self { keys }
+        Self {
+            keys,
+            context: DOWNLOAD,
+        }
+    }
+
+    /// The same keys for the link that cancels a recovery request: the grant is the request
+    /// (its id, and its expiry), so the link lives as long as the request and names only it.
+    pub fn for_recovery_cancel(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            context: CANCEL_RECOVERY,
+        }
     }
 
     pub fn sign(&self, user: &UserId, grant: &DownloadGrant) -> String {
@@ -110,7 +126,9 @@ impl LinkSigner {
         payload.extend_from_slice(&grant.expires_at.unix_timestamp().to_be_bytes());
         payload.extend_from_slice(&grant_bytes);
         payload.extend_from_slice(user.as_str().as_bytes());
-        let tag = mac(key.material(), &payload).finalize().into_bytes();
+        let tag = mac(key.material(), self.context, &payload)
+            .finalize()
+            .into_bytes();
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(&payload),
@@ -140,7 +158,7 @@ impl LinkSigner {
             .by_id(&payload[1..1 + KEY_ID_LEN])
             .ok_or(TokenRejected::UnknownKey)?;
         // `verify_slice` compares in constant time.
-        mac(key.material(), &payload)
+        mac(key.material(), self.context, &payload)
             .verify_slice(&tag)
             .map_err(|_| TokenRejected::BadSignature)?;
         let expiry_bytes: [u8; 8] = payload[1 + KEY_ID_LEN..1 + KEY_ID_LEN + 8]
@@ -169,9 +187,9 @@ impl LinkSigner {
     }
 }
 
-fn mac(key: &[u8; 32], payload: &[u8]) -> HmacSha256 {
+fn mac(key: &[u8; 32], context: &[u8], payload: &[u8]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(CONTEXT);
+    mac.update(context);
     mac.update(payload);
     mac
 }
@@ -222,6 +240,25 @@ mod tests {
         assert_eq!(
             signer.verify(&token, at(2_000)),
             Err(TokenRejected::Expired)
+        );
+    }
+
+    #[test]
+    fn a_cancel_link_is_no_download_link_and_no_download_link_cancels() {
+        let download = signer();
+        let cancel = download.for_recovery_cancel();
+        let user = UserId::parse("ana").unwrap();
+        let grant = grant();
+        let cancel_token = cancel.sign(&user, &grant);
+        assert_ne!(cancel_token, download.sign(&user, &grant));
+        assert_eq!(cancel.verify(&cancel_token, at(0)).unwrap().grant, grant);
+        assert_eq!(
+            download.verify(&cancel_token, at(0)),
+            Err(TokenRejected::BadSignature)
+        );
+        assert_eq!(
+            cancel.verify(&download.sign(&user, &grant), at(0)),
+            Err(TokenRejected::BadSignature)
         );
     }
 

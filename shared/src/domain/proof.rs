@@ -39,10 +39,11 @@ pub enum StepUp {
     AdminReset,
     AdminDisableTwoFactor,
     SetTwoFactorRule,
+    ApproveRecovery,
 }
 
 impl StepUp {
-    pub const ALL: [StepUp; 7] = [
+    pub const ALL: [StepUp; 8] = [
         StepUp::RegenerateCodes,
         StepUp::RemoveCodes,
         StepUp::ReplaceAuthenticator,
@@ -50,6 +51,7 @@ impl StepUp {
         StepUp::AdminReset,
         StepUp::AdminDisableTwoFactor,
         StepUp::SetTwoFactorRule,
+        StepUp::ApproveRecovery,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +63,7 @@ impl StepUp {
             StepUp::AdminReset => "admin_reset",
             StepUp::AdminDisableTwoFactor => "admin_disable_two_factor",
             StepUp::SetTwoFactorRule => "set_two_factor_rule",
+            StepUp::ApproveRecovery => "approve_recovery",
         }
     }
 
@@ -86,6 +89,9 @@ impl StepUp {
             }
             StepUp::SetTwoFactorRule => {
                 "to change an account's two-factor rule (you are its administrator)"
+            }
+            StepUp::ApproveRecovery => {
+                "to approve a user's request to reset their two-factor (you are an administrator)"
             }
         }
     }

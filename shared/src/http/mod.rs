@@ -8,7 +8,8 @@ pub mod routes;
 pub mod table;
 
 pub use functions::{
-    AccountsApi, AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi, VerifyApi,
+    AccountsApi, AdminApi, AuditApi, CodeSetsApi, EnrollApi, MembershipsApi, PublicApi,
+    RecoveryApi, VerifyApi,
 };
 pub use routes::dispatch;
 pub use table::{Authorization, Route, RouteInfo};

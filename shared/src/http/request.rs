@@ -230,6 +230,23 @@ pub fn path_account(req: &Request) -> Result<AccountId, ApiError> {
     })
 }
 
+/// The `{request_id}` of a recovery route: 32 lowercase hexadecimal characters, as filed.
+pub fn path_request_id(req: &Request) -> Result<String, ApiError> {
+    let id = path_parameter(req, "request_id");
+    let shaped = id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !shaped {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "path parameter `request_id` must be a request's `id`: 32 lowercase hexadecimal \
+             characters",
+        ));
+    }
+    Ok(id.to_owned())
+}
+
 fn path_parameter<'r>(req: &'r Request, name: &str) -> &'r str {
     req.path_parameters_ref()
         .and_then(|params| params.first(name))

@@ -6,11 +6,12 @@ use lambda_http::{
 };
 use serde::Serialize;
 use serde_json::json;
+use time::format_description::well_known::Rfc3339;
 
 use crate::{
     app::errors::{
-        AdminResetError, CodeSetError, EnrollError, Fault, Locked, MemberError, MembershipError,
-        RedeemError, VerifyError,
+        AdminResetError, CodeSetError, EnrollError, Fault, FilingError, Locked, MemberError,
+        MembershipError, RedeemError, VerifyError,
     },
     domain::display_text,
     ports::StoreError,
@@ -40,6 +41,9 @@ pub enum ErrorCode {
     NotEnrolled,
     NotFound,
     PayloadTooLarge,
+    RecoveryClosed,
+    RecoveryRequestNotFound,
+    RecoveryWaiting,
     SetNotPending,
     TooManyAccounts,
     TooManyAdmins,
@@ -55,7 +59,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
         ErrorCode::Forbidden,
@@ -77,6 +81,9 @@ impl ErrorCode {
         ErrorCode::NotEnrolled,
         ErrorCode::NotFound,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::RecoveryClosed,
+        ErrorCode::RecoveryRequestNotFound,
+        ErrorCode::RecoveryWaiting,
         ErrorCode::SetNotPending,
         ErrorCode::TooManyAccounts,
         ErrorCode::TooManyAdmins,
@@ -115,6 +122,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::SetNotPending => "set_not_pending",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RecoveryClosed => "recovery_closed",
+            ErrorCode::RecoveryRequestNotFound => "recovery_request_not_found",
+            ErrorCode::RecoveryWaiting => "recovery_waiting",
             ErrorCode::TooManyAccounts => "too_many_accounts",
             ErrorCode::TooManyAdmins => "too_many_admins",
             ErrorCode::TotpRequired => "totp_required",
@@ -140,6 +150,8 @@ pub struct ApiError {
     pub verify_shape: bool,
     /// When to come back (429, 503): the `Retry-After` header and `retry_after_seconds`.
     pub retry_after_seconds: Option<u64>,
+    /// A recovery request's earliest approval, for `recovery_waiting`: `approvable_from`.
+    pub approvable_from: Option<time::OffsetDateTime>,
 }
 
 /// How long a client should wait after the store was unreachable: long enough for throttling
@@ -158,6 +170,7 @@ impl ApiError {
             message: message.into(),
             verify_shape: false,
             retry_after_seconds: None,
+            approvable_from: None,
         }
     }
 
@@ -192,6 +205,9 @@ impl ApiError {
         }
         if let Some(seconds) = self.retry_after_seconds {
             body["retry_after_seconds"] = json!(seconds);
+        }
+        if let Some(at) = self.approvable_from.and_then(|at| at.format(&Rfc3339).ok()) {
+            body["approvable_from"] = json!(at);
         }
         let mut response = json_response(self.status, &body);
         if let Some(seconds) = self.retry_after_seconds {
@@ -389,7 +405,53 @@ impl From<AdminResetError> for ApiError {
                     "the email could not be sent; nothing was changed, so try again",
                 )
             }
+            AdminResetError::RequestNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::RecoveryRequestNotFound,
+                "the recovery request in the path does not exist, or is not one you may answer",
+            ),
+            AdminResetError::RequestClosed => Self::conflict(
+                ErrorCode::RecoveryClosed,
+                "the recovery request in the path is closed already: approved, denied, \
+                 cancelled by its user or expired; nothing was changed",
+            ),
+            AdminResetError::RequestWaiting { until } => {
+                let at = until.format(&Rfc3339).unwrap_or_default();
+                let mut refused = Self::conflict(
+                    ErrorCode::RecoveryWaiting,
+                    &format!(
+                        "the recovery request in the path may be approved from {at}, so its \
+                         user has time to see the mail and cancel it; nothing was changed"
+                    ),
+                );
+                refused.approvable_from = Some(until);
+                refused
+            }
             AdminResetError::Fault(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<FilingError> for ApiError {
+    fn from(err: FilingError) -> Self {
+        match err {
+            FilingError::EmailFailed(cause) => {
+                tracing::error!(error = %error_chain(&cause), "recovery request mail not sent");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    ErrorCode::EmailFailed,
+                    "the mail that tells the user could not be sent, so nothing was filed; try \
+                     again",
+                )
+            }
+            FilingError::Contended => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TryAgain,
+                "the request was not filed: other filings changed its accounts at the same \
+                 moment; send it again",
+            )
+            .retry_after(CONTENDED_RETRY_SECONDS),
+            FilingError::Fault(fault) => fault.into(),
         }
     }
 }

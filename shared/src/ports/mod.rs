@@ -231,6 +231,20 @@ pub trait MailBudget: Send + Sync {
 #[error("the event sink failed")]
 pub struct SinkError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
+/// Tells a user, before anything is filed, that a recovery request was made in their name:
+/// when and from where, when an admin may approve it at the earliest, and the signed token of
+/// the link that cancels it.
+#[async_trait]
+pub trait RecoveryNotice: Send + Sync {
+    async fn send(
+        &self,
+        to: &Email,
+        request: &crate::domain::recovery::RecoveryRequest,
+        approvable_from: OffsetDateTime,
+        cancel_token: &str,
+    ) -> Result<(), MailError>;
+}
+
 /// Tells a user that an administrator reset their codes, with the signed token that collects
 /// the new ones. How the link and the message look is the presentation's business.
 #[async_trait]

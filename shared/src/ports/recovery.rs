@@ -20,6 +20,16 @@ capability! {
         /// table's TTL swept it, weeks after it closed).
         async fn request_of(&self, user: &UserId) -> Result<Option<RecoveryRequest>, StoreError>;
 
+        /// Holds the right to file for `user` until `until`, unless a request of theirs is open
+        /// at `now` or another filing holds it (`ConditionFailed`). Of filings racing, one
+        /// mails the user and files; the others are answered as if it were theirs.
+        async fn hold_filing(
+            &self,
+            user: &UserId,
+            now: OffsetDateTime,
+            until: OffsetDateTime,
+        ) -> Result<Written, StoreError>;
+
         /// The queues of `accounts` (at most `MAX_ACCOUNTS_ASKED`), read consistently, in the
         /// order given; one never written is `AccountQueue::empty`.
         async fn queues_of(&self, accounts: &[AccountId]) -> Result<Vec<AccountQueue>, StoreError>;

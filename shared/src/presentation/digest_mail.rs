@@ -34,6 +34,11 @@ fn what(kind: EventKind) -> &'static str {
         EventKind::MembershipChanged => "Your role in an account changed",
         EventKind::MembershipRemoved => "You were removed from an account",
         EventKind::TwoFactorRuleChanged => "An account's two-factor rule changed",
+        EventKind::RecoveryRequested => "A two-factor reset was requested",
+        EventKind::RecoveryCancelled => "A two-factor reset request was cancelled",
+        EventKind::RecoveryApproved => "A two-factor reset request was approved",
+        EventKind::RecoveryDenied => "A two-factor reset request was denied",
+        EventKind::RecoveryExpired => "A two-factor reset request expired",
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{
     domain::{
         account::TwoFactorRule,
         display_text,
-        events::{Actor, EventKind, SecurityEvent, UserAgent},
+        events::{Actor, EventKind, SecurityEvent, Source, UserAgent},
         proof::StepUp,
         user::Email,
     },
@@ -50,7 +50,7 @@ impl EventSink for MailSink {
     }
 }
 
-fn when(t: OffsetDateTime) -> String {
+pub(super) fn when(t: OffsetDateTime) -> String {
     t.format(&Rfc2822).unwrap_or_else(|_| t.to_string())
 }
 
@@ -60,18 +60,21 @@ const HOW_TO_REGENERATE: &str = "To make a new set, sign in, open your security 
 /// Where the event came from, as a mail says it: the time, the IP address, and the device by
 /// name only (`UserAgent::device`), each labelled "reported by the sign-in client" when the
 /// client told it rather than API Gateway seeing it.
-struct Facts {
-    at: String,
-    ip_label: &'static str,
-    ip: String,
-    device_label: &'static str,
+pub(super) struct Facts {
+    pub at: String,
+    pub ip_label: &'static str,
+    pub ip: String,
+    pub device_label: &'static str,
     /// In quotation marks: it is what a browser says of itself, not our words.
-    device_quoted: String,
+    pub device_quoted: String,
 }
 
 impl Facts {
     fn of(event: &SecurityEvent) -> Self {
-        let source = &event.source;
+        Self::from(event.at, &event.source)
+    }
+
+    pub(super) fn from(at: OffsetDateTime, source: &Source) -> Self {
         let (ip_label, device_label) = if source.reported {
             (
                 "IP address (reported by the sign-in client)",
@@ -86,7 +89,7 @@ impl Facts {
             .and_then(UserAgent::device)
             .unwrap_or_else(|| "unknown".to_owned());
         Self {
-            at: when(event.at),
+            at: when(at),
             ip_label,
             ip: source
                 .ip
@@ -241,6 +244,78 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
                     .to_owned(),
             )
         }
+        EventKind::RecoveryRequested => {
+            // Only an admin's copy is mailed this way: the user's own mail, with the link that
+            // cancels it, went out before the request was filed.
+            let asker = event.about.as_ref()?;
+            let account = event.account.as_ref()?;
+            (
+                "a member asks for their two-factor to be reset",
+                format!(
+                    "The member \u{201c}{}\u{201d} of the account \u{201c}{}\u{201d} in {product} \
+                     says they lost both their authenticator app and their backup codes, and \
+                     asks for a reset. They knew their password. The request is open on the \
+                     account's members page.",
+                    display_text::clean(asker.as_str()),
+                    display_text::clean(account.as_str())
+                ),
+                "Before you approve it, check that it really is them through a channel you \
+                 already trust: a call to a number you have on file, or in person. Never \
+                 through a reply to a mail or a number they give you now. Approving it resets \
+                 their backup codes and mails them a link to new ones; if anything feels \
+                 wrong, deny it."
+                    .to_owned(),
+            )
+        }
+        EventKind::RecoveryCancelled => (
+            "you cancelled a two-factor reset request",
+            format!(
+                "You said the request to reset two-factor authentication on your {product} \
+                 account was not yours, so it is cancelled and nobody can approve it."
+            ),
+            "Whoever made it knew your password: change it now, and tell your administrator."
+                .to_owned(),
+        ),
+        EventKind::RecoveryApproved => (
+            "your two-factor reset request was approved",
+            format!(
+                "{} approved your request to reset two-factor authentication on your {product} \
+                 account. A separate mail brings the link to your new backup codes; sign in with \
+                 one of them, then set up your authenticator app again.",
+                acting_admin(event.account.as_ref())
+            ),
+            "If you did not ask for this, contact your administrator now.".to_owned(),
+        ),
+        EventKind::RecoveryDenied => (
+            "your two-factor reset request was denied",
+            match &event.reason {
+                Some(reason) => format!(
+                    "{} denied your request to reset two-factor authentication on your {product} \
+                     account, saying: \u{201c}{}\u{201d}",
+                    acting_admin(event.account.as_ref()),
+                    display_text::clean(reason)
+                ),
+                None => format!(
+                    "{} denied your request to reset two-factor authentication on your {product} \
+                     account.",
+                    acting_admin(event.account.as_ref())
+                ),
+            },
+            "Your codes and your authenticator app are unchanged. If you still need help, \
+             contact your administrator directly. If you did not ask for this, change your \
+             password."
+                .to_owned(),
+        ),
+        EventKind::RecoveryExpired => (
+            "your two-factor reset request expired",
+            format!(
+                "Nobody answered your request to reset two-factor authentication on your \
+                 {product} account within 7 days, so it is closed."
+            ),
+            "If you still need help, ask again from the sign-in or contact your administrator. \
+             If you did not ask for this, change your password."
+                .to_owned(),
+        ),
         _ => return None,
     };
     let facts = Facts::of(event);

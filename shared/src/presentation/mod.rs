@@ -9,6 +9,7 @@ pub mod download_mail;
 pub mod event_mail;
 pub mod markup;
 pub mod pages;
+pub mod recovery_mail;
 
 use crate::domain::{account::AccountId, codes::IssuedCodes, display_text};
 
@@ -16,6 +17,9 @@ use crate::domain::{account::AccountId, codes::IssuedCodes, display_text};
 pub const DOWNLOAD_PATH: &str = "/v1/backup-codes/download";
 /// Where the codes page's "I have saved these codes" posts.
 pub const DOWNLOAD_ACTIVATE_PATH: &str = "/v1/backup-codes/download/activate";
+
+/// What a recovery request's cancel link opens, and where its page posts the token.
+pub const RECOVERY_CANCEL_PATH: &str = "/v1/recovery-requests/cancel";
 
 /// The link an administrator's reset mails: `base_url` is the API's public address.
 pub fn download_link(base_url: &str, token: &str) -> String {

@@ -168,6 +168,57 @@ pub fn link_invalid(product: &str) -> Page {
     )
 }
 
+/// What a recovery request's "this was not me" link opens: like the download link's page, it
+/// does nothing until a real click, so a mail scanner cannot cancel a request.
+pub fn cancel_landing(product: &str) -> Page {
+    let p = escape_html(product);
+    layout(
+        product,
+        "Cancel the reset request",
+        &format!(
+            "<h1>Was this not you?</h1>\
+             <p>Someone who knew your password asked to reset two-factor authentication on your \
+             <strong>{p}</strong> account. If it was not you, cancel the request so nobody can \
+             approve it, then change your password.</p>\
+             <form id=\"redeem\" method=\"post\"><input type=\"hidden\" name=\"token\" id=\"token\">\
+             <button type=\"button\" id=\"continue\">Cancel the request</button></form>\
+             <p>If it was you, close this page: an administrator will contact you.</p>\
+             <p id=\"missing\" class=\"warn\" hidden>This link is incomplete. Open it exactly as \
+             it appears in the email.</p>"
+        ),
+        LANDING_SCRIPT,
+    )
+}
+
+/// After "Cancel the request".
+pub fn request_cancelled(product: &str) -> Page {
+    let p = escape_html(product);
+    layout(
+        product,
+        "Request cancelled",
+        &format!(
+            "<h1 role=\"status\">The request is cancelled</h1>\
+             <p>Nobody can approve it now. Whoever made it knew your password: change your \
+             <strong>{p}</strong> password now, and tell your administrator.</p>"
+        ),
+        "",
+    )
+}
+
+/// Said the same way whether the request was answered, cancelled, expired or the link tampered
+/// with.
+pub fn cancel_link_invalid(product: &str) -> Page {
+    layout(
+        product,
+        "Link no longer valid",
+        "<h1>This link is no longer valid</h1>\
+         <p>The request it cancels is closed already: cancelled, answered by an administrator, or \
+         expired. If you did not ask for a reset, change your password and tell your \
+         administrator.</p>",
+        "",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::{super::DOWNLOAD_ACTIVATE_PATH, super::DOWNLOAD_PATH, ACTIVATE_FROM_PAGE};

@@ -92,6 +92,15 @@ pub(super) fn item(record: &Recorded) -> Item {
     if let Some(rule) = event.rule {
         put("two_factor", s(rule.as_str()));
     }
+    if let Some(id) = &event.request_id {
+        put("request_id", s(id));
+    }
+    if let Some(about) = &event.about {
+        put("about_user_id", s(about.as_str()));
+    }
+    if let Some(reason) = &event.reason {
+        put("reason", s(reason));
+    }
     if let Some(to) = &record.to {
         put(MAIL_TO, s(to.as_str()));
     }
@@ -268,5 +277,10 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
         rule: get_s(item, "two_factor")
             .map(|raw| TwoFactorRule::parse(raw).ok_or_else(|| corrupt("two_factor")))
             .transpose()?,
+        request_id: get_s(item, "request_id").map(str::to_owned),
+        about: get_s(item, "about_user_id")
+            .map(|raw| UserId::parse(raw).map_err(|_| corrupt("about_user_id")))
+            .transpose()?,
+        reason: get_s(item, "reason").map(str::to_owned),
     })
 }

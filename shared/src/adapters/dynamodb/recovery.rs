@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::{
+    conditional,
     item::{corrupt, get_n, get_s, timestamp, Item},
     memberships::{MEMBER_OF, MEMBER_USER},
     n, recovery_lists, request_failed_with, s, DynamoStore, PARTITION_KEY, TTL_ATTRIBUTE,
@@ -31,6 +32,8 @@ const KEPT_AFTER_EXPIRY: time::Duration = time::Duration::days(30);
 const STATE: &str = "state";
 const UNTIL: &str = "open_until";
 const OPEN: &str = "open";
+/// Until when a filing holds the user's right to file; the filing's put drops it.
+const HOLDING: &str = "filing_until";
 
 /// The members index partition of every open request: no account id holds a control
 /// character.
@@ -185,7 +188,44 @@ impl RecoveryFiling for DynamoStore {
             .send()
             .await
             .map_err(|e| request_failed_with("read a recovery request", e))?;
-        out.item.as_ref().map(parse_request).transpose()
+        // An item a filing's hold made, with no request yet, is no request.
+        out.item
+            .as_ref()
+            .filter(|item| item.contains_key("request_id"))
+            .map(parse_request)
+            .transpose()
+    }
+
+    async fn hold_filing(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        let hold = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, request_key(user))
+            // A hold on a user who never filed makes an item: the TTL sweeps it if no filing
+            // follows.
+            .update_expression("SET #holding = :until, #ttl = if_not_exists(#ttl, :swept)")
+            .condition_expression(
+                "(attribute_not_exists(#holding) OR #holding <= :now) AND \
+                 (attribute_not_exists(#state) OR #state <> :open OR #until <= :now)",
+            )
+            .expression_attribute_names("#holding", HOLDING)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#until", UNTIL)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":until", n(until.unix_timestamp()))
+            .expression_attribute_values(":swept", n((until + KEPT_AFTER_EXPIRY).unix_timestamp()))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .expression_attribute_values(":open", s(OPEN));
+        Ok(match conditional(hold, "hold a recovery filing").await? {
+            Some(_) => Written::Applied,
+            None => Written::ConditionFailed,
+        })
     }
 
     async fn queues_of(&self, accounts: &[AccountId]) -> Result<Vec<AccountQueue>, StoreError> {

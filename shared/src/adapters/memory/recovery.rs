@@ -24,6 +24,8 @@ use crate::{
 #[derive(Default)]
 pub(super) struct Requests {
     by_user: HashMap<UserId, RecoveryRequest>,
+    /// Until when a filing holds each user's right to file.
+    filing: HashMap<UserId, OffsetDateTime>,
     queues: HashMap<AccountId, AccountQueue>,
 }
 
@@ -66,6 +68,23 @@ impl RecoveryFiling for MemoryStore {
         Ok(self.with_requests(|requests| accounts.iter().map(|a| requests.queue(a)).collect()))
     }
 
+    async fn hold_filing(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_requests(|requests| {
+            let open = requests.by_user.get(user).is_some_and(|r| r.is_open(now));
+            let held = requests.filing.get(user).is_some_and(|held| now < *held);
+            if open || held {
+                return Written::ConditionFailed;
+            }
+            requests.filing.insert(user.clone(), until);
+            Written::Applied
+        }))
+    }
+
     async fn file_request(
         &self,
         request: &RecoveryRequest,
@@ -87,6 +106,7 @@ impl RecoveryFiling for MemoryStore {
             requests
                 .by_user
                 .insert(request.user.clone(), request.clone());
+            requests.filing.remove(&request.user);
             for queue in queues {
                 requests.queues.insert(queue.account.clone(), queue.clone());
             }

@@ -9,6 +9,7 @@ pub mod code_sets;
 pub mod enroll;
 pub mod memberships;
 pub mod public;
+pub mod recovery;
 pub mod verify;
 
 use lambda_http::Request;
@@ -28,6 +29,7 @@ pub use self::{
     enroll::{EnrollApi, EnrollStore},
     memberships::{MembershipStore, MembershipsApi},
     public::{PublicApi, PublicStore},
+    recovery::{RecoveryApi, RecoveryStore},
     verify::VerifyApi,
 };
 
