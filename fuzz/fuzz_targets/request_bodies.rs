@@ -70,6 +70,7 @@ fuzz_target!(|input: (u8, u8, &str, &str, &[u8])| {
     let path = route
         .path
         .replace("{user_id}", path_user)
+        .replace("{request_id}", path_user)
         .replace("{account_id}", claim_email);
     let mut headers = serde_json::Map::new();
     if let Some(kind) = CONTENT_TYPES[usize::from(content_type) % CONTENT_TYPES.len()] {

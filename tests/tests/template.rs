@@ -366,9 +366,14 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
             ],
             // Which accounts' rules apply to the user: their accounts, then those accounts'
             // items in a batch.
-            "enroll" | "code-sets" | "cognito-challenge" => {
-                [serving.as_slice(), &["dynamodb:BatchGetItem"]].concat()
-            }
+            "enroll" | "code-sets" => [serving.as_slice(), &["dynamodb:BatchGetItem"]].concat(),
+            // ...and the Cognito triggers file a recovery request answered in place of a code,
+            // mailing its user.
+            "cognito-challenge" => [
+                serving.as_slice(),
+                &["dynamodb:BatchGetItem", "ses:SendEmail"],
+            ]
+            .concat(),
             _ => serving.to_vec(),
         };
         expected.extend([
@@ -465,6 +470,7 @@ fn item_gets_and_updates_are_held_to_their_keys() {
             &["user#*"],
             &["accounts#*"],
             &["account#*"],
+            &["member#*"],
             &["member#*", "account#*"],
             &["member#*", "accounts#*", "account#*"],
             &["recovery#*", "recovery-id#*", "recovery-queue#*"],
@@ -544,6 +550,7 @@ fn keys_come_from_secrets_manager_never_from_plain_environment() {
         ("admin", "SigningKeySecret"),
         ("code-sets", "EncryptionKeySecret"),
         ("cognito-challenge", "EncryptionKeySecret"),
+        ("cognito-challenge", "SigningKeySecret"),
         ("enroll", "EncryptionKeySecret"),
         ("public", "SigningKeySecret"),
         ("recovery", "EncryptionKeySecret"),

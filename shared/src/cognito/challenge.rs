@@ -9,16 +9,17 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsDefineAuthChallenge, CognitoEventUserPoolsVerifyAuthChallenge,
 };
 use serde_json::Value;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{app_client, source, sub, to_json, verified_email, CognitoTrigger, TriggerError};
 use crate::{
     app::{
         enroll,
-        errors::{EnrollError, Fault, VerifyError},
+        errors::{EnrollError, Fault, FilingError, VerifyError},
         verify,
     },
     domain::{
+        recovery,
         sealing::SealedSecret,
         sign_in::{after_password, next_step, Challenge, Next, Step, Unenrolled},
     },
@@ -29,6 +30,9 @@ use crate::{
 /// enrollment it showed: its secret, sealed (Cognito gives private parameters to Verify alone).
 const TYPE: &str = "type";
 const ENROLLMENT: &str = "enrollment";
+/// The public parameter that tells the client a recovery request of this user is open: after
+/// its request answer, the sign-in's last step says their administrators were asked.
+const RECOVERY_REQUEST: &str = "recovery_request";
 
 impl CognitoTrigger {
     pub(super) async fn define(
@@ -85,7 +89,7 @@ impl CognitoTrigger {
             Some(user) => self.unenrolled_rule(user).await?,
             None => self.unenrolled,
         };
-        let enrollment = match (user, rule) {
+        let enrollment = match (user.clone(), rule) {
             (Some(user), Unenrolled::Require) => {
                 let shown = last_enrollment_shown(&request.session);
                 let email = verified_email(&request.user_attributes);
@@ -99,7 +103,16 @@ impl CognitoTrigger {
         match enrollment {
             None => {
                 let name = Challenge::Code.name().to_owned();
-                response.public_challenge_parameters = [(TYPE.to_owned(), name.clone())].into();
+                let mut public: HashMap<String, String> = [(TYPE.to_owned(), name.clone())].into();
+                let open = match &user {
+                    Some(user) => self.open_request(user, &event.request.session).await?,
+                    None => false,
+                };
+                if open {
+                    public.insert(RECOVERY_REQUEST.to_owned(), "open".to_owned());
+                }
+                let response = &mut event.response;
+                response.public_challenge_parameters = public;
                 response.private_challenge_parameters = HashMap::new();
                 response.challenge_metadata = Some(name);
             }
@@ -158,6 +171,14 @@ impl CognitoTrigger {
             Some(name) => Challenge::from_name(name),
         };
         let source = source(&request.client_metadata);
+        // Lost phone and codes: the answer files a recovery request, never checked as a code,
+        // and the sign-in goes on without tokens (Create says the request is open).
+        if recovery::is_request_answer(answer) {
+            if posed == Some(Challenge::Code) {
+                self.file_recovery(&user, &source).await?;
+            }
+            return Ok(false);
+        }
         // A pass is left for the app client whose sign-in passed; Cognito always names it.
         let Some(client) = app_client(&event.cognito_event_user_pools_header) else {
             return Ok(false);
@@ -211,6 +232,53 @@ impl CognitoTrigger {
             }
             None => Ok(false),
         }
+    }
+}
+
+impl CognitoTrigger {
+    /// Files a recovery request for `user`, whose password passed in this sign-in. A request
+    /// that cannot be filed (no link address configured, the mail not sent) is logged, and the
+    /// next challenge says no request is open.
+    async fn file_recovery(
+        &self,
+        user: &crate::domain::user::UserId,
+        source: &crate::domain::events::Source,
+    ) -> Result<(), TriggerError> {
+        let Some((desk, base_url)) = &self.recovery else {
+            warn!("a recovery request at sign-in, but LINK_BASE_URL is not set: nothing filed");
+            return Ok(());
+        };
+        match desk.file(&self.services, user, source, base_url).await {
+            Ok(_) => Ok(()),
+            Err(FilingError::Fault(fault)) => Err(fault.into()),
+            Err(refused) => {
+                warn!(reason = %refused, "a recovery request at sign-in was not filed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `user` has a recovery request open, asked only after an answer of this sign-in
+    /// failed (a request is such an answer), so a first challenge costs no read.
+    async fn open_request(
+        &self,
+        user: &crate::domain::user::UserId,
+        session: &[Option<CognitoEventUserPoolsChallengeResult>],
+    ) -> Result<bool, TriggerError> {
+        let answered_wrong = session.iter().flatten().any(|entry| {
+            entry.challenge_name.as_deref() == Some("CUSTOM_CHALLENGE") && !entry.challenge_result
+        });
+        if !answered_wrong {
+            return Ok(false);
+        }
+        let now = self.services.clock.now();
+        let request = self
+            .services
+            .store
+            .request_of(user)
+            .await
+            .map_err(Fault::from)?;
+        Ok(request.is_some_and(|r| r.is_open(now)))
     }
 }
 

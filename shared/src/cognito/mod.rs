@@ -17,6 +17,7 @@ use crate::{
     app::{
         account_rules::{requiring_accounts, RulesOfUser},
         errors::Fault,
+        recovery::FilingStore,
         FactorChecks, FactorServices,
     },
     domain::{
@@ -25,6 +26,7 @@ use crate::{
         user::{Email, UserId},
     },
     entry::{wiring_while, EventFuture, Host, Invoked, LambdaFunction},
+    http::functions::recovery::RequestDesk,
     ports::{Enrollment, SignInPasses},
 };
 
@@ -34,14 +36,18 @@ pub const CHALLENGE: &str = "TOTP_OR_BACKUP_CODE";
 crate::ports::view! {
     /// What the Cognito triggers do to the store: check codes, enroll at a sign-in, leave and
     /// consume the sign-in pass, and ask whether an account of an unenrolled user requires two-
-    /// factor.
-    pub trait SignInStore: FactorChecks, Enrollment, SignInPasses, RulesOfUser
+    /// factor; file a recovery request in place of a code.
+    pub trait SignInStore: FactorChecks, Enrollment, SignInPasses, RulesOfUser, FilingStore
 }
 
 /// The triggers, as one function's dependencies.
 pub struct CognitoTrigger {
     pub services: FactorServices<dyn SignInStore>,
     pub unenrolled: Unenrolled,
+    /// Files a recovery request answered in place of a code, its cancel link under the
+    /// stack's `LINK_BASE_URL` (a trigger has no request to take an address from); `None`
+    /// where none is configured, and such an answer is a wrong one.
+    pub recovery: Option<(RequestDesk, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +72,14 @@ impl LambdaFunction for CognitoTrigger {
     const INVOKED: Invoked<Self> = Invoked::Event(answer);
 
     async fn build(host: &impl Host) -> Result<Self, lambda_http::Error> {
-        let (wiring, keys) = wiring_while(host, host.sealing_keys()).await?;
+        let both = async { tokio::try_join!(host.sealing_keys(), host.signing_keys()) };
+        let (wiring, (sealing, signing)) = wiring_while(host, both).await?;
+        let desk = RequestDesk::build(host, &wiring, signing)?;
         Ok(CognitoTrigger {
             services: wiring
-                .factor_services(wiring.shared_store() as Arc<dyn SignInStore>, keys)?,
+                .factor_services(wiring.shared_store() as Arc<dyn SignInStore>, sealing)?,
             unenrolled: wiring.config.unenrolled_users,
+            recovery: wiring.config.link_base_url.clone().map(|url| (desk, url)),
         })
     }
 }

@@ -91,24 +91,25 @@ capability! {
     }
 }
 
-/// Where a page of open requests ends: the last one's filing time and user.
+/// Where a page of open requests ends: the last one's filing time (Unix seconds: any 12 digits
+/// are a place in the list, whether or not a date can be that late) and user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestPosition {
-    pub filed_at: OffsetDateTime,
+    pub filed_at: i64,
     pub user: UserId,
 }
 
 impl RequestPosition {
     pub fn of(request: &RecoveryRequest) -> Self {
         Self {
-            filed_at: request.filed_at,
+            filed_at: request.filed_at.unix_timestamp(),
             user: request.user.clone(),
         }
     }
 
     /// The sort key the store and the cursor share: the filing time, then the user.
     pub fn sort_key(&self) -> String {
-        format!("{:012}#{}", self.filed_at.unix_timestamp(), self.user)
+        format!("{:012}#{}", self.filed_at, self.user)
     }
 
     pub fn parse(key: &str) -> Option<Self> {
@@ -117,7 +118,7 @@ impl RequestPosition {
             return None;
         }
         Some(Self {
-            filed_at: OffsetDateTime::from_unix_timestamp(seconds.parse().ok()?).ok()?,
+            filed_at: seconds.parse().ok()?,
             user: UserId::parse(user).ok()?,
         })
     }

@@ -627,3 +627,55 @@ pub async fn an_accounts_admins_are_asked_at_most_twenty_times_a_day(app: TestAp
     file(&app, "m21").await;
     assert_eq!(listed(&app, "ada", "acme").await.len(), 21, "a new day");
 }
+
+/// On Cognito, the code challenge's answer `REQUEST_ANSWER` files the request (never checked
+/// as a code, so no ledger entry and no code spent), is a wrong answer (no tokens), and the
+/// next challenge says the request is open. A user with no open request is told nothing, and
+/// nothing is read for a first challenge.
+pub async fn a_cognito_sign_in_files_a_request_in_place_of_a_code(app: TestApp) {
+    use crate::cognito::{answer, create, entry, password_passed, tokens_issued};
+    use backup_codes::domain::recovery::REQUEST_ANSWER;
+
+    let people = accounts(&app).await;
+    let (first, _, _) = create(&app, "mo", password_passed()).await;
+    assert_eq!(first["recovery_request"], Value::Null);
+
+    let before = app.mailer.count();
+    assert!(
+        !answer(&app, "mo", REQUEST_ANSWER).await,
+        "a request is no right answer"
+    );
+    assert!(!tokens_issued(&app, "mo").await, "no tokens for a request");
+    let told = mails_to(&app, "mo", before);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].text.contains("/v1/recovery-requests/cancel#token="));
+    assert_eq!(listed(&app, "ada", "acme").await.len(), 1);
+    assert!(mails_to(&app, "ada", before)
+        .iter()
+        .any(|m| m.subject.contains("asks for their two-factor")));
+
+    let mut session = password_passed();
+    session.push(entry("CUSTOM_CHALLENGE", false));
+    let (next, _, _) = create(&app, "mo", session).await;
+    assert_eq!(next["recovery_request"], "open", "{next}");
+    // Nothing of a request reaches the attempt ledger: more of them than the lockout allows,
+    // and a code the user finds still signs them in.
+    for _ in 0..8 {
+        assert!(!answer(&app, "mo", REQUEST_ANSWER).await);
+    }
+    assert!(
+        answer(&app, "mo", &people["mo"].1[0]).await,
+        "a found code still signs in"
+    );
+    assert_eq!(
+        mails_to(&app, "mo", before).len(),
+        2,
+        "the request's and the code's"
+    );
+
+    assert!(!answer(&app, "mel", "recovery_request_lost_phone_and_codes").await);
+    assert!(support_list(&app)
+        .await
+        .iter()
+        .all(|r| r["user_id"] != "mel"));
+}

@@ -20,9 +20,10 @@ use crate::{
         account_admin,
         address::KeepsAddress,
         errors::Fault,
-        recovery::{self, CancelError, FilingStore, RequestNoticeDelivery},
+        errors::FilingError,
+        recovery::{self, CancelError, Filing, FilingStore, RequestNoticeDelivery},
         recovery_answers::{self, AnswerStore},
-        FactorServices,
+        FactorServices, Services,
     },
     config::IdentitySettings,
     domain::{
@@ -30,6 +31,7 @@ use crate::{
         link_token::{LinkSigner, MAX_TOKEN_LEN},
         recovery::{DenyReason, RecoveryRequest},
         recovery_queue::QueuedRequest,
+        sealing::Keyring,
         source::{Source, UserAgent},
         user::UserId,
     },
@@ -43,8 +45,9 @@ use crate::{
         response::{empty_response, html_response, json_response, ApiError, ErrorCode},
         table::{Authorization, Route},
     },
-    ports::{Addresses, RecoveryDecisions, RequestPosition},
+    ports::{Addresses, MailBudget, Mailer, RecoveryDecisions, RequestPosition},
     presentation::{pages, recovery_mail::RequestMail, RECOVERY_CANCEL_PATH},
+    wiring::Wiring,
 };
 
 crate::ports::view! {
@@ -57,11 +60,59 @@ crate::ports::view! {
 pub struct RecoveryApi {
     pub services: FactorServices<dyn RecoveryStore>,
     pub reset_links: ResetLinks,
-    /// Signs and checks the links that cancel a request.
-    pub cancel_signer: LinkSigner,
+    pub desk: RequestDesk,
     /// The time between filing and the earliest approval (`RECOVERY_WAIT_HOURS`).
     pub wait: time::Duration,
     pub identity: IdentitySettings,
+}
+
+/// What filing a request takes besides the store: the mail that tells the user, with its
+/// signed cancel link, counted in the stack's daily mail. This function and the Cognito
+/// challenge file through it alike.
+pub struct RequestDesk {
+    /// Signs and checks the links that cancel a request.
+    pub cancel_signer: LinkSigner,
+    pub mailer: Arc<dyn Mailer>,
+    pub mail_budget: Arc<dyn MailBudget>,
+    pub product: String,
+    pub wait: time::Duration,
+    /// Where cancel links point; `None`: the address the filing came through.
+    pub link_base_url: Option<String>,
+}
+
+impl RequestDesk {
+    pub fn build(host: &impl Host, wiring: &Wiring<'_>, signing: Keyring) -> Result<Self, Error> {
+        Ok(RequestDesk {
+            cancel_signer: LinkSigner::new(signing).for_recovery_cancel(),
+            mailer: host.mailer()?,
+            mail_budget: wiring.mail_budget.clone(),
+            product: wiring.config.settings.product.clone(),
+            wait: wiring.config.recovery_wait,
+            link_base_url: wiring.config.link_base_url.clone(),
+        })
+    }
+
+    /// Files for `user` after their password passed, with the cancel link under `base_url`.
+    pub async fn file<S: FilingStore + ?Sized>(
+        &self,
+        services: &Services<S>,
+        user: &UserId,
+        source: &Source,
+        base_url: &str,
+    ) -> Result<Filing, FilingError> {
+        let mail = RequestMail {
+            mailer: self.mailer.as_ref(),
+            base_url,
+            product: &self.product,
+        };
+        let delivery = RequestNoticeDelivery {
+            signer: &self.cancel_signer,
+            notice: &mail,
+            budget: self.mail_budget.as_ref(),
+            wait: self.wait,
+        };
+        recovery::file(services, user, source, delivery).await
+    }
 }
 
 serve!(
@@ -141,12 +192,11 @@ impl LambdaFunction for RecoveryApi {
     async fn build(host: &impl Host) -> Result<Self, Error> {
         let both = async { tokio::try_join!(host.sealing_keys(), host.signing_keys()) };
         let (wiring, (sealing, signing)) = wiring_while(host, both).await?;
-        let reset_links = ResetLinks::build(host, &wiring, signing)?;
         Ok(RecoveryApi {
             services: wiring
                 .factor_services(wiring.shared_store() as Arc<dyn RecoveryStore>, sealing)?,
-            cancel_signer: reset_links.links.signer.for_recovery_cancel(),
-            reset_links,
+            desk: RequestDesk::build(host, &wiring, signing.clone())?,
+            reset_links: ResetLinks::build(host, &wiring, signing)?,
             wait: wiring.config.recovery_wait,
             identity: wiring.config.identity.clone(),
         })
@@ -175,30 +225,10 @@ async fn file_request(api: &RecoveryApi, req: &Request) -> Result<Response<Body>
     })?;
     let source = reported_source(body.ip.as_deref(), body.user_agent.as_deref())?;
     let base_url = api.reset_links.base_url(req)?;
-    file_for(api, &user, &source, &base_url).await?;
+    api.desk
+        .file(&api.services, &user, &source, &base_url)
+        .await?;
     Ok(requested())
-}
-
-/// Files for `user` with the cancel link under `base_url`; the Cognito challenge files the same.
-pub async fn file_for(
-    api: &RecoveryApi,
-    user: &UserId,
-    source: &Source,
-    base_url: &str,
-) -> Result<(), ApiError> {
-    let mail = RequestMail {
-        mailer: api.reset_links.mailer.as_ref(),
-        base_url,
-        product: &api.reset_links.product,
-    };
-    let delivery = RequestNoticeDelivery {
-        signer: &api.cancel_signer,
-        notice: &mail,
-        budget: api.reset_links.mail_budget.as_ref(),
-        wait: api.wait,
-    };
-    recovery::file(&api.services, user, source, delivery).await?;
-    Ok(())
 }
 
 fn requested() -> Response<Body> {
@@ -240,7 +270,8 @@ async fn cancel_request(api: &RecoveryApi, req: &Request) -> Result<Response<Bod
             let page = pages::cancel_link_invalid(product);
             return Ok(html_response(StatusCode::BAD_REQUEST, &page));
         }
-        return match recovery::cancel(&api.services, &api.cancel_signer, &token, &source).await {
+        return match recovery::cancel(&api.services, &api.desk.cancel_signer, &token, &source).await
+        {
             Ok(()) => Ok(html_response(
                 StatusCode::OK,
                 &pages::request_cancelled(product),
@@ -262,7 +293,7 @@ async fn cancel_request(api: &RecoveryApi, req: &Request) -> Result<Response<Bod
             ),
         ));
     }
-    match recovery::cancel(&api.services, &api.cancel_signer, &body.token, &source).await {
+    match recovery::cancel(&api.services, &api.desk.cancel_signer, &body.token, &source).await {
         Ok(()) => Ok(json_response(
             StatusCode::OK,
             &json!({ "status": "cancelled" }),
