@@ -4,7 +4,7 @@
  * two-factor rule, changed behind the admin's own code (needs base.js and admin-reset.js). */
 (() => {
   'use strict';
-  const { Base, h, define } = window.BackupCodes;
+  const { Base, h, uid, define } = window.BackupCodes;
 
   class AccountMembers extends Base {
     static get observedAttributes() { return ['account-id']; }
@@ -30,11 +30,69 @@
       const required = rule.two_factor === 'required';
       const change = required ? 'relax' : 'require';
       const [list, more] = this.paged(`${this.base}/members`, 'members', (m) => this.row(m), 'noMembers', 20);
+      const requests = h('ul', { class: 'events', part: 'requests' });
       this.show(h('h2', { text: this.t('membersTitle', { account }) }),
         h('p', { text: this.t(required ? 'ruleRequired' : 'ruleOptional') }),
         h('button', { type: 'button', part: 'button', text: this.t(change), onclick: () => this.ask(change, required ? 'optional' : 'required') }),
+        h('h3', { text: this.t('requests') }), requests,
         h('h3', { text: this.t('members') }), list, more);
       this.say(message || '');
+      this.requests(requests);
+    }
+
+    // The open recovery requests of the account's members: who asked, when, from where, the
+    // wait left, then approve (behind the admin's code, after the reminder) or deny.
+    async requests(list) {
+      let open;
+      try {
+        ({ json: { requests: open } } = await this.call('GET', `${this.base}/recovery-requests`));
+      } catch (problem) {
+        this.fail(problem);
+        return;
+      }
+      if (!open.length) list.append(h('li', { class: 'muted', text: this.t('noRequests') }));
+      for (const r of open) {
+        const user = r.user_id;
+        list.append(h('li', null, h('strong', { text: user }), h('br'),
+          h('span', { class: 'muted', text: this.t('requestLine', { when: this.when(r.filed_at), ip: r.ip || this.t('unknown'), device: r.device || this.t('unknown') }) }),
+          r.waiting && h('p', { class: 'warn', text: this.t('requestWaiting', { time: this.when(r.approvable_from), user }) }),
+          h('button', { type: 'button', part: 'button', disabled: r.waiting, 'aria-label': `${this.t('approve')} ${user}`, text: this.t('approve'), onclick: () => this.approve(r) }),
+          h('button', { type: 'button', part: 'button', 'aria-label': `${this.t('deny')} ${user}`, text: this.t('deny'), onclick: () => this.deny(r) })));
+      }
+    }
+
+    approve(r) {
+      const user = r.user_id;
+      this.say('');
+      this.show(h('h2', { text: this.t('approveTitle', { user }) }), h('p', { class: 'warn', text: this.t('approveInfo', { user }) }),
+        this.codeForm(this.t('adminProof'), this.t('approve'), async (proof) => {
+          const { json } = await this.call('POST', `${this.base}/recovery-requests/${r.id}/approve`, { proof });
+          this.emit('recovery-approved', { account_id: this.getAttribute('account-id'), user_id: user });
+          this.start(this.t('approved', { user, time: this.when(json.expires_at) }));
+        }, { cancel: () => this.start(), focus: true }));
+    }
+
+    deny(r) {
+      const user = r.user_id;
+      const id = uid();
+      const reason = h('input', { id, type: 'text', maxlength: '500', part: 'input', 'data-focus': true });
+      const submit = h('button', { type: 'submit', class: 'danger', part: 'button', text: this.t('deny') });
+      this.say('');
+      this.show(h('h2', { text: this.t('denyTitle', { user }) }), h('form', {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          submit.disabled = true;
+          try {
+            await this.call('POST', `${this.base}/recovery-requests/${r.id}/deny`, { body: { reason: reason.value } });
+            this.emit('recovery-denied', { account_id: this.getAttribute('account-id'), user_id: user });
+            this.start(this.t('denied', { user }));
+          } catch (problem) {
+            this.fail(problem);
+            submit.disabled = false;
+          }
+        },
+      }, h('label', { for: id, text: this.t('denyReason', { user }) }), reason,
+      h('div', null, submit, h('button', { type: 'button', part: 'button', text: this.t('cancel'), onclick: () => this.start() }))));
     }
 
     row(m) {

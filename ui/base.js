@@ -112,6 +112,26 @@
     signedIn: 'Signed in.',
     challengeWrong: "That code didn't work. Try again, or use a backup code.",
     challengeOver: 'The sign-in could not continue. Start again from the password.',
+    lostAll: 'I have lost my phone and my backup codes',
+    lostAllInfo: "We will ask your account's administrators to reset your two-factor authentication. They check that it is really you, for example by calling you, before they do. We email you at once, with a link to cancel if it was not you.",
+    lostAllAsk: 'Ask my administrators',
+    asked: 'Your administrators have been asked',
+    askedInfo: 'We emailed you. Once an administrator has checked that it is you, you get an email with a link to new backup codes; sign in with one of them, then set up your new phone. You cannot sign in until then.',
+    askFailed: 'The request could not be sent. Contact your administrator.',
+    requests: 'Requests to reset two-factor',
+    noRequests: 'No open requests.',
+    requestLine: 'Asked {when} from IP {ip} ({device})',
+    requestWaiting: 'Can be approved from {time}, so that {user} can cancel it first if it was not them.',
+    approve: 'Approve',
+    deny: 'Deny',
+    approveTitle: 'Approve the request of {user}',
+    approveInfo: 'Before you approve, check that it really is {user} through a channel you already trust: call a number you have on file, or see them in person. Never use a number or an address the request or a new mail gives you. Approving resets their backup codes and emails them a link to new ones.',
+    denyTitle: 'Deny the request of {user}',
+    denyReason: 'Reason, emailed to {user} (optional)',
+    approved: 'Approved: {user} was emailed a link to new backup codes, valid until {time}.',
+    denied: 'Denied: {user} was emailed.',
+    requestClosed: 'This request is closed already: answered, cancelled or expired.',
+    requestWaiting2: 'This request cannot be approved before {time}.',
     wrongCode: "That code didn't work. Check it and try again.",
     locked: 'Too many wrong codes. Try again in {minutes} minutes.',
     unavailable: 'The service is busy. Try again shortly.',
@@ -143,6 +163,11 @@
     ev_membership_changed: 'Your role in an account changed',
     ev_membership_removed: 'You were removed from an account',
     ev_two_factor_rule_changed: "An account's two-factor rule changed",
+    ev_recovery_requested: 'A reset of two-factor was requested',
+    ev_recovery_cancelled: 'A reset request was cancelled',
+    ev_recovery_approved: 'A reset request was approved',
+    ev_recovery_denied: 'A reset request was denied',
+    ev_recovery_expired: 'A reset request expired unanswered',
   };
 
   const sheet = new CSSStyleSheet();
@@ -270,12 +295,13 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
 
     problem(response, body) {
       const after = Number(response.headers.get('Retry-After') || body.retry_after_seconds) || 60;
-      const vars = { minutes: Math.max(1, Math.ceil(after / 60)), user: this.getAttribute('user-id'), error: body.error || response.status };
+      const vars = { minutes: Math.max(1, Math.ceil(after / 60)), user: this.getAttribute('user-id'), error: body.error || response.status, time: this.when(body.approvable_from) };
       const keys = {
         invalid_code: 'wrongCode', totp_required: 'wrongCode', locked: 'locked', unavailable: 'unavailable',
         unauthenticated: 'expired', forbidden: 'forbidden', not_enrolled: 'notEnrolled', user_not_enrolled: 'userNotEnrolled',
         user_has_no_email: 'userHasNoEmail', email_failed: 'emailFailed', set_not_pending: 'setExpired',
         no_pending_replacement: 'noReplacement', two_factor_required: 'requiredOff', not_found: 'notMember',
+        recovery_closed: 'requestClosed', recovery_request_not_found: 'requestClosed', recovery_waiting: 'requestWaiting2',
       };
       const key = keys[body.error] || (response.status === 503 ? 'unavailable' : response.status === 429 ? 'locked' : 'failed');
       return { status: response.status, code: body.error, message: this.t(key, vars), retryAfter: after };

@@ -2,6 +2,8 @@
 (() => {
   'use strict';
   const { Base, h, define } = window.BackupCodes;
+  // The answer that asks for a recovery instead of giving a code; it can never be a code.
+  const REQUEST_ANSWER = 'RECOVERY_REQUEST_LOST_PHONE_AND_CODES';
 
   class Challenge extends Base {
     set parameters(value) {
@@ -18,7 +20,36 @@
       const enrolling = p.type === 'TOTP_ENROLLMENT';
       this.show(h('h2', { text: this.t(enrolling ? 'challengeEnrollTitle' : 'challengeTitle') }),
         enrolling && h('p', { text: this.t('scanHelp') }), enrolling && this.qrModules(p.qr), enrolling && this.secretKey(p.secret),
-        this.codeForm(this.t(enrolling ? 'appCode' : 'challengeProof'), this.t('verify'), (code) => this.send(code), { digits: enrolling, focus: true }));
+        this.codeForm(this.t(enrolling ? 'appCode' : 'challengeProof'), this.t('verify'), (code) => this.send(code), { digits: enrolling, focus: true }),
+        !enrolling && h('button', { type: 'button', part: 'button', text: this.t('lostAll'), onclick: () => this.lostAll() }));
+    }
+
+    lostAll() {
+      this.say('');
+      const ask = h('button', { type: 'button', class: 'primary', part: 'button', 'data-focus': true, text: this.t('lostAllAsk') });
+      ask.addEventListener('click', async () => {
+        ask.disabled = true;
+        let result;
+        try {
+          result = await this.answer(REQUEST_ANSWER);
+        } catch (e) {
+          this.emit('sign-in-failed', {});
+          this.fail({ message: this.t('challengeOver') });
+          return;
+        }
+        const next = result && result.nextStep;
+        if (next && next.additionalInfo) this.params = next.additionalInfo;
+        if (this.parameters.recovery_request !== 'open') {
+          this.start();
+          this.fail({ message: this.t('askFailed') });
+          return;
+        }
+        this.show(h('h2', { text: this.t('asked') }), h('p', { text: this.t('askedInfo') }));
+        this.say(this.t('asked'));
+        this.emit('recovery-requested', {});
+      });
+      this.show(h('h2', { text: this.t('lostAll') }), h('p', { text: this.t('lostAllInfo') }), ask,
+        h('button', { type: 'button', part: 'button', text: this.t('cancel'), onclick: () => this.start() }));
     }
 
     async send(code) {

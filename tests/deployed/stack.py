@@ -31,6 +31,8 @@ PACKAGES = ROOT / "target" / "lambda"
 STACK_NAME = "backup-codes"
 ARTIFACT_BUCKET = "backup-codes-artifacts"
 SENDER = "no-reply@example.com"
+# The created-pool stack's LinkBaseUrl: the address its mailed links name.
+LINK_BASE_URL = "https://codes.example.com"
 # The team's own event bus, and the queue a rule on it fills: what the team's tools would read.
 EVENT_BUS = "backup-codes-team-bus"
 BUS_QUEUE = "backup-codes-bus-events"
@@ -181,7 +183,11 @@ def deploy_with_created_pool(stack_name: str) -> Stack:
     stack = deploy_stack(
         stack_name,
         {"CreateUserPool": "true", "UnenrolledUsers": "require", "SenderAddress": SENDER,
-         "CorsOrigin": f"{PAGE_ORIGIN},{OTHER_ORIGIN}"},
+         "CorsOrigin": f"{PAGE_ORIGIN},{OTHER_ORIGIN}",
+         # A trigger cannot name the API that names its pool, so the team gives the links'
+         # address (its custom domain) for a recovery request filed at sign-in; no wait, so a
+         # test can approve at once (the suite holds the wait).
+         "LinkBaseUrl": LINK_BASE_URL, "RecoveryWaitHours": "0"},
         None,
     )
     idp = client("cognito-idp")

@@ -61,4 +61,11 @@ mod tests {
         }
         assert!(packed.len() < 400, "{} characters", packed.len());
     }
+
+    #[test]
+    fn the_challenge_asks_for_recovery_with_the_answer_the_trigger_knows() {
+        use crate::domain::recovery::{could_be_a_code, REQUEST_ANSWER};
+        assert!(SCRIPT.contains(&format!("'{REQUEST_ANSWER}'")));
+        assert!(!could_be_a_code(REQUEST_ANSWER));
+    }
 }
