@@ -201,6 +201,36 @@ def test_the_challenge_component_enrolls_and_signs_in_through_amplify(stack_with
     assert not logs, logs
 
 
+def press(browser, label: str) -> None:
+    browser.execute_script(
+        f"[...{CHALLENGE}.querySelectorAll('button')].find((b) => b.textContent === arguments[0]).click();",
+        label,
+    )
+
+
+def test_the_challenge_asks_the_administrators_for_a_user_who_lost_everything(
+        stack_with_created_pool, page, browser):
+    user = Users(stack_with_created_pool).new("lost")
+    assert user.custom_sign_in([user.first_code]), "enrolled at the first sign-in"
+
+    # The phone and the codes are gone: after the password, the component asks instead.
+    browser.execute_script("window.signedInToken = undefined;")
+    password_step(browser, page, user.username)
+    until(browser, f"document.querySelector('backup-codes-challenge') && {CHALLENGE}.querySelector('input[name=code]')")
+    press(browser, "I have lost my phone and my backup codes")
+    until(browser, f"{CHALLENGE}.textContent.includes('They check that it is really you')")
+    no_violations(browser, "challenge lost everything")
+    screenshot(browser, "challenge-lost-everything")
+    press(browser, "Ask my administrators")
+    asked = until(browser, f"{CHALLENGE}.querySelector('h2').textContent === 'Your administrators have been asked' && {CHALLENGE}.textContent")
+    assert "We emailed you" in asked, asked
+    assert until(browser, f"{CHALLENGE}.querySelector('[role=status]').textContent") == \
+        "Your administrators have been asked"
+    assert browser.execute_script("return window.signedInToken") is None, "no tokens for a request"
+    no_violations(browser, "challenge asked")
+    screenshot(browser, "challenge-asked")
+
+
 def new_password_step(browser, password: str) -> None:
     from selenium.webdriver.common.by import By
 

@@ -121,3 +121,89 @@ async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     assert!(problems.is_empty(), "console: {problems:#?}");
     browser.client.clone().close().await.unwrap();
 }
+
+/// The account's open recovery requests on the Users page: who asked, from where, the wait left
+/// (approve unavailable until then); a denial with its reason, then, once the wait is over, an
+/// approval behind the admin's own code after the reminder to check who is asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_admin_answers_their_members_recovery_requests() {
+    let work = tempdir("ui-recovery");
+    let (app, base) = home_page(&work).await;
+    seed_accounts(&app.functions).await.unwrap();
+    let (ada, _) = app.enrolled("ada").await;
+    let (_, mo_codes) = app.enrolled("mo").await;
+    app.enrolled("mel").await;
+    for user in ["mo", "mel"] {
+        let filed = app
+            .send(Call::new("POST", "/v1/recovery-requests").json(serde_json::json!({
+                "user_id": user,
+                "ip": "203.0.113.9",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+            })))
+            .await;
+        assert_eq!(filed.status, StatusCode::ACCEPTED, "{}", filed.text);
+    }
+
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    sign_in(c, "ada").await;
+    open_account(c, "acme").await;
+    MEMBERS.says(c, "Requests to reset two-factor").await;
+    let text = MEMBERS.says(c, "Can be approved from").await;
+    for expected in ["mo", "mel", "203.0.113.9", "Firefox on Linux"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let approvable = js(
+        c,
+        &format!("return {MEMBERS}.querySelector('button[aria-label=\"Approve mo\"]').disabled"),
+    )
+    .await;
+    assert_eq!(approvable, true, "not before the wait is over");
+    check_state(c, "recovery-requests-waiting").await;
+
+    // mel's is denied at once, with a reason.
+    let denied = js(c, &format!("const b = {MEMBERS}.querySelector('button[aria-label=\"Deny mel\"]'); b.click(); return !!b;")).await;
+    assert_eq!(denied, true);
+    MEMBERS.says(c, "Reason, emailed to mel").await;
+    check_state(c, "recovery-deny").await;
+    js(
+        c,
+        &format!("const i = {MEMBERS}.activeElement; i.value = 'Call the help desk first'; i.form.requestSubmit(); return true;"),
+    )
+    .await;
+    MEMBERS.says(c, "Denied: mel was emailed.").await;
+
+    // A day later mo's may be approved: the reminder, then the admin's own code.
+    app.clock.advance(86_400);
+    app.next_step();
+    open_account(c, "acme").await;
+    MEMBERS.says(c, "Requests to reset two-factor").await;
+    eventually(
+        c,
+        &format!("{MEMBERS}.querySelector('button[aria-label=\"Approve mo\"]') && !{MEMBERS}.querySelector('button[aria-label=\"Approve mo\"]').disabled"),
+    )
+    .await;
+    js(
+        c,
+        &format!(
+            "{MEMBERS}.querySelector('button[aria-label=\"Approve mo\"]').click(); return true;"
+        ),
+    )
+    .await;
+    MEMBERS.says(c, "through a channel you already trust").await;
+    check_state(c, "recovery-approve").await;
+    MEMBERS.type_into_focus(c, &app.totp(&ada)).await;
+    MEMBERS.says(c, "Approved: mo was emailed a link").await;
+    MEMBERS.says(c, "No open requests.").await;
+    check_state(c, "recovery-approved").await;
+    assert_eq!(
+        app.verify("mo", &mo_codes[0]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the approval reset mo's codes"
+    );
+
+    let problems = unexpected_console(c, &[]).await;
+    assert!(problems.is_empty(), "console: {problems:#?}");
+    browser.client.clone().close().await.unwrap();
+}

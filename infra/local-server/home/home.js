@@ -29,6 +29,22 @@
     $('admin-slot').replaceChildren();
     $('account-tools').hidden = false;
     $('account-slot').replaceChildren();
+    $('recovery').hidden = false;
+    $('asked').textContent = '';
+  });
+
+  // What a team's auth server does once the password passed and the user says they lost both.
+  $('ask').addEventListener('click', async () => {
+    const response = await fetch('/v1/recovery-requests', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user_id: user, user_agent: navigator.userAgent }),
+    });
+    const answer = await response.json();
+    $('asked').textContent = response.ok
+      ? `Asked. ${user} is mailed (see the outbox), and so are the admins of ${user}'s accounts, if ${user} has set up two-factor and has an address.`
+      : `Refused: ${answer.message}.`;
+    refreshOutbox();
   });
 
   $('account').addEventListener('submit', (event) => {
@@ -98,6 +114,8 @@
   document.addEventListener('backup-codes-codes-shown', refreshOutbox);
   document.addEventListener('backup-codes-admin-reset', refreshOutbox);
   document.addEventListener('backup-codes-rule-changed', refreshOutbox);
+  document.addEventListener('backup-codes-recovery-approved', refreshOutbox);
+  document.addEventListener('backup-codes-recovery-denied', refreshOutbox);
   refreshOutbox();
   setInterval(refreshOutbox, 3000);
 })();

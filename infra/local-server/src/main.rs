@@ -38,6 +38,14 @@ async fn run() -> Result<(), String> {
     let options = Options::parse(std::env::args().skip(1))?;
     check_loopback(&options.addr)?;
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
+    // The home page walks a recovery request from asking to approval in one sitting.
+    if std::env::var_os("RECOVERY_WAIT_HOURS").is_none() {
+        eprintln!(
+            "RECOVERY_WAIT_HOURS not set: recovery requests may be approved at once here \
+             (a deployed stack waits 24 hours unless told otherwise)"
+        );
+        config.recovery_wait = time::Duration::ZERO;
+    }
     let (store, memory): (Arc<dyn Storage>, _) = match options.store {
         StoreKind::Memory => {
             // Memory forgets everything on exit, so keys that live as long are enough.
