@@ -390,3 +390,120 @@ async fn an_accounts_rule_costs_a_read_where_it_applies() {
         "address, record, the rules"
     );
 }
+
+/// A recovery request: filed by the auth server (the same reads for a user it files for and one
+/// it does not), listed by an account's admin, approved and denied.
+#[tokio::test]
+async fn a_recovery_request_costs_a_few_reads_and_one_transaction_a_step() {
+    use integration_tests::Call;
+    use serde_json::json;
+    let (app, log) = counted_app().await;
+    let (ada, _) = app.enrolled("ada").await;
+    app.enrolled("mo").await;
+    app.enrolled("mel").await;
+    for (user, role) in [("ada", "admin"), ("mo", "member"), ("mel", "member")] {
+        let path = format!("/v1/accounts/acme/members/{user}");
+        app.send(Call::new("PUT", &path).json(json!({ "role": role })))
+            .await;
+    }
+    log.take();
+    let file = |user: &'static str| {
+        app.send(Call::new("POST", "/v1/recovery-requests").json(json!({ "user_id": user })))
+    };
+
+    assert_eq!(file("nobody").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ],
+        "the user's record, their latest request and their accounts, read side by side; \
+         nothing filed for nobody"
+    );
+    assert_eq!(file("mo").await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        log.take(),
+        [
+            READ,
+            READ,
+            READ,
+            WRITE,
+            WRITE,
+            "BatchGetItem",
+            "BatchGetItem",
+            "BatchGetItem",
+            CHANGE_AND_EVENT
+        ],
+        "the same three reads; the hold on filing; the day's mail count (the user is mailed \
+         first); the accounts' queues, their admins and the admins' addresses; the request \
+         with its pointer, queues and events"
+    );
+    assert_eq!(file("mo").await.status, StatusCode::ACCEPTED);
+    assert_eq!(log.take(), [READ, READ, READ], "open already: nothing more");
+
+    let list = app
+        .send(Call::new("GET", "/v1/accounts/acme/recovery-requests").user("ada"))
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let id = list.json()["requests"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ, READ],
+        "the address, the role, the account's queue, the asker's membership"
+    );
+
+    app.clock.advance(86_400);
+    app.next_step();
+    let approved = app
+        .send(
+            Call::new("POST", &format!("/v1/accounts/acme/recovery-requests/{id}/approve"))
+                .user("ada")
+                .header("x-otp", app.totp(&ada)),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.text);
+    assert_eq!(
+        log.take(),
+        [
+            READ,
+            READ,
+            READ,
+            WRITE,
+            WRITE,
+            READ,
+            READ,
+            READ,
+            READ,
+            CHANGE_AND_EVENT,
+            READ,
+            WRITE,
+            CHANGE_AND_EVENT
+        ],
+        "the address and the role; the admin's proof (record, reservation, spend); the request \
+         by its id (pointer, request), the asker's membership and record; the request closed \
+         with its event; then the reset: the record, the day's mail count, the grant"
+    );
+
+    assert_eq!(file("mel").await.status, StatusCode::ACCEPTED);
+    log.take();
+    let mel = app
+        .send(Call::new("GET", "/v1/accounts/acme/recovery-requests").user("ada"))
+        .await
+        .json()["requests"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    log.take();
+    let denied = app
+        .send(
+            Call::new("POST", &format!("/v1/accounts/acme/recovery-requests/{mel}/deny"))
+                .user("ada")
+                .json(json!({})),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::NO_CONTENT, "{}", denied.text);
+    assert_eq!(
+        log.take(),
+        [READ, READ, READ, READ, READ, READ, CHANGE_AND_EVENT],
+        "the address and the role; the request by its id, the asker's membership and address; \
+         the request closed with its event"
+    );
+}
