@@ -443,7 +443,10 @@ async fn a_recovery_request_costs_a_few_reads_and_one_transaction_a_step() {
         .send(Call::new("GET", "/v1/accounts/acme/recovery-requests").user("ada"))
         .await;
     assert_eq!(list.status, StatusCode::OK);
-    let id = list.json()["requests"][0]["id"].as_str().unwrap().to_owned();
+    let id = list.json()["requests"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         log.take(),
         [READ, READ, READ, READ],
@@ -454,9 +457,12 @@ async fn a_recovery_request_costs_a_few_reads_and_one_transaction_a_step() {
     app.next_step();
     let approved = app
         .send(
-            Call::new("POST", &format!("/v1/accounts/acme/recovery-requests/{id}/approve"))
-                .user("ada")
-                .header("x-otp", app.totp(&ada)),
+            Call::new(
+                "POST",
+                &format!("/v1/accounts/acme/recovery-requests/{id}/approve"),
+            )
+            .user("ada")
+            .header("x-otp", app.totp(&ada)),
         )
         .await;
     assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.text);
@@ -494,9 +500,12 @@ async fn a_recovery_request_costs_a_few_reads_and_one_transaction_a_step() {
     log.take();
     let denied = app
         .send(
-            Call::new("POST", &format!("/v1/accounts/acme/recovery-requests/{mel}/deny"))
-                .user("ada")
-                .json(json!({})),
+            Call::new(
+                "POST",
+                &format!("/v1/accounts/acme/recovery-requests/{mel}/deny"),
+            )
+            .user("ada")
+            .json(json!({})),
         )
         .await;
     assert_eq!(denied.status, StatusCode::NO_CONTENT, "{}", denied.text);

@@ -74,7 +74,7 @@ pub async fn reset_member<S: FactorChecks + DownloadGrants + Memberships + ?Size
     svc.admin_proof(admin, proof, StepUp::AdminReset, source)
         .await?;
     reached(svc, admin, target).await?;
-    admin_regenerate::reset_proven(svc, links, admin, target, delivery, source).await
+    admin_regenerate::reset_proven(svc, links, admin, target, delivery, source, vec![]).await
 }
 
 /// An account's administrator turns a member's two-factor off, in the same order.

@@ -10,7 +10,7 @@ use crate::{
     domain::{
         access::Admin,
         codes::random_id,
-        events::{Actor, EventKind, Source},
+        events::{Actor, EventKind, Recorded, Source},
         link_token::DownloadGrant,
         mail_budget::day_of,
         proof::StepUp,
@@ -40,10 +40,11 @@ pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
     // says nothing about the target.
     svc.admin_proof(admin, totp, StepUp::AdminReset, source)
         .await?;
-    reset_proven(svc, links, admin, target, delivery, source).await
+    reset_proven(svc, links, admin, target, delivery, source, vec![]).await
 }
 
-/// The reset, once the administrator's own proof was spent and the target is one they reach.
+/// The reset, once the administrator's own proof was spent and the target is one they reach;
+/// `also` are events written with it (an approved recovery request's).
 pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
     svc: &FactorServices<S>,
     links: &LinkSettings,
@@ -51,6 +52,7 @@ pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
     target: &UserId,
     delivery: LinkDelivery<'_>,
     source: &Source,
+    also: Vec<Recorded>,
 ) -> Result<DownloadGrant, AdminResetError> {
     let account = admin.account();
     let admin = admin.user();
@@ -92,6 +94,7 @@ pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
         .in_account(account);
     let records: Vec<_> = std::iter::once(svc.record(event, None))
         .chain(svc.replacement_ended(&target_record, actor, source))
+        .chain(also)
         .collect();
     if svc.store.grant_download(target, &grant, &records).await? == Written::ConditionFailed {
         return Err(AdminResetError::UserNotEnrolled);

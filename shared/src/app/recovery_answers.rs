@@ -100,8 +100,10 @@ crate::ports::view! {
 }
 
 /// Approves request `id`: the administrator's own proof first, then the request (found, open,
-/// waited for), then it is closed as approved, and the reset follows: the user's old codes
-/// die and they are mailed the single-use link to new ones.
+/// waited for), then it is closed as approved, so of racing approvals one goes on, and the
+/// reset follows: the user's old codes die and they are mailed the single-use link to new ones,
+/// with `recovery_approved` written in the reset's own transaction. A reset that cannot be made
+/// (the mail not sent) opens the request again, as it was.
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(admin = %admin.user()))]
 pub async fn approve<S: AnswerStore + ?Sized>(
@@ -139,22 +141,28 @@ pub async fn approve<S: AnswerStore + ?Sized>(
         )
         .with_request(&request.id, None)
         .in_account(admin.account());
-    let records = [svc.record(event, Some(&to))];
-    if svc
-        .store
-        .close_request(&request, &state, now, &records)
-        .await?
-        == Written::ConditionFailed
-    {
+    let approved = vec![svc.record(event, Some(&to))];
+    if svc.store.close_request(&request, &state, now, &[]).await? == Written::ConditionFailed {
         return Err(AdminResetError::RequestClosed);
     }
-    info!("a recovery request was approved");
-    let reset =
-        admin_regenerate::reset_proven(svc, links, admin, &request.user, delivery, source).await;
-    if let Err(err) = &reset {
-        // The request is closed as approved; the administrator's reset from the members page
-        // is the same step and can be made again.
-        warn!(error = %err, "an approved recovery request's reset failed");
+    let reset = admin_regenerate::reset_proven(
+        svc,
+        links,
+        admin,
+        &request.user,
+        delivery,
+        source,
+        approved,
+    )
+    .await;
+    match &reset {
+        Ok(_) => info!("a recovery request was approved"),
+        Err(err) => {
+            warn!(error = %err, "an approved recovery request's reset failed: opened again");
+            if let Err(store) = svc.store.reopen_request(&request, &state).await {
+                warn!(error = %store, "a recovery request could not be opened again");
+            }
+        }
     }
     reset
 }

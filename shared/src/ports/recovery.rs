@@ -88,6 +88,14 @@ capability! {
             now: OffsetDateTime,
             records: &[Recorded],
         ) -> Result<Written, StoreError>;
+
+        /// Opens `request` again, in its queues too, when it is still closed as `closed` (an
+        /// approval whose reset could not be made); a newer request of its user is left alone.
+        async fn reopen_request(
+            &self,
+            request: &RecoveryRequest,
+            closed: &RequestState,
+        ) -> Result<Written, StoreError>;
     }
 }
 

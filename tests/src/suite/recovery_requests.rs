@@ -679,3 +679,50 @@ pub async fn a_cognito_sign_in_files_a_request_in_place_of_a_code(app: TestApp) 
         .iter()
         .all(|r| r["user_id"] != "mel"));
 }
+
+/// An approval whose link cannot be mailed changes nothing the user would see: the old codes
+/// still work, the request is open again in the list, and no approval is told; approved once
+/// the mail goes, it is the one reset.
+pub async fn an_approval_that_cannot_mail_the_link_leaves_the_request_open(app: TestApp) {
+    use std::sync::atomic::Ordering;
+    let people = accounts(&app).await;
+    file(&app, "mo").await;
+    let id = request_id(&app, "mo").await;
+    app.clock.advance(DAY);
+    app.next_step();
+    let before = app.mailer.count();
+    app.mailer.failing.store(true, Ordering::SeqCst);
+    let failed = approve(&app, "ada", "acme", &id, &app.totp(&people["ada"].0)).await;
+    app.mailer.failing.store(false, Ordering::SeqCst);
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.text);
+    assert_eq!(failed.json()["error"], "email_failed");
+    assert_eq!(
+        app.verify("mo", &people["mo"].1[0]).await.status,
+        StatusCode::OK
+    );
+    let open = listed(&app, "ada", "acme").await;
+    assert_eq!(open.len(), 1, "open again");
+    assert_eq!(open[0]["id"], id.as_str());
+    assert!(!app
+        .trail_kinds("mo")
+        .await
+        .contains(&"recovery_approved".to_owned()));
+
+    app.next_step();
+    let approved = approve(&app, "ada", "acme", &id, &app.totp(&people["ada"].0)).await;
+    assert_eq!(approved.status, StatusCode::ACCEPTED, "{}", approved.text);
+    let mails: Vec<String> = mails_to(&app, "mo", before)
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(
+        mails.iter().filter(|s| s.contains("were reset")).count(),
+        1,
+        "{mails:?}"
+    );
+    assert_eq!(
+        mails.iter().filter(|s| s.contains("was approved")).count(),
+        1,
+        "{mails:?}"
+    );
+}

@@ -325,4 +325,46 @@ impl RecoveryDecisions for DynamoStore {
         }
         self.transact(items, records, OPERATION).await
     }
+
+    async fn reopen_request(
+        &self,
+        request: &RecoveryRequest,
+        closed: &RequestState,
+    ) -> Result<Written, StoreError> {
+        const OPERATION: &str = "open a recovery request again";
+        let (by, at) = match closed {
+            RequestState::Approved { by, at } => (by, at),
+            _ => return Ok(Written::ConditionFailed),
+        };
+        let position = RequestPosition::of(request).sort_key();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, request_key(&request.user))
+            .update_expression(
+                "SET #state = :open, #of = :partition, #position = :position \
+                 REMOVE decided_by, decided_at",
+            )
+            .condition_expression(
+                "request_id = :id AND #state = :approved AND decided_by = :by AND decided_at = :at",
+            )
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#of", MEMBER_OF)
+            .expression_attribute_names("#position", MEMBER_USER)
+            .expression_attribute_values(":open", s(OPEN))
+            .expression_attribute_values(":partition", s(OPEN_PARTITION))
+            .expression_attribute_values(":position", s(position))
+            .expression_attribute_values(":id", s(&request.id))
+            .expression_attribute_values(":approved", s("approved"))
+            .expression_attribute_values(":by", s(by.as_str()))
+            .expression_attribute_values(":at", n(at.unix_timestamp()))
+            .build()
+            .map_err(|e| request_failed_with(OPERATION, e))?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for account in &request.accounts {
+            let back = recovery_lists::queue_return(self, account, request)
+                .map_err(|e| request_failed_with(OPERATION, e))?;
+            items.push(TransactWriteItem::builder().update(back).build());
+        }
+        self.transact(items, &[], OPERATION).await
+    }
 }

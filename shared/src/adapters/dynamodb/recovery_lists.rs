@@ -140,6 +140,24 @@ pub(super) fn queue_leave(
         .build()
 }
 
+/// Puts `request` back in `account`'s queue and moves its version on.
+pub(super) fn queue_return(
+    store: &DynamoStore,
+    account: &AccountId,
+    request: &RecoveryRequest,
+) -> Result<Update, BuildError> {
+    Update::builder()
+        .table_name(&store.table)
+        .key(PARTITION_KEY, queue_key(account))
+        .update_expression("SET #open.#id = :entry ADD #version :one")
+        .expression_attribute_names("#version", VERSION)
+        .expression_attribute_names("#open", OPEN)
+        .expression_attribute_names("#id", &request.id)
+        .expression_attribute_values(":entry", queued_value(&QueuedRequest::of(request)))
+        .expression_attribute_values(":one", n(1))
+        .build()
+}
+
 pub(super) async fn read_queues(
     store: &DynamoStore,
     accounts: &[AccountId],

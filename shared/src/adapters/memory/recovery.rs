@@ -12,7 +12,7 @@ use crate::{
         account::AccountId,
         events::Recorded,
         recovery::{RecoveryRequest, RequestState},
-        recovery_queue::AccountQueue,
+        recovery_queue::{AccountQueue, QueuedRequest},
         user::UserId,
     },
     ports::{
@@ -204,5 +204,28 @@ impl RecoveryDecisions for MemoryStore {
             Written::Applied
         });
         Ok(self.recording(records, written))
+    }
+
+    async fn reopen_request(
+        &self,
+        request: &RecoveryRequest,
+        closed: &RequestState,
+    ) -> Result<Written, StoreError> {
+        Ok(self.with_requests(|requests| {
+            let Some(kept) = requests.by_user.get_mut(&request.user) else {
+                return Written::ConditionFailed;
+            };
+            if kept.id != request.id || kept.state != *closed {
+                return Written::ConditionFailed;
+            }
+            kept.state = RequestState::Open;
+            for account in &request.accounts {
+                if let Some(queue) = requests.queues.get_mut(account) {
+                    queue.open.push(QueuedRequest::of(request));
+                    queue.version += 1;
+                }
+            }
+            Written::Applied
+        }))
     }
 }
