@@ -100,6 +100,7 @@ macro_rules! behaviour_suite {
             an_accounts_admins_are_asked_at_most_twenty_times_a_day,
             a_cognito_sign_in_files_a_request_in_place_of_a_code,
             an_approval_that_cannot_mail_the_link_leaves_the_request_open,
+            nobody_approves_their_own_request,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

@@ -119,6 +119,10 @@ pub async fn approve<S: AnswerStore + ?Sized>(
     svc.admin_proof(admin, proof, StepUp::ApproveRecovery, source)
         .await?;
     let request = visible(svc, admin, id).await?;
+    // Nobody approves their own request: a second admin, or support, checks who is asking.
+    if request.user == *admin.user() {
+        return Err(AdminResetError::RequestNotFound);
+    }
     let now = svc.clock.now();
     request.may_approve(now, wait).map_err(undecidable)?;
     // What the reset needs, checked before the request closes, so a reset that cannot be made

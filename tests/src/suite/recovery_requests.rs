@@ -726,3 +726,22 @@ pub async fn an_approval_that_cannot_mail_the_link_leaves_the_request_open(app: 
         "{mails:?}"
     );
 }
+
+/// An admin who lost their own phone and codes asks like anyone; another admin of the account,
+/// or support, approves it: their own approval is refused as a request they may not answer.
+pub async fn nobody_approves_their_own_request(app: TestApp) {
+    let people = accounts(&app).await;
+    file(&app, "al").await;
+    let id = request_id(&app, "al").await;
+    app.clock.advance(DAY);
+    app.next_step();
+    let own = approve(&app, "al", "acme", &id, &app.totp(&people["al"].0)).await;
+    assert_eq!(own.status, StatusCode::NOT_FOUND, "{}", own.text);
+    assert_eq!(own.json()["error"], "recovery_request_not_found");
+    assert_eq!(
+        app.verify("al", &people["al"].1[0]).await.status,
+        StatusCode::OK
+    );
+    let other = approve(&app, "ada", "acme", &id, &app.totp(&people["ada"].0)).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED, "{}", other.text);
+}
