@@ -245,6 +245,32 @@ pub async fn unexpected_console(client: &Client, expected_statuses: &[u16]) -> V
         .collect()
 }
 
+/// Signs in on the home page as `user` (a name is the local server's sign-in).
+pub async fn sign_in_as(c: &Client, user: &str) {
+    let field = c.find(Locator::Id("user")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(user).await.unwrap();
+    click(c, "#sign-in button").await;
+}
+
+/// Opens `account`'s Users page on the home page.
+pub async fn open_account(c: &Client, account: &str) {
+    let field = c.find(Locator::Id("account-id")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(account).await.unwrap();
+    click(c, "#account button").await;
+}
+
+/// What a reader sees in the page's main element.
+pub async fn main_text(c: &Client) -> String {
+    c.find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The local server's home page over a new in-memory app whose mails go to the outbox
 /// `work/outbox`, which the page lists: the app (its links pointing at the page) and the page's
 /// address.

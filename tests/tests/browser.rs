@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use backup_codes::adapters::ses::SesMailer;
 use fantoccini::{Client, Locator};
+use integration_tests::browser::main_text;
 use integration_tests::{
     browser::{accessibility_violations, chromium, screenshot, tempdir, wait_for_file},
     mail_in_moto, ses_client_with_sender, Backend, RecordingMailer, TestApp,
@@ -38,16 +39,6 @@ async fn open_the_link_again(client: &Client, link: &str) {
     client.goto(link).await.unwrap();
     let continue_button = client.find(Locator::Id("continue")).await.unwrap();
     continue_button.click().await.unwrap();
-}
-
-async fn main_text(client: &Client) -> String {
-    client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

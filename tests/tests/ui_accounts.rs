@@ -3,11 +3,10 @@
 //! code, the account's rule switched, its effect on a member's settings card, and a refusal for
 //! anyone else. axe-core on every state; screenshots into target/ui-screenshots/.
 
-use fantoccini::{Client, Locator};
+use integration_tests::browser::{open_account, sign_in_as};
 use integration_tests::{
     browser::{
-        check_state, chromium, click, eventually, home_page, js, tempdir, unexpected_console,
-        Component,
+        check_state, chromium, eventually, home_page, js, tempdir, unexpected_console, Component,
     },
     Call,
 };
@@ -22,20 +21,6 @@ const MEMBER: Component = Component(
 );
 const CARD: Component = Component("document.querySelector('backup-codes-settings').shadowRoot");
 
-async fn sign_in(c: &Client, user: &str) {
-    let field = c.find(Locator::Id("user")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(user).await.unwrap();
-    click(c, "#sign-in button").await;
-}
-
-async fn open_account(c: &Client, account: &str) {
-    let field = c.find(Locator::Id("account-id")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(account).await.unwrap();
-    click(c, "#account button").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     let work = tempdir("ui-accounts");
@@ -48,7 +33,7 @@ async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
     let c = &browser.client;
     c.goto(&format!("{base}/")).await.unwrap();
-    sign_in(c, "ada").await;
+    sign_in_as(c, "ada").await;
     open_account(c, "acme").await;
     MEMBERS.says(c, "Users of acme").await;
     MEMBERS
@@ -96,7 +81,7 @@ async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     assert_eq!(rule.json()["two_factor"], "required");
 
     // ada's own card, loaded again, now names acme and offers no turn-off.
-    sign_in(c, "ada").await;
+    sign_in_as(c, "ada").await;
     CARD.says(c, "required by \u{201c}acme\u{201d}").await;
     check_state(c, "settings-required").await;
     let offers_off = js(
@@ -107,7 +92,7 @@ async fn an_account_admin_manages_their_users_and_the_accounts_rule() {
     assert_eq!(offers_off, false);
 
     // globex's member is refused acme's page.
-    sign_in(c, "gia").await;
+    sign_in_as(c, "gia").await;
     open_account(c, "acme").await;
     let alert = MEMBERS.alert(c).await;
     assert_eq!(alert, "You are not allowed to do this.");
@@ -147,7 +132,7 @@ async fn an_account_admin_answers_their_members_recovery_requests() {
     let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
     let c = &browser.client;
     c.goto(&format!("{base}/")).await.unwrap();
-    sign_in(c, "ada").await;
+    sign_in_as(c, "ada").await;
     open_account(c, "acme").await;
     MEMBERS.says(c, "Requests to reset two-factor").await;
     let text = MEMBERS.says(c, "Can be approved from").await;

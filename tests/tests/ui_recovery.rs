@@ -7,17 +7,11 @@ use fantoccini::{Client, Locator};
 use integration_tests::browser::{
     check_state, chromium, click, eventually, home_page, js, tempdir, unexpected_console, Component,
 };
+use integration_tests::browser::{main_text, sign_in_as};
 use local_server::home::seed_accounts;
 
 const MEMBERS: Component =
     Component("document.querySelector('backup-codes-account-members').shadowRoot");
-
-async fn sign_in(c: &Client, user: &str) {
-    let field = c.find(Locator::Id("user")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(user).await.unwrap();
-    click(c, "#sign-in button").await;
-}
 
 /// The newest outbox mail to `user` whose subject holds `subject`: its link.
 async fn mailed_link(c: &Client, user: &str, subject: &str) -> String {
@@ -31,15 +25,6 @@ async fn mailed_link(c: &Client, user: &str, subject: &str) -> String {
     )
     .await;
     found.as_str().unwrap().to_owned()
-}
-
-async fn main_text(c: &Client) -> String {
-    c.find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +41,7 @@ async fn a_newcomer_walks_a_recovery_request_on_the_home_page() {
     c.goto(&format!("{base}/")).await.unwrap();
 
     // mel asks, then says it was not them, from the mailed link.
-    sign_in(c, "mel").await;
+    sign_in_as(c, "mel").await;
     click(c, "#ask").await;
     eventually(
         c,
@@ -87,7 +72,7 @@ async fn a_newcomer_walks_a_recovery_request_on_the_home_page() {
 
     // mo asks; acme's admin approves it once the wait is over.
     c.goto(&format!("{base}/")).await.unwrap();
-    sign_in(c, "mo").await;
+    sign_in_as(c, "mo").await;
     click(c, "#ask").await;
     eventually(
         c,
@@ -96,7 +81,7 @@ async fn a_newcomer_walks_a_recovery_request_on_the_home_page() {
     .await;
     app.clock.advance(86_400);
     app.next_step();
-    sign_in(c, "ada").await;
+    sign_in_as(c, "ada").await;
     click(c, "#account button").await;
     MEMBERS.says(c, "Requests to reset two-factor").await;
     eventually(
@@ -145,7 +130,7 @@ async fn a_newcomer_walks_a_recovery_request_on_the_home_page() {
     )
     .await;
     c.goto(&format!("{base}/")).await.unwrap();
-    sign_in(c, "mo").await;
+    sign_in_as(c, "mo").await;
     let field = c.find(Locator::Id("code")).await.unwrap();
     field.send_keys(&code).await.unwrap();
     click(c, "#verify button").await;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use fantoccini::{Client, Locator};
+use integration_tests::browser::sign_in_as;
 use integration_tests::{
     browser::{
         check_state, chromium, devtools, eventually, js, no_violations, screenshot, tempdir,
@@ -26,18 +27,6 @@ async fn shown_codes(c: &Client) -> Vec<String> {
     )
     .await;
     serde_json::from_value(codes).unwrap()
-}
-
-async fn sign_in(c: &Client, user: &str) {
-    let field = c.find(Locator::Id("user")).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(user).await.unwrap();
-    c.find(Locator::Css("#sign-in button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +50,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
 
     c.goto(&format!("{base}/")).await.unwrap();
     js(c, "window.seen = []; ['codes-shown', 'codes-saved', 'enrolled', 'authenticator-replaced', 'codes-removed', 'two-factor-disabled'].forEach((n) => document.addEventListener('backup-codes-' + n, (e) => seen.push({ type: e.type, detail: e.detail, composed: e.composed })));").await;
-    sign_in(c, "ana").await;
+    sign_in_as(c, "ana").await;
     CARD.says(c, "Two-factor authentication is off").await;
     check_state(c, "settings-not-enrolled").await;
 
@@ -173,7 +162,7 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
         verdict.as_str().unwrap().contains("9 backup codes left"),
         "{verdict}"
     );
-    sign_in(c, "ana").await;
+    sign_in_as(c, "ana").await;
     CARD.says(c, "9 of 10 left").await;
     CARD.says(c, "Used codes (1)").await;
     CARD.says(c, "A backup code was used").await;
@@ -448,7 +437,7 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
     let c = &browser.client;
     c.goto(&format!("{base}/")).await.unwrap();
-    sign_in(c, "lee").await;
+    sign_in_as(c, "lee").await;
     CARD.says(c, "10 of 10 left").await;
     CARD.press(c, "Make new backup codes").await;
     CARD.type_into_focus(c, "123456").await;
@@ -464,7 +453,7 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     app.next_step();
     let made = app.regenerate("mo", &app.totp(&mo_secret)).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
-    sign_in(c, "mo").await;
+    sign_in_as(c, "mo").await;
     CARD.says(
         c,
         "Only 2 backup codes left. Make new ones before you run out.",
@@ -474,7 +463,7 @@ async fn the_card_says_when_to_come_back_and_when_the_session_is_gone() {
     CARD.says(c, "Used codes (8)").await;
     check_state(c, "settings-low-and-unsaved").await;
 
-    sign_in(c, "lee").await;
+    sign_in_as(c, "lee").await;
     CARD.says(c, "10 of 10 left").await;
     CARD.press(c, "Make new backup codes").await;
     // The page's session ends: the card says so instead of failing silently.

@@ -74,6 +74,27 @@ impl Facts {
         Self::from(event.at, &event.source)
     }
 
+    /// The facts as a plain-text mail's lines.
+    pub(super) fn text(&self) -> String {
+        format!(
+            "When: {}\n{}: {}\n{}: {}",
+            self.at, self.ip_label, self.ip, self.device_label, self.device_quoted
+        )
+    }
+
+    /// The facts as an HTML mail's table, every value escaped.
+    pub(super) fn html(&self) -> String {
+        format!(
+            "<table><tr><td>When</td><td>{}</td></tr><tr><td>{}</td><td><code>{}</code></td></tr>\
+             <tr><td>{}</td><td><code>{}</code></td></tr></table>",
+            escape_html(&self.at),
+            escape_html(self.ip_label),
+            escape_html(&self.ip),
+            escape_html(self.device_label),
+            escape_html(&self.device_quoted),
+        )
+    }
+
     pub(super) fn from(at: OffsetDateTime, source: &Source) -> Self {
         let (ip_label, device_label) = if source.reported {
             (
@@ -319,21 +340,12 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
         _ => return None,
     };
     let facts = Facts::of(event);
-    let text = format!(
-        "Hello,\n\n{what}\n\nWhen: {}\n{}: {}\n{}: {}\n\n{advice}\n",
-        facts.at, facts.ip_label, facts.ip, facts.device_label, facts.device_quoted,
-    );
+    let text = format!("Hello,\n\n{what}\n\n{}\n\n{advice}\n", facts.text());
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <p>Hello,</p><p>{}</p>\
-         <table><tr><td>When</td><td>{}</td></tr><tr><td>{}</td><td><code>{}</code></td></tr>\
-         <tr><td>{}</td><td><code>{}</code></td></tr></table><p>{}</p></body></html>",
+         <p>Hello,</p><p>{}</p>{}<p>{}</p></body></html>",
         escape_html(&what),
-        escape_html(&facts.at),
-        escape_html(facts.ip_label),
-        escape_html(&facts.ip),
-        escape_html(facts.device_label),
-        escape_html(&facts.device_quoted),
+        facts.html(),
         escape_html(&advice),
     );
     Some(OutgoingMail {

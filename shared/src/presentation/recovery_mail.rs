@@ -65,24 +65,18 @@ fn request_mail(
                    password: whoever asked knows it. The link works once, and only for this \
                    request.";
     let text = format!(
-        "Hello,\n\n{what}\n\nWhen: {}\n{}: {}\n{}: {}\n\n{not_you}\n\nThis was not me: {link}\n\n\
+        "Hello,\n\n{what}\n\n{}\n\n{not_you}\n\nThis was not me: {link}\n\n\
          If it was you, there is nothing to do: an administrator will contact you.\n",
-        facts.at, facts.ip_label, facts.ip, facts.device_label, facts.device_quoted,
+        facts.text(),
     );
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <p>Hello,</p><p>{}</p>\
-         <table><tr><td>When</td><td>{}</td></tr><tr><td>{}</td><td><code>{}</code></td></tr>\
-         <tr><td>{}</td><td><code>{}</code></td></tr></table><p>{}</p>\
+         <p>Hello,</p><p>{}</p>{}<p>{}</p>\
          <p><a href=\"{}\">This was not me: cancel the request</a></p>\
          <p>If it was you, there is nothing to do: an administrator will contact you.</p>\
          </body></html>",
         escape_html(&what),
-        escape_html(&facts.at),
-        escape_html(facts.ip_label),
-        escape_html(&facts.ip),
-        escape_html(facts.device_label),
-        escape_html(&facts.device_quoted),
+        facts.html(),
         escape_html(not_you),
         escape_html(link),
     );

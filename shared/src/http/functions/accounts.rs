@@ -15,7 +15,9 @@ use super::{
     proof_from, rfc3339, serve, totp_from,
 };
 use crate::{
-    app::{account_admin, account_rules, address::KeepsAddress, FactorChecks, FactorServices},
+    app::{
+        account_admin, account_rules, address::KeepsAddress, FactorChecks, FactorServices, Services,
+    },
     config::IdentitySettings,
     domain::{access::Admin, account::TwoFactorRule, user::UserId},
     entry::{wiring_while, Host, Invoked, LambdaFunction},
@@ -115,13 +117,21 @@ impl LambdaFunction for AccountsApi {
     }
 }
 
-/// The caller as an administrator of the account in the path, or 403: decided from the
-/// memberships the backend wrote, before the body is read.
 async fn account_admin(api: &AccountsApi, req: &Request) -> Result<Admin, ApiError> {
-    let who = caller(req, &api.identity.groups_claim)?;
+    admin_of_path_account(&api.services, &api.identity, req).await
+}
+
+/// The caller as an administrator of the account in the path, or 403: decided from the
+/// memberships the backend wrote, before the body is read. Every account route's guard.
+pub(super) async fn admin_of_path_account<S: Memberships + ?Sized>(
+    services: &Services<S>,
+    identity: &IdentitySettings,
+    req: &Request,
+) -> Result<Admin, ApiError> {
+    let who = caller(req, &identity.groups_claim)?;
     let account = path_account(req)?;
-    let platform = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
-    account_admin::admin_of(&api.services, &who.user, platform, &account)
+    let platform = Admin::by_membership(&who.user, &who.groups, &identity.admin_group);
+    account_admin::admin_of(services, &who.user, platform, &account)
         .await?
         .ok_or_else(ApiError::not_account_admin)
 }

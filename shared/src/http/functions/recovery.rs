@@ -11,13 +11,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
+    accounts,
     admin::{link_mailed, ResetLinks},
     audit::page_limit,
     proof_from, rfc3339, serve,
 };
 use crate::{
     app::{
-        account_admin,
         address::KeepsAddress,
         errors::Fault,
         errors::FilingError,
@@ -39,8 +39,8 @@ use crate::{
     http::{
         identity::caller,
         request::{
-            caller_source, form_fields, is_form, json_body, optional_json_body, path_account,
-            path_request_id, reported_source,
+            caller_source, form_fields, is_form, json_body, optional_json_body, path_request_id,
+            reported_source,
         },
         response::{empty_response, html_response, json_response, ApiError, ErrorCode},
         table::{Authorization, Route},
@@ -309,12 +309,7 @@ async fn cancel_request(api: &RecoveryApi, req: &Request) -> Result<Response<Bod
 
 /// The caller as an administrator of the account in the path, or 403, before the body is read.
 async fn account_admin(api: &RecoveryApi, req: &Request) -> Result<Admin, ApiError> {
-    let who = caller(req, &api.identity.groups_claim)?;
-    let account = path_account(req)?;
-    let platform = Admin::by_membership(&who.user, &who.groups, &api.identity.admin_group);
-    account_admin::admin_of(&api.services, &who.user, platform, &account)
-        .await?
-        .ok_or_else(ApiError::not_account_admin)
+    accounts::admin_of_path_account(&api.services, &api.identity, req).await
 }
 
 /// The caller as the platform's support (the admin group), or 403.
