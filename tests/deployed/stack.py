@@ -201,9 +201,13 @@ def deploy_stack(name: str, parameters: dict[str, str], pool: UserPool | None) -
     client("ses").verify_email_identity(EmailAddress=SENDER)
     tpl = package(template())
     cfn = client("cloudformation")
+    # As `sam deploy` does: the packaged template from S3 (up to 1 MB there), since one sent
+    # in the request may be at most 51,200 bytes, which this one is past.
+    key = f"{name}/template.json"
+    client("s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=json.dumps(tpl).encode())
     cfn.create_stack(
         StackName=name,
-        TemplateBody=json.dumps(tpl),
+        TemplateURL=f"https://s3.amazonaws.com/{ARTIFACT_BUCKET}/{key}",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
