@@ -35,7 +35,7 @@ const FUNCTIONS: [(&str, &[&str]); 11] = [
     ("memberships", &[]),
     ("accounts", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
     ("recovery", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
-    ("cognito-challenge", &["ENCRYPTION_KEY"]),
+    ("cognito-challenge", &["ENCRYPTION_KEY", "SIGNING_KEY"]),
     ("notify", &[]),
 ];
 
