@@ -54,7 +54,7 @@
       for (const r of open) {
         const user = r.user_id;
         list.append(h('li', null, h('strong', { text: user }), h('br'),
-          h('span', { class: 'muted', text: this.t('requestLine', { when: this.when(r.filed_at), ip: r.ip || this.t('unknown'), device: r.device || this.t('unknown') }) }),
+          h('span', { class: 'muted', text: this.t(r.reported_by_sign_in_client ? 'requestLineReported' : 'requestLine', { when: this.when(r.filed_at), ip: r.ip || this.t('unknown'), device: r.device || this.t('unknown') }) }),
           r.waiting && h('p', { class: 'warn', text: this.t('requestWaiting', { time: this.when(r.approvable_from), user }) }),
           h('button', { type: 'button', part: 'button', disabled: r.waiting, 'aria-label': `${this.t('approve')} ${user}`, text: this.t('approve'), onclick: () => this.approve(r) }),
           h('button', { type: 'button', part: 'button', 'aria-label': `${this.t('deny')} ${user}`, text: this.t('deny'), onclick: () => this.deny(r) })));

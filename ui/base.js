@@ -121,6 +121,7 @@
     requests: 'Requests to reset two-factor',
     noRequests: 'No open requests.',
     requestLine: 'Asked {when} from IP {ip} ({device})',
+    requestLineReported: 'Asked {when} from IP {ip} ({device}), as the sign-in reported',
     requestWaiting: 'Can be approved from {time}, so that {user} can cancel it first if it was not them.',
     approve: 'Approve',
     deny: 'Deny',

@@ -136,7 +136,13 @@ async fn an_account_admin_answers_their_members_recovery_requests() {
     open_account(c, "acme").await;
     MEMBERS.says(c, "Requests to reset two-factor").await;
     let text = MEMBERS.says(c, "Can be approved from").await;
-    for expected in ["mo", "mel", "203.0.113.9", "Firefox on Linux"] {
+    for expected in [
+        "mo",
+        "mel",
+        "203.0.113.9",
+        "Firefox on Linux",
+        "as the sign-in reported",
+    ] {
         assert!(text.contains(expected), "{expected} in {text}");
     }
     let approvable = js(
