@@ -103,6 +103,7 @@ macro_rules! behaviour_suite {
             a_cognito_sign_in_files_a_request_in_place_of_a_code,
             an_approval_that_cannot_mail_the_link_leaves_the_request_open,
             nobody_approves_their_own_request,
+            an_approval_for_a_user_without_a_factor_leaves_the_request_open,
             backup_code_works_exactly_once,
             verify_accepts_any_case_spaces_and_no_hyphen,
             totp_code_is_rejected_when_replayed,

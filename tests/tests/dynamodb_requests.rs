@@ -477,15 +477,14 @@ async fn a_recovery_request_costs_a_few_reads_and_one_transaction_a_step() {
             READ,
             READ,
             READ,
-            READ,
             CHANGE_AND_EVENT,
             READ,
             WRITE,
             CHANGE_AND_EVENT
         ],
         "the address and the role; the admin's proof (record, reservation, spend); the request \
-         by its id (pointer, request), the asker's membership and record; the request closed \
-         with its event; then the reset: the record, the day's mail count, the grant"
+         by its id (pointer, request) and the asker's membership; the request closed; then the \
+         reset: the record, the day's mail count, the grant with the approval's event"
     );
 
     assert_eq!(file("mel").await.status, StatusCode::ACCEPTED);

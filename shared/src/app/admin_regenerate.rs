@@ -10,7 +10,7 @@ use crate::{
     domain::{
         access::Admin,
         codes::random_id,
-        events::{Actor, EventKind, Recorded, Source},
+        events::{Actor, EventKind, SecurityEvent, Source},
         link_token::DownloadGrant,
         mail_budget::day_of,
         proof::StepUp,
@@ -44,7 +44,8 @@ pub async fn regenerate_for<S: FactorChecks + DownloadGrants + ?Sized>(
 }
 
 /// The reset, once the administrator's own proof was spent and the target is one they reach;
-/// `also` are events written with it (an approved recovery request's).
+/// `also` are events about the target written with it and mailed to the address the link goes
+/// to (an approved recovery request's).
 pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
     svc: &FactorServices<S>,
     links: &LinkSettings,
@@ -52,7 +53,7 @@ pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
     target: &UserId,
     delivery: LinkDelivery<'_>,
     source: &Source,
-    also: Vec<Recorded>,
+    also: Vec<SecurityEvent>,
 ) -> Result<DownloadGrant, AdminResetError> {
     let account = admin.account();
     let admin = admin.user();
@@ -94,7 +95,7 @@ pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
         .in_account(account);
     let records: Vec<_> = std::iter::once(svc.record(event, None))
         .chain(svc.replacement_ended(&target_record, actor, source))
-        .chain(also)
+        .chain(also.into_iter().map(|event| svc.record(event, Some(&to))))
         .collect();
     if svc.store.grant_download(target, &grant, &records).await? == Written::ConditionFailed {
         return Err(AdminResetError::UserNotEnrolled);

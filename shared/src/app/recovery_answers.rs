@@ -103,7 +103,8 @@ crate::ports::view! {
 /// waited for), then it is closed as approved, so of racing approvals one goes on, and the
 /// reset follows: the user's old codes die and they are mailed the single-use link to new ones,
 /// with `recovery_approved` written in the reset's own transaction. A reset that cannot be made
-/// (the mail not sent) opens the request again, as it was.
+/// (the user has no factor or no address any more, or the mail is not sent) opens the request
+/// again, as it was.
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(admin = %admin.user()))]
 pub async fn approve<S: AnswerStore + ?Sized>(
@@ -125,13 +126,6 @@ pub async fn approve<S: AnswerStore + ?Sized>(
     }
     let now = svc.clock.now();
     request.may_approve(now, wait).map_err(undecidable)?;
-    // What the reset needs, checked before the request closes, so a reset that cannot be made
-    // leaves it open.
-    let record = svc
-        .enrolled_record(&request.user)
-        .await?
-        .ok_or(AdminResetError::UserNotEnrolled)?;
-    let to = record.email.ok_or(AdminResetError::UserHasNoEmail)?;
     let state = RequestState::Approved {
         by: admin.user().clone(),
         at: now,
@@ -145,7 +139,6 @@ pub async fn approve<S: AnswerStore + ?Sized>(
         )
         .with_request(&request.id, None)
         .in_account(admin.account());
-    let approved = vec![svc.record(event, Some(&to))];
     if svc.store.close_request(&request, &state, now, &[]).await? == Written::ConditionFailed {
         return Err(AdminResetError::RequestClosed);
     }
@@ -156,7 +149,7 @@ pub async fn approve<S: AnswerStore + ?Sized>(
         &request.user,
         delivery,
         source,
-        approved,
+        vec![event],
     )
     .await;
     match &reset {

@@ -309,3 +309,31 @@ pub async fn nobody_approves_their_own_request(app: TestApp) {
     let other = approve(&app, "ada", "acme", &id, &app.totp(&people["ada"].0)).await;
     assert_eq!(other.status, StatusCode::ACCEPTED, "{}", other.text);
 }
+
+/// A user who has no factor any more when the approval comes (an admin turned it off since)
+/// cannot be reset: the approval answers so, and the request is open again.
+pub async fn an_approval_for_a_user_without_a_factor_leaves_the_request_open(app: TestApp) {
+    let people = accounts(&app).await;
+    file(&app, "mo").await;
+    let id = request_id(&app, "mo").await;
+    app.clock.advance(DAY);
+    app.next_step();
+    let off = app
+        .send(
+            Call::new("DELETE", "/v1/accounts/acme/members/mo/totp")
+                .user("ada")
+                .json(json!({ "totp": app.totp(&people["ada"].0) })),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::NO_CONTENT, "{}", off.text);
+    app.next_step();
+    let refused = approve(&app, "ada", "acme", &id, &app.totp(&people["ada"].0)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(refused.json()["error"], "user_not_enrolled");
+    let open = listed(&app, "ada", "acme").await;
+    assert_eq!(open.len(), 1, "open again");
+    assert!(!app
+        .trail_kinds("mo")
+        .await
+        .contains(&"recovery_approved".to_owned()));
+}
