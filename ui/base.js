@@ -49,7 +49,7 @@
     pendingSet: 'New codes made {time} were never saved; they are dropped {expires}. Make new codes to see a set again.',
     pendingDownload: 'An administrator reset your codes: open the link we emailed you to collect the new ones.',
     used: 'Used codes ({count})',
-    usedAt: 'Used {time}',
+    usedAt: 'Code {number}, used {time}',
     regenerate: 'Make new backup codes',
     regenerateInfo: 'You will see a new set once. Your current codes keep working until you save the new ones.',
     remove: 'Remove backup codes',

@@ -29,6 +29,7 @@ mod sign_in_paths;
 mod step_up;
 mod two_factor_off;
 mod untrusted_text;
+mod used_codes;
 pub use account_admins::*;
 pub use account_rules::*;
 pub use address::*;
@@ -52,6 +53,7 @@ pub use sign_in_paths::*;
 pub use step_up::*;
 pub use two_factor_off::*;
 pub use untrusted_text::*;
+pub use used_codes::*;
 
 #[macro_export]
 macro_rules! behaviour_suite {
@@ -115,6 +117,7 @@ macro_rules! behaviour_suite {
             regenerate_as_text_attachment_via_x_otp,
             delete_removes_the_set,
             status_reports_use_without_codes,
+            used_codes_are_named_by_their_line_on_the_sheet,
             malformed_input_is_refused_and_changes_nothing,
             unknown_routes_and_methods,
             concurrent_verifies_of_one_backup_code_succeed_once,
@@ -604,7 +607,7 @@ pub async fn status_reports_use_without_codes(app: TestApp) {
     assert_eq!(after["remaining"], 9);
     assert_eq!(
         after["used"],
-        json!([{ "used_at": "2027-01-15T08:01:30Z" }])
+        json!([{ "number": 5, "used_at": "2027-01-15T08:01:30Z" }])
     );
     let text = after.to_string();
     for code in &codes {

@@ -165,6 +165,8 @@ async fn the_settings_card_covers_the_whole_factor_in_chromium() {
     sign_in_as(c, "ana").await;
     CARD.says(c, "9 of 10 left").await;
     CARD.says(c, "Used codes (1)").await;
+    // The first line of the sheet was used: the card names it so it can be crossed out.
+    CARD.says(c, "Code 1, used").await;
     CARD.says(c, "A backup code was used").await;
 
     // Regenerate behind a fresh code; the old set works until the new one is saved.

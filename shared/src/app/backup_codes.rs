@@ -25,13 +25,21 @@ pub struct CodeSetStatus {
     pub total: usize,
     pub remaining: usize,
     pub generated_at: Option<OffsetDateTime>,
-    pub used_at: Vec<OffsetDateTime>,
+    /// The used codes, by the time they were used.
+    pub used: Vec<UsedCode>,
     pub pending_download: bool,
     /// `LOW_CODES_THRESHOLD` or fewer codes are left (none at all included).
     pub low: bool,
     pub totp: TotpStatus,
     /// A regenerated set waiting to be activated (never its codes).
     pub pending_set: Option<PendingSetStatus>,
+}
+
+/// A spent code: its line on the user's sheet, and when it was used.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsedCode {
+    pub number: usize,
+    pub at: OffsetDateTime,
 }
 
 /// Where the user's authenticator stands.
@@ -68,21 +76,29 @@ pub async fn status<S: UserRecords + ?Sized>(
             generated_at: p.set.generated_at,
             expires_at: p.expires_at,
         });
-    let (total, remaining, generated_at, mut used_at) = match &record.codes {
+    let (total, remaining, generated_at, mut used) = match &record.codes {
         None => (0, 0, None, vec![]),
         Some(set) => (
             set.codes.len(),
             set.remaining(),
             Some(set.generated_at),
-            set.codes.iter().filter_map(|c| c.used_at).collect(),
+            set.codes
+                .iter()
+                .filter_map(|c| {
+                    c.used_at.map(|at| UsedCode {
+                        number: c.number,
+                        at,
+                    })
+                })
+                .collect::<Vec<_>>(),
         ),
     };
-    used_at.sort();
+    used.sort_by_key(|code| (code.at, code.number));
     Ok(CodeSetStatus {
         total,
         remaining,
         generated_at,
-        used_at,
+        used,
         pending_download,
         low: svc.is_low(remaining),
         totp,

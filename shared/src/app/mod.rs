@@ -511,7 +511,8 @@ impl<S: ?Sized> FactorServices<S> {
                 Actor::User,
                 source,
             )
-            .with_authorised(authorised);
+            .with_authorised(authorised)
+            .with_code_number(proof.code_number(record));
         event.remaining_codes = match authorised.removes_the_codes() {
             true => Some(0),
             false => record

@@ -147,7 +147,8 @@ async fn check<S: FactorChecks + ?Sized>(
     let remaining = set.remaining().saturating_sub(1);
     let event = svc
         .event(EventKind::BackupCodeUsed, user, Actor::AuthServer, source)
-        .with_remaining(remaining);
+        .with_remaining(remaining)
+        .with_code_number(proof.code_number(&record));
     let records = vec![svc.record(event, record.email.as_ref())];
     let now = svc.clock.now();
     let Proof::BackupCode { set_id, hash } = &proof else {

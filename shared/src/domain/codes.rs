@@ -209,10 +209,14 @@ impl fmt::Debug for CodeHash {
     }
 }
 
-/// One stored code of a set: its hash, and when it was used if it was.
+/// One stored code of a set: its hash, its line on the sheet the user saved, and when it was
+/// used if it was.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCode {
     pub hash: CodeHash,
+    /// From 1, in the order the codes were shown, downloaded and printed; so a user can cross
+    /// out "code 3" on their sheet. Says nothing about the code itself.
+    pub number: usize,
     pub used_at: Option<OffsetDateTime>,
 }
 
@@ -280,9 +284,11 @@ impl IssuedCodes {
         }
         let codes = plaintext
             .iter()
-            .map(|code| {
+            .zip(1..)
+            .map(|(code, number)| {
                 Ok(StoredCode {
                     hash: hasher.hash_in(code, &salt, memory)?,
+                    number,
                     used_at: None,
                 })
             })
@@ -385,6 +391,8 @@ mod tests {
             assert!(BackupCode::parse(code).is_some(), "{code} must parse back");
         }
         assert_eq!(issued.set.remaining(), 10);
+        let numbers: Vec<_> = issued.set.codes.iter().map(|c| c.number).collect();
+        assert_eq!(numbers, (1..=10).collect::<Vec<_>>(), "numbered as shown");
     }
 
     #[test]

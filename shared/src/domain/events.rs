@@ -220,6 +220,8 @@ pub struct SecurityEvent {
     pub locked_until: Option<OffsetDateTime>,
     /// For `backup_code_used`: the change the code proved, when it was not a sign-in.
     pub authorised: Option<StepUp>,
+    /// For `backup_code_used`: the code's line on the user's sheet (never the code).
+    pub code_number: Option<usize>,
     /// For an event that stands for repeats (`download_link_refused`): how many it counts.
     pub repeats: Option<u64>,
     /// For such an event: what every repeat in its window shares, so the trail finds the one
@@ -317,6 +319,7 @@ impl SecurityEvent {
             remaining_codes: None,
             locked_until: None,
             authorised: None,
+            code_number: None,
             repeats: None,
             repeat_key: None,
             account: None,
@@ -366,6 +369,7 @@ impl SecurityEvent {
             "remaining_codes": self.remaining_codes,
             "locked_until": self.locked_until.and_then(rfc3339),
             "authorised": self.authorised.map(StepUp::name),
+            "code_number": self.code_number,
             "repeats": self.repeats,
             "account_id": self.account.as_ref().map(AccountId::as_str),
             "role": self.role.map(Role::as_str),
@@ -379,6 +383,12 @@ impl SecurityEvent {
 
     pub fn with_remaining(mut self, remaining: usize) -> Self {
         self.remaining_codes = Some(remaining);
+        self
+    }
+
+    /// The used code's line on the user's sheet, where it is known.
+    pub fn with_code_number(mut self, number: Option<usize>) -> Self {
+        self.code_number = number;
         self
     }
 

@@ -27,6 +27,18 @@ impl Proof {
             }),
         }
     }
+
+    /// For a backup code: its line on the sheet of `record`'s active set.
+    pub fn code_number(&self, record: &UserRecord) -> Option<usize> {
+        match self {
+            Proof::Totp { .. } => None,
+            Proof::BackupCode { hash, .. } => record
+                .codes
+                .as_ref()
+                .and_then(|set| set.find(hash))
+                .map(|code| code.number),
+        }
+    }
 }
 
 /// What a step-up proof authorised: named on the `backup_code_used` event a backup code leaves.

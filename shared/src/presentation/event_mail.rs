@@ -124,11 +124,16 @@ impl Facts {
 /// The mail for `event`, if its kind is one users are told about.
 pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<OutgoingMail> {
     let remaining = event.remaining_codes.unwrap_or(0);
+    // "Backup code 3", so the user can cross out that line of the sheet they saved.
+    let used_code = event.code_number.map_or_else(
+        || "A backup code".to_owned(),
+        |n| format!("Backup code {n}"),
+    );
     let (subject, what, advice) = match event.kind {
         EventKind::BackupCodeUsed if event.authorised.is_some() => (
             "a backup code was used",
             format!(
-                "A backup code was used on your {product} account {}. It no longer works.",
+                "{used_code} was used on your {product} account {}. It no longer works.",
                 event.authorised.map(StepUp::described).unwrap_or_default()
             ),
             "If this was not you, someone has one of your backup codes: contact your \
@@ -138,7 +143,7 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
         EventKind::BackupCodeUsed => (
             "a backup code was used",
             format!(
-                "A backup code was used to sign in to your {product} account. \
+                "{used_code} was used to sign in to your {product} account. \
                  You have {remaining} backup code{} left.",
                 if remaining == 1 { "" } else { "s" }
             ),

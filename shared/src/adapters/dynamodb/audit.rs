@@ -80,6 +80,9 @@ pub(super) fn item(record: &Recorded) -> Item {
     if let Some(step_up) = event.authorised {
         put("authorised", s(step_up.name()));
     }
+    if let Some(number) = event.code_number {
+        put("code_number", n(number));
+    }
     if let Some(account) = &event.account {
         put("account_id", s(account.as_str()));
     }
@@ -267,6 +270,9 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
         remaining_codes,
         locked_until,
         authorised,
+        code_number: get_n(item, "code_number")
+            .map(|number| usize::try_from(number).map_err(|_| corrupt("code_number")))
+            .transpose()?,
         repeats: get_n(item, REPEATS)
             .map(|n| u64::try_from(n).map_err(|_| corrupt(REPEATS)))
             .transpose()?,

@@ -67,7 +67,7 @@ impl CodeSets for DynamoStore {
             .update_expression(format!(
                 "SET set_id = pending_set_id, set_salt = pending_set_salt, \
                  set_cost = pending_set_cost, set_generated_at = pending_set_generated_at, \
-                 codes = pending_codes REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
+                 codes = pending_codes, code_lines = pending_code_lines REMOVE {PENDING_SET_ATTRIBUTES}, {GRANT_ATTRIBUTES}, \
                  {REPLACEMENT_ATTRIBUTES}"
             ))
             .condition_expression(format!(

@@ -154,7 +154,10 @@ pub(super) fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSe
     let generated_at = timestamp(
         get_n(item, &name("set_generated_at")).ok_or_else(|| corrupt("set_generated_at"))?,
     )?;
-    let codes = parse_codes(item.get(&name("codes")).ok_or_else(|| corrupt("codes"))?)?;
+    let codes = parse_codes(
+        item.get(&name("codes")).ok_or_else(|| corrupt("codes"))?,
+        item.get(&name("code_lines")),
+    )?;
     let cost = match get_s(item, &name("set_cost")) {
         None => None,
         Some(text) => Some(HashCost::decode(text).ok_or_else(|| corrupt("set_cost"))?),
@@ -168,11 +171,31 @@ pub(super) fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSe
     }))
 }
 
-fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
+/// The code map and, in its hashes' hex order, each code's line (see `code_lines`): a set's
+/// lines are exactly 1 to its size, each once, or the item is corrupt.
+fn parse_codes(
+    value: &AttributeValue,
+    lines: Option<&AttributeValue>,
+) -> Result<Vec<StoredCode>, StoreError> {
     let map = value.as_m().map_err(|_| corrupt("codes"))?;
-    let mut codes = map
+    let mut by_hex: Vec<_> = map.iter().collect();
+    by_hex.sort_by_key(|(hex, _)| *hex);
+    let lines = lines
+        .and_then(|l| l.as_l().ok())
+        .ok_or_else(|| corrupt("code_lines"))?
         .iter()
-        .map(|(hex, used)| {
+        .map(|line| line.as_n().ok().and_then(|v| v.parse::<usize>().ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| corrupt("code_lines"))?;
+    let mut sorted_lines = lines.clone();
+    sorted_lines.sort_unstable();
+    if sorted_lines != (1..=by_hex.len()).collect::<Vec<_>>() {
+        return Err(corrupt("code_lines"));
+    }
+    by_hex
+        .into_iter()
+        .zip(lines)
+        .map(|((hex, used), number)| {
             let hash = CodeHash::from_hex(hex).ok_or_else(|| corrupt("code hash"))?;
             let used: i64 = used
                 .as_n()
@@ -184,10 +207,11 @@ fn parse_codes(value: &AttributeValue) -> Result<Vec<StoredCode>, StoreError> {
             } else {
                 Some(timestamp(used)?)
             };
-            Ok(StoredCode { hash, used_at })
+            Ok(StoredCode {
+                hash,
+                number,
+                used_at,
+            })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    // A map has no order; sorting keeps the record stable between reads.
-    codes.sort_by_key(|c| c.hash.to_hex());
-    Ok(codes)
+        .collect()
 }

@@ -60,14 +60,14 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const NEVER_SWEPT: i64 = 253_402_300_799;
 const PENDING: &str = "pending";
 const ACTIVE: &str = "active";
-const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes";
+const SET_ATTRIBUTES: &str = "set_id, set_salt, set_cost, set_generated_at, codes, code_lines";
 /// The grant, and the redemption holding it (see `GrantClaim`): removed together, always.
 const GRANT_ATTRIBUTES: &str =
     "grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions";
 /// A regenerated set waiting to be activated: the active set's attributes, `pending_` first,
 /// and when it is dropped.
 const PENDING_SET_ATTRIBUTES: &str = "pending_set_id, pending_set_salt, pending_set_cost, \
-     pending_set_generated_at, pending_codes, pending_set_expires_at";
+     pending_set_generated_at, pending_codes, pending_code_lines, pending_set_expires_at";
 /// A replacement authenticator being set up, and when and where it was started: removed
 /// together, always (confirmed, cancelled, or ended by the owner's or an admin's response).
 const REPLACEMENT_ATTRIBUTES: &str = "replacement_secret, replacement_expires_at, \
@@ -85,8 +85,9 @@ const SIGN_IN_PASS_CLIENT: &str = "sign_in_pass_client";
 const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_since, \
      replacement_secret, replacement_expires_at, replacement_started_at, replacement_ip, \
      replacement_agent, email, expires_at, \
-     set_id, set_salt, set_cost, set_generated_at, codes, pending_set_id, pending_set_salt, \
-     pending_set_cost, pending_set_generated_at, pending_codes, pending_set_expires_at, \
+     set_id, set_salt, set_cost, set_generated_at, codes, code_lines, pending_set_id, \
+     pending_set_salt, pending_set_cost, pending_set_generated_at, pending_codes, \
+     pending_code_lines, pending_set_expires_at, \
      grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions, \
      attempts, attempts_until, failures, locked_until, sign_in_pass_until, sign_in_pass_client";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.

@@ -92,9 +92,9 @@ async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Bo
     let status = backup_codes::status(&api.services, &who.user).await?;
     let required_by = requiring_accounts(api.services.store.as_ref(), &who.user).await?;
     let used: Vec<_> = status
-        .used_at
+        .used
         .iter()
-        .map(|t| json!({ "used_at": rfc3339(*t) }))
+        .map(|code| json!({ "number": code.number, "used_at": rfc3339(code.at) }))
         .collect();
     Ok(json_response(
         StatusCode::OK,
