@@ -5,6 +5,21 @@
   // The answer that asks for a recovery instead of giving a code; it can never be a code.
   const REQUEST_ANSWER = 'RECOVERY_REQUEST_LOST_PHONE_AND_CODES';
 
+  // What the token guard told the ID token about this sign-in (docs/cognito.md): how the
+  // challenge was passed and the backup codes left. Read for display only; the API checks tokens.
+  function signInClaims(token) {
+    try {
+      const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0))));
+      const method = claims['backup_codes:method'];
+      if (!['totp', 'backup_code', 'enrollment'].includes(method)) return {};
+      const remaining = Number(claims['backup_codes:remaining']);
+      return { method, remaining_codes: Number.isInteger(remaining) && remaining >= 0 ? remaining : 0, low: claims['backup_codes:low'] === 'true' };
+    } catch (e) {
+      return {};
+    }
+  }
+
   class Challenge extends Base {
     set parameters(value) {
       this.params = value || {};
@@ -62,13 +77,31 @@
       }
       const next = result && result.nextStep;
       if (result === true || (result && result.isSignedIn) || (next && next.signInStep === 'DONE')) {
-        this.show(h('h2', { text: this.t('signedIn') }));
-        this.say(this.t('signedIn'));
-        return this.emit('signed-in', {});
+        return this.signedIn();
       }
       if (next && next.additionalInfo) this.params = next.additionalInfo;
       this.emit('code-refused', {});
       throw { message: this.t('challengeWrong') };
+    }
+
+    async signedIn() {
+      let token = null;
+      try {
+        token = typeof this.getToken === 'function' ? await this.getToken() : null;
+      } catch (e) {
+        token = null;
+      }
+      const detail = token ? signInClaims(token) : {};
+      // After a backup code, or with few left, the moment to make new ones; after setting up the
+      // app at sign-in, the moment to make the first ones.
+      const prompt = detail.method === 'enrollment' ? this.t('makeFirstCodes')
+        : (detail.method === 'backup_code' || detail.low)
+          ? this.t(detail.remaining_codes === 1 ? 'codesLeftOne' : 'codesLeft', { count: detail.remaining_codes }) : null;
+      this.show(h('h2', { text: this.t('signedIn') }),
+        detail.method === 'backup_code' && h('p', { text: this.t('signedInWithCode') }),
+        prompt && h('button', { type: 'button', class: 'primary', part: 'button', text: prompt, onclick: () => this.emit('new-codes-wanted', detail) }));
+      this.say(this.t('signedIn'));
+      this.emit('signed-in', detail);
     }
   }
 

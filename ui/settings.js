@@ -5,7 +5,14 @@
 
   class Settings extends Base {
     start() {
-      this.load();
+      this.loaded = this.load();
+    }
+
+    // Opens "Make new backup codes" as if pressed: where the challenge's "N codes left: make
+    // new ones" leads (its backup-codes-new-codes-wanted event).
+    async makeNewCodes() {
+      await this.loaded;
+      if (this.enrolled) this.ask('regenerate', 'proof', (code) => this.regenerate(code));
     }
 
     async load(message) {
@@ -20,6 +27,7 @@
     }
 
     notEnrolled(message) {
+      this.enrolled = false;
       this.say(message);
       this.show(h('h2', { text: this.t('title') }), h('p', { text: this.t('off') }),
         h('button', { type: 'button', class: 'primary', part: 'button', text: this.t('setUp'), onclick: () => this.begin().catch((p) => this.fail(p)) }));
@@ -85,6 +93,7 @@
     }
 
     overview(s, message) {
+      this.enrolled = true;
       this.say(message);
       const codes = s.total ? this.t('left', { remaining: s.remaining, total: s.total, date: this.when(s.generated_at) }) : this.t('none');
       const actions = [

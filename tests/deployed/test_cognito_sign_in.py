@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Api, User, Users, enroll
+from conftest import Api, User, Users, enroll, jwt_claims
 
 
 def sign_in(user: User, answers: list[str]) -> dict | None:
@@ -24,12 +24,19 @@ def test_a_totp_code_signs_in_and_a_replayed_one_does_not(api: Api, users: Users
     code = user.totp()
     tokens = sign_in(user, [code])
     assert tokens and tokens["IdToken"], "a TOTP code gets tokens"
+    assert jwt_claims(tokens["IdToken"])["backup_codes:method"] == "totp"
     assert sign_in(user, [code]) is None, "the same TOTP code again is refused"
 
 
 def test_a_backup_code_signs_in_once(api: Api, users: Users):
     user = enroll(api, users.new("jo"))
-    assert sign_in(user, [user.codes[0]]) is not None
+    tokens = sign_in(user, [user.codes[0]])
+    assert tokens is not None
+    # The token guard tells the app how the user signed in, so it can say "9 left: make new ones".
+    claims = jwt_claims(tokens["IdToken"])
+    assert (claims["backup_codes:method"], claims["backup_codes:remaining"], claims["backup_codes:low"]) == \
+        ("backup_code", "9", "false"), claims
+    assert "backup_codes:method" not in jwt_claims(tokens["AccessToken"]), "a V1 guard writes the ID token only"
     assert sign_in(user, [user.codes[0]]) is None
     trail = api.call("GET", "/v1/audit", token=user.sign_in()).json["events"]
     used = next(e for e in trail if e["type"] == "backup_code_used")

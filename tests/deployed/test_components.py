@@ -172,6 +172,11 @@ def test_the_challenge_component_enrolls_and_signs_in_through_amplify(stack_with
     answer(browser, user.totp())
     until(browser, "window.signedInToken")
     assert until(browser, f"{CHALLENGE}.querySelector('[role=status]').textContent") == "Signed in."
+    # The ID token said the app was set up at this sign-in, with no backup codes yet.
+    assert browser.execute_script("return window.signedInDetail") == \
+        {"method": "enrollment", "remaining_codes": 0, "low": True}
+    assert "Two-factor is on: make your backup codes now" in \
+        browser.execute_script(f"return {CHALLENGE}.textContent")
 
     # The settings card, served and answered by the deployed API, across origins.
     until(browser, f"document.querySelector('backup-codes-settings') && {SETTINGS}.textContent.includes('None')")
@@ -192,6 +197,8 @@ def test_the_challenge_component_enrolls_and_signs_in_through_amplify(stack_with
     token = until(browser, "window.signedInToken")
     claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "=="))
     assert claims["sub"] == user.sub
+    assert claims["backup_codes:method"] == "totp"
+    assert browser.execute_script("return window.signedInDetail")["method"] == "totp"
 
     # Expected: Cognito's and the API's refusals of the wrong codes, and Amplify's own warning
     # that it talks to a custom endpoint (the emulator; a team's page on AWS has none).

@@ -54,9 +54,22 @@ async fn a_new_user_sets_up_the_authenticator_as_the_challenge_and_gets_tokens()
     );
 
     assert!(answer_enrollment(&app, "new", &private, &app.totp(&secret)).await);
-    assert!(
-        tokens_issued(&app, "new").await,
-        "the passed challenge gets the tokens"
+    let tokens = app
+        .cognito_trigger()
+        .handle(integration_tests::cognito::token_event(
+            "new",
+            "TokenGeneration_Authentication",
+        ))
+        .await
+        .expect("the passed challenge gets the tokens");
+    assert_eq!(
+        tokens["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"],
+        json!({
+            "backup_codes:method": "enrollment",
+            "backup_codes:remaining": "0",
+            "backup_codes:low": "true"
+        }),
+        "the ID token says the user just set up their app and has no backup codes yet"
     );
     assert!(!tokens_issued(&app, "new").await, "once");
 

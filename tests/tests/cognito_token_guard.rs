@@ -54,10 +54,13 @@ async fn a_passed_challenge_lets_exactly_one_token_generation_through() {
     let out = generate(&app, "kim", "TokenGeneration_Authentication")
         .await
         .expect("the passed sign-in gets its tokens");
+    let mut unchanged = out.clone();
+    unchanged["response"] =
+        token_event("kim", "TokenGeneration_Authentication")["response"].clone();
     assert_eq!(
-        out,
+        unchanged,
         token_event("kim", "TokenGeneration_Authentication"),
-        "the event goes back unchanged: no claim is added or removed"
+        "only the response is written"
     );
     assert!(!tokens_issued(&app, "kim").await, "the pass was used up");
 
@@ -201,4 +204,71 @@ async fn a_user_who_turned_two_factor_off_is_unenrolled_again() {
         !tokens_issued(&app, "kim").await,
         "require: set up an app first"
     );
+}
+
+/// The ID token's claims the guard adds: how the sign-in passed, and the codes left.
+fn added_claims(out: &serde_json::Value) -> serde_json::Value {
+    out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"].clone()
+}
+
+#[tokio::test]
+async fn the_id_token_says_how_the_sign_in_passed_and_how_many_codes_are_left() {
+    let app = app().await;
+    let (secret, codes) = app.enrolled("kim").await;
+    assert!(answer(&app, "kim", &codes[0]).await);
+    let out = generate(&app, "kim", "TokenGeneration_Authentication")
+        .await
+        .unwrap();
+    assert_eq!(
+        added_claims(&out),
+        json!({
+            "backup_codes:method": "backup_code",
+            "backup_codes:remaining": "9",
+            "backup_codes:low": "false"
+        })
+    );
+    assert_eq!(
+        out["response"]["claimsOverrideDetails"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["claimsToAddOrOverride"],
+        "no group override, so the user keeps their groups; nothing suppressed"
+    );
+
+    // Down to the low threshold (2 by default): the claim says so.
+    for code in &codes[1..8] {
+        assert!(answer(&app, "kim", code).await);
+        generate(&app, "kim", "TokenGeneration_Authentication")
+            .await
+            .unwrap();
+    }
+    app.next_step();
+    assert!(answer(&app, "kim", &app.totp(&secret)).await);
+    let out = generate(&app, "kim", "TokenGeneration_AuthenticateDevice")
+        .await
+        .unwrap();
+    assert_eq!(
+        added_claims(&out),
+        json!({
+            "backup_codes:method": "totp",
+            "backup_codes:remaining": "2",
+            "backup_codes:low": "true"
+        })
+    );
+}
+
+#[tokio::test]
+async fn tokens_let_through_without_a_challenge_carry_none_of_our_claims() {
+    let app = app().await;
+    app.enrolled("kim").await;
+    // A refresh, and an unenrolled user the pool lets in on the password: no challenge, no claim.
+    for (user, source) in [
+        ("kim", "TokenGeneration_RefreshTokens"),
+        ("lee", "TokenGeneration_Authentication"),
+    ] {
+        let out = generate(&app, user, source).await.unwrap();
+        assert_eq!(out, token_event(user, source), "{user} {source}");
+    }
 }

@@ -17,7 +17,7 @@ use crate::{
         proof::{Proof, StepUp},
         record::{Replacement, UserRecord},
         sealing::SealedSecret,
-        sign_in::{AppClient, SignInPass},
+        sign_in::{AppClient, SignInMethod, SignInPass},
         totp::TotpSecret,
         user::{Email, UserId},
     },
@@ -281,7 +281,8 @@ pub async fn confirm_at_sign_in<S: FactorChecks + Enrollment + ?Sized>(
         // Not a secret this service sealed for this user.
         return Err(EnrollError::InvalidCode);
     }
-    let pass = SignInPass::starting(svc.clock.now(), client);
+    // No backup codes yet: the user makes them once signed in, where they can be shown.
+    let pass = SignInPass::starting(svc.clock.now(), client, SignInMethod::Enrollment, 0);
     let confirming = Confirming::SignIn { shown, pass };
     activate(svc, &record, email, code, source, confirming).await?;
     Ok(())

@@ -10,7 +10,7 @@ use crate::domain::{
     events::{Actor, EventKind, Source},
     proof::Proof,
     record::UserRecord,
-    sign_in::{AppClient, SignInPass},
+    sign_in::{AppClient, SignInMethod, SignInPass},
     totp::TotpCode,
     user::UserId,
 };
@@ -60,8 +60,7 @@ pub async fn verify_sign_in<S: FactorChecks + ?Sized>(
     source: &Source,
     client: AppClient,
 ) -> Result<Verified, VerifyError> {
-    let pass = SignInPass::starting(svc.clock.now(), client);
-    verify_leaving(svc, user, code, source, Some(&pass)).await
+    verify_leaving(svc, user, code, source, Some(client)).await
 }
 
 async fn verify_leaving<S: FactorChecks + ?Sized>(
@@ -69,7 +68,7 @@ async fn verify_leaving<S: FactorChecks + ?Sized>(
     user: &UserId,
     code: &str,
     source: &Source,
-    pass: Option<&SignInPass>,
+    client: Option<AppClient>,
 ) -> Result<Verified, VerifyError> {
     let policy = &svc.settings.lockout;
     let (record, reservation) = svc
@@ -80,7 +79,7 @@ async fn verify_leaving<S: FactorChecks + ?Sized>(
     let last = attempt.as_ref().is_some_and(ReservedAttempt::is_last);
     let email = record.as_ref().and_then(|r| r.email.clone());
     let record_exists = record.is_some();
-    let outcome = check(svc, user, code, record, attempt, pass, source).await;
+    let outcome = check(svc, user, code, record, attempt, client, source).await;
     // An unknown user's lock has no one to tell and no trail to keep.
     if matches!(outcome, Err(VerifyError::InvalidCode)) && last && record_exists {
         svc.locked_out(user, Actor::AuthServer, source, email.as_ref())
@@ -90,16 +89,23 @@ async fn verify_leaving<S: FactorChecks + ?Sized>(
 }
 
 /// The check; an accepting write records `totp_used` (audit only) or `backup_code_used` (also
-/// mailed), caused by the auth server from `source`.
+/// mailed), caused by the auth server from `source`; for a sign-in through `client`, it also
+/// leaves the pass that says how the challenge was passed.
 async fn check<S: FactorChecks + ?Sized>(
     svc: &FactorServices<S>,
     user: &UserId,
     code: &str,
     record: Option<UserRecord>,
     attempt: Option<ReservedAttempt>,
-    pass: Option<&SignInPass>,
+    client: Option<AppClient>,
     source: &Source,
 ) -> Result<Verified, VerifyError> {
+    let now = svc.clock.now();
+    let pass = |method, remaining| {
+        client
+            .clone()
+            .map(|client| SignInPass::starting(now, client, method, remaining))
+    };
     // Only an enrolled user whose attempt was counted can have a code accepted.
     let checked = record.filter(|r| r.is_enrolled()).zip(attempt);
     if let Some(totp) = TotpCode::parse(code) {
@@ -109,6 +115,9 @@ async fn check<S: FactorChecks + ?Sized>(
         };
         let event = svc.event(EventKind::TotpUsed, user, Actor::AuthServer, source);
         let records = vec![svc.record(event, record.email.as_ref())];
+        let remaining = record.codes.as_ref().map_or(0, |s| s.remaining());
+        let pass = pass(SignInMethod::Totp, remaining);
+        let pass = pass.as_ref();
         let secret = &record.totp.secret;
         let stands = |r: &UserRecord| {
             r.is_enrolled() && r.totp.secret == *secret && Proof::Totp { step }.is_unspent_in(r)
@@ -125,7 +134,6 @@ async fn check<S: FactorChecks + ?Sized>(
             return Err(VerifyError::InvalidCode);
         }
         info!(method = "totp", "verified");
-        let remaining = record.codes.as_ref().map_or(0, |s| s.remaining());
         let verified = Verified {
             method: Method::Totp,
             remaining_backup_codes: remaining,
@@ -150,7 +158,8 @@ async fn check<S: FactorChecks + ?Sized>(
         .with_remaining(remaining)
         .with_code_number(proof.code_number(&record));
     let records = vec![svc.record(event, record.email.as_ref())];
-    let now = svc.clock.now();
+    let pass = pass(SignInMethod::BackupCode, remaining);
+    let pass = pass.as_ref();
     let Proof::BackupCode { set_id, hash } = &proof else {
         return Err(VerifyError::InvalidCode);
     };

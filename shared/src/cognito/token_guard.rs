@@ -11,8 +11,7 @@ use tracing::{info, warn};
 use super::{app_client, sub, to_json, CognitoTrigger, TriggerError};
 use crate::{
     app::errors::Fault,
-    domain::sign_in::{tokens_without_pass, TokenGeneration, WithoutPass},
-    ports::Written,
+    domain::sign_in::{sign_in_claims, tokens_without_pass, TokenGeneration, WithoutPass},
 };
 
 impl CognitoTrigger {
@@ -33,14 +32,14 @@ impl CognitoTrigger {
         let now = self.services.clock.now();
         let client = app_client(&event.cognito_event_user_pools_header);
         if let (TokenGeneration::AfterChallenge, Some(client)) = (generation, client) {
-            if store
+            let consumed = store
                 .consume_sign_in_pass(&user, &client, now)
                 .await
-                .map_err(Fault::from)?
-                == Written::Applied
-            {
-                info!(%user, "tokens allowed: the sign-in passed its challenge");
-                return Ok(to_json(&event));
+                .map_err(Fault::from)?;
+            if let Some(pass) = consumed {
+                info!(%user, method = pass.method.name(), "tokens allowed: the sign-in passed its challenge");
+                let low = self.services.is_low(pass.remaining_codes);
+                return Ok(with_claims(to_json(&event), &sign_in_claims(&pass, low)));
             }
         }
         let record = store.get_user(&user).await.map_err(Fault::from)?;
@@ -55,4 +54,18 @@ impl CognitoTrigger {
         warn!(%user, user_state = ?without, "tokens refused: no passed challenge");
         Err(TriggerError::NoSecondFactor)
     }
+}
+
+/// The V1 response that adds `claims` to the ID token. Written into the event as JSON rather
+/// than through the event type, whose serialised group override would be an empty list: that
+/// would take the user out of every group in their tokens.
+fn with_claims(mut event: Value, claims: &[(&'static str, String)]) -> Value {
+    let added: serde_json::Map<String, Value> = claims
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), Value::String(value.clone())))
+        .collect();
+    event["response"] = serde_json::json!({
+        "claimsOverrideDetails": { "claimsToAddOrOverride": added }
+    });
+    event
 }

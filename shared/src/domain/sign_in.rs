@@ -102,17 +102,30 @@ impl AppClient {
 /// write that spends the code: the token guard consumes it, once, before it expires, and only
 /// for the app client whose sign-in passed. A pass a failed trigger left behind is thus no use
 /// to a sign-in through another client, nor to any sign-in after 15 s.
+///
+/// It also says how the challenge was passed, which the token guard tells the app in the ID
+/// token (`SignInClaims`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInPass {
     pub until: OffsetDateTime,
     pub client: AppClient,
+    pub method: SignInMethod,
+    /// Backup codes the user has left after this sign-in.
+    pub remaining_codes: usize,
 }
 
 impl SignInPass {
-    pub fn starting(now: OffsetDateTime, client: AppClient) -> Self {
+    pub fn starting(
+        now: OffsetDateTime,
+        client: AppClient,
+        method: SignInMethod,
+        remaining_codes: usize,
+    ) -> Self {
         Self {
             until: now + SIGN_IN_PASS_LIFETIME,
             client,
+            method,
+            remaining_codes,
         }
     }
 
@@ -120,6 +133,52 @@ impl SignInPass {
     pub fn admits(&self, client: &AppClient, now: OffsetDateTime) -> bool {
         now < self.until && self.client == *client
     }
+}
+
+/// How a guarded sign-in passed its challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    Totp,
+    BackupCode,
+    /// The user set up their authenticator as this sign-in's challenge (and has no backup
+    /// codes yet: they make them once signed in).
+    Enrollment,
+}
+
+impl SignInMethod {
+    pub const ALL: [SignInMethod; 3] = [
+        SignInMethod::Totp,
+        SignInMethod::BackupCode,
+        SignInMethod::Enrollment,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignInMethod::Totp => "totp",
+            SignInMethod::BackupCode => "backup_code",
+            SignInMethod::Enrollment => "enrollment",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// The claims the token guard adds to the ID token of a sign-in that passed our challenge, so
+/// the app can say "you signed in with a backup code, 3 left: make new ones" at that moment.
+/// Cognito's own `amr` cannot name a custom challenge, and a V1 trigger's claims are strings.
+pub const CLAIM_METHOD: &str = "backup_codes:method";
+pub const CLAIM_REMAINING: &str = "backup_codes:remaining";
+pub const CLAIM_LOW: &str = "backup_codes:low";
+
+/// The claims for a consumed `pass`; `low` is `LOW_CODES_THRESHOLD` or fewer codes left.
+pub fn sign_in_claims(pass: &SignInPass, low: bool) -> [(&'static str, String); 3] {
+    [
+        (CLAIM_METHOD, pass.method.name().to_owned()),
+        (CLAIM_REMAINING, pass.remaining_codes.to_string()),
+        (CLAIM_LOW, low.to_string()),
+    ]
 }
 
 /// Why Cognito is generating tokens (a Pre Token Generation trigger source).
@@ -215,8 +274,8 @@ pub fn after_password(enrolled: bool, unenrolled: Unenrolled) -> Next {
 #[cfg(test)]
 mod tests {
     use super::{
-        after_password, next_step, tokens_without_pass, AppClient, Challenge, Next, SignInPass,
-        Step, TokenGeneration, Unenrolled, WithoutPass, MAX_ANSWERS,
+        after_password, next_step, tokens_without_pass, AppClient, Challenge, Next, SignInMethod,
+        SignInPass, Step, TokenGeneration, Unenrolled, WithoutPass, MAX_ANSWERS,
     };
     use Step::*;
 
@@ -306,7 +365,7 @@ mod tests {
         let now = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
         let web = AppClient::parse("1example23456789").unwrap();
         let other = AppClient::parse("2other+client_id").unwrap();
-        let pass = SignInPass::starting(now, web.clone());
+        let pass = SignInPass::starting(now, web.clone(), SignInMethod::Totp, 10);
         assert!(pass.admits(&web, now + time::Duration::seconds(14)));
         assert!(!pass.admits(&web, now + time::Duration::seconds(15)));
         assert!(!pass.admits(&other, now));

@@ -235,15 +235,15 @@ capability! {
     /// The mark a Cognito sign-in's passed challenge leaves for the token guard.
     pub trait SignInPasses {
         /// The token guard: removes an enrolled user's sign-in pass in one conditional write, when
-        /// it is live and was left for `client`. Of two token generations racing for one pass,
-        /// exactly one applies; a user with no record, no authenticator or no such pass is
-        /// `ConditionFailed`, and nothing is written.
+        /// it is live and was left for `client`, and answers the pass it removed. Of two token
+        /// generations racing for one pass, exactly one gets it; a user with no record, no
+        /// authenticator or no such pass gets `None`, and nothing is written.
         async fn consume_sign_in_pass(
             &self,
             user: &UserId,
             client: &AppClient,
             now: OffsetDateTime,
-        ) -> Result<Written, StoreError>;
+        ) -> Result<Option<SignInPass>, StoreError>;
     }
 }
 

@@ -21,13 +21,18 @@
     const challenge = document.createElement('backup-codes-challenge');
     challenge.parameters = nextStep.additionalInfo;
     challenge.answer = (code) => confirmSignIn({ challengeResponse: code });
-    challenge.addEventListener('backup-codes-signed-in', async () => {
+    // The challenge reads how the user signed in from the ID token (docs/components.md).
+    challenge.getToken = idToken;
+    const settings = document.createElement('backup-codes-settings');
+    settings.getToken = idToken;
+    challenge.addEventListener('backup-codes-signed-in', async (event) => {
       window.signedInToken = await idToken();
+      window.signedInDetail = event.detail;
       status.textContent = 'Signed in.';
-      const settings = document.createElement('backup-codes-settings');
-      settings.getToken = idToken;
       document.getElementById('settings').replaceChildren(settings);
     });
+    // "N codes left: make new ones" opens the settings card's regenerate.
+    challenge.addEventListener('backup-codes-new-codes-wanted', () => settings.makeNewCodes());
     document.getElementById('code-step').replaceChildren(challenge);
   }
 

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
 };
 use time::OffsetDateTime;
 
-use super::{b, n, s, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT};
+use super::{b, n, s, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT, SIGN_IN_PASS_CODES, SIGN_IN_PASS_METHOD};
 use crate::domain::{
     attempts::ReservedAttempt, codes::BackupCodeSet, proof::Proof, record::PendingSet,
     sign_in::SignInPass,
@@ -107,8 +107,13 @@ pub(super) fn leaving(
         Some(pass) => (
             request
                 .expression_attribute_values(":pass", n(pass.until.unix_timestamp()))
-                .expression_attribute_values(":pass_client", s(pass.client.as_str())),
-            format!(", {SIGN_IN_PASS} = :pass, {SIGN_IN_PASS_CLIENT} = :pass_client"),
+                .expression_attribute_values(":pass_client", s(pass.client.as_str()))
+                .expression_attribute_values(":pass_method", s(pass.method.name()))
+                .expression_attribute_values(":pass_codes", n(pass.remaining_codes)),
+            format!(
+                ", {SIGN_IN_PASS} = :pass, {SIGN_IN_PASS_CLIENT} = :pass_client, \
+                 {SIGN_IN_PASS_METHOD} = :pass_method, {SIGN_IN_PASS_CODES} = :pass_codes"
+            ),
         ),
         None => (request, String::new()),
     }

@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
 use time::OffsetDateTime;
 
-use super::{ACTIVE, PENDING, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT};
+use super::{
+    ACTIVE, PENDING, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT, SIGN_IN_PASS_CODES, SIGN_IN_PASS_METHOD,
+};
 use crate::{
     domain::{
         attempts::AttemptLedger,
@@ -22,7 +24,7 @@ use crate::{
         link_token::{DownloadGrant, GrantClaim},
         record::{EnrollmentState, PendingSet, Replacement, TotpEnrollment, UserRecord},
         sealing::SealedSecret,
-        sign_in::{AppClient, SignInPass},
+        sign_in::{AppClient, SignInMethod, SignInPass},
         user::{Email, UserId},
     },
     ports::StoreError,
@@ -124,13 +126,30 @@ pub(super) fn parse_record(user: &UserId, item: &Item) -> Result<UserRecord, Sto
             .map(|count| u32::try_from(count).map_err(|_| corrupt("grant_redemptions")))
             .transpose()?
             .unwrap_or(0),
-        // A pass without its client (left before passes named one) admits no one.
-        sign_in_pass: get_n(item, SIGN_IN_PASS)
-            .map(timestamp)
-            .transpose()?
-            .zip(get_s(item, SIGN_IN_PASS_CLIENT).and_then(AppClient::parse))
-            .map(|(until, client)| SignInPass { until, client }),
+        sign_in_pass: parse_pass(item)?,
     })
+}
+
+/// A sign-in pass, on a record or as its consuming write removed it. One without its client or
+/// its method (left before passes named them) admits no one.
+pub(super) fn parse_pass(item: &Item) -> Result<Option<SignInPass>, StoreError> {
+    let Some(until) = get_n(item, SIGN_IN_PASS).map(timestamp).transpose()? else {
+        return Ok(None);
+    };
+    let client = get_s(item, SIGN_IN_PASS_CLIENT).and_then(AppClient::parse);
+    let method = get_s(item, SIGN_IN_PASS_METHOD).and_then(SignInMethod::parse);
+    let remaining_codes = get_n(item, SIGN_IN_PASS_CODES)
+        .map(|count| usize::try_from(count).map_err(|_| corrupt(SIGN_IN_PASS_CODES)))
+        .transpose()?;
+    Ok(client
+        .zip(method)
+        .zip(remaining_codes)
+        .map(|((client, method), remaining_codes)| SignInPass {
+            until,
+            client,
+            method,
+            remaining_codes,
+        }))
 }
 
 /// The attempt ledger, on a record or on an unknown user's item.

@@ -80,6 +80,12 @@ const LEDGER_ATTRIBUTES: &str = "attempts, attempts_until, failures, locked_unti
 /// was left for; see `SignInPass`.
 const SIGN_IN_PASS: &str = "sign_in_pass_until";
 const SIGN_IN_PASS_CLIENT: &str = "sign_in_pass_client";
+/// How the challenge was passed, and the backup codes left: what the ID token is told.
+const SIGN_IN_PASS_METHOD: &str = "sign_in_pass_method";
+const SIGN_IN_PASS_CODES: &str = "sign_in_pass_codes";
+/// The whole pass: left together, consumed together.
+const SIGN_IN_PASS_ATTRIBUTES: &str =
+    "sign_in_pass_until, sign_in_pass_client, sign_in_pass_method, sign_in_pass_codes";
 /// Everything a user's second factor is: removing it all leaves the user as before enrollment
 /// (an item with only its key, which `get_user` reads as no record).
 const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_since, \
@@ -89,7 +95,8 @@ const FACTOR_ATTRIBUTES: &str = "totp_state, totp_secret, totp_last_step, totp_s
      pending_set_salt, pending_set_cost, pending_set_generated_at, pending_codes, \
      pending_code_lines, pending_set_expires_at, \
      grant_id, grant_expires_at, grant_claim, grant_claim_until, grant_redemptions, \
-     attempts, attempts_until, failures, locked_until, sign_in_pass_until, sign_in_pass_client";
+     attempts, attempts_until, failures, locked_until, sign_in_pass_until, sign_in_pass_client, \
+     sign_in_pass_method, sign_in_pass_codes";
 /// Every accepting write's condition: the ledger still holds the caller's reservation.
 const HOLDS_RESERVATION: &str = "attempts BETWEEN :ledger_one AND :ledger_max";
 

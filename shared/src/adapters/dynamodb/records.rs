@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 use super::{
     conditional,
     expressions::{holding, leaving},
-    item::{corrupt, get_n, parse_ledger, parse_record},
-    n, reading, reserved, s, user_key, written, DynamoStore, ACTIVE, HOLDS_RESERVATION,
-    LEDGER_ATTRIBUTES, PARTITION_KEY, SIGN_IN_PASS, SIGN_IN_PASS_CLIENT, TTL_ATTRIBUTE,
+    item::{corrupt, get_n, parse_ledger, parse_pass, parse_record},
+    n, reading, reserved, s, user_key, DynamoStore, ACTIVE, HOLDS_RESERVATION, LEDGER_ATTRIBUTES,
+    PARTITION_KEY, SIGN_IN_PASS, SIGN_IN_PASS_ATTRIBUTES, SIGN_IN_PASS_CLIENT, TTL_ATTRIBUTE,
 };
 use crate::{
     domain::{
@@ -271,19 +271,22 @@ impl SignInPasses for DynamoStore {
         user: &UserId,
         client: &AppClient,
         now: OffsetDateTime,
-    ) -> Result<Written, StoreError> {
-        // On a missing item the condition fails and nothing is created.
+    ) -> Result<Option<SignInPass>, StoreError> {
+        // On a missing item the condition fails and nothing is created. The write answers the
+        // attributes it removed: the pass, as it was.
         let request = self
             .update(user)
-            .update_expression(format!("REMOVE {SIGN_IN_PASS}, {SIGN_IN_PASS_CLIENT}"))
+            .update_expression(format!("REMOVE {SIGN_IN_PASS_ATTRIBUTES}"))
+            .return_values(ReturnValue::UpdatedOld)
             .condition_expression(format!(
                 "totp_state = :active AND {SIGN_IN_PASS} > :now AND {SIGN_IN_PASS_CLIENT} = :client"
             ))
             .expression_attribute_values(":active", s(ACTIVE))
             .expression_attribute_values(":client", s(client.as_str()))
             .expression_attribute_values(":now", n(now.unix_timestamp()));
-        Ok(written(
-            conditional(request, "consume a sign-in pass").await?,
-        ))
+        match conditional(request, "consume a sign-in pass").await? {
+            Some(removed) => parse_pass(&removed),
+            None => Ok(None),
+        }
     }
 }

@@ -124,7 +124,7 @@ impl SignInPasses for MemoryStore {
         user: &UserId,
         client: &AppClient,
         now: OffsetDateTime,
-    ) -> Result<Written, StoreError> {
+    ) -> Result<Option<SignInPass>, StoreError> {
         Ok(self.with_users(|users| match users.get_mut(user) {
             Some(record)
                 if record.is_enrolled()
@@ -133,10 +133,9 @@ impl SignInPasses for MemoryStore {
                         .as_ref()
                         .is_some_and(|p| p.admits(client, now)) =>
             {
-                record.sign_in_pass = None;
-                Written::Applied
+                record.sign_in_pass.take()
             }
-            _ => Written::ConditionFailed,
+            _ => None,
         }))
     }
 }
