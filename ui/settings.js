@@ -35,13 +35,14 @@
 
     async begin(proof) {
       const { json } = await this.call('POST', '/v1/totp/enrollment', { proof });
+      this.signsOut = json.sessions_end_on_change;
       this.say('');
       this.show(h('h2', { text: this.t('scanTitle') }), h('p', { text: this.t('scanHelp') }), this.qr(json.qr_svg), this.secretKey(json.secret),
         this.codeForm(this.t('appCode'), this.t('confirm'), async (code) => {
           const answer = await this.call('POST', '/v1/totp/enrollment/confirm', { body: { code }, file: true });
           if (answer.json && answer.json.authenticator_replaced) {
             this.emit('authenticator-replaced', {});
-            return this.load(this.t('replaced'));
+            return this.load(this.changed('replaced'));
           }
           this.emit('enrolled', {});
           this.codes(answer.text, null);
@@ -64,7 +65,7 @@
           if (pending) await this.call('POST', '/v1/backup-codes/activate', { body: { set_id: pending.id } });
           URL.revokeObjectURL(url);
           this.emit('codes-saved', { count: list.length, generated: date });
-          this.load(this.t(pending ? 'activated' : 'enrolledDone'));
+          this.load(this.changed(pending ? 'activated' : 'enrolledDone'));
         } catch (problem) {
           this.fail(problem);
           next.disabled = false;
@@ -92,8 +93,15 @@
       }
     }
 
+    // What a change of the factor says: and, where the stack ends the user's sessions after
+    // one, that they sign in again (this page's own session included, once its token expires).
+    changed(key) {
+      return this.signsOut ? `${this.t(key)} ${this.t('signInAgain')}` : this.t(key);
+    }
+
     overview(s, message) {
       this.enrolled = true;
+      this.signsOut = s.sessions_end_on_change;
       this.say(message);
       const codes = s.total ? this.t('left', { remaining: s.remaining, total: s.total, date: this.when(s.generated_at) }) : this.t('none');
       const actions = [
@@ -151,13 +159,13 @@
     async remove(proof) {
       await this.call('DELETE', '/v1/backup-codes', { proof });
       this.emit('codes-removed', {});
-      this.load(this.t('removed'));
+      this.load(this.changed('removed'));
     }
 
     async disable(proof) {
       await this.call('DELETE', '/v1/totp/enrollment', { proof });
       this.emit('two-factor-disabled', {});
-      this.notEnrolled(this.t('disabled'));
+      this.notEnrolled(this.changed('disabled'));
     }
   }
 

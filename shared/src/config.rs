@@ -10,7 +10,7 @@ use crate::{
         events::EventKind,
         mail_budget::StackCeiling,
         sealing::{Keyring, SecretKey},
-        sign_in::Unenrolled,
+        sign_in::{Unenrolled, UserPoolId},
         user::Email,
     },
 };
@@ -62,6 +62,10 @@ pub struct Config {
     pub mail_ceiling: StackCeiling,
     /// What the Cognito trigger does with a user who has not enrolled TOTP (`UNENROLLED_USERS`).
     pub unenrolled_users: Unenrolled,
+    /// The user pool whose sessions of a user end when their second factor changes
+    /// (`USER_POOL_ID`; the template sets it unless `SignOutOnFactorChange` is false or the stack
+    /// knows no pool). Unset: no session is ended, and the bus says so.
+    pub sign_out_pool: Option<UserPoolId>,
 }
 
 pub const MAX_CODE_COUNT: usize = 50;
@@ -227,6 +231,14 @@ impl Config {
             })
             .transpose()?;
         let link_ttl = number("LINK_TTL_SECONDS", 86_400, 60, 30 * 86_400)?;
+        let sign_out_pool = get("USER_POOL_ID")
+            .map(|raw| {
+                UserPoolId::parse(raw.trim()).ok_or_else(|| ConfigError::Invalid {
+                    name: "USER_POOL_ID",
+                    reason: "expected a user pool id, like eu-west-1_AbC123xyZ".to_owned(),
+                })
+            })
+            .transpose()?;
         let recovery_wait = number(
             "RECOVERY_WAIT_HOURS",
             crate::domain::recovery::DEFAULT_WAIT.whole_hours() as u32,
@@ -278,6 +290,7 @@ impl Config {
                 product,
                 low_codes_threshold: number("LOW_CODES_THRESHOLD", 2, 0, MAX_CODE_COUNT as u32)?
                     as usize,
+                sessions_end_on_change: sign_out_pool.is_some(),
                 lockout: LockoutPolicy {
                     // At least 1: every code check goes through the ledger; there is no "off".
                     threshold: number("LOCKOUT_THRESHOLD", 10, 1, 1000)?,
@@ -302,6 +315,7 @@ impl Config {
                 quota_per_day: number("SES_QUOTA_PER_DAY", 50_000, 200, 1_000_000_000)?,
             },
             unenrolled_users: unenrolled(get("UNENROLLED_USERS").as_deref())?,
+            sign_out_pool,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::{
     app::address::KeepsAddress,
     domain::sealing::Keyring,
     http::table::Route,
-    ports::{Deliveries, EventSink, Mailer},
+    ports::{Deliveries, EventSink, Mailer, SessionEnder},
     wiring::Wiring,
 };
 
@@ -65,6 +65,8 @@ pub trait Host: Sync {
     fn mailer(&self) -> Result<Arc<dyn Mailer>, Error>;
     /// The team's event bus, if there is one.
     fn bus(&self) -> Option<Arc<dyn EventSink>>;
+    /// Where a user's sessions end after a factor change, if the stack signs them out.
+    fn sessions(&self) -> Option<Arc<dyn SessionEnder>>;
     /// Where the notifier marks which sinks have an event.
     fn deliveries(&self) -> Result<Arc<dyn Deliveries>, Error>;
 }
@@ -90,6 +92,7 @@ pub struct LocalHost<'a> {
     pub mailer: Arc<dyn Mailer>,
     pub bus: Option<Arc<dyn EventSink>>,
     pub deliveries: Arc<dyn Deliveries>,
+    pub sessions: Option<Arc<dyn SessionEnder>>,
 }
 
 impl Host for LocalHost<'_> {
@@ -111,6 +114,10 @@ impl Host for LocalHost<'_> {
 
     fn bus(&self) -> Option<Arc<dyn EventSink>> {
         self.bus.clone()
+    }
+
+    fn sessions(&self) -> Option<Arc<dyn SessionEnder>> {
+        self.sessions.clone()
     }
 
     fn deliveries(&self) -> Result<Arc<dyn Deliveries>, Error> {

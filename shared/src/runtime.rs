@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::{
     adapters::{
+        cognito::CognitoSessions,
         dynamodb::{self, DynamoStore},
         eventbridge::EventBridgeSink,
         secrets,
@@ -17,7 +18,7 @@ use crate::{
     domain::sealing::Keyring,
     entry::{Host, Invoked, LambdaFunction},
     http::dispatch,
-    ports::{Deliveries, EventSink, Mailer, SystemClock},
+    ports::{Deliveries, EventSink, Mailer, SessionEnder, SystemClock},
     wiring::Wiring,
 };
 
@@ -166,6 +167,20 @@ impl Host for ColdStart<'_> {
             let config =
                 aws_sdk_eventbridge::config::Builder::from(self.aws).timeout_config(timeouts);
             Arc::new(EventBridgeSink::lazy(config, bus)) as Arc<dyn EventSink>
+        })
+    }
+
+    /// The pool whose sessions end after a factor change (`USER_POOL_ID`): notify's only, its
+    /// client built at the first change.
+    fn sessions(&self) -> Option<Arc<dyn SessionEnder>> {
+        self.config.sign_out_pool.clone().map(|pool| {
+            let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .operation_timeout(std::time::Duration::from_secs(2))
+                .build();
+            let config = aws_sdk_cognitoidentityprovider::config::Builder::from(self.aws)
+                .timeout_config(timeouts);
+            Arc::new(CognitoSessions::lazy(config, pool)) as Arc<dyn SessionEnder>
         })
     }
 

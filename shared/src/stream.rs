@@ -23,9 +23,12 @@ impl LambdaFunction for NotifyFunction {
 
     /// No keys: it opens no secret and signs nothing.
     async fn build(host: &impl Host) -> Result<Self, lambda_http::Error> {
-        let notifier = host
-            .wiring()?
-            .notifier(host.deliveries()?, host.mailer()?, host.bus())?;
+        let notifier = host.wiring()?.notifier(
+            host.deliveries()?,
+            host.mailer()?,
+            host.bus(),
+            host.sessions(),
+        )?;
         Ok(NotifyFunction { notifier })
     }
 }

@@ -19,7 +19,7 @@ use crate::{
         link_token::LinkSigner,
         sealing::{Keyring, SecretSealer},
     },
-    ports::{Clock, Deliveries, EventSink, MailBudget, Mailer, Storage},
+    ports::{Clock, Deliveries, EventSink, MailBudget, Mailer, SessionEnder, Storage},
     presentation::event_mail::MailSink,
 };
 
@@ -56,12 +56,14 @@ impl Wiring<'_> {
 
     /// The notify function: once kept, an event goes to the user's mail through `mailer` (the
     /// kinds `NOTIFY` keeps, within the mail budget) and to the team's `bus` if there is one
-    /// (`EVENT_BUS_NAME`); `deliveries` remembers which have it.
+    /// (`EVENT_BUS_NAME`); `deliveries` remembers which have it. A change of the factor first
+    /// ends the user's `sessions` (`USER_POOL_ID`), where there is a pool to end them in.
     pub fn notifier(
         &self,
         deliveries: Arc<dyn Deliveries>,
         mailer: Arc<dyn Mailer>,
         bus: Option<Arc<dyn EventSink>>,
+        sessions: Option<Arc<dyn SessionEnder>>,
     ) -> Result<Notifier, HashCostError> {
         let mail = MailSink {
             mailer,
@@ -82,6 +84,7 @@ impl Wiring<'_> {
             digests: mail,
             deliveries,
             clock: self.clock.clone(),
+            sessions,
         })
     }
 

@@ -17,10 +17,14 @@ use backup_codes::{
         codes::HashCost,
         sealing::{Keyring, SecretKey},
         totp::{step_at, TotpSecret},
+        user::UserId,
     },
     entry::LocalHost,
     functions::{dispatch_any, Functions},
-    ports::{Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, Storage},
+    ports::{
+        Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, SessionEnder,
+        SinkError, Storage,
+    },
     stream::{deliver_batch, NotifyFunction},
     wiring::Wiring,
 };
@@ -47,6 +51,51 @@ impl std::io::Write for CapturedLog {
 impl CapturedLog {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Remembers whose sessions it ended, in order, like an identity provider's sign-out; can be
+/// told to fail like an unreachable one.
+#[derive(Default)]
+pub struct RecordingSessions {
+    pub ended: Mutex<Vec<String>>,
+    pub failing: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingSessions {
+    pub fn ended(&self) -> Vec<String> {
+        self.ended.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionEnder for RecordingSessions {
+    async fn end_sessions(&self, user: &UserId) -> Result<(), SinkError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SinkError("the identity provider is unreachable".into()));
+        }
+        self.ended.lock().unwrap().push(user.as_str().to_owned());
+        Ok(())
+    }
+}
+
+/// Keeps every event the notifier puts on the bus, as a team's rule would see them.
+#[derive(Default)]
+pub struct RecordingBus(pub Mutex<Vec<backup_codes::domain::events::SecurityEvent>>);
+
+#[async_trait::async_trait]
+impl EventSink for RecordingBus {
+    fn name(&self) -> &'static str {
+        "bus"
+    }
+
+    async fn publish(
+        &self,
+        event: &backup_codes::domain::events::SecurityEvent,
+        _: Option<&backup_codes::domain::user::Email>,
+    ) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
     }
 }
 
@@ -225,7 +274,12 @@ pub async fn emulator_config_at(endpoint: String) -> aws_config::SdkConfig {
 /// The notify function's notifier over `app`'s mailer and bus, marking deliveries in `marks`.
 pub fn notifier_over(app: &TestApp, marks: Arc<dyn Deliveries>) -> Notifier {
     app.wiring()
-        .notifier(marks, app.sender.clone(), app.bus.clone())
+        .notifier(
+            marks,
+            app.sender.clone(),
+            app.bus.clone(),
+            app.sessions.clone(),
+        )
         .expect("the tests' hash cost is valid")
 }
 
@@ -329,6 +383,8 @@ pub struct TestApp {
     pub sender: Arc<dyn Mailer>,
     /// The event bus, if the test gives one.
     pub bus: Option<Arc<dyn EventSink>>,
+    /// Where the notifier ends a user's sessions, if the test gives one.
+    pub sessions: Option<Arc<dyn SessionEnder>>,
     pub mailer: Arc<RecordingMailer>,
     pub signing_key: SecretKey,
     /// The key that seals TOTP secrets.
@@ -445,6 +501,9 @@ impl<'a> Call<'a> {
     }
 }
 
+/// What the notifier reaches besides the mail: the team's bus, and where sessions end.
+type BeyondMail = (Option<Arc<dyn EventSink>>, Option<Arc<dyn SessionEnder>>);
+
 /// What every function is built from, as production builds it: over `store`, with the keys,
 /// mailer and bus given, and the notifier's marks and mail budget from `event_feed`.
 fn host<'a>(
@@ -453,7 +512,7 @@ fn host<'a>(
     clock: Arc<TestClock>,
     (sealing_key, signing_key): (&SecretKey, &SecretKey),
     sender: &Arc<dyn Mailer>,
-    bus: Option<Arc<dyn EventSink>>,
+    (bus, sessions): BeyondMail,
     event_feed: Option<&EventFeed>,
 ) -> LocalHost<'a> {
     LocalHost {
@@ -470,6 +529,7 @@ fn host<'a>(
         signing_keys: Keyring::new(signing_key.clone(), vec![]),
         mailer: sender.clone(),
         bus,
+        sessions,
         deliveries: event_feed.map_or_else(
             || Arc::new(MemoryStore::new()) as Arc<dyn Deliveries>,
             EventFeed::deliveries,
@@ -543,7 +603,7 @@ impl TestApp {
             clock.clone(),
             (&sealing_key, &signing_key),
             &mailer,
-            None,
+            (None, None),
             event_feed.as_ref(),
         ));
         Self {
@@ -555,6 +615,7 @@ impl TestApp {
             store,
             sender: mailer,
             bus: None,
+            sessions: None,
             mailer: recorder,
             signing_key,
             sealing_key,
@@ -592,7 +653,7 @@ impl TestApp {
             self.clock.clone(),
             (&self.sealing_key, &self.signing_key),
             &self.sender,
-            self.bus.clone(),
+            (self.bus.clone(), self.sessions.clone()),
             self.event_feed.as_ref(),
         )
     }
@@ -600,6 +661,13 @@ impl TestApp {
     /// The Cognito triggers' function over the same store, clock, keys and mailer.
     pub fn cognito_trigger(&self) -> backup_codes::cognito::CognitoTrigger {
         self.host().build().expect("the test configuration builds")
+    }
+
+    /// Rebuilds the notifier with `sessions` as where a user's sessions end.
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionEnder>) -> Self {
+        self.sessions = Some(sessions);
+        self.reconfigure(|_| {});
+        self
     }
 
     /// Rebuilds every function with `bus` as its event bus.

@@ -25,6 +25,7 @@ mod recovery_answers;
 mod recovery_requests;
 mod recovery_store;
 mod replacement_ends;
+mod sessions;
 mod sign_in_paths;
 mod step_up;
 mod two_factor_off;
@@ -49,6 +50,7 @@ pub use recovery_answers::*;
 pub use recovery_requests::*;
 pub use recovery_store::*;
 pub use replacement_ends::*;
+pub use sessions::*;
 pub use sign_in_paths::*;
 pub use step_up::*;
 pub use two_factor_off::*;
@@ -118,6 +120,10 @@ macro_rules! behaviour_suite {
             delete_removes_the_set,
             status_reports_use_without_codes,
             used_codes_are_named_by_their_line_on_the_sheet,
+            every_factor_change_ends_the_users_sessions,
+            an_admin_reset_and_its_link_end_the_users_sessions,
+            the_mail_and_the_bus_wait_until_the_sessions_have_ended,
+            without_a_pool_the_bus_says_no_session_was_ended,
             malformed_input_is_refused_and_changes_nothing,
             unknown_routes_and_methods,
             concurrent_verifies_of_one_backup_code_succeed_once,

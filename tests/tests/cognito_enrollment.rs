@@ -27,7 +27,8 @@ fn after_a_wrong_answer(metadata: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_new_user_sets_up_the_authenticator_as_the_challenge_and_gets_tokens() {
-    let app = app().await;
+    let sessions = std::sync::Arc::new(integration_tests::RecordingSessions::default());
+    let app = app().await.with_sessions(sessions.clone());
     let (public, private, metadata) = create(&app, "new", password_passed()).await;
     assert_eq!(public["type"], "TOTP_ENROLLMENT");
     let secret = public["secret"]
@@ -72,6 +73,10 @@ async fn a_new_user_sets_up_the_authenticator_as_the_challenge_and_gets_tokens()
         "the ID token says the user just set up their app and has no backup codes yet"
     );
     assert!(!tokens_issued(&app, "new").await, "once");
+    // Enrolled at sign-in: the sessions opened before it (on the password alone, when the
+    // pool allowed that) end, from the notifier.
+    app.deliver().await;
+    assert_eq!(sessions.ended(), ["new"]);
 
     // Their tokens carry the address the pool has for them, as the sign-in's event did.
     let status = app

@@ -170,3 +170,137 @@ async fn failing_sinks_leave_the_request_successful_and_are_logged() {
         "the code was used all the same"
     );
 }
+
+/// A pool on moto with one user who signed in with a password: the pool's id, the user's name
+/// (moto looks users up by name only; Cognito also takes the `sub`, as the deployed walk
+/// shows), the app client and the refresh token the sign-in got.
+async fn signed_in_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+) -> (String, String, String, String) {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+    let pool = cognito
+        .create_user_pool()
+        .pool_name(format!("sessions-{}", &random_id()[..8]))
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    let user = uuid_like();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username(&user)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool)
+        .username(&user)
+        .password("Correct-horse-9")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let refresh = cognito
+        .admin_initiate_auth()
+        .user_pool_id(&pool)
+        .client_id(&client)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", &user)
+        .auth_parameters("PASSWORD", "Correct-horse-9")
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    (pool, user, client, refresh)
+}
+
+fn uuid_like() -> String {
+    let id = random_id();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    )
+}
+
+/// Whether `refresh` still gets tokens.
+async fn refreshes(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    (pool, client, refresh): (&str, &str, &str),
+) -> bool {
+    cognito
+        .admin_initiate_auth()
+        .user_pool_id(pool)
+        .client_id(client)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", refresh)
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_factor_change_ends_the_users_cognito_sessions() {
+    use backup_codes::{adapters::cognito::CognitoSessions, domain::sign_in::UserPoolId};
+    let cognito =
+        aws_sdk_cognitoidentityprovider::Client::new(&emulator_config_at(moto_url()).await);
+    let (pool, user, client, refresh) = signed_in_user(&cognito).await;
+    assert!(refreshes(&cognito, (&pool, &client, &refresh)).await);
+    let sessions = Arc::new(CognitoSessions::new(
+        cognito.clone(),
+        UserPoolId::parse(&pool).expect("moto's pool id has Cognito's shape"),
+    ));
+    let app = TestApp::new(Backend::Memory)
+        .await
+        .with_sessions(sessions.clone());
+    log();
+    // Enrolling changes the factor: the password-only session from before ends with it.
+    app.enrolled(&user).await;
+    assert!(
+        !refreshes(&cognito, (&pool, &client, &refresh)).await,
+        "the refresh token from before enrolling is refused"
+    );
+
+    // A user the pool does not know (enrolled through another identity provider) has no
+    // session there: the change is delivered, not retried for ever.
+    let stranger = uuid_like();
+    app.enrolled(&stranger).await;
+    assert_eq!(sink_failures("sessions", "enrolled"), 0);
+
+    // An unreachable pool fails the delivery, counted like any sink, and is retried.
+    let unreachable = aws_sdk_cognitoidentityprovider::Client::new(
+        &emulator_config_at("http://127.0.0.1:9".to_owned()).await,
+    );
+    let app = TestApp::new(Backend::Memory)
+        .await
+        .with_sessions(Arc::new(CognitoSessions::new(
+            unreachable,
+            UserPoolId::parse(&pool).unwrap(),
+        )));
+    app.enrolled("sessions-unreachable").await;
+    assert!(sink_failures("sessions", "enrolled") >= 1);
+}

@@ -329,7 +329,9 @@ fn each_function_runs_under_its_own_role_with_only_the_actions_it_uses() {
             // The mail budget's items, by key only (see the notifier's own test).
             // ...and the sweep of unanswered recovery requests: the open ones from the members
             // index, each closed with its event.
+            // ...and, after a factor change, the user's sessions end in the pool.
             "notify" => vec![
+                "cognito-idp:AdminUserGlobalSignOut",
                 "dynamodb:BatchGetItem",
                 "dynamodb:GetItem",
                 "dynamodb:DescribeStream",
@@ -830,6 +832,58 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
             assert!(
                 !keys.is_empty() && (marks || sweep),
                 "{actions:?} on {keys:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sessions_end_after_a_factor_change_in_the_pool_the_stack_knows_and_nowhere_else() {
+    let template = template();
+    let parameter = &template["Parameters"]["SignOutOnFactorChange"];
+    assert_eq!(parameter["Default"], "true", "on by default");
+    let condition = serde_yaml::to_string(&template["Conditions"]["SignsOut"]).unwrap();
+    for part in ["SignOutOnFactorChange", "MakeUserPool", "HasUserPoolArn"] {
+        assert!(condition.contains(part), "{condition}");
+    }
+    // One action, granted under that condition to notify alone, on the pool alone.
+    let mut grants = vec![];
+    for (name, function) in of_type(&template, "AWS::Serverless::Function") {
+        let (_, role) = role_of(&template, function);
+        let policies = serde_yaml::to_string(&role["Properties"]["Policies"]).unwrap();
+        if policies.contains("Action: cognito-idp:") {
+            grants.push(name.clone());
+            assert_eq!(
+                policies.matches("Action: cognito-idp:").count(),
+                1,
+                "{name}: {policies}"
+            );
+            let grant = policies
+                .split("cognito-idp:AdminUserGlobalSignOut")
+                .nth(1)
+                .unwrap();
+            assert!(grant.contains("UserPool.Arn"), "{grant}");
+            assert!(grant.contains(":userpool/${PoolId}"), "{grant}");
+            assert!(
+                policies.contains("SignsOut"),
+                "only where the stack signs out: {policies}"
+            );
+        }
+    }
+    assert_eq!(grants, ["NotifyFunction"]);
+    // The pool's id reaches notify, and the functions whose screens say "sign in again"; never
+    // the Cognito function, which the pool's triggers name (a cycle).
+    for (name, function) in of_type(&template, "AWS::Serverless::Function") {
+        let pool = &function["Properties"]["Environment"]["Variables"]["USER_POOL_ID"];
+        let expected = matches!(
+            name.as_str(),
+            "NotifyFunction" | "EnrollFunction" | "RegenerateFunction"
+        );
+        assert_eq!(*pool != Value::Null, expected, "{name}");
+        if expected {
+            assert!(
+                serde_yaml::to_string(pool).unwrap().contains("SignsOut"),
+                "{name}"
             );
         }
     }

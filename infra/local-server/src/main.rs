@@ -120,6 +120,8 @@ async fn run() -> Result<(), String> {
         mailer: mailer.clone(),
         bus: None,
         deliveries: store.clone(),
+        // No identity provider here: the bus (none either) would say no session was ended.
+        sessions: None,
     };
     let functions = Functions::build(&host).await.map_err(|e| e.to_string())?;
     local_server::home::seed_accounts(&functions)
@@ -129,7 +131,7 @@ async fn run() -> Result<(), String> {
     let notify = match memory {
         Some(store) => Some(InProcessNotify {
             notifier: wiring
-                .notifier(store.clone(), mailer, None)
+                .notifier(store.clone(), mailer, None, None)
                 .map_err(|e| e.to_string())?,
             store,
         }),

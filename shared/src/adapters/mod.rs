@@ -3,6 +3,8 @@
 //! without the AWS SDK.
 
 #[cfg(feature = "aws")]
+pub mod cognito;
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod eventbridge;

@@ -63,6 +63,9 @@ pub struct Settings {
     pub lockout: LockoutPolicy,
     /// This many codes left, or fewer, is "running low".
     pub low_codes_threshold: usize,
+    /// A change of the factor ends the user's sessions (`USER_POOL_ID` is set), so the screens
+    /// tell them to sign in again after one.
+    pub sessions_end_on_change: bool,
 }
 
 /// How download links are made: signed with these keys, for this long.

@@ -2,6 +2,9 @@
 //! change) goes to the user's mail and the team's bus, off the request path. Delivery is at
 //! least once towards a sink that fails, and never twice towards one that took it: each sink
 //! that has an event is marked (`Deliveries`), so a retried batch skips it.
+//!
+//! A change of the factor itself first ends the user's sessions (`SessionEnder`), so the mail
+//! and the bus can say they ended; until it has, neither hears of the change.
 
 use std::sync::Arc;
 
@@ -15,14 +18,17 @@ use super::{
 use crate::{
     domain::events::Recorded,
     ports::{
-        Clock, Deliveries, Delivery, RecoveryDecisions, RecoveryLists, SinkError, StoreError,
-        UserRecords,
+        Clock, Deliveries, Delivery, RecoveryDecisions, RecoveryLists, SessionEnder, SinkError,
+        StoreError, UserRecords,
     },
 };
 
 /// How long one try holds an event: longer than the function's timeout, so a try that died
 /// mid-delivery is retried only once its hold lapses.
 pub const HOLD: time::Duration = time::Duration::minutes(2);
+
+/// The name the sessions' ending is marked and counted under, as a sink's is.
+pub const SESSIONS: &str = "sessions";
 
 crate::ports::view! {
     /// What the schedule's sweep of unanswered recovery requests reads and writes.
@@ -37,6 +43,9 @@ pub struct Notifier {
     pub digests: Arc<BudgetedMail>,
     pub deliveries: Arc<dyn Deliveries>,
     pub clock: Arc<dyn Clock>,
+    /// Where a user's sessions end after a factor change; `None` where the stack knows no
+    /// pool or `SignOutOnFactorChange` is false (the bus then says `sessions_ended: false`).
+    pub sessions: Option<Arc<dyn SessionEnder>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +85,14 @@ impl Notifier {
     pub async fn notify(&self, record: &Recorded) -> Result<(), NotifyError> {
         let id = &record.event.id;
         let to = record.to.as_ref();
+        let ends_sessions = record.event.kind.ends_sessions();
+        let ender = self.sessions.as_ref().filter(|_| ends_sessions);
         let takers: Vec<_> = self
             .sinks
             .iter()
             .filter(|sink| sink.takes(&record.event, to))
             .collect();
-        if takers.is_empty() {
+        if takers.is_empty() && ender.is_none() {
             return Ok(());
         }
         let now = self.clock.now();
@@ -90,16 +101,29 @@ impl Notifier {
             Delivery::Busy => return Err(NotifyError::Busy),
             Delivery::Held { sent } => sent,
         };
+        let mut event = record.event.clone();
+        if ends_sessions {
+            event.sessions_ended = Some(ender.is_some());
+        }
+        if let Some(ender) = ender.filter(|_| !sent.iter().any(|name| name == SESSIONS)) {
+            if let Err(err) = ender.end_sessions(&event.user).await {
+                failed(SESSIONS, &event, &err);
+                self.deliveries.release(id, false).await?;
+                return Err(err.into());
+            }
+            self.deliveries.sent(id, SESSIONS).await?;
+            info!("sessions ended after a factor change");
+        }
         // Every sink is tried, so a mail service that is down does not hold the bus back.
         let mut refused = None;
         for sink in takers {
             if sent.iter().any(|name| name == sink.name()) {
                 continue;
             }
-            match sink.publish(&record.event, to).await {
+            match sink.publish(&event, to).await {
                 Ok(()) => self.deliveries.sent(id, sink.name()).await?,
                 Err(err) => {
-                    failed(sink.name(), &record.event, &err);
+                    failed(sink.name(), &event, &err);
                     refused = Some(err);
                 }
             }

@@ -117,6 +117,22 @@ impl EventKind {
         EventKind::RecoveryExpired,
     ];
 
+    /// A change of the second factor itself, after which the user's sessions end (see
+    /// `SessionEnder`): a session opened before it, perhaps by whoever made the owner change it,
+    /// must not outlive it. Signing in with a code, or a replacement merely started, is not one.
+    pub fn ends_sessions(self) -> bool {
+        matches!(
+            self,
+            EventKind::Enrolled
+                | EventKind::AuthenticatorReplaced
+                | EventKind::TwoFactorDisabled
+                | EventKind::CodesRegenerated
+                | EventKind::CodesRemoved
+                | EventKind::CodesResetByAdmin
+                | EventKind::DownloadLinkRedeemed
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Enrolled => "enrolled",
@@ -240,6 +256,10 @@ pub struct SecurityEvent {
     pub about: Option<UserId>,
     /// For a denial: the reason the admin gave, as the user is mailed it.
     pub reason: Option<String>,
+    /// For a change that ends sessions (`EventKind::ends_sessions`), as the notifier hands it
+    /// on: whether it ended the user's sessions at the identity provider before the mail and
+    /// the bus heard of it. Not kept on the trail.
+    pub sessions_ended: Option<bool>,
 }
 
 /// Where a page of the trail ends: the next page starts after this event. Clients see it as an
@@ -329,6 +349,7 @@ impl SecurityEvent {
             request_id: None,
             about: None,
             reason: None,
+            sessions_ended: None,
         }
     }
 
@@ -353,10 +374,11 @@ impl SecurityEvent {
         }
     }
 
-    /// How the event is shown outside: in the audit API and on the event bus.
+    /// How the event is shown outside: in the audit API and on the event bus (which alone
+    /// hears `sessions_ended`).
     pub fn to_json(&self) -> serde_json::Value {
         let rfc3339 = |t: OffsetDateTime| t.format(&Rfc3339).ok();
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "id": self.id,
             "type": self.kind.name(),
             "time": rfc3339(self.at),
@@ -378,7 +400,11 @@ impl SecurityEvent {
             "request_id": self.request_id,
             "about_user_id": self.about.as_ref().map(UserId::as_str),
             "reason": self.reason,
-        })
+        });
+        if let Some(ended) = self.sessions_ended {
+            json["sessions_ended"] = ended.into();
+        }
+        json
     }
 
     pub fn with_remaining(mut self, remaining: usize) -> Self {

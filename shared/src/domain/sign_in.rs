@@ -98,6 +98,30 @@ impl AppClient {
     }
 }
 
+/// A Cognito user pool's id, as `<region>_<9 or so letters and digits>` (`eu-west-1_AbC123xyZ`):
+/// the pool whose sessions end after a factor change (`USER_POOL_ID`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPoolId(String);
+
+impl UserPoolId {
+    /// Cognito's own pattern for a pool id: `[\w-]+_[0-9a-zA-Z]+`, at most 55 characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (region, id) = raw.split_once('_')?;
+        let valid = raw.len() <= 55
+            && !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The mark a passed challenge leaves on the user's record, written by the same conditional
 /// write that spends the code: the token guard consumes it, once, before it expires, and only
 /// for the app client whose sign-in passed. A pass a failed trigger left behind is thus no use

@@ -127,6 +127,14 @@ impl AuditPage {
     }
 }
 
+/// Ends a user's sessions at the identity provider after their second factor changed: every
+/// refresh token they hold stops working (Cognito's `AdminUserGlobalSignOut`). A user the
+/// provider does not know has no session there, and is done.
+#[async_trait]
+pub trait SessionEnder: Send + Sync {
+    async fn end_sessions(&self, user: &UserId) -> Result<(), SinkError>;
+}
+
 /// Somewhere a kept security event goes: the user's mailbox, the team's event bus.
 #[async_trait]
 pub trait EventSink: Send + Sync {

@@ -344,6 +344,14 @@ pub fn event_mail(product: &str, to: Email, event: &SecurityEvent) -> Option<Out
         ),
         _ => return None,
     };
+    // Where the notifier ended the user's sessions first, they must sign in again everywhere.
+    let what = match event.sessions_ended {
+        Some(true) => format!(
+            "{what} For your security you were signed out everywhere: sign in again on each \
+             of your devices."
+        ),
+        _ => what,
+    };
     let facts = Facts::of(event);
     let text = format!("Hello,\n\n{what}\n\n{}\n\n{advice}\n", facts.text());
     let html = format!(

@@ -2,37 +2,16 @@
 //! used download link (the one such event) is one event per link per hour, with a count, and
 //! the event bus hears of it once.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use backup_codes::{
-    domain::{
-        events::{SecurityEvent, REPEAT_WINDOW_SECONDS},
-        user::Email,
-    },
-    ports::{EventSink, SinkError},
-};
+use backup_codes::domain::events::REPEAT_WINDOW_SECONDS;
 
 use super::{
     admin_reset::{collect_codes, is_gone, redeem_json, reset_by_admin},
     events::whole_trail,
     *,
 };
-
-#[derive(Default)]
-struct RecordingBus(Mutex<Vec<SecurityEvent>>);
-
-#[async_trait]
-impl EventSink for RecordingBus {
-    fn name(&self) -> &'static str {
-        "bus"
-    }
-
-    async fn publish(&self, event: &SecurityEvent, _: Option<&Email>) -> Result<(), SinkError> {
-        self.0.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
+use crate::RecordingBus;
 
 async fn refusals(app: &TestApp) -> Vec<Value> {
     let (trail, _) = whole_trail(app, "/v1/audit", Call::new("GET", "").user("uma"), 100).await;

@@ -288,5 +288,6 @@ pub(super) fn parse_event(user: &UserId, item: &Item) -> Result<SecurityEvent, S
             .map(|raw| UserId::parse(raw).map_err(|_| corrupt("about_user_id")))
             .transpose()?,
         reason: get_s(item, "reason").map(str::to_owned),
+        sessions_ended: None,
     })
 }

@@ -105,6 +105,7 @@ async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Bo
             "used": used,
             "pending_download": status.pending_download,
             "low": status.low,
+            "sessions_end_on_change": api.services.settings.sessions_end_on_change,
             "totp": {
                 "enrolled": true,
                 "since": status.totp.since.map(rfc3339),

@@ -102,6 +102,8 @@ async fn start_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Bod
             "secret": started.secret_base32,
             "otpauth_uri": started.otpauth_uri,
             "qr_svg": started.qr_svg,
+            // Confirming it ends the user's sessions: the screens say to sign in again.
+            "sessions_end_on_change": api.services.settings.sessions_end_on_change,
         }),
     ))
 }

@@ -1,13 +1,16 @@
-//! `<backup-codes-challenge>` once the sign-in is done, in a real headless Chromium on the local
-//! server's home page: it reads what the token guard put in the ID token (how the challenge was
-//! passed, the codes left), fires its signed-in event with it, and after a backup-code sign-in
-//! offers "N codes left: make new ones", which opens the settings card's regenerate. Cognito
-//! itself is walked in tests/deployed (test_components.py); here `answer` says "signed in" and
-//! `getToken` gives an ID token with the guard's claims.
+//! The screens around a sign-in, in a real headless Chromium on the local server's home page.
+//! `<backup-codes-challenge>` once the sign-in is done: it reads what the token guard put in
+//! the ID token (how the challenge was passed, the codes left), fires its signed-in event with
+//! it, and after a backup-code sign-in offers "N codes left: make new ones", which opens the
+//! settings card's regenerate. Cognito itself is walked in tests/deployed
+//! (test_components.py); here `answer` says "signed in" and `getToken` gives an ID token with
+//! the guard's claims. And the settings card after a change that ends the user's sessions.
+
+use std::sync::Arc;
 
 use integration_tests::{
     browser::{check_state, chromium, eventually, js, sign_in_as, tempdir, Component},
-    Backend, TestApp,
+    Backend, RecordingSessions, TestApp,
 };
 use serde_json::json;
 
@@ -53,7 +56,7 @@ async fn after_a_backup_code_the_challenge_leads_to_new_codes() {
     tokio::spawn(local_server::serve(listener, app.functions.clone()));
     app.enrolled("ana").await;
 
-    let work = tempdir("ui-challenge");
+    let work = tempdir("ui-challenge-claims");
     let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
     let c = &browser.client;
     c.goto(&format!("{base}/")).await.unwrap();
@@ -137,5 +140,54 @@ async fn after_a_backup_code_the_challenge_leads_to_new_codes() {
         .await,
         0
     );
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_change_that_ends_the_sessions_the_card_says_to_sign_in_again() {
+    let sessions = Arc::new(RecordingSessions::default());
+    let mut app = TestApp::new(Backend::Memory)
+        .await
+        .with_sessions(sessions.clone());
+    app.reconfigure(|c| c.settings.sessions_end_on_change = true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
+    let (_, codes) = app.enrolled("ana").await;
+    assert_eq!(sessions.ended(), ["ana"]);
+
+    let work = tempdir("ui-sessions-end");
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    sign_in_as(c, "ana").await;
+    CARD.says(c, "10 of 10 left").await;
+    CARD.press(c, "Make new backup codes").await;
+    CARD.submit_code(c, &codes[0]).await;
+    eventually(
+        c,
+        &format!("{CARD}.querySelectorAll('ol.codes code').length === 10"),
+    )
+    .await;
+    js(
+        c,
+        &format!("{CARD}.querySelector('input[type=checkbox]').click()"),
+    )
+    .await;
+    CARD.press(c, "Continue").await;
+    let said = CARD
+        .says(
+            c,
+            "signed out everywhere: sign in again on your other devices, and here when asked",
+        )
+        .await;
+    assert!(said.contains("10 of 10 left"), "{said}");
+    app.deliver().await;
+    assert_eq!(
+        sessions.ended(),
+        ["ana", "ana"],
+        "the new set ended the sessions"
+    );
+    check_state(c, "settings-sign-in-again").await;
     browser.client.clone().close().await.unwrap();
 }
