@@ -24,6 +24,11 @@ any of them.
    trigger's session never lists NEW_PASSWORD_REQUIRED): ministack's own answer for USER_SRP_AUTH
    is given, and its NEW_PASSWORD_REQUIRED handler already sets the password and then generates
    the tokens that way.
+6. A Pre Token Generation event's userAttributes: Cognito includes the user's status
+   (`cognito:user_status`: CONFIRMED, EXTERNAL_PROVIDER for a user it made at an identity
+   provider's sign-in, ...); ministack leaves it out. The token guard exempts a federated-only
+   identity by that status (shared/src/domain/federation.rs), and refuses when it is missing:
+   the user's own status is added, as Cognito sends it.
 """
 
 import os
@@ -82,6 +87,21 @@ for name in ("_get_challenge_session", "_user_pools", "_resolve_user", "_srp_res
              "_srp_proof_valid", "_password_auth_result"):
     assert hasattr(cognito, name), f"ministack changed: re-check workaround 5 ({name})"
 cognito._respond_to_password_verifier = _new_password_first
+
+_build_pretoken_event = cognito._build_pretoken_event
+
+
+def _with_user_status(pool_id, client_id, username, user_attrs, *args, **kwargs):
+    event = _build_pretoken_event(pool_id, client_id, username, user_attrs, *args, **kwargs)
+    pool = cognito._get_pool_unscoped(pool_id)
+    user = cognito._resolve_user(pool, username)[0] if pool and username else None
+    if user is not None and user.get("UserStatus"):
+        event["request"]["userAttributes"]["cognito:user_status"] = user["UserStatus"]
+    return event
+
+
+assert callable(getattr(cognito, "_get_pool_unscoped", None)), "ministack changed: re-check workaround 6"
+cognito._build_pretoken_event = _with_user_status
 
 assert callable(getattr(cognito, "_auth_flow_error", None)), "ministack changed: re-check workaround 3"
 assert callable(getattr(cognito, "_pool_for_client", None)), "ministack changed: re-check workaround 4"

@@ -144,6 +144,7 @@
     expired: 'Your session has expired. Sign in again.',
     forbidden: 'You are not allowed to do this.',
     notEnrolled: 'Two-factor authentication is not set up.',
+    federated: 'You sign in through your organization\u2019s identity provider (single sign-on), which takes care of your second factor. There is nothing to set up here.',
     userNotEnrolled: '{user} has not set up two-factor authentication.',
     userHasNoEmail: '{user} has no email address to send the link to.',
     emailFailed: 'The email could not be sent; nothing changed. Try again.',
@@ -308,6 +309,7 @@ ul.events{list-style:none;padding:0;margin:0}ul.events li{padding:.35rem 0;borde
         user_has_no_email: 'userHasNoEmail', email_failed: 'emailFailed', set_not_pending: 'setExpired',
         no_pending_replacement: 'noReplacement', two_factor_required: 'requiredOff', not_found: 'notMember',
         recovery_closed: 'requestClosed', recovery_request_not_found: 'requestClosed', recovery_waiting: 'requestWaiting2',
+        federated_user: 'federated',
       };
       const key = keys[body.error] || (response.status === 503 ? 'unavailable' : response.status === 429 ? 'locked' : 'failed');
       return { status: response.status, code: body.error, message: this.t(key, vars), retryAfter: after };

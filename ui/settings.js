@@ -22,8 +22,16 @@
         this.overview(json, message);
       } catch (problem) {
         if (problem.code === 'not_enrolled') this.notEnrolled(message);
+        else if (problem.code === 'federated_user') this.federated();
         else this.fail(problem);
       }
+    }
+
+    // Single sign-on: the identity provider owns the second factor, so the card offers nothing.
+    federated() {
+      this.enrolled = false;
+      this.say('');
+      this.show(h('h2', { text: this.t('title') }), h('p', { text: this.t('federated') }));
     }
 
     notEnrolled(message) {

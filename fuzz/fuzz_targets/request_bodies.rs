@@ -51,6 +51,7 @@ fn functions() -> Functions {
         mailer: Arc::new(Discard),
         bus: None,
         deliveries: store,
+        sessions: None,
     };
     Functions::build_locally(&host).unwrap()
 }

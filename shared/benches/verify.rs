@@ -54,7 +54,7 @@ async fn enrolled(
 ) -> (UserId, TotpSecret, IssuedCodes) {
     let source = Source::default();
     let user = UserId::parse(name).unwrap();
-    let started = enroll::start(svc, &user, None, None, &source)
+    let started = enroll::start(svc, &user, None, None, &source, false)
         .await
         .unwrap();
     let secret = TotpSecret::from_base32(&started.secret_base32).unwrap();

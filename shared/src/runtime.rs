@@ -159,13 +159,8 @@ impl Host for ColdStart<'_> {
     /// The team's event bus when `EVENT_BUS_NAME` is set: notify's only, built at first use.
     fn bus(&self) -> Option<Arc<dyn EventSink>> {
         self.config.event_bus.as_ref().map(|bus| {
-            // A slow bus must not hold a batch for long: bounded like the table.
-            let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(1))
-                .operation_timeout(std::time::Duration::from_secs(2))
-                .build();
-            let config =
-                aws_sdk_eventbridge::config::Builder::from(self.aws).timeout_config(timeouts);
+            let config = aws_sdk_eventbridge::config::Builder::from(self.aws)
+                .timeout_config(notifier_timeouts());
             Arc::new(EventBridgeSink::lazy(config, bus)) as Arc<dyn EventSink>
         })
     }
@@ -174,12 +169,8 @@ impl Host for ColdStart<'_> {
     /// client built at the first change.
     fn sessions(&self) -> Option<Arc<dyn SessionEnder>> {
         self.config.sign_out_pool.clone().map(|pool| {
-            let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(1))
-                .operation_timeout(std::time::Duration::from_secs(2))
-                .build();
             let config = aws_sdk_cognitoidentityprovider::config::Builder::from(self.aws)
-                .timeout_config(timeouts);
+                .timeout_config(notifier_timeouts());
             Arc::new(CognitoSessions::lazy(config, pool)) as Arc<dyn SessionEnder>
         })
     }
@@ -188,6 +179,14 @@ impl Host for ColdStart<'_> {
     fn deliveries(&self) -> Result<Arc<dyn Deliveries>, Error> {
         Ok(self.store()?)
     }
+}
+
+/// A slow bus or pool must not hold a batch of the notifier's for long: bounded like the table.
+fn notifier_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_timeout(std::time::Duration::from_secs(2))
+        .build()
 }
 
 /// The whole life of a Lambda binary serving `F`: built once per cold start, then every

@@ -13,6 +13,7 @@ mod admin_reset;
 mod bounded_events;
 mod claims;
 mod events;
+mod federated;
 mod ledger;
 mod link_codes;
 mod mail_budget;
@@ -38,6 +39,7 @@ pub use admin_reset::*;
 pub use bounded_events::*;
 pub use claims::*;
 pub use events::*;
+pub use federated::*;
 pub use ledger::*;
 pub use link_codes::*;
 pub use mail_budget::*;
@@ -124,6 +126,8 @@ macro_rules! behaviour_suite {
             an_admin_reset_and_its_link_end_the_users_sessions,
             the_mail_and_the_bus_wait_until_the_sessions_have_ended,
             without_a_pool_the_bus_says_no_session_was_ended,
+            a_federated_identity_is_not_enrolled_and_nothing_changes,
+            a_federated_identity_enrolled_before_keeps_its_factor,
             malformed_input_is_refused_and_changes_nothing,
             unknown_routes_and_methods,
             concurrent_verifies_of_one_backup_code_succeed_once,

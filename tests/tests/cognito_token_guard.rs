@@ -272,3 +272,162 @@ async fn tokens_let_through_without_a_challenge_carry_none_of_our_claims() {
         assert_eq!(out, token_event(user, source), "{user} {source}");
     }
 }
+
+/// Cognito's `identities` attribute for a user of the identity provider "Okta".
+const OKTA: &str = r#"[{"userId":"00u1","providerName":"Okta","providerType":"OIDC","issuer":null,"primary":true,"dateCreated":1700000000000}]"#;
+
+/// A token event for `user` from `source` with Cognito's status and identities for them.
+fn shaped(
+    user: &str,
+    source: &str,
+    status: Option<&str>,
+    identities: Option<&str>,
+) -> serde_json::Value {
+    let mut event = token_event(user, source);
+    let attributes = event["request"]["userAttributes"].as_object_mut().unwrap();
+    attributes.remove("cognito:user_status");
+    if let Some(status) = status {
+        attributes.insert("cognito:user_status".into(), json!(status));
+    }
+    if let Some(identities) = identities {
+        attributes.insert("identities".into(), json!(identities));
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_federated_only_identitys_managed_login_passes_whatever_the_rule() {
+    let mut app = app().await;
+    app.reconfigure(|c| c.unenrolled_users = Unenrolled::Require);
+    // One never enrolled (the pool requires two-factor), one enrolled before the API refused it.
+    app.enrolled("fed-enrolled").await;
+    for user in ["fed-new", "fed-enrolled"] {
+        let event = shaped(
+            user,
+            "TokenGeneration_HostedAuth",
+            Some("EXTERNAL_PROVIDER"),
+            Some(OKTA),
+        );
+        let out = app
+            .cognito_trigger()
+            .handle(event)
+            .await
+            .expect("its identity provider owns its second factor");
+        assert_eq!(
+            added_claims(&out),
+            json!({ "backup_codes:federated": "true" }),
+            "{user}: the API reads this, and refuses to enroll it"
+        );
+        // Its refreshed tokens still say so.
+        let refreshed = app
+            .cognito_trigger()
+            .handle(shaped(
+                user,
+                "TokenGeneration_RefreshTokens",
+                Some("EXTERNAL_PROVIDER"),
+                Some(OKTA),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            added_claims(&refreshed),
+            json!({ "backup_codes:federated": "true" })
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_sign_in_the_guard_cannot_tell_from_a_password_is_exempt() {
+    let mut app = app().await;
+    app.enrolled("kim").await;
+    let refused = |out: Result<serde_json::Value, TriggerError>| {
+        matches!(out, Err(TriggerError::NoSecondFactor))
+    };
+    for (why, source, status, identities) in [
+        // A native user with a linked identity: on the managed login they may have typed the
+        // password, and the event is the same.
+        (
+            "linked native user",
+            "TokenGeneration_HostedAuth",
+            Some("CONFIRMED"),
+            Some(OKTA),
+        ),
+        (
+            "linked, no status",
+            "TokenGeneration_HostedAuth",
+            None,
+            Some(OKTA),
+        ),
+        (
+            "no identities",
+            "TokenGeneration_HostedAuth",
+            Some("EXTERNAL_PROVIDER"),
+            None,
+        ),
+        (
+            "empty identities",
+            "TokenGeneration_HostedAuth",
+            Some("EXTERNAL_PROVIDER"),
+            Some("[]"),
+        ),
+        (
+            "identities not a list",
+            "TokenGeneration_HostedAuth",
+            Some("EXTERNAL_PROVIDER"),
+            Some("Okta"),
+        ),
+        (
+            "identities naming no provider",
+            "TokenGeneration_HostedAuth",
+            Some("EXTERNAL_PROVIDER"),
+            Some(r#"[{"userId":"00u1"}]"#),
+        ),
+        // Federated attributes outside the managed login: the custom flow (no pass) and a new
+        // password (a federated user has none) are judged as any sign-in.
+        (
+            "custom flow",
+            "TokenGeneration_Authentication",
+            Some("EXTERNAL_PROVIDER"),
+            Some(OKTA),
+        ),
+        (
+            "new password",
+            "TokenGeneration_NewPasswordChallenge",
+            Some("EXTERNAL_PROVIDER"),
+            Some(OKTA),
+        ),
+    ] {
+        let out = app
+            .cognito_trigger()
+            .handle(shaped("kim", source, status, identities))
+            .await;
+        assert!(
+            refused(out),
+            "{why}: an enrolled user without a passed challenge gets no tokens"
+        );
+    }
+    // And under a pool that requires two-factor, an unenrolled linked user is refused too.
+    app.reconfigure(|c| c.unenrolled_users = Unenrolled::Require);
+    let out = app
+        .cognito_trigger()
+        .handle(shaped(
+            "lin",
+            "TokenGeneration_HostedAuth",
+            Some("CONFIRMED"),
+            Some(OKTA),
+        ))
+        .await;
+    assert!(refused(out));
+    // A native user's refresh carries no federated claim.
+    let out = app
+        .cognito_trigger()
+        .handle(shaped(
+            "kim",
+            "TokenGeneration_RefreshTokens",
+            Some("CONFIRMED"),
+            Some(OKTA),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(added_claims(&out), serde_json::Value::Null);
+}

@@ -191,3 +191,41 @@ async fn after_a_change_that_ends_the_sessions_the_card_says_to_sign_in_again() 
     check_state(c, "settings-sign-in-again").await;
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_tells_a_federated_identity_there_is_nothing_to_set_up() {
+    let app = TestApp::new(Backend::Memory).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_server::serve(listener, app.functions.clone()));
+    let work = tempdir("ui-federated");
+    let browser = chromium(&work.join("downloads"), &work.join("profile")).await;
+    let c = &browser.client;
+    c.goto(&format!("{base}/")).await.unwrap();
+    // A card whose token is a federated-only identity's, as the token guard marks it.
+    js(
+        c,
+        "const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\\+/g, '-').replace(/\\//g, '_');
+         const token = 'e30.' + b64({ sub: 'sso', 'backup_codes:federated': 'true' }) + '.local';
+         const card = document.createElement('backup-codes-settings');
+         card.getToken = async () => token;
+         document.querySelector('main').prepend(card);",
+    )
+    .await;
+    CARD.says(
+        c,
+        "which takes care of your second factor. There is nothing to set up here.",
+    )
+    .await;
+    assert_eq!(
+        js(
+            c,
+            &format!("return {CARD}.querySelectorAll('button').length")
+        )
+        .await,
+        0,
+        "no set-up button"
+    );
+    check_state(c, "settings-federated").await;
+    browser.client.clone().close().await.unwrap();
+}

@@ -37,7 +37,8 @@ pub struct EnrollmentStarted {
 /// Starts enrollment, or, for a user already enrolled, the replacement of their authenticator
 /// (a new phone): that needs a step-up `proof` (a code from the current app, or an unused
 /// backup code when the phone is lost), and the current app keeps working until the new one
-/// is confirmed.
+/// is confirmed. A `federated_only` identity is not enrolled: the managed login it signs in
+/// through could never ask for the code (`domain::federation`).
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn start<S: FactorChecks + Enrollment + Replacements + ?Sized>(
     svc: &FactorServices<S>,
@@ -45,9 +46,11 @@ pub async fn start<S: FactorChecks + Enrollment + Replacements + ?Sized>(
     email: Option<&Email>,
     proof: Option<&str>,
     source: &Source,
+    federated_only: bool,
 ) -> Result<EnrollmentStarted, EnrollError> {
     let secret = match svc.enrolled_record(user).await? {
         Some(record) => start_replacement(svc, &record, proof, source).await?,
+        None if federated_only => return Err(EnrollError::FederatedUser),
         None => {
             let (secret, _) = put_pending(svc, user)
                 .await?

@@ -53,6 +53,9 @@ pub type VerifyError = CheckFailed;
 pub enum EnrollError {
     #[error("TOTP is already enrolled for this user")]
     AlreadyEnrolled,
+    /// A federated-only identity: its identity provider owns its second factor.
+    #[error("this identity signs in through its identity provider, which owns its second factor")]
+    FederatedUser,
     /// Replacing an enrolled authenticator needs a step-up proof.
     #[error("a current TOTP code or an unused backup code is required")]
     TotpRequired,

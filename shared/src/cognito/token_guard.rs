@@ -11,7 +11,10 @@ use tracing::{info, warn};
 use super::{app_client, sub, to_json, CognitoTrigger, TriggerError};
 use crate::{
     app::errors::Fault,
-    domain::sign_in::{sign_in_claims, tokens_without_pass, TokenGeneration, WithoutPass},
+    domain::{
+        federation::{is_federated_only, CLAIM_FEDERATED},
+        sign_in::{sign_in_claims, tokens_without_pass, TokenGeneration, WithoutPass},
+    },
 };
 
 impl CognitoTrigger {
@@ -20,9 +23,26 @@ impl CognitoTrigger {
         generation: TokenGeneration,
         event: CognitoEventUserPoolsPreTokenGen,
     ) -> Result<Value, TriggerError> {
-        if generation == TokenGeneration::Refresh {
+        let attributes = &event.request.user_attributes;
+        let federated = is_federated_only(
+            attributes.get("cognito:user_status").map(String::as_str),
+            attributes.get("identities").map(String::as_str),
+        );
+        let federated_claim = [(CLAIM_FEDERATED, "true".to_owned())];
+        match generation {
             // The sign-in that issued the refresh token was guarded; revoking it is the pool's.
-            return Ok(to_json(&event));
+            // A federated identity's refreshed token still says what it is.
+            TokenGeneration::Refresh if federated => {
+                return Ok(with_claims(to_json(&event), &federated_claim));
+            }
+            TokenGeneration::Refresh => return Ok(to_json(&event)),
+            // Single sign-on: the identity provider owns this user's second factor, and the
+            // managed login, its only way in, cannot run our challenge (domain::federation).
+            TokenGeneration::ManagedLogin if federated => {
+                info!("tokens allowed: a federated-only identity's managed-login sign-in");
+                return Ok(with_claims(to_json(&event), &federated_claim));
+            }
+            _ => {}
         }
         let Some(user) = sub(&event.request.user_attributes) else {
             warn!("tokens refused: the event names no valid user");

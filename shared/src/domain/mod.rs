@@ -7,6 +7,7 @@ pub mod codes;
 pub mod device;
 pub mod display_text;
 pub mod events;
+pub mod federation;
 pub mod link_token;
 pub mod mail_budget;
 pub mod member_summary;

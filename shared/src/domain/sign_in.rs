@@ -211,9 +211,11 @@ pub enum TokenGeneration {
     /// A sign-in that may have run our challenge: the custom flow (or a remembered device's
     /// step after it). A passed challenge's pass is consumed here.
     AfterChallenge,
-    /// A sign-in that cannot have run our challenge: the managed login pages, or a temporary
-    /// password just changed (Cognito issues those tokens without calling Define). No pass.
-    WithoutChallenge,
+    /// The managed login pages, which cannot run our challenge: a password typed there, or a
+    /// federated identity's sign-in at its identity provider (see `domain::federation`).
+    ManagedLogin,
+    /// A temporary password just changed: Cognito issues those tokens without calling Define.
+    NewPassword,
     /// A refresh token exchanged for new tokens: the sign-in that issued it was guarded.
     Refresh,
 }
@@ -225,9 +227,8 @@ impl TokenGeneration {
             "TokenGeneration_Authentication" | "TokenGeneration_AuthenticateDevice" => {
                 Some(Self::AfterChallenge)
             }
-            "TokenGeneration_HostedAuth" | "TokenGeneration_NewPasswordChallenge" => {
-                Some(Self::WithoutChallenge)
-            }
+            "TokenGeneration_HostedAuth" => Some(Self::ManagedLogin),
+            "TokenGeneration_NewPasswordChallenge" => Some(Self::NewPassword),
             "TokenGeneration_RefreshTokens" => Some(Self::Refresh),
             _ => None,
         }
@@ -338,13 +339,10 @@ mod tests {
                 "TokenGeneration_AuthenticateDevice",
                 TokenGeneration::AfterChallenge,
             ),
-            (
-                "TokenGeneration_HostedAuth",
-                TokenGeneration::WithoutChallenge,
-            ),
+            ("TokenGeneration_HostedAuth", TokenGeneration::ManagedLogin),
             (
                 "TokenGeneration_NewPasswordChallenge",
-                TokenGeneration::WithoutChallenge,
+                TokenGeneration::NewPassword,
             ),
             ("TokenGeneration_RefreshTokens", TokenGeneration::Refresh),
         ] {

@@ -5,13 +5,19 @@ use lambda_http::{request::RequestContext, Request, RequestExt};
 use tracing::warn;
 
 use super::response::{ApiError, ErrorCode};
-use crate::domain::user::{Email, UserId};
+use crate::domain::{
+    federation::CLAIM_FEDERATED,
+    user::{Email, UserId},
+};
 
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub user: UserId,
     pub email: Option<Email>,
     pub groups: Vec<String>,
+    /// The token guard marked this identity federated-only (`CLAIM_FEDERATED`): it signs in
+    /// through its identity provider, which owns its second factor.
+    pub federated_only: bool,
 }
 
 fn unauthenticated(message: &str) -> ApiError {
@@ -55,8 +61,18 @@ pub fn caller(req: &Request, groups_claim: &str) -> Result<Caller, ApiError> {
             ))
         }
     };
+    let federated_only = match claims.get(CLAIM_FEDERATED).map(String::as_str) {
+        None => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(invalid_claim(&format!(
+                "the token's `{CLAIM_FEDERATED}` claim must be true when present"
+            )))
+        }
+    };
     Ok(Caller {
         user,
+        federated_only,
         email: email.filter(|_| verified),
         groups: claims
             .get(groups_claim)

@@ -15,6 +15,7 @@ mod refusals;
 pub enum ErrorCode {
     AlreadyEnrolled,
     EmailFailed,
+    FederatedUser,
     Forbidden,
     InternalError,
     InvalidBody,
@@ -52,9 +53,10 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::AlreadyEnrolled,
         ErrorCode::EmailFailed,
+        ErrorCode::FederatedUser,
         ErrorCode::Forbidden,
         ErrorCode::InternalError,
         ErrorCode::InvalidBody,
@@ -95,6 +97,7 @@ impl ErrorCode {
         match self {
             ErrorCode::AlreadyEnrolled => "already_enrolled",
             ErrorCode::EmailFailed => "email_failed",
+            ErrorCode::FederatedUser => "federated_user",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::InvalidBody => "invalid_body",

@@ -6,6 +6,7 @@ use std::sync::{atomic::Ordering, Arc};
 use super::{
     admin_reset::{collect_codes, reset_by_admin},
     new_phone::{confirm, start_replacement},
+    two_factor_off::turn_off,
     *,
 };
 use crate::{RecordingBus, RecordingSessions};
@@ -77,13 +78,7 @@ pub async fn every_factor_change_ends_the_users_sessions(app: TestApp) {
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
     assert_eq!(sessions.ended().len(), 4);
     app.next_step();
-    let off = app
-        .send(
-            Call::new("DELETE", "/v1/totp/enrollment")
-                .user("ses")
-                .json(json!({ "totp": app.totp(&new_secret) })),
-        )
-        .await;
+    let off = app.send(turn_off("ses", &app.totp(&new_secret))).await;
     assert_eq!(off.status, StatusCode::NO_CONTENT, "{}", off.text);
     assert_eq!(sessions.ended(), ["ses"; 5]);
 
@@ -134,13 +129,7 @@ pub async fn the_mail_and_the_bus_wait_until_the_sessions_have_ended(app: TestAp
     let mails = app.mailer.count();
     sessions.failing.store(true, Ordering::SeqCst);
     app.next_step();
-    let off = app
-        .send(
-            Call::new("DELETE", "/v1/totp/enrollment")
-                .user("sue")
-                .json(json!({ "totp": app.totp(&secret) })),
-        )
-        .await;
+    let off = app.send(turn_off("sue", &app.totp(&secret))).await;
     assert_eq!(
         off.status,
         StatusCode::NO_CONTENT,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{assert_burst_is_bounded, is_invalid_code, locked_for, wrong_totp};
 use crate::{Call, TestApp};
 
-fn turn_off(user: &'static str, proof: &str) -> Call<'static> {
+pub(crate) fn turn_off(user: &'static str, proof: &str) -> Call<'static> {
     Call::new("DELETE", "/v1/totp/enrollment")
         .user(user)
         .json(json!({ "totp": proof }))

@@ -89,7 +89,13 @@ impl LambdaFunction for CodeSetsApi {
 
 async fn code_set_status(api: &CodeSetsApi, req: &Request) -> Result<Response<Body>, ApiError> {
     let who = caller(req, &api.identity.groups_claim)?;
-    let status = backup_codes::status(&api.services, &who.user).await?;
+    let status = match backup_codes::status(&api.services, &who.user).await {
+        // Not "not enrolled, set one up": there is nothing to set up for this identity.
+        Err(crate::app::errors::CodeSetError::NotEnrolled) if who.federated_only => {
+            return Err(ApiError::federated_user())
+        }
+        other => other?,
+    };
     let required_by = requiring_accounts(api.services.store.as_ref(), &who.user).await?;
     let used: Vec<_> = status
         .used

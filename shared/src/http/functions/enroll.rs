@@ -94,6 +94,7 @@ async fn start_enrollment(api: &EnrollApi, req: &Request) -> Result<Response<Bod
         who.email.as_ref(),
         proof.as_deref(),
         &caller_source(req),
+        who.federated_only,
     )
     .await?;
     Ok(json_response(

@@ -86,6 +86,15 @@ impl ApiError {
     fn conflict(code: ErrorCode, message: &str) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
+
+    /// A federated-only identity (the token's `backup_codes:federated`) has nothing to set up.
+    pub fn federated_user() -> Self {
+        Self::conflict(
+            ErrorCode::FederatedUser,
+            "this identity signs in through its identity provider (single sign-on), which owns \
+             its second factor: there is no authenticator or backup code to set up here",
+        )
+    }
 }
 
 impl From<Fault> for ApiError {
@@ -123,6 +132,7 @@ impl From<EnrollError> for ApiError {
                 "TOTP is already enrolled for this user, and no replacement is waiting to be \
                  confirmed: to set up a new app, POST /v1/totp/enrollment with a step-up proof",
             ),
+            EnrollError::FederatedUser => Self::federated_user(),
             EnrollError::TotpRequired => Self::totp_required(),
             EnrollError::NoPendingEnrollment => Self::conflict(
                 ErrorCode::NoPendingEnrollment,
