@@ -50,6 +50,7 @@
     pendingDownload: 'An administrator reset your codes: open the link we emailed you to collect the new ones.',
     used: 'Used codes ({count})',
     usedAt: 'Code {number}, used {time}',
+    usedAtUnnumbered: 'Used {time}',
     signInAgain: 'For your security you are signed out everywhere: sign in again on your other devices, and here when asked.',
     regenerate: 'Make new backup codes',
     regenerateInfo: 'You will see a new set once. Your current codes keep working until you save the new ones.',

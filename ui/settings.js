@@ -128,7 +128,7 @@
         s.pending_set && h('p', { class: 'muted', text: this.t('pendingSet', { time: this.when(s.pending_set.generated_at), expires: this.when(s.pending_set.expires_at) }) }),
         s.pending_download && h('p', { class: 'warn', text: this.t('pendingDownload') }),
         s.used.length > 0 && h('details', null, h('summary', { text: this.t('used', { count: s.used.length }) }),
-          h('ul', null, s.used.map((u) => h('li', { text: this.t('usedAt', { number: u.number, time: this.when(u.used_at) }) })))),
+          h('ul', null, s.used.map((u) => h('li', { text: u.number ? this.t('usedAt', { number: u.number, time: this.when(u.used_at) }) : this.t('usedAtUnnumbered', { time: this.when(u.used_at) }) })))),
         h('div', { part: 'actions' }, actions.map(([name, proof, act]) =>
           h('button', { type: 'button', part: 'button', class: name === 'disable' ? 'danger' : null, text: this.t(name),
             onclick: () => this.ask(name, proof, act) }))),

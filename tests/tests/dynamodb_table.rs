@@ -1,5 +1,6 @@
 //! The table the local server and the tests make: `ensure_table` brings a table made before its
-//! indexes existed up to date, one index at a time, and the new index answers at once.
+//! indexes existed up to date, one index at a time, and the new index answers at once. And an
+//! item an earlier version wrote still serves.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +16,8 @@ use backup_codes::{
     },
     ports::{MemberLists, MembershipWrites, Written},
 };
-use integration_tests::dynamodb_client;
+use integration_tests::{dynamodb_client, fresh_table, TestApp};
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_table_from_before_the_indexes_gains_both() {
@@ -70,4 +72,47 @@ async fn a_table_from_before_the_indexes_gains_both() {
     assert_eq!(joined.await.unwrap(), Written::Applied);
     let page = store.members(&acme, 10, None).await.unwrap();
     assert_eq!(page.members, vec![(ana, Role::Member)]);
+}
+
+#[tokio::test]
+async fn a_set_stored_before_sets_kept_their_lines_still_serves() {
+    let (client, table) = fresh_table().await;
+    let store = DynamoStore::new(client.clone(), table.clone());
+    let app = TestApp::with_store(std::sync::Arc::new(store));
+    let (_, codes) = app.enrolled("old").await;
+    assert_eq!(app.verify("old", &codes[2]).await.status, 200);
+    // As an earlier version stored it: the codes without their lines.
+    client
+        .update_item()
+        .table_name(&table)
+        .key(
+            PARTITION_KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S("user#old".into()),
+        )
+        .update_expression("REMOVE code_lines")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.verify("old", &codes[3]).await.status,
+        200,
+        "its codes still work"
+    );
+    let status = app.status("old").await;
+    assert_eq!(status["remaining"], 8);
+    let numbers: Vec<Value> = status["used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["number"].clone())
+        .collect();
+    assert_eq!(
+        numbers,
+        [Value::Null, Value::Null],
+        "unknown, never a wrong line"
+    );
+    // Its next set is numbered.
+    let fresh = app.regenerate_and_activate("old", &codes[4]).await;
+    assert_eq!(app.verify("old", &fresh[6]).await.status, 200);
+    assert_eq!(app.status("old").await["used"][0]["number"], 7);
 }

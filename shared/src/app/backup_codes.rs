@@ -35,10 +35,11 @@ pub struct CodeSetStatus {
     pub pending_set: Option<PendingSetStatus>,
 }
 
-/// A spent code: its line on the user's sheet, and when it was used.
+/// A spent code: its line on the user's sheet (unknown for a set stored before sets kept their
+/// lines), and when it was used.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsedCode {
-    pub number: usize,
+    pub number: Option<usize>,
     pub at: OffsetDateTime,
 }
 

@@ -215,8 +215,9 @@ impl fmt::Debug for CodeHash {
 pub struct StoredCode {
     pub hash: CodeHash,
     /// From 1, in the order the codes were shown, downloaded and printed; so a user can cross
-    /// out "code 3" on their sheet. Says nothing about the code itself.
-    pub number: usize,
+    /// out "code 3" on their sheet. Says nothing about the code itself. `None` for a set stored
+    /// before sets kept their lines.
+    pub number: Option<usize>,
     pub used_at: Option<OffsetDateTime>,
 }
 
@@ -288,7 +289,7 @@ impl IssuedCodes {
             .map(|(code, number)| {
                 Ok(StoredCode {
                     hash: hasher.hash_in(code, &salt, memory)?,
-                    number,
+                    number: Some(number),
                     used_at: None,
                 })
             })
@@ -392,7 +393,11 @@ mod tests {
         }
         assert_eq!(issued.set.remaining(), 10);
         let numbers: Vec<_> = issued.set.codes.iter().map(|c| c.number).collect();
-        assert_eq!(numbers, (1..=10).collect::<Vec<_>>(), "numbered as shown");
+        assert_eq!(
+            numbers,
+            (1..=10).map(Some).collect::<Vec<_>>(),
+            "numbered as shown"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl Proof {
                 .codes
                 .as_ref()
                 .and_then(|set| set.find(hash))
-                .map(|code| code.number),
+                .and_then(|code| code.number),
         }
     }
 }

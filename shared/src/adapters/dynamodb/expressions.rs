@@ -120,11 +120,17 @@ pub(super) fn leaving(
 }
 
 /// Each code's line on the user's sheet, in the order of its hash's hex form: a map has no
-/// order, and ten small numbers cost less than a second copy of the hashes.
+/// order, and ten small numbers cost less than a second copy of the hashes. Only generated
+/// sets are written, and they are always numbered (0 would read back as corrupt).
 pub(super) fn code_lines(set: &BackupCodeSet) -> AttributeValue {
     let mut codes: Vec<_> = set.codes.iter().collect();
     codes.sort_by_key(|c| c.hash.to_hex());
-    AttributeValue::L(codes.into_iter().map(|c| n(c.number)).collect())
+    AttributeValue::L(
+        codes
+            .into_iter()
+            .map(|c| n(c.number.unwrap_or_default()))
+            .collect(),
+    )
 }
 
 pub(super) fn codes_map(set: &BackupCodeSet) -> AttributeValue {

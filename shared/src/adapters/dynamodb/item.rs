@@ -191,7 +191,8 @@ pub(super) fn parse_set(item: &Item, prefix: &str) -> Result<Option<BackupCodeSe
 }
 
 /// The code map and, in its hashes' hex order, each code's line (see `code_lines`): a set's
-/// lines are exactly 1 to its size, each once, or the item is corrupt.
+/// lines are exactly 1 to its size, each once, or the item is corrupt. A set stored before
+/// sets kept their lines has none, and its codes no number.
 fn parse_codes(
     value: &AttributeValue,
     lines: Option<&AttributeValue>,
@@ -199,18 +200,24 @@ fn parse_codes(
     let map = value.as_m().map_err(|_| corrupt("codes"))?;
     let mut by_hex: Vec<_> = map.iter().collect();
     by_hex.sort_by_key(|(hex, _)| *hex);
-    let lines = lines
-        .and_then(|l| l.as_l().ok())
-        .ok_or_else(|| corrupt("code_lines"))?
-        .iter()
-        .map(|line| line.as_n().ok().and_then(|v| v.parse::<usize>().ok()))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| corrupt("code_lines"))?;
-    let mut sorted_lines = lines.clone();
-    sorted_lines.sort_unstable();
-    if sorted_lines != (1..=by_hex.len()).collect::<Vec<_>>() {
-        return Err(corrupt("code_lines"));
-    }
+    let lines: Vec<Option<usize>> = match lines {
+        None => vec![None; by_hex.len()],
+        Some(lines) => {
+            let lines = lines
+                .as_l()
+                .map_err(|_| corrupt("code_lines"))?
+                .iter()
+                .map(|line| line.as_n().ok().and_then(|v| v.parse::<usize>().ok()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| corrupt("code_lines"))?;
+            let mut sorted = lines.clone();
+            sorted.sort_unstable();
+            if sorted != (1..=by_hex.len()).collect::<Vec<_>>() {
+                return Err(corrupt("code_lines"));
+            }
+            lines.into_iter().map(Some).collect()
+        }
+    };
     by_hex
         .into_iter()
         .zip(lines)
