@@ -261,7 +261,7 @@ fn wired(store: Arc<dyn Storage>, clock: Arc<SteppingClock>) -> FactorServices<d
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        mail_budget: store.clone(),
+        mail_budget: Arc::new(store.clone()),
         clock,
     };
     wiring
@@ -276,7 +276,7 @@ async fn bench_store(label: &str, store: Arc<dyn Storage>) {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        mail_budget: store.clone(),
+        mail_budget: Arc::new(store.clone()),
         clock: clock.clone(),
     };
     let svc = wiring

@@ -8,7 +8,7 @@ use crate::{
         codes::HashCost,
         display_text,
         events::EventKind,
-        mail_budget::StackCeiling,
+        mail_budget::MailCeilings,
         sealing::{Keyring, SecretKey},
         sign_in::{Unenrolled, UserPoolId},
         user::Email,
@@ -58,8 +58,9 @@ pub struct Config {
     pub notify: BTreeSet<EventKind>,
     /// The EventBridge bus every event is also put on (`EVENT_BUS_NAME`), if any.
     pub event_bus: Option<String>,
-    /// The SES sending quota the stack's mail stays below (`SES_QUOTA_PER_DAY`).
-    pub mail_ceiling: StackCeiling,
+    /// The SES sending quota the stack's mail stays below (`SES_QUOTA_PER_DAY`), and each
+    /// customer account's share of it (`ACCOUNT_MAIL_SHARE`, percent).
+    pub mail_ceilings: MailCeilings,
     /// What the Cognito trigger does with a user who has not enrolled TOTP (`UNENROLLED_USERS`).
     pub unenrolled_users: Unenrolled,
     /// The user pool whose sessions of a user end when their second factor changes
@@ -311,8 +312,9 @@ impl Config {
             audit_retention: time::Duration::days(i64::from(retention_days)),
             notify,
             event_bus: identifier(&get, "EVENT_BUS_NAME", 1600)?,
-            mail_ceiling: StackCeiling {
+            mail_ceilings: MailCeilings {
                 quota_per_day: number("SES_QUOTA_PER_DAY", 50_000, 200, 1_000_000_000)?,
+                account_share_percent: number("ACCOUNT_MAIL_SHARE", 20, 1, 80)?,
             },
             unenrolled_users: unenrolled(get("UNENROLLED_USERS").as_deref())?,
             sign_out_pool,

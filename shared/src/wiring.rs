@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::{
     app::{
-        mail_budget::BudgetedMail,
+        mail_budget::{BudgetedMail, MailCounts},
         notify::{ExpiryStore, Notifier},
         sinks::EventSinks,
         FactorServices, LinkSettings, Services,
@@ -19,7 +19,7 @@ use crate::{
         link_token::LinkSigner,
         sealing::{Keyring, SecretSealer},
     },
-    ports::{Clock, Deliveries, EventSink, MailBudget, Mailer, SessionEnder, Storage},
+    ports::{Clock, Deliveries, EventSink, Mailer, SessionEnder, Storage},
     presentation::event_mail::MailSink,
 };
 
@@ -30,7 +30,7 @@ pub struct Wiring<'a> {
     pub store: Arc<dyn Storage>,
     /// What mail is counted against: in production `store` itself; the tests count it on a
     /// client of its own, so request counts on the store's see only the requests' traffic.
-    pub mail_budget: Arc<dyn MailBudget>,
+    pub mail_budget: Arc<dyn MailCounts>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,7 +73,7 @@ impl Wiring<'_> {
         let mail = Arc::new(BudgetedMail {
             mail,
             budget: self.mail_budget.clone(),
-            ceiling: self.config.mail_ceiling,
+            ceilings: self.config.mail_ceilings,
             clock: self.clock.clone(),
         });
         let mut sinks: Vec<Arc<dyn EventSink>> = vec![mail.clone()];

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use backup_codes::{
     adapters::{dynamodb, memory::MemoryStore},
+    app::mail_budget::MailCounts,
     app::notify::Notifier,
     config::Config,
     domain::{
@@ -22,8 +23,8 @@ use backup_codes::{
     entry::LocalHost,
     functions::{dispatch_any, Functions},
     ports::{
-        Clock, Deliveries, EventSink, MailBudget, MailError, Mailer, OutgoingMail, SessionEnder,
-        SinkError, Storage,
+        Clock, Deliveries, EventSink, MailError, Mailer, OutgoingMail, SessionEnder, SinkError,
+        Storage,
     },
     stream::{deliver_batch, NotifyFunction},
     wiring::Wiring,
@@ -362,7 +363,7 @@ impl EventFeed {
     }
 
     /// The notifier's mail budget, on the same client as its delivery marks.
-    fn mail_budget(&self) -> Arc<dyn MailBudget> {
+    fn mail_budget(&self) -> Arc<dyn MailCounts> {
         match self {
             EventFeed::Memory(store) => store.clone(),
             EventFeed::Stream { marks, .. } => marks.clone(),
@@ -520,7 +521,7 @@ fn host<'a>(
             config,
             store: store.clone(),
             mail_budget: event_feed.map_or_else(
-                || store.clone() as Arc<dyn MailBudget>,
+                || Arc::new(store.clone()) as Arc<dyn MailCounts>,
                 EventFeed::mail_budget,
             ),
             clock,
@@ -637,7 +638,7 @@ impl TestApp {
             config: &self.config,
             store: self.store.clone(),
             mail_budget: self.event_feed.as_ref().map_or_else(
-                || self.store.clone() as Arc<dyn MailBudget>,
+                || Arc::new(self.store.clone()) as Arc<dyn MailCounts>,
                 EventFeed::mail_budget,
             ),
             clock: self.clock.clone(),

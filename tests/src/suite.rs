@@ -163,6 +163,7 @@ macro_rules! behaviour_suite {
             concurrent_requests_with_a_new_address_change_it_once,
             a_flood_from_one_user_is_bounded_and_digested_while_others_get_their_mail,
             the_stack_ceiling_holds_ordinary_mail_and_keeps_room_for_urgent_mail_and_links,
+            one_accounts_flood_holds_its_own_ordinary_mail_and_no_one_elses,
             concurrent_counts_never_pass_the_limit,
             replays_of_a_used_link_are_one_counted_event_per_hour,
             repeated_refusals_lock_verifies_for_a_while,

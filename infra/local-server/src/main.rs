@@ -103,7 +103,7 @@ async fn run() -> Result<(), String> {
     let wiring = Wiring {
         config: &config,
         store: store.clone(),
-        mail_budget: store.clone(),
+        mail_budget: Arc::new(store.clone()),
         clock: Arc::new(SystemClock),
     };
     let mailer: Arc<dyn Mailer> = Arc::new(

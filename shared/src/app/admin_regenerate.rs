@@ -12,7 +12,7 @@ use crate::{
         codes::random_id,
         events::{Actor, EventKind, SecurityEvent, Source},
         link_token::DownloadGrant,
-        mail_budget::day_of,
+        mail_budget::{day_of, DayCount},
         proof::StepUp,
         user::UserId,
     },
@@ -82,7 +82,7 @@ pub(crate) async fn reset_proven<S: FactorChecks + DownloadGrants + ?Sized>(
     // that ceiling a little late, never the reset.
     if let Err(err) = delivery
         .budget
-        .take_stack(day_of(svc.clock.now()), None)
+        .take_day(&DayCount::Stack, day_of(svc.clock.now()), None)
         .await
     {
         warn!(error = %err, "a reset link mail was not counted in the day's mail");

@@ -15,7 +15,7 @@ use crate::{
         account::AccountId,
         events::{Actor, EventKind, Recorded, Source},
         link_token::{DownloadGrant, LinkSigner},
-        mail_budget::day_of,
+        mail_budget::{day_of, DayCount},
         recovery::{RecoveryRequest, RequestState, REQUEST_LIFETIME},
         recovery_queue::{AccountQueue, MAX_ACCOUNTS_ASKED, MAX_ADMINS_MAILED},
         user::{Email, UserId},
@@ -115,7 +115,11 @@ pub async fn file<S: FilingStore + ?Sized>(
         )
         .await
         .map_err(FilingError::EmailFailed)?;
-    if let Err(err) = delivery.budget.take_stack(day_of(now), None).await {
+    if let Err(err) = delivery
+        .budget
+        .take_day(&DayCount::Stack, day_of(now), None)
+        .await
+    {
         warn!(error = %err, "a recovery request's mail was not counted in the day's mail");
     }
 

@@ -1,11 +1,11 @@
-//! How much mail the notifier may send: per user and hour, and for the whole stack per day,
-//! below the SES sending quota. What does not fit waits for the user's hourly digest; the
+//! How much mail the notifier may send: per user and hour, and per customer account and for
+//! the whole stack per day, below the SES sending quota. What does not fit waits for the user's hourly digest; the
 //! kinds a user must hear of at once are never held.
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{events::EventKind, user::UserId};
+use super::{account::AccountId, events::EventKind, user::UserId};
 
 /// One mail per kind per hour, and at most this many mails per user per hour; the rest of the
 /// hour's events wait for one digest after it.
@@ -53,16 +53,19 @@ pub fn digest_shard(user: &UserId) -> u8 {
     Sha256::digest(user.as_str().as_bytes())[0] % DIGEST_SHARDS
 }
 
-/// The stack's daily ceilings, from the SES quota (mails per 24 hours). Ordinary mails stop
-/// at 80% of it (the rest of the day's events wait for digests); urgent mails and digests may
-/// use up to 95%; the last 5% is kept for the administrators' reset links, which are never
-/// refused here.
+/// The daily ceilings, from the SES quota (mails per 24 hours). For the whole stack,
+/// ordinary mails stop at 80% of it (the rest of the day's events wait for digests); urgent
+/// mails and digests may use up to 95%; the last 5% is kept for the administrators' reset
+/// links, which are never refused here. The members of one customer account together get at
+/// most `account_share_percent` of the quota for their ordinary mail, so one account's flood
+/// never holds another's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StackCeiling {
+pub struct MailCeilings {
     pub quota_per_day: u32,
+    pub account_share_percent: u32,
 }
 
-impl StackCeiling {
+impl MailCeilings {
     pub fn ordinary(self) -> u32 {
         percent(self.quota_per_day, 80)
     }
@@ -70,6 +73,20 @@ impl StackCeiling {
     pub fn urgent(self) -> u32 {
         percent(self.quota_per_day, 95)
     }
+
+    /// One account's ordinary mail a day, never past the stack's ordinary ceiling.
+    pub fn account(self) -> u32 {
+        percent(self.quota_per_day, u64::from(self.account_share_percent)).min(self.ordinary())
+    }
+}
+
+/// What a day's count of mails is kept for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DayCount {
+    /// Every mail the stack sends.
+    Stack,
+    /// The mails to one customer account's members.
+    Account(AccountId),
 }
 
 fn percent(of: u32, pct: u64) -> u32 {
@@ -101,12 +118,22 @@ mod tests {
 
     #[test]
     fn the_ceilings_leave_the_links_their_share() {
-        let ceiling = StackCeiling {
+        let ceiling = MailCeilings {
             quota_per_day: 50_000,
+            account_share_percent: 20,
         };
-        assert_eq!((ceiling.ordinary(), ceiling.urgent()), (40_000, 47_500));
-        let tiny = StackCeiling { quota_per_day: 200 };
-        assert_eq!((tiny.ordinary(), tiny.urgent()), (160, 190));
+        assert_eq!(
+            (ceiling.ordinary(), ceiling.urgent(), ceiling.account()),
+            (40_000, 47_500, 10_000)
+        );
+        let tiny = MailCeilings {
+            quota_per_day: 200,
+            account_share_percent: 80,
+        };
+        assert_eq!(
+            (tiny.ordinary(), tiny.urgent(), tiny.account()),
+            (160, 190, 160)
+        );
     }
 
     #[test]

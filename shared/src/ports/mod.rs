@@ -46,7 +46,7 @@ use time::OffsetDateTime;
 use crate::domain::{
     account::AccountId,
     events::{AuditPosition, EventKind, Recorded, SecurityEvent},
-    mail_budget::{HeldMail, HourDigest},
+    mail_budget::{DayCount, HeldMail, HourDigest},
     user::{Email, UserId},
 };
 
@@ -181,58 +181,66 @@ pub trait Deliveries: Send + Sync {
     async fn release(&self, event_id: &str, done: bool) -> Result<(), StoreError>;
 }
 
-/// What the notifier counts to keep mail within its budget (see `domain::mail_budget`). Each
-/// count is one conditional write, so concurrent notifiers never send past a limit.
-#[async_trait]
-pub trait MailBudget: Send + Sync {
-    /// Counts one mail of `kind` to `user` in `hour`. With `most`, only when fewer than `most`
-    /// were counted and none of `kind` (a repeat waits for the digest): `false`, and nothing
-    /// counted, otherwise.
-    async fn take_user(
-        &self,
-        user: &UserId,
-        hour: i64,
-        kind: EventKind,
-        most: Option<u32>,
-    ) -> Result<bool, StoreError>;
+capability! {
+    /// What the notifier counts to keep mail within its budget (see `domain::mail_budget`). Each
+    /// count is one conditional write, so concurrent notifiers never send past a limit.
+    pub trait MailBudget {
+        /// Counts one mail of `kind` to `user` in `hour`. With `most`, only when fewer than `most`
+        /// were counted and none of `kind` (a repeat waits for the digest): `false`, and nothing
+        /// counted, otherwise.
+        async fn take_user(
+            &self,
+            user: &UserId,
+            hour: i64,
+            kind: EventKind,
+            most: Option<u32>,
+        ) -> Result<bool, StoreError>;
 
-    /// Counts one mail of the stack's `day`; with `most`, only when fewer than `most` were.
-    async fn take_stack(&self, day: i64, most: Option<u32>) -> Result<bool, StoreError>;
+        /// Counts one mail in `count`'s `day`; with `most`, only when fewer than `most` were.
+        async fn take_day(
+            &self,
+            count: &DayCount,
+            day: i64,
+            most: Option<u32>,
+        ) -> Result<bool, StoreError>;
 
-    /// Gives back what `take_user` and `take_stack` counted for a mail that was not sent, so
-    /// its retry is counted as the first try was, not held as a repeat.
-    async fn give_back(
-        &self,
-        user: &UserId,
-        hour: i64,
-        kind: EventKind,
-        day: i64,
-    ) -> Result<(), StoreError>;
+        /// Gives back one mail of `count`'s `day`: it was counted but not sent.
+        async fn give_back_day(&self, count: &DayCount, day: i64) -> Result<(), StoreError>;
 
-    /// Keeps `held` for `user`'s digest of `hour`, to go to `to`, and names the user in that
-    /// hour's index of digests.
-    async fn hold(
-        &self,
-        user: &UserId,
-        hour: i64,
-        held: &HeldMail,
-        to: &Email,
-    ) -> Result<(), StoreError>;
+        /// Gives back what `take_user` counted for a mail that was not sent, so its retry is
+        /// counted as the first try was, not held as a repeat.
+        async fn give_back_user(
+            &self,
+            user: &UserId,
+            hour: i64,
+            kind: EventKind,
+        ) -> Result<(), StoreError>;
 
-    /// The users the index names for each of `hours` (at most `DIGEST_LOOKBACK_HOURS`):
-    /// those whose digest of that hour holds events.
-    async fn digests_of(
-        &self,
-        hours: std::ops::Range<i64>,
-    ) -> Result<Vec<(i64, UserId)>, StoreError>;
+        /// Keeps `held` for `user`'s digest of `hour`, to go to `to`, and names the user in that
+        /// hour's index of digests.
+        async fn hold(
+            &self,
+            user: &UserId,
+            hour: i64,
+            held: &HeldMail,
+            to: &Email,
+        ) -> Result<(), StoreError>;
 
-    /// `user`'s digest of `hour`, if anything was held.
-    async fn digest(&self, user: &UserId, hour: i64) -> Result<Option<HourDigest>, StoreError>;
+        /// The users the index names for each of `hours` (at most `DIGEST_LOOKBACK_HOURS`):
+        /// those whose digest of that hour holds events.
+        async fn digests_of(
+            &self,
+            hours: std::ops::Range<i64>,
+        ) -> Result<Vec<(i64, UserId)>, StoreError>;
 
-    /// Claims the digest for sending (`true` when this call claimed it), or, with `claim`
-    /// false, lets a claim go after a failed send so the next sweep tries again.
-    async fn claim_digest(&self, user: &UserId, hour: i64, claim: bool)
-        -> Result<bool, StoreError>;
+        /// `user`'s digest of `hour`, if anything was held.
+        async fn digest(&self, user: &UserId, hour: i64) -> Result<Option<HourDigest>, StoreError>;
+
+        /// Claims the digest for sending (`true` when this call claimed it), or, with `claim`
+        /// false, lets a claim go after a failed send so the next sweep tries again.
+        async fn claim_digest(&self, user: &UserId, hour: i64, claim: bool)
+            -> Result<bool, StoreError>;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,12 @@
 //! Mail within a budget: one user cannot make the service mail without bound. Per user and
 //! hour one mail per kind and at most five; the rest comes in one digest after the hour; a
 //! lock (and the other urgent kinds) is never held; other users' mail keeps going; the stack
-//! stops ordinary mail below the SES quota and the admins' links always go.
+//! stops ordinary mail below the SES quota and the admins' links always go; one customer
+//! account's members together stop at the account's share, and other accounts' mail goes on.
 
 use backup_codes::{
     domain::{
-        mail_budget::{day_of, hour_of, MAILS_PER_USER_HOUR},
+        mail_budget::{day_of, hour_of, DayCount, MAILS_PER_USER_HOUR},
         user::UserId,
     },
     ports::Clock,
@@ -101,14 +102,18 @@ pub async fn a_flood_from_one_user_is_bounded_and_digested_while_others_get_thei
 pub async fn the_stack_ceiling_holds_ordinary_mail_and_keeps_room_for_urgent_mail_and_links(
     mut app: TestApp,
 ) {
-    app.reconfigure(|config| config.mail_ceiling.quota_per_day = 200);
+    app.reconfigure(|config| config.mail_ceilings.quota_per_day = 200);
     let (admin_secret, _) = app.enrolled("root").await;
     let (_, codes) = app.enrolled("ana").await;
     // The day's mail so far has reached the ordinary ceiling (80% of 200).
     let day = day_of(app.clock.now());
     let sent_today = app.mailer.count();
     for _ in sent_today..160 {
-        assert!(app.store.take_stack(day, None).await.unwrap());
+        assert!(app
+            .store
+            .take_day(&DayCount::Stack, day, None)
+            .await
+            .unwrap());
     }
     let before = app.mailer.count();
     assert_eq!(app.verify("ana", &codes[0]).await.status, StatusCode::OK);
@@ -137,13 +142,91 @@ pub async fn the_stack_ceiling_holds_ordinary_mail_and_keeps_room_for_urgent_mai
     );
     // The link was counted: 160 + the lock + the link.
     let mut counted = 0;
-    while app.store.take_stack(day, Some(200)).await.unwrap() {
+    while app
+        .store
+        .take_day(&DayCount::Stack, day, Some(200))
+        .await
+        .unwrap()
+    {
         counted += 1;
     }
     assert_eq!(
         counted,
         200 - 162,
         "the day's count includes the lock and the link"
+    );
+}
+
+pub async fn one_accounts_flood_holds_its_own_ordinary_mail_and_no_one_elses(mut app: TestApp) {
+    // 1% of a quota of 200: each account's members get 2 ordinary mails a day between them.
+    app.reconfigure(|config| {
+        config.mail_ceilings.quota_per_day = 200;
+        config.mail_ceilings.account_share_percent = 1;
+    });
+    let mut codes = std::collections::HashMap::new();
+    for user in ["ana", "amy", "ada", "bob", "cal"] {
+        codes.insert(user, app.enrolled(user).await.1);
+    }
+    for (account, user) in [
+        ("acme", "ana"),
+        ("acme", "amy"),
+        ("acme", "ada"),
+        ("globex", "bob"),
+    ] {
+        let joined = membership_routes::put_role(&app, account, user, "member").await;
+        assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.text);
+    }
+    let used = |app: &TestApp, user: &str| {
+        to(app, &format!("{user}@example.com"))
+            .into_iter()
+            .filter(|m| m.subject.contains("a backup code was used"))
+            .count()
+    };
+    // Acme's members sign in with a backup code each: the first two are mailed, the third
+    // waits, although it is that user's first mail of the hour.
+    for user in ["ana", "amy", "ada"] {
+        assert_eq!(
+            app.verify(user, &codes[user][0]).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        (used(&app, "ana"), used(&app, "amy"), used(&app, "ada")),
+        (1, 1, 0),
+        "acme's share is used up"
+    );
+    // Another account's member, and a user in no account, get theirs at once.
+    for user in ["bob", "cal"] {
+        assert_eq!(
+            app.verify(user, &codes[user][0]).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(used(&app, user), 1, "{user}'s mail went");
+    }
+    // A lock is never held by the account's ceiling.
+    for _ in 0..app.config.settings.lockout.threshold {
+        app.verify("ada", "000000").await;
+    }
+    let ada = to(&app, "ada@example.com");
+    assert_eq!(
+        ada.iter()
+            .filter(|m| m.subject.contains("too many wrong codes"))
+            .count(),
+        1,
+        "the lock went at once"
+    );
+    // The lock was counted in acme's day: no room is left, nothing was given back.
+    let day = day_of(app.clock.now());
+    let acme = DayCount::Account(backup_codes::domain::account::AccountId::parse("acme").unwrap());
+    assert!(!app.store.take_day(&acme, day, Some(3)).await.unwrap());
+    // After the hour, ada's digest names the held use.
+    app.clock.advance(3600);
+    app.verify("cal", &codes["cal"][1]).await;
+    let digest = to(&app, "ada@example.com").pop().unwrap();
+    assert!(
+        digest.subject.contains("1 more security event in one hour"),
+        "{}",
+        digest.subject
     );
 }
 
@@ -159,7 +242,11 @@ pub async fn concurrent_counts_never_pass_the_limit(app: TestApp) {
             let (app, barrier) = (app.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                let stack = app.store.take_stack(day, Some(7)).await.unwrap();
+                let stack = app
+                    .store
+                    .take_day(&DayCount::Stack, day, Some(7))
+                    .await
+                    .unwrap();
                 let kind = backup_codes::domain::events::EventKind::ALL[n % 3];
                 let user = UserId::parse("cal").unwrap();
                 let mine = app

@@ -1,7 +1,8 @@
 //! The notifier's mail budget on the table: one small item per user and hour
 //! (`pk = mail#user#<hour>#<user>`: the count, the kinds mailed, the events held for the
 //! digest), one per hour and shard naming the users with a digest (`mail#digests#<hour>#<n>`),
-//! and one per UTC day counting the stack's mails (`mail#day#<day>`). None carries
+//! and one per UTC day counting the stack's mails (`mail#day#<day>`) and one per day and
+//! customer account counting its members' (`mail#day#<day>#account#<account>`). None carries
 //! `audit_user`, so the stream's filter never hands them to the notifier; the TTL sweeps them.
 
 use async_trait::async_trait;
@@ -15,8 +16,8 @@ use crate::{
     domain::{
         events::EventKind,
         mail_budget::{
-            digest_shard, hour_start, HeldMail, HourDigest, DIGEST_LISTS_AT_MOST, DIGEST_SHARDS,
-            KEPT_FOR,
+            digest_shard, hour_start, DayCount, HeldMail, HourDigest, DIGEST_LISTS_AT_MOST,
+            DIGEST_SHARDS, KEPT_FOR,
         },
         user::{Email, UserId},
     },
@@ -25,6 +26,13 @@ use crate::{
 
 fn user_hour(user: &UserId, hour: i64) -> AttributeValue {
     s(format!("mail#user#{hour}#{}", user.as_str()))
+}
+
+fn day_key(count: &DayCount, day: i64) -> AttributeValue {
+    match count {
+        DayCount::Stack => s(format!("mail#day#{day}")),
+        DayCount::Account(account) => s(format!("mail#day#{day}#account#{}", account.as_str())),
+    }
 }
 
 fn digests_key(hour: i64, shard: u8) -> AttributeValue {
@@ -77,9 +85,14 @@ impl MailBudget for DynamoStore {
         Ok(conditional(request, "count a user's mail").await?.is_some())
     }
 
-    async fn take_stack(&self, day: i64, most: Option<u32>) -> Result<bool, StoreError> {
+    async fn take_day(
+        &self,
+        count: &DayCount,
+        day: i64,
+        most: Option<u32>,
+    ) -> Result<bool, StoreError> {
         let request = self
-            .budget_update(s(format!("mail#day#{day}")))
+            .budget_update(day_key(count, day))
             .update_expression(format!("ADD mails :one SET {TTL_ATTRIBUTE} = :sweep"))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":sweep", n(day * 86_400 + KEPT_FOR.whole_seconds()));
@@ -89,17 +102,25 @@ impl MailBudget for DynamoStore {
                 .expression_attribute_values(":most", n(most)),
             None => request,
         };
-        Ok(conditional(request, "count the stack's mail")
-            .await?
-            .is_some())
+        Ok(conditional(request, "count a day's mail").await?.is_some())
     }
 
-    async fn give_back(
+    async fn give_back_day(&self, count: &DayCount, day: i64) -> Result<(), StoreError> {
+        let day_count = self
+            .budget_update(day_key(count, day))
+            .update_expression("ADD mails :less")
+            .condition_expression("mails > :none")
+            .expression_attribute_values(":less", n(-1))
+            .expression_attribute_values(":none", n(0));
+        conditional(day_count, "give back a day's mail").await?;
+        Ok(())
+    }
+
+    async fn give_back_user(
         &self,
         user: &UserId,
         hour: i64,
         kind: EventKind,
-        day: i64,
     ) -> Result<(), StoreError> {
         let user_count = self
             .budget_update(user_hour(user, hour))
@@ -109,13 +130,6 @@ impl MailBudget for DynamoStore {
             .expression_attribute_values(":none", n(0))
             .expression_attribute_values(":kind", AttributeValue::Ss(vec![kind.name().to_owned()]));
         conditional(user_count, "give back a user's mail").await?;
-        let day_count = self
-            .budget_update(s(format!("mail#day#{day}")))
-            .update_expression("ADD mails :less")
-            .condition_expression("mails > :none")
-            .expression_attribute_values(":less", n(-1))
-            .expression_attribute_values(":none", n(0));
-        conditional(day_count, "give back the stack's mail").await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use super::MemoryStore;
 use crate::{
     domain::{
         events::EventKind,
-        mail_budget::{HeldMail, HourDigest, DIGEST_LISTS_AT_MOST},
+        mail_budget::{DayCount, HeldMail, HourDigest, DIGEST_LISTS_AT_MOST},
         user::{Email, UserId},
     },
     ports::{MailBudget, StoreError},
@@ -18,7 +18,7 @@ use crate::{
 #[derive(Default)]
 pub(super) struct Budgets {
     users: HashMap<(UserId, i64), UserHour>,
-    days: HashMap<i64, u32>,
+    days: HashMap<(DayCount, i64), u32>,
     digests: HashMap<i64, BTreeSet<UserId>>,
 }
 
@@ -57,9 +57,14 @@ impl MailBudget for MemoryStore {
         Ok(true)
     }
 
-    async fn take_stack(&self, day: i64, most: Option<u32>) -> Result<bool, StoreError> {
+    async fn take_day(
+        &self,
+        count: &DayCount,
+        day: i64,
+        most: Option<u32>,
+    ) -> Result<bool, StoreError> {
         let mut budgets = self.budgets();
-        let mails = budgets.days.entry(day).or_default();
+        let mails = budgets.days.entry((count.clone(), day)).or_default();
         if most.is_some_and(|most| *mails >= most) {
             return Ok(false);
         }
@@ -67,20 +72,22 @@ impl MailBudget for MemoryStore {
         Ok(true)
     }
 
-    async fn give_back(
+    async fn give_back_day(&self, count: &DayCount, day: i64) -> Result<(), StoreError> {
+        if let Some(mails) = self.budgets().days.get_mut(&(count.clone(), day)) {
+            *mails = mails.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn give_back_user(
         &self,
         user: &UserId,
         hour: i64,
         kind: EventKind,
-        day: i64,
     ) -> Result<(), StoreError> {
-        let mut budgets = self.budgets();
-        if let Some(counted) = budgets.users.get_mut(&(user.clone(), hour)) {
+        if let Some(counted) = self.budgets().users.get_mut(&(user.clone(), hour)) {
             counted.mails = counted.mails.saturating_sub(1);
             counted.kinds.remove(&kind);
-        }
-        if let Some(mails) = budgets.days.get_mut(&day) {
-            *mails = mails.saturating_sub(1);
         }
         Ok(())
     }
