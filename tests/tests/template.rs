@@ -802,9 +802,10 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
         "new audit items only: no user item, no update, no delivery mark"
     );
 
-    // Its table grants are by key prefix: delivery marks and the mail budget; for the sweep of
-    // unanswered recovery requests, those requests and their queues, and users' addresses by
-    // a read. It never writes a user.
+    // Its table grants are by key prefix: delivery marks and the mail budget, with a read of
+    // the user's accounts (whose days their mail counts in); for the sweep of unanswered
+    // recovery requests, those requests and their queues, and users' addresses by a read. It
+    // never writes a user.
     let role = tagged_str(&notify["Properties"]["Role"]).expect("its own role");
     let role = role.trim_end_matches(".Arn");
     let statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
@@ -827,10 +828,12 @@ fn the_notifier_reads_new_audit_items_with_bounded_retries_and_a_watched_failure
                 &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
             );
             let marks = keys.iter().all(|k| k == "delivery#*" || k == "mail#*");
-            let sweep = keys == ["recovery#*", "recovery-queue#*"]
-                || (keys == ["user#*"] && actions == ["dynamodb:GetItem"]);
+            let read_only = actions == ["dynamodb:GetItem"];
+            let sweep =
+                keys == ["recovery#*", "recovery-queue#*"] || (keys == ["user#*"] && read_only);
+            let accounts = keys == ["accounts#*"] && read_only;
             assert!(
-                !keys.is_empty() && (marks || sweep),
+                !keys.is_empty() && (marks || sweep || accounts),
                 "{actions:?} on {keys:?}"
             );
         }
@@ -886,5 +889,88 @@ fn sessions_end_after_a_factor_change_in_the_pool_the_stack_knows_and_nowhere_el
                 "{name}"
             );
         }
+    }
+}
+
+fn parameter<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let parameter = &template["Parameters"][name];
+    assert!(parameter.is_mapping(), "parameter {name}");
+    parameter
+}
+
+/// A product name the functions would refuse at start-up fails the deploy instead: the
+/// template's pattern refuses the hidden characters people misread, and never a name the
+/// functions accept.
+#[test]
+fn the_product_name_is_checked_when_the_stack_is_deployed() {
+    use backup_codes::{config::MAX_NAME_CHARS, domain::display_text::is_hidden};
+
+    let template = template();
+    let product = parameter(&template, "ProductName");
+    let pattern = product["AllowedPattern"].as_str().expect("AllowedPattern");
+    let pattern = regex_lite::Regex::new(pattern).expect("the pattern compiles");
+    assert_eq!(product["MaxLength"].as_u64(), Some(MAX_NAME_CHARS as u64));
+    for refused in [
+        "Acme:Inc",
+        "Acme\r\nBcc: eve@attacker.example",
+        "Acme\u{202E}lanigiro",
+        "Acme\u{2028}Security",
+        "Acme\u{200B}",
+        "Acme\u{FEFF}",
+        "Acme\u{7}",
+        "",
+    ] {
+        assert!(
+            !pattern.is_match(refused),
+            "{refused:?} passes the template"
+        );
+    }
+    for accepted in [
+        "Backup Codes",
+        "Acme Café",
+        "株式会社アクメ",
+        "Acme 🔐",
+        "O'Neil & Co.",
+    ] {
+        assert!(pattern.is_match(accepted), "{accepted:?} is refused");
+    }
+    let too_strict: Vec<_> = ('\0'..='\u{FFFF}')
+        .filter(|&c| c != ':' && !is_hidden(c) && !pattern.is_match(&c.to_string()))
+        .collect();
+    assert!(too_strict.is_empty(), "the template refuses {too_strict:?}");
+}
+
+/// The Notify parameter lists every kind a user can be mailed about.
+#[test]
+fn the_notify_parameter_names_every_mailed_event() {
+    let template = template();
+    let description = parameter(&template, "Notify")["Description"]
+        .as_str()
+        .expect("Description")
+        .replace('\n', " ");
+    let missing: Vec<_> = backup_codes::domain::events::EventKind::MAILED
+        .iter()
+        .map(|kind| kind.name())
+        .filter(|name| !description.contains(name))
+        .collect();
+    assert!(missing.is_empty(), "Notify leaves out {missing:?}");
+}
+
+/// A team attaching the challenge function to its own pool is told all four triggers: the
+/// token guard is the one that keeps the password alone from signing an enrolled user in.
+#[test]
+fn the_challenge_functions_output_names_all_four_triggers() {
+    let template = template();
+    let description = template["Outputs"]["CognitoChallengeFunctionArn"]["Description"]
+        .as_str()
+        .expect("Description")
+        .replace('\n', " ");
+    for trigger in [
+        "Define Auth Challenge",
+        "Create Auth Challenge",
+        "Verify Auth Challenge Response",
+        "Pre Token Generation",
+    ] {
+        assert!(description.contains(trigger), "{trigger}: {description}");
     }
 }
