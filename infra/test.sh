@@ -21,6 +21,9 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --features local-server/dynamodb -- -D warnings
 cargo clippy -p local-server --all-targets -- -D warnings
 
+echo "== minimum Rust version (MSRV_BUILD=1 also builds with it)" >&2
+bash infra/msrv.sh
+
 echo "== template: cfn-lint on template.yaml and on its SAM expansion" >&2
 need_python_tools
 cfn-lint template.yaml
@@ -55,3 +58,5 @@ bash infra/contract.sh
 
 echo "== fuzzing: every cargo fuzz target briefly (bash infra/fuzz.sh runs 60 s each)" >&2
 bash infra/fuzz.sh "${FUZZ_SECONDS:-10}"
+
+echo "== every check passed in $((SECONDS / 60)) min $((SECONDS % 60)) s" >&2
