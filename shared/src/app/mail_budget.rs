@@ -66,7 +66,6 @@ impl EventSink for BudgetedMail {
         let (user, kind) = (&event.user, event.kind);
         let hour = hour_of(event.at);
         let day = day_of(self.clock.now());
-        let accounts = self.accounts_of(user).await.map_err(store_failed)?;
         if is_urgent(kind) {
             let room = self
                 .budget
@@ -81,6 +80,7 @@ impl EventSink for BudgetedMail {
                 .take_user(user, hour, kind, None)
                 .await
                 .map_err(store_failed)?;
+            let accounts = self.accounts_of(user).await.map_err(store_failed)?;
             for account in &accounts {
                 self.budget
                     .take_day(account, day, None)
@@ -89,17 +89,22 @@ impl EventSink for BudgetedMail {
             }
             return self.sent_or_given_back(event, to, &accounts, day).await;
         }
-        let within = self
+        // The user's accounts are read only for a mail the user's own hour has room for: a
+        // flood's held mails cost no read.
+        if self
             .budget
             .take_user(user, hour, kind, Some(MAILS_PER_USER_HOUR))
             .await
             .map_err(store_failed)?
-            && self
+        {
+            let accounts = self.accounts_of(user).await.map_err(store_failed)?;
+            if self
                 .take_ordinary(&accounts, day)
                 .await
-                .map_err(store_failed)?;
-        if within {
-            return self.sent_or_given_back(event, to, &accounts, day).await;
+                .map_err(store_failed)?
+            {
+                return self.sent_or_given_back(event, to, &accounts, day).await;
+            }
         }
         info!(event = %kind, "mail held for the user's hourly digest");
         self.budget
