@@ -279,3 +279,49 @@ fn every_template_parameter_is_in_the_deploy_docs_with_its_default() {
         wrong.join("\n")
     );
 }
+
+/// Every alarm of template.yaml has a row in docs/operations.md's "When an alarm fires" (what
+/// happened, what to do), and the costs count as many alarms as the template has.
+#[test]
+fn every_alarm_has_a_runbook_row_and_is_counted_in_the_costs() {
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
+            .unwrap();
+    let alarms: Vec<&str> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    let docs = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let runbook = docs
+        .split("\n## When an alarm fires\n")
+        .nth(1)
+        .expect("operations.md has a section \"When an alarm fires\"");
+    let runbook = runbook.split("\n## ").next().unwrap();
+    let rows: Vec<&str> = runbook
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .collect();
+    let missing: Vec<_> = alarms
+        .iter()
+        .filter(|alarm| {
+            let named = format!("`{alarm}`");
+            !rows
+                .iter()
+                .any(|row| row.split(" | ").next().unwrap().contains(&named))
+        })
+        .collect();
+    assert!(missing.is_empty(), "alarms with no runbook row: {missing:?}");
+    let words = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+        "eighteen", "nineteen", "twenty",
+    ];
+    let counted = format!("{} CloudWatch alarms", words[alarms.len()]);
+    assert!(
+        docs.contains(&counted),
+        "the costs should count {counted}"
+    );
+}
