@@ -24,12 +24,16 @@ cargo clippy -p local-server --all-targets -- -D warnings
 echo "== minimum Rust version (MSRV_BUILD=1 also builds with it)" >&2
 bash infra/msrv.sh
 
-echo "== template: cfn-lint on template.yaml and on its SAM expansion" >&2
+echo "== template: cfn-lint on template.yaml and on its SAM expansion, sam validate" >&2
 need_python_tools
 cfn-lint template.yaml
 mkdir -p target
 python3 infra/sam_translate.py template.yaml target/template.json
 cfn-lint target/template.json
+# What a team runs before `sam deploy`, and what `sam publish` needs to read.
+need_sam_cli
+"$SAM" validate --template template.yaml --region us-east-1
+"$SAM" validate --lint --template template.yaml --region us-east-1
 
 echo "== packaging every function (release, cargo lambda)" >&2
 bash infra/package.sh

@@ -26,6 +26,24 @@ need_python_tools() {
   case ":$PATH:" in *":$venv/bin:"*) ;; *) export PATH="$venv/bin:$PATH" ;; esac
 }
 
+# The AWS SAM CLI, for `sam validate` (test.sh): its own virtualenv, since it pins its own
+# versions of boto3, cfn-lint and the SAM translator.
+SAM_CLI="aws-sam-cli==1.170.0"
+
+need_sam_cli() {
+  local venv="$TOOLS_ROOT/sam-venv"
+  if [ ! -f "$venv/.installed" ] || [ "$(cat "$venv/.installed")" != "$SAM_CLI" ]; then
+    echo "installing $SAM_CLI from PyPI into $venv" >&2
+    need_python_tools
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$SAM_CLI" >&2
+    echo "$SAM_CLI" >"$venv/.installed"
+  fi
+  # No usage data leaves a test run.
+  export SAM_CLI_TELEMETRY=0
+  SAM="$venv/bin/sam"
+}
+
 # The local server from the binary $1 on a free loopback port with a fresh outbox, once it
 # listens: sets LOCAL_SERVER_PORT and LOCAL_SERVER_PID; stop_local_server stops it and removes
 # the outbox (contract.sh and bench_memory.sh).
