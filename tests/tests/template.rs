@@ -399,6 +399,12 @@ fn the_table_is_the_one_the_store_expects_and_is_kept() {
     let (_, table) = tables[0];
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    // The users the table's records belong to are kept with it.
+    for kept in ["UserPool", "UserPoolClient", "UserPoolAdminGroup"] {
+        let resource = &template["Resources"][kept];
+        assert_eq!(resource["DeletionPolicy"], "Retain", "{kept}");
+        assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{kept}");
+    }
     let p = &table["Properties"];
     assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(p["KeySchema"][0]["AttributeName"], PARTITION_KEY);
