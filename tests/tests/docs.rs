@@ -313,15 +313,33 @@ fn every_alarm_has_a_runbook_row_and_is_counted_in_the_costs() {
                 .any(|row| row.split(" | ").next().unwrap().contains(&named))
         })
         .collect();
-    assert!(missing.is_empty(), "alarms with no runbook row: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "alarms with no runbook row: {missing:?}"
+    );
     let words = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen", "twenty",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
     ];
     let counted = format!("{} CloudWatch alarms", words[alarms.len()]);
-    assert!(
-        docs.contains(&counted),
-        "the costs should count {counted}"
-    );
+    assert!(docs.contains(&counted), "the costs should count {counted}");
 }
