@@ -6,6 +6,7 @@ pub mod cognito;
 pub mod runtime_api;
 pub mod stream;
 pub mod suite;
+pub mod template;
 
 use std::sync::{Arc, Mutex};
 

@@ -234,9 +234,7 @@ fn the_route_table_in_the_api_docs_is_the_router() {
 /// Every parameter of template.yaml has a row in docs/deploy.md's table, with its real default.
 #[test]
 fn every_template_parameter_is_in_the_deploy_docs_with_its_default() {
-    let template: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
-            .unwrap();
+    let template = integration_tests::template::template();
     let docs = std::fs::read_to_string(root().join("docs/deploy.md")).unwrap();
     let rows: std::collections::BTreeMap<String, String> = docs
         .lines()
@@ -284,9 +282,7 @@ fn every_template_parameter_is_in_the_deploy_docs_with_its_default() {
 /// happened, what to do), and the costs count as many alarms as the template has.
 #[test]
 fn every_alarm_has_a_runbook_row_and_is_counted_in_the_costs() {
-    let template: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap())
-            .unwrap();
+    let template = integration_tests::template::template();
     let alarms: Vec<&str> = template["Resources"]
         .as_mapping()
         .unwrap()

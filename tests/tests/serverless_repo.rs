@@ -1,20 +1,12 @@
 //! template.yaml carries what the Serverless Application Repository needs to publish it, within
 //! the repository's documented limits, and says the same version and license as the crates.
 
+use integration_tests::template::{repo_path, template};
 use regex_lite::Regex;
 use serde_yaml::Value;
 
-fn repo_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(name)
-}
-
 fn application() -> Value {
-    let template: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(repo_path("template.yaml")).unwrap())
-            .expect("template.yaml parses");
-    template["Metadata"]["AWS::ServerlessRepo::Application"].clone()
+    template()["Metadata"]["AWS::ServerlessRepo::Application"].clone()
 }
 
 fn text<'a>(application: &'a Value, field: &str) -> &'a str {
