@@ -40,6 +40,10 @@ class Trimmed(Exception):
     """The stream no longer has the batch's records (past its 24-hour retention)."""
 
 
+class Unreached(Exception):
+    """The walk of the shard ended before the batch's last record."""
+
+
 def stack_outputs(stack: str) -> dict[str, str]:
     found = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
@@ -47,7 +51,8 @@ def stack_outputs(stack: str) -> dict[str, str]:
 
 def batch_info(body: str) -> dict:
     """The message's DDBStreamBatchInfo, checked: a message of another shape is not ours."""
-    info = json.loads(body).get("DDBStreamBatchInfo")
+    message = json.loads(body)
+    info = message.get("DDBStreamBatchInfo") if isinstance(message, dict) else None
     needed = ("streamArn", "shardId", "startSequenceNumber", "endSequenceNumber")
     if not isinstance(info, dict) or any(not isinstance(info.get(k), str) for k in needed):
         raise ValueError("the message has no DDBStreamBatchInfo with a stream, a shard and two sequence numbers")
@@ -56,7 +61,8 @@ def batch_info(body: str) -> dict:
 
 
 def stream_records(streams, info: dict) -> list[dict]:
-    """Every record from the batch's first sequence number to its last, in order."""
+    """Every record from the batch's first sequence number to its last, in order; `Unreached`
+    if the walk ends before the last, so a batch is never handed back in part."""
     first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
     try:
         iterator = streams.get_shard_iterator(
@@ -70,18 +76,16 @@ def stream_records(streams, info: dict) -> list[dict]:
             empty_pages = 0 if records else empty_pages + 1
             for record in records:
                 at = int(record["dynamodb"]["SequenceNumber"])
-                if at > last:
-                    return found
-                if at >= first:
+                if first <= at <= last:
                     found.append(record)
-            if found and int(found[-1]["dynamodb"]["SequenceNumber"]) == last:
-                return found
+                if at >= last:
+                    return found
             iterator = page.get("NextShardIterator")
-        return found
     except ClientError as err:
         if err.response["Error"]["Code"] in GONE:
             raise Trimmed(err.response["Error"]["Message"]) from err
         raise
+    raise Unreached(f"the stream gave no record at or past sequence number {last}")
 
 
 def passes_filter(record: dict) -> bool:
@@ -148,6 +152,10 @@ def main() -> int:
             try:
                 events = [as_lambda_record(r, info["streamArn"])
                           for r in stream_records(streams, info) if passes_filter(r)]
+            except Unreached as err:
+                print(f"batch {span} left in the queue: {err}", file=sys.stderr)
+                kept.append(message["ReceiptHandle"])
+                continue
             except Trimmed as err:
                 first = info.get("approximateArrivalOfFirstRecord", "?")
                 last = info.get("approximateArrivalOfLastRecord", "?")

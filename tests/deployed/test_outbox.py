@@ -6,6 +6,7 @@ which infra/redrive_notify.py hands it back once the mail works."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -130,3 +131,42 @@ def test_a_notifier_that_cannot_mail_gives_the_batch_to_the_failure_queue_and_th
     assert status == 0 and "0 batches redelivered, 0 left" in said, said
     time.sleep(3)
     assert len(mail_to(user)[before:]) == 1, "mailed once"
+
+
+def load_redrive():
+    spec = importlib.util.spec_from_file_location("redrive_notify", REDRIVE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PagedShard:
+    """A shard that answers GetRecords a page at a time, and then only empty pages, as an
+    open shard does before its next records."""
+
+    def __init__(self, pages: list[list[int]]):
+        self.pages = pages
+
+    def get_shard_iterator(self, **_):
+        return {"ShardIterator": "0"}
+
+    def get_records(self, ShardIterator: str, Limit: int):
+        at = int(ShardIterator)
+        page = self.pages[at] if at < len(self.pages) else []
+        return {"Records": [{"dynamodb": {"SequenceNumber": str(n)}} for n in page],
+                "NextShardIterator": str(at + 1)}
+
+
+def test_the_redrive_hands_back_a_batch_whole_or_not_at_all():
+    redrive = load_redrive()
+    batch = {"streamArn": "arn", "shardId": "shard", "startSequenceNumber": "100",
+             "endSequenceNumber": "300"}
+    whole = redrive.stream_records(PagedShard([[100, 150], [200], [300, 400]]), batch)
+    assert [r["dynamodb"]["SequenceNumber"] for r in whole] == ["100", "150", "200", "300"]
+    # The shard stops answering before the batch's last record: nothing is handed back.
+    try:
+        redrive.stream_records(PagedShard([[100, 150], [200]]), batch)
+    except redrive.Unreached:
+        pass
+    else:
+        raise AssertionError("a batch missing its last record was handed back in part")
