@@ -11,7 +11,7 @@ pub fn repo_path(name: &str) -> std::path::PathBuf {
 }
 
 pub fn repo_file(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../{name}", env!("CARGO_MANIFEST_DIR")))
+    std::fs::read_to_string(repo_path(name))
         .unwrap_or_else(|e| panic!("{name} at the repository root: {e}"))
 }
 

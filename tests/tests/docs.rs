@@ -283,13 +283,11 @@ fn every_template_parameter_is_in_the_deploy_docs_with_its_default() {
 #[test]
 fn every_alarm_has_a_runbook_row_and_is_counted_in_the_costs() {
     let template = integration_tests::template::template();
-    let alarms: Vec<&str> = template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, resource)| resource["Type"] == "AWS::CloudWatch::Alarm")
-        .map(|(name, _)| name.as_str().unwrap())
-        .collect();
+    let alarms: Vec<String> =
+        integration_tests::template::of_type(&template, "AWS::CloudWatch::Alarm")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
     let docs = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
     let runbook = docs
         .split("\n## When an alarm fires\n")
